@@ -1,0 +1,142 @@
+"""The store interface the token core talks to.
+
+A store keeps tokens (their label, serial, slot, wrapped master keys, PIN failure
+counters) and their token objects (attribute dicts ``{CKA: typed value}``). Session
+objects never reach the store.
+
+Why this shape: every method is one transaction, so a failed or interrupted call leaves
+the store as it was, and several processes can share one store (each call sees what
+others committed). Secrets are sealed here, not in the core, so no other layer handles
+ciphertext formats.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from ..pkcs11.constants import CKU
+
+Attrs = dict[int, Any]
+
+
+@dataclass(frozen=True)
+class Quota:
+    """Per-token limits; exceeding one raises CKRError(CKR.DEVICE_MEMORY)."""
+
+    max_objects: int = 100_000
+    max_bytes: int = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class KdfParams:
+    """scrypt parameters, stored beside each wrapped master key so they can be raised later."""
+
+    log2_n: int = 15
+    r: int = 8
+    p: int = 1
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    token_id: int            # store-internal id
+    slot_id: int             # stable slot number shown to applications
+    serial: str              # 16 printable chars, stable for the token's life
+    label: str
+    uuid: bytes              # 16 random bytes: part of every seal's associated data
+    user_pin_initialized: bool
+    user_failures: int       # consecutive wrong user PINs (persisted)
+    so_failures: int         # consecutive wrong SO PINs (persisted)
+    object_count: int
+    bytes_used: int
+
+
+class Store(ABC):
+    """Persistent tokens and token objects. All methods are thread-safe."""
+
+    # --- tokens ---------------------------------------------------------------
+    @abstractmethod
+    def list_tokens(self) -> list[TokenRecord]:
+        """Every initialized token, ordered by slot_id. Always reads committed state."""
+
+    @abstractmethod
+    def get_token(self, token_id: int) -> TokenRecord:
+        """Current record; CKRError(TOKEN_NOT_PRESENT) if it was deleted meanwhile."""
+
+    @abstractmethod
+    def create_token(self, slot_id: int, label: str, so_pin: bytes, kdf: KdfParams) -> TokenRecord:
+        """New token in ``slot_id`` with a fresh random master key wrapped under the SO PIN.
+
+        Raises CKRError(SLOT_ID_INVALID) if another process took that slot meanwhile."""
+
+    @abstractmethod
+    def reinit_token(self, token_id: int, label: str, so_pin: bytes, kdf: KdfParams) -> TokenRecord:
+        """Wipe every object and the user PIN, new master key; keeps slot_id, serial."""
+
+    @abstractmethod
+    def delete_token(self, token_id: int) -> None: ...
+
+    # --- PINs and the master key ------------------------------------------------
+    @abstractmethod
+    def unwrap_master_key(self, token_id: int, user_type: CKU, pin: bytes) -> bytes | None:
+        """The 32-byte master key if ``pin`` is right for ``user_type`` (SO or USER), else None.
+
+        Does not touch the failure counters (the core's policy does)."""
+
+    @abstractmethod
+    def record_pin_failure(self, token_id: int, user_type: CKU) -> int:
+        """Atomically increment the failure counter; returns the new value."""
+
+    @abstractmethod
+    def reset_pin_failures(self, token_id: int, user_type: CKU) -> None: ...
+
+    @abstractmethod
+    def set_pin(self, token_id: int, user_type: CKU, master_key: bytes, pin: bytes, kdf: KdfParams) -> None:
+        """(Re)wrap the master key under ``pin`` for ``user_type``; resets that counter.
+
+        Used by C_InitPIN (user), C_SetPIN (either). Only the wrap changes."""
+
+    @abstractmethod
+    def set_label(self, token_id: int, label: str) -> None: ...
+
+    # --- objects ------------------------------------------------------------------
+    @abstractmethod
+    def create_object(self, token_id: int, attrs: Mapping[int, Any], master_key: bytes | None) -> int:
+        """Persist a token object; returns its object id (> 0, never reused).
+
+        ``attrs[CKA.PRIVATE]`` decides sealing: private objects are sealed whole and
+        need ``master_key``; sensitive attributes (schema) of public objects are sealed
+        under the token's public key. Quota exceeded -> CKRError(DEVICE_MEMORY)."""
+
+    @abstractmethod
+    def load_object(self, token_id: int, object_id: int, master_key: bytes | None) -> Attrs:
+        """All attributes, unsealed. CKRError(OBJECT_HANDLE_INVALID) if gone (or private
+        and no master key given)."""
+
+    @abstractmethod
+    def update_object(self, token_id: int, object_id: int, changes: Mapping[int, Any],
+                      master_key: bytes | None) -> None:
+        """Set/replace the given attributes in one transaction (quota checked)."""
+
+    @abstractmethod
+    def destroy_object(self, token_id: int, object_id: int) -> None: ...
+
+    @abstractmethod
+    def find_objects(self, token_id: int, template: Mapping[int, Any],
+                     master_key: bytes | None) -> list[int]:
+        """Ids of objects whose attributes equal every template entry, in creation order.
+
+        Private objects are considered only when ``master_key`` is given. Uses the
+        (blind) index, not a scan."""
+
+    @abstractmethod
+    def object_private(self, token_id: int, object_id: int) -> bool | None:
+        """CKA_PRIVATE of the object, or None if it does not exist."""
+
+    # --- freshness ----------------------------------------------------------------
+    @abstractmethod
+    def data_version(self) -> int:
+        """Changes whenever another connection/process committed (cheap: no read of data)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
