@@ -1,0 +1,87 @@
+"""Plain records exchanged between the token core and its callers (the ABI, the CLI).
+
+Strings are unpadded Python ``str``; the ABI blank-pads them to the fixed C widths.
+Versions are ``(major, minor)`` tuples.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+@dataclass(frozen=True)
+class InitArgs:
+    """CK_C_INITIALIZE_ARGS as seen by the core (pointers reduced to facts)."""
+
+    flags: int = 0
+    has_mutex_callbacks: bool = False
+
+
+@dataclass(frozen=True)
+class LibraryInfo:
+    cryptoki_version: tuple[int, int]
+    manufacturer_id: str
+    flags: int
+    library_description: str
+    library_version: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class SlotInfo:
+    slot_description: str
+    manufacturer_id: str
+    flags: int
+    hardware_version: tuple[int, int]
+    firmware_version: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    label: str
+    manufacturer_id: str
+    model: str
+    serial_number: str
+    flags: int
+    max_session_count: int
+    session_count: int
+    max_rw_session_count: int
+    rw_session_count: int
+    max_pin_len: int
+    min_pin_len: int
+    total_public_memory: int
+    free_public_memory: int
+    total_private_memory: int
+    free_private_memory: int
+    hardware_version: tuple[int, int]
+    firmware_version: tuple[int, int]
+    utc_time: str
+
+
+@dataclass(frozen=True)
+class MechanismInfo:
+    min_key_size: int
+    max_key_size: int
+    flags: int
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    slot_id: int
+    state: int
+    flags: int
+    device_error: int = 0
+
+
+@dataclass(frozen=True)
+class Mechanism:
+    """CK_MECHANISM: ``param`` is None, bytes, or a pkcs11.params dataclass."""
+
+    type: int
+    param: object = None
+
+
+class Unavailable(Enum):
+    """Why C_GetAttributeValue cannot return one attribute (v2.40 §5.7 / v3.0 §5.7.5)."""
+
+    SENSITIVE = "sensitive"          # -> CKR_ATTRIBUTE_SENSITIVE
+    INVALID = "invalid"              # -> CKR_ATTRIBUTE_TYPE_INVALID
