@@ -1,0 +1,186 @@
+"""Starting, feeding and finishing cryptographic operations on a session.
+
+The checks every mechanism shares live here, read from the registry entry (never from a
+mechanism's name): key class and type, the key's usage attribute (CKA_SIGN, ...),
+CKA_ALLOWED_MECHANISMS, key size, CKA_ALWAYS_AUTHENTICATE. The mechanism itself checks
+its parameter and data lengths.
+
+Output delivery follows the two-call convention (v2.40 §5.2): with a NULL buffer the
+length is returned and the operation stays active; with a buffer that is too small,
+CKR_BUFFER_TOO_SMALL is returned and the operation stays active; any other error ends it.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from .. import mechanisms  # noqa: F401  (imports every family so it registers)
+from ..mechanisms import registry
+from ..mechanisms.registry import OpKind
+from ..pkcs11.constants import CKA, CKO, CKR, MechanismFlag
+from ..pkcs11.errors import CKRError
+from .objects import ObjectRef
+from .sessions import ActiveOperation, OpSlot, Session
+from .types import Mechanism
+
+# What each operation kind needs of its key: the mechanism flag, the classes allowed,
+# and the key attribute that must be true.
+_KIND_RULES: dict[OpKind, tuple[int, frozenset[int], int | None]] = {
+    OpKind.ENCRYPT: (MechanismFlag.ENCRYPT, frozenset({CKO.PUBLIC_KEY, CKO.SECRET_KEY}), CKA.ENCRYPT),
+    OpKind.DECRYPT: (MechanismFlag.DECRYPT, frozenset({CKO.PRIVATE_KEY, CKO.SECRET_KEY}), CKA.DECRYPT),
+    OpKind.SIGN: (MechanismFlag.SIGN, frozenset({CKO.PRIVATE_KEY, CKO.SECRET_KEY}), CKA.SIGN),
+    OpKind.VERIFY: (MechanismFlag.VERIFY, frozenset({CKO.PUBLIC_KEY, CKO.SECRET_KEY}), CKA.VERIFY),
+    OpKind.DIGEST: (MechanismFlag.DIGEST, frozenset(), None),
+}
+
+SLOT_OF: dict[OpKind, OpSlot] = {
+    OpKind.ENCRYPT: OpSlot.ENCRYPT,
+    OpKind.DECRYPT: OpSlot.DECRYPT,
+    OpKind.SIGN: OpSlot.SIGN,
+    OpKind.VERIFY: OpSlot.VERIFY,
+    OpKind.DIGEST: OpSlot.DIGEST,
+}
+
+
+def key_size(attrs) -> int:
+    """Key size in the units CK_MECHANISM_INFO uses: bits for RSA/EC, bytes for secrets."""
+    if CKA.MODULUS_BITS in attrs:
+        return int(attrs[CKA.MODULUS_BITS])
+    if CKA.MODULUS in attrs:
+        return len(attrs[CKA.MODULUS]) * 8
+    if CKA.VALUE_LEN in attrs:
+        return int(attrs[CKA.VALUE_LEN])
+    return 0
+
+
+def check_key_for(kind: OpKind, entry: registry.MechanismEntry, key: ObjectRef) -> None:
+    flag, classes, usage = _KIND_RULES[kind]
+    attrs = key.attrs
+    if attrs.get(CKA.CLASS) not in classes or attrs.get(CKA.KEY_TYPE) not in entry.key_types:
+        raise CKRError(CKR.KEY_TYPE_INCONSISTENT)
+    if usage is not None and not attrs.get(usage, False):
+        raise CKRError(CKR.KEY_FUNCTION_NOT_PERMITTED)
+    allowed = attrs.get(CKA.ALLOWED_MECHANISMS) or ()
+    if allowed and entry.mechanism not in allowed:
+        raise CKRError(CKR.MECHANISM_INVALID, "mechanism not in the key's CKA_ALLOWED_MECHANISMS")
+    size = key_size(attrs)
+    if size and entry.max_key_size and not entry.min_key_size <= size <= entry.max_key_size:
+        raise CKRError(CKR.KEY_SIZE_RANGE)
+
+
+def begin(session: Session, kind: OpKind, mech: Mechanism, key: ObjectRef | None,
+          key_material) -> None:
+    """C_*Init: validate and make the operation active on ``session``."""
+    slot = SLOT_OF[kind]
+    if slot in session.ops:
+        raise CKRError(CKR.OPERATION_ACTIVE)
+    entry = registry.get(mech.type)
+    flag = _KIND_RULES[kind][0]
+    if not entry.flags & flag or entry.operation is None:
+        raise CKRError(CKR.MECHANISM_INVALID)
+    registry.check_param(entry, mech.param)
+    if key is not None:
+        check_key_for(kind, entry, key)
+    op = entry.operation(kind, key_material, mech.param)
+    session.begin(slot, ActiveOperation(
+        op=op,
+        mechanism=mech.type,
+        key_handle=key.handle if key is not None else 0,
+        multipart=getattr(op, "multipart", True),
+        needs_context_login=bool(key is not None and key.attrs.get(CKA.ALWAYS_AUTHENTICATE)),
+    ))
+
+
+def _guard(session: Session, slot: OpSlot) -> ActiveOperation:
+    active = session.active(slot)
+    if active.needs_context_login:
+        # v2.40 §4.9 CKA_ALWAYS_AUTHENTICATE: each use needs C_Login(CKU_CONTEXT_SPECIFIC).
+        session.end(slot)
+        raise CKRError(CKR.USER_NOT_LOGGED_IN, "key needs a context-specific login")
+    return active
+
+
+def deliver(session: Session, slot: OpSlot, compute: Callable[[], bytes], capacity: int | None,
+            *, finishes: bool) -> bytes:
+    """Run ``compute`` once, then hand its output over under the two-call convention."""
+    active = session.active(slot)
+    if active.pending is None:
+        if active.needs_context_login:
+            _guard(session, slot)
+        try:
+            active.pending = compute()
+        except CKRError:
+            session.end(slot)
+            raise
+        except Exception:
+            session.end(slot)
+            raise
+    length = len(active.pending)
+    if capacity is None:
+        raise CKRError(CKR.OK, length=length)
+    if capacity < length:
+        raise CKRError(CKR.BUFFER_TOO_SMALL, length=length)
+    out, active.pending = active.pending, None
+    if finishes:
+        session.end(slot)
+    return out
+
+
+def single(session: Session, slot: OpSlot, data: bytes, capacity: int | None) -> bytes:
+    """C_Encrypt / C_Decrypt / C_Digest / C_Sign: one call does update + final."""
+    active = session.active(slot)
+    if active.started_multipart and active.pending is None:
+        raise CKRError(CKR.OPERATION_ACTIVE, "a multi-part operation is in progress")
+
+    def compute() -> bytes:
+        head = active.op.update(data)
+        return head + active.op.final()
+
+    return deliver(session, slot, compute, capacity, finishes=True)
+
+
+def update(session: Session, slot: OpSlot, data: bytes, capacity: int | None = 0,
+           *, produces_output: bool = False) -> bytes:
+    """C_*Update. Output-producing kinds (encrypt/decrypt) use the two-call convention."""
+    active = _guard(session, slot) if not session.active(slot).pending else session.active(slot)
+    if not active.multipart:
+        session.end(slot)
+        raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, "this mechanism is single-part only")
+    active.started_multipart = True
+    if not produces_output:
+        try:
+            active.op.update(data)
+        except Exception:
+            session.end(slot)
+            raise
+        return b""
+    return deliver(session, slot, lambda: active.op.update(data), capacity, finishes=False)
+
+
+def final(session: Session, slot: OpSlot, capacity: int | None) -> bytes:
+    active = session.active(slot)
+    if not active.multipart and active.pending is None:
+        session.end(slot)
+        raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, "this mechanism is single-part only")
+    return deliver(session, slot, active.op.final, capacity, finishes=True)
+
+
+def verify_single(session: Session, data: bytes, signature: bytes) -> None:
+    """C_Verify always ends the operation, whatever the outcome."""
+    active = _guard(session, OpSlot.VERIFY)
+    if active.started_multipart:
+        raise CKRError(CKR.OPERATION_ACTIVE, "a multi-part operation is in progress")
+    try:
+        active.op.update(data)
+        active.op.verify(signature)
+    finally:
+        session.end(OpSlot.VERIFY)
+
+
+def verify_final(session: Session, signature: bytes) -> None:
+    active = _guard(session, OpSlot.VERIFY)
+    try:
+        if not active.multipart:
+            raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, "this mechanism is single-part only")
+        active.op.verify(signature)
+    finally:
+        session.end(OpSlot.VERIFY)

@@ -1,0 +1,221 @@
+"""Objects as the application sees them: session objects in memory, token objects in the store.
+
+Handles: token objects use their store id (stable across sessions and processes, never
+reused); session objects get handles from a separate range so the two never collide.
+Private objects are visible only while the user is logged in (v2.40 §6.7).
+
+Two caches make the hot path cheap: the attributes of token objects, and parsed key
+objects (``KeyMaterial.parsed``). Both are flushed when another process commits (the
+store's ``data_version`` changes), at logout, at C_Finalize and when an object is
+destroyed, so no secret outlives the login that unlocked it.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from ..pkcs11 import attributes
+from ..pkcs11.constants import CKA, CKR
+from ..pkcs11.errors import CKRError
+from ..storage.base import Store
+
+SESSION_HANDLE_BASE = 0x4000_0000
+
+
+@dataclass
+class Visibility:
+    """What the caller may see on one token: private objects need a user login."""
+
+    token_id: int
+    master_key: bytes | None     # set only while CKU_USER is logged in
+
+
+@dataclass
+class SessionObject:
+    attrs: dict[int, Any]
+    token_id: int
+    owner: int                   # session handle; the object dies with that session
+
+
+@dataclass
+class ObjectRef:
+    """A resolved handle. ``attrs`` must be treated as read-only."""
+
+    handle: int
+    attrs: Mapping[int, Any]
+    on_token: bool
+    token_id: int
+
+    @property
+    def private(self) -> bool:
+        return bool(self.attrs.get(CKA.PRIVATE, False))
+
+
+@dataclass
+class _KeyMaterial:
+    """What a mechanism sees of a key: all attributes plus the parsed-key cache."""
+
+    attrs: Mapping[int, Any]
+    _cache: dict[Callable, Any] = field(default_factory=dict)
+
+    def parsed(self, loader: Callable[[Mapping[int, Any]], Any]) -> Any:
+        try:
+            return self._cache[loader]
+        except KeyError:
+            value = self._cache[loader] = loader(self.attrs)
+            return value
+
+
+def new_unique_id() -> str:
+    """CKA_UNIQUE_ID: assigned once by the token, never settable (v3.0 §4.4.1)."""
+    return uuid.uuid4().hex
+
+
+class ObjectManager:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._lock = threading.RLock()
+        self._session_objects: dict[int, SessionObject] = {}
+        self._next_session_handle = itertools.count(SESSION_HANDLE_BASE)
+        self._attr_cache: dict[int, dict[int, Any]] = {}
+        self._key_cache: dict[int, _KeyMaterial] = {}
+        self._seen_version: int | None = None
+
+    # --- caches -----------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Drop cached token objects if another process committed since we last looked."""
+        version = self.store.data_version()
+        if version != self._seen_version:
+            with self._lock:
+                self._attr_cache.clear()
+                self._key_cache.clear()
+                self._seen_version = version
+
+    def forget_token_objects(self) -> None:
+        with self._lock:
+            self._attr_cache.clear()
+            self._key_cache.clear()
+
+    def forget_private(self, token_id: int) -> None:
+        """At logout: private session objects are destroyed (v2.40 §5.6 C_Logout) and every
+        cached private value or parsed key is dropped."""
+        with self._lock:
+            for handle in [h for h, o in self._session_objects.items()
+                           if o.token_id == token_id and o.attrs.get(CKA.PRIVATE)]:
+                del self._session_objects[handle]
+                self._key_cache.pop(handle, None)
+            self._attr_cache.clear()
+            self._key_cache.clear()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._session_objects.clear()
+            self._attr_cache.clear()
+            self._key_cache.clear()
+
+    # --- lookup ------------------------------------------------------------------------
+    def get(self, handle: int, vis: Visibility) -> ObjectRef:
+        """Resolve a handle visible to the caller; CKR_OBJECT_HANDLE_INVALID otherwise."""
+        sobj = self._session_objects.get(handle)
+        if sobj is not None:
+            if sobj.token_id != vis.token_id or (sobj.attrs.get(CKA.PRIVATE) and vis.master_key is None):
+                raise CKRError(CKR.OBJECT_HANDLE_INVALID)
+            return ObjectRef(handle, sobj.attrs, False, sobj.token_id)
+        if handle <= 0 or handle >= SESSION_HANDLE_BASE:
+            raise CKRError(CKR.OBJECT_HANDLE_INVALID)
+        attrs = self._attr_cache.get(handle)
+        if attrs is None:
+            private = self.store.object_private(vis.token_id, handle)
+            if private is None or (private and vis.master_key is None):
+                raise CKRError(CKR.OBJECT_HANDLE_INVALID)
+            attrs = self.store.load_object(vis.token_id, handle, vis.master_key)
+            with self._lock:
+                self._attr_cache[handle] = attrs
+        elif attrs.get(CKA.PRIVATE) and vis.master_key is None:
+            raise CKRError(CKR.OBJECT_HANDLE_INVALID)
+        return ObjectRef(handle, attrs, True, vis.token_id)
+
+    def key_material(self, ref: ObjectRef) -> _KeyMaterial:
+        with self._lock:
+            km = self._key_cache.get(ref.handle)
+            if km is None or km.attrs is not ref.attrs:
+                km = self._key_cache[ref.handle] = _KeyMaterial(ref.attrs)
+            return km
+
+    # --- mutation --------------------------------------------------------------------
+    def add(self, attrs: dict[int, Any], vis: Visibility, session: int) -> int:
+        """Store a new object (token or session, by CKA_TOKEN); returns its handle."""
+        attrs.setdefault(CKA.UNIQUE_ID, new_unique_id())
+        if attrs.get(CKA.TOKEN):
+            handle = self.store.create_object(vis.token_id, attrs,
+                                              vis.master_key if attrs.get(CKA.PRIVATE) else None)
+            with self._lock:
+                self._attr_cache[handle] = dict(attrs)
+            return handle
+        with self._lock:
+            handle = next(self._next_session_handle)
+            self._session_objects[handle] = SessionObject(dict(attrs), vis.token_id, session)
+        return handle
+
+    def update(self, ref: ObjectRef, changes: Mapping[int, Any], vis: Visibility) -> None:
+        if not changes:
+            return
+        if ref.on_token:
+            self.store.update_object(vis.token_id, ref.handle, changes,
+                                     vis.master_key if ref.private else None)
+            with self._lock:
+                self._attr_cache[ref.handle] = {**ref.attrs, **changes}
+                self._key_cache.pop(ref.handle, None)
+        else:
+            with self._lock:
+                sobj = self._session_objects[ref.handle]
+                sobj.attrs = {**sobj.attrs, **changes}
+                self._key_cache.pop(ref.handle, None)
+
+    def destroy(self, ref: ObjectRef) -> None:
+        if ref.on_token:
+            self.store.destroy_object(ref.token_id, ref.handle)
+        with self._lock:
+            self._session_objects.pop(ref.handle, None)
+            self._attr_cache.pop(ref.handle, None)
+            self._key_cache.pop(ref.handle, None)
+
+    def drop_session(self, session: int) -> None:
+        """Session objects vanish with the session that created them."""
+        with self._lock:
+            for handle in [h for h, o in self._session_objects.items() if o.owner == session]:
+                del self._session_objects[handle]
+                self._key_cache.pop(handle, None)
+
+    def drop_token(self, token_id: int) -> None:
+        with self._lock:
+            for handle in [h for h, o in self._session_objects.items() if o.token_id == token_id]:
+                del self._session_objects[handle]
+            self._attr_cache.clear()
+            self._key_cache.clear()
+
+    # --- search ------------------------------------------------------------------------
+    def find(self, template: Mapping[int, Any], vis: Visibility) -> list[int]:
+        """Handles of visible objects matching every template attribute: token objects
+        through the store's index, then this application's session objects."""
+        want_token = template.get(CKA.TOKEN)
+        found: list[int] = []
+        if want_token is not False:
+            found.extend(self.store.find_objects(vis.token_id, template, vis.master_key))
+        if want_token is not True:
+            for handle, sobj in list(self._session_objects.items()):
+                if sobj.token_id != vis.token_id:
+                    continue
+                if sobj.attrs.get(CKA.PRIVATE) and vis.master_key is None:
+                    continue
+                if all(t in sobj.attrs and sobj.attrs[t] == v for t, v in template.items()):
+                    found.append(handle)
+        return found
+
+    @staticmethod
+    def size(attrs: Mapping[int, Any]) -> int:
+        """C_GetObjectSize: the bytes of the encoded attributes (an honest approximation)."""
+        return sum(8 + len(attributes.encode(t, v)) for t, v in attrs.items())
