@@ -1,0 +1,375 @@
+"""The token core driven in-process: slots, sessions, login state, objects, operations.
+
+These run the real store (SQLite in a temp home) and real crypto; the C ABI has its own
+tests. Every assertion names the CKR the spec requires.
+"""
+from __future__ import annotations
+
+import pytest
+
+from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR, CKS, CKU, SessionFlag, TokenFlag
+from strongroom.pkcs11.errors import CKRError
+from strongroom.token.library import Library
+from strongroom.token.types import Mechanism, Unavailable
+
+RW = SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION
+RO = SessionFlag.SERIAL_SESSION
+SO_PIN = b"so-pin-1234"
+USER_PIN = b"user-pin-1234"
+P256 = bytes.fromhex("06082a8648ce3d030107")
+
+
+def rv(exc_info) -> int:
+    return exc_info.value.rv
+
+
+@pytest.fixture
+def lib(home):
+    library = Library()
+    library.initialize(None)
+    yield library
+    try:
+        library.finalize()
+    except CKRError:
+        pass
+
+
+@pytest.fixture
+def token(lib):
+    """A token in slot 0 with a user PIN; returns a logged-in R/W session handle."""
+    lib.init_token(0, SO_PIN, "test token")
+    h = lib.open_session(0, RW)
+    lib.login(h, CKU.SO, SO_PIN)
+    lib.init_pin(h, USER_PIN)
+    lib.logout(h)
+    lib.login(h, CKU.USER, USER_PIN)
+    return h
+
+
+def ec_pair(lib, h, *, token=True, private_extra=()):
+    return lib.generate_key_pair(
+        h, Mechanism(CKM.EC_KEY_PAIR_GEN),
+        [(CKA.EC_PARAMS, P256), (CKA.TOKEN, token), (CKA.VERIFY, True), (CKA.LABEL, "k")],
+        [(CKA.TOKEN, token), (CKA.SIGN, True), (CKA.LABEL, "k"), (CKA.ID, b"\x01"), *private_extra],
+    )
+
+
+def test_not_initialized_and_double_initialize(home):
+    library = Library()
+    with pytest.raises(CKRError) as e:
+        library.get_info()
+    assert rv(e) == CKR.CRYPTOKI_NOT_INITIALIZED
+    library.initialize(None)
+    with pytest.raises(CKRError) as e:
+        library.initialize(None)
+    assert rv(e) == CKR.CRYPTOKI_ALREADY_INITIALIZED
+    library.finalize()
+    with pytest.raises(CKRError) as e:
+        library.finalize()
+    assert rv(e) == CKR.CRYPTOKI_NOT_INITIALIZED
+
+
+def test_always_one_free_slot_and_stable_serial(lib):
+    assert lib.get_slot_list(True) == [0]
+    info = lib.get_token_info(0)
+    assert not info.flags & TokenFlag.TOKEN_INITIALIZED
+    lib.init_token(0, SO_PIN, "first")
+    assert lib.get_slot_list(False) == [0, 1]
+    info = lib.get_token_info(0)
+    assert info.flags & TokenFlag.TOKEN_INITIALIZED
+    assert not info.flags & TokenFlag.USER_PIN_INITIALIZED
+    assert info.label == "first" and len(info.serial_number) == 16
+    lib.init_token(1, SO_PIN, "second")
+    assert lib.get_slot_list(True) == [0, 1, 2]
+    serial = info.serial_number
+    lib.finalize()
+    lib.initialize(None)
+    assert lib.get_token_info(0).serial_number == serial
+    with pytest.raises(CKRError) as e:
+        lib.get_slot_info(7)
+    assert rv(e) == CKR.SLOT_ID_INVALID
+
+
+def test_session_rules(lib):
+    with pytest.raises(CKRError) as e:
+        lib.open_session(0, RW)
+    assert rv(e) == CKR.TOKEN_NOT_RECOGNIZED
+    lib.init_token(0, SO_PIN, "t")
+    with pytest.raises(CKRError) as e:
+        lib.open_session(0, SessionFlag.RW_SESSION)
+    assert rv(e) == CKR.SESSION_PARALLEL_NOT_SUPPORTED
+    ro = lib.open_session(0, RO)
+    assert lib.get_session_info(ro).state == CKS.RO_PUBLIC_SESSION
+    with pytest.raises(CKRError) as e:
+        lib.login(ro, CKU.SO, SO_PIN)
+    assert rv(e) == CKR.SESSION_READ_ONLY_EXISTS
+    with pytest.raises(CKRError) as e:
+        lib.init_token(0, SO_PIN, "t")
+    assert rv(e) == CKR.SESSION_EXISTS
+    lib.close_session(ro)
+    with pytest.raises(CKRError) as e:
+        lib.close_session(ro)
+    assert rv(e) == CKR.SESSION_HANDLE_INVALID
+
+
+def test_login_state_is_shared_by_all_sessions(lib, token):
+    other = lib.open_session(0, RO)
+    assert lib.get_session_info(other).state == CKS.RO_USER_FUNCTIONS
+    assert lib.get_session_info(token).state == CKS.RW_USER_FUNCTIONS
+    with pytest.raises(CKRError) as e:
+        lib.login(other, CKU.USER, USER_PIN)
+    assert rv(e) == CKR.USER_ALREADY_LOGGED_IN
+    with pytest.raises(CKRError) as e:
+        lib.login(other, CKU.SO, SO_PIN)
+    assert rv(e) == CKR.USER_ANOTHER_ALREADY_LOGGED_IN
+    lib.logout(other)
+    assert lib.get_session_info(token).state == CKS.RW_PUBLIC_SESSION
+    with pytest.raises(CKRError) as e:
+        lib.logout(token)
+    assert rv(e) == CKR.USER_NOT_LOGGED_IN
+
+
+def test_closing_last_session_logs_out(lib, token):
+    lib.close_session(token)
+    h = lib.open_session(0, RW)
+    assert lib.get_session_info(h).state == CKS.RW_PUBLIC_SESSION
+
+
+def test_pin_rules(lib):
+    with pytest.raises(CKRError) as e:
+        lib.init_token(0, b"12", "t")
+    assert rv(e) == CKR.PIN_LEN_RANGE
+    lib.init_token(0, SO_PIN, "t")
+    h = lib.open_session(0, RW)
+    with pytest.raises(CKRError) as e:
+        lib.login(h, CKU.USER, USER_PIN)
+    assert rv(e) == CKR.USER_PIN_NOT_INITIALIZED
+    with pytest.raises(CKRError) as e:
+        lib.init_pin(h, USER_PIN)
+    assert rv(e) == CKR.USER_NOT_LOGGED_IN
+    lib.login(h, CKU.SO, SO_PIN)
+    with pytest.raises(CKRError) as e:
+        lib.init_pin(h, b"1")
+    assert rv(e) == CKR.PIN_LEN_RANGE
+    lib.init_pin(h, USER_PIN)
+    assert lib.get_token_info(0).flags & TokenFlag.USER_PIN_INITIALIZED
+    lib.logout(h)
+    lib.set_pin(h, USER_PIN, b"new-user-pin")        # not logged in: changes the user PIN
+    with pytest.raises(CKRError) as e:
+        lib.login(h, CKU.USER, USER_PIN)
+    assert rv(e) == CKR.PIN_INCORRECT
+    lib.login(h, CKU.USER, b"new-user-pin")
+    ro = lib.open_session(0, RO)
+    with pytest.raises(CKRError) as e:
+        lib.set_pin(ro, b"new-user-pin", USER_PIN)
+    assert rv(e) == CKR.SESSION_READ_ONLY
+
+
+def test_pin_lockout_flags_persist_and_so_unlocks(lib, token):
+    lib.logout(token)
+    expected = [TokenFlag.USER_PIN_COUNT_LOW] * 3 + [TokenFlag.USER_PIN_FINAL_TRY]
+    for flag in expected:          # config: pin_max_tries = 5
+        with pytest.raises(CKRError) as e:
+            lib.login(token, CKU.USER, b"wrong-pin")
+        assert rv(e) == CKR.PIN_INCORRECT
+        assert lib.get_token_info(0).flags & flag
+    with pytest.raises(CKRError) as e:
+        lib.login(token, CKU.USER, b"wrong-pin")
+    assert rv(e) == CKR.PIN_INCORRECT
+    with pytest.raises(CKRError) as e:
+        lib.login(token, CKU.USER, USER_PIN)          # right PIN, but locked now
+    assert rv(e) == CKR.PIN_LOCKED
+    # A fresh library instance (same store) still sees the lock.
+    lib.finalize()
+    lib.initialize(None)
+    assert lib.get_token_info(0).flags & TokenFlag.USER_PIN_LOCKED
+    h = lib.open_session(0, RW)
+    lib.login(h, CKU.SO, SO_PIN)
+    lib.init_pin(h, b"fresh-user-pin")
+    lib.logout(h)
+    assert not lib.get_token_info(0).flags & (TokenFlag.USER_PIN_LOCKED | TokenFlag.USER_PIN_COUNT_LOW)
+    lib.login(h, CKU.USER, b"fresh-user-pin")
+
+
+def test_private_objects_invisible_without_login(lib, token):
+    pub, priv = ec_pair(lib, token)
+    lib.find_objects_init(token, [(CKA.LABEL, "k")])
+    assert sorted(lib.find_objects(token, 10)) == sorted([pub, priv])
+    lib.find_objects_final(token)
+    lib.logout(token)
+    lib.find_objects_init(token, [(CKA.LABEL, "k")])
+    assert lib.find_objects(token, 10) == [pub]
+    lib.find_objects_final(token)
+    with pytest.raises(CKRError) as e:
+        lib.get_attribute_value(token, priv, [CKA.LABEL])
+    assert rv(e) == CKR.OBJECT_HANDLE_INVALID
+
+
+def test_session_objects_vanish_token_objects_persist(lib, token):
+    other = lib.open_session(0, RW)
+    spub, spriv = ec_pair(lib, other, token=False)
+    tpub, tpriv = ec_pair(lib, token, token=True)
+    assert lib.get_attribute_value(token, spub, [CKA.TOKEN]) == [False]   # visible to the app
+    lib.close_session(other)
+    with pytest.raises(CKRError) as e:
+        lib.get_attribute_value(token, spub, [CKA.LABEL])
+    assert rv(e) == CKR.OBJECT_HANDLE_INVALID
+    lib.finalize()
+    lib.initialize(None)
+    h = lib.open_session(0, RO)
+    lib.login(h, CKU.USER, USER_PIN)
+    assert lib.get_attribute_value(h, tpriv, [CKA.LABEL, CKA.TOKEN]) == ["k", True]
+
+
+def test_token_objects_need_rw_and_private_need_login(lib, token):
+    ro = lib.open_session(0, RO)
+    with pytest.raises(CKRError) as e:
+        lib.create_object(ro, [(CKA.CLASS, CKO.DATA), (CKA.TOKEN, True)])
+    assert rv(e) == CKR.SESSION_READ_ONLY
+    lib.logout(token)
+    with pytest.raises(CKRError) as e:
+        lib.create_object(token, [(CKA.CLASS, CKO.DATA), (CKA.PRIVATE, True)])
+    assert rv(e) == CKR.USER_NOT_LOGGED_IN
+    h = lib.create_object(ro, [(CKA.CLASS, CKO.DATA), (CKA.LABEL, "session data"), (CKA.VALUE, b"x")])
+    assert lib.get_attribute_value(ro, h, [CKA.VALUE, CKA.PRIVATE]) == [b"x", False]
+
+
+def test_sensitive_values_never_readable(lib, token):
+    pub, priv = ec_pair(lib, token)
+    values = lib.get_attribute_value(token, priv, [CKA.VALUE, CKA.EC_PARAMS, CKA.SENSITIVE, 0x7FFF_0000])
+    assert values[0] is Unavailable.SENSITIVE
+    assert values[1] == P256
+    assert values[2] is True
+    assert values[3] is Unavailable.INVALID
+    with pytest.raises(CKRError) as e:
+        lib.set_attribute_value(token, priv, [(CKA.SENSITIVE, False)])
+    assert rv(e) == CKR.ATTRIBUTE_READ_ONLY
+    attrs = lib.get_attribute_value(token, priv, [CKA.LOCAL, CKA.ALWAYS_SENSITIVE, CKA.KEY_GEN_MECHANISM])
+    assert attrs == [True, True, CKM.EC_KEY_PAIR_GEN]
+
+
+def test_sign_two_call_convention_and_verify(lib, token):
+    pub, priv = ec_pair(lib, token)
+    digest = bytes(range(32))
+    lib.sign_init(token, Mechanism(CKM.ECDSA), priv)
+    with pytest.raises(CKRError) as e:
+        lib.sign(token, digest, None)
+    assert rv(e) == CKR.OK and e.value.length == 64
+    with pytest.raises(CKRError) as e:
+        lib.sign(token, digest, 10)
+    assert rv(e) == CKR.BUFFER_TOO_SMALL and e.value.length == 64
+    signature = lib.sign(token, digest, 64)          # the operation survived both
+    assert len(signature) == 64
+    with pytest.raises(CKRError) as e:
+        lib.sign(token, digest, 64)
+    assert rv(e) == CKR.OPERATION_NOT_INITIALIZED
+    lib.verify_init(token, Mechanism(CKM.ECDSA), pub)
+    lib.verify(token, digest, signature)
+    lib.verify_init(token, Mechanism(CKM.ECDSA), pub)
+    with pytest.raises(CKRError) as e:
+        lib.verify(token, bytes(32), signature)
+    assert rv(e) == CKR.SIGNATURE_INVALID
+
+
+def test_key_checks_at_init(lib, token):
+    pub, priv = ec_pair(lib, token, private_extra=[(CKA.ALLOWED_MECHANISMS, (CKM.ECDSA_SHA256,))])
+    with pytest.raises(CKRError) as e:
+        lib.sign_init(token, Mechanism(CKM.ECDSA), priv)
+    assert rv(e) == CKR.MECHANISM_INVALID
+    lib.sign_init(token, Mechanism(CKM.ECDSA_SHA256), priv)
+    lib.sign_update(token, b"hello ")
+    lib.sign_update(token, b"world")
+    assert len(lib.sign_final(token, 64)) == 64
+    with pytest.raises(CKRError) as e:
+        lib.sign_init(token, Mechanism(CKM.ECDSA), pub)
+    assert rv(e) == CKR.KEY_TYPE_INCONSISTENT
+    with pytest.raises(CKRError) as e:
+        lib.sign_init(token, Mechanism(CKM.SHA256_RSA_PKCS), priv)
+    assert rv(e) == CKR.KEY_TYPE_INCONSISTENT
+    with pytest.raises(CKRError) as e:
+        lib.sign_init(token, Mechanism(CKM.ECDSA), 424242)
+    assert rv(e) == CKR.KEY_HANDLE_INVALID
+    _, nosign = lib.generate_key_pair(
+        token, Mechanism(CKM.EC_KEY_PAIR_GEN), [(CKA.EC_PARAMS, P256)], [(CKA.SIGN, False)])
+    with pytest.raises(CKRError) as e:
+        lib.sign_init(token, Mechanism(CKM.ECDSA), nosign)
+    assert rv(e) == CKR.KEY_FUNCTION_NOT_PERMITTED
+
+
+def test_always_authenticate_needs_context_login(lib, token):
+    _, priv = ec_pair(lib, token, private_extra=[(CKA.ALWAYS_AUTHENTICATE, True)])
+    lib.sign_init(token, Mechanism(CKM.ECDSA), priv)
+    with pytest.raises(CKRError) as e:
+        lib.sign(token, bytes(32), 64)
+    assert rv(e) == CKR.USER_NOT_LOGGED_IN
+    lib.sign_init(token, Mechanism(CKM.ECDSA), priv)
+    with pytest.raises(CKRError) as e:
+        lib.login(token, CKU.CONTEXT_SPECIFIC, b"wrong-pin")
+    assert rv(e) == CKR.PIN_INCORRECT
+    lib.login(token, CKU.CONTEXT_SPECIFIC, USER_PIN)
+    assert len(lib.sign(token, bytes(32), 64)) == 64
+    with pytest.raises(CKRError) as e:
+        lib.login(token, CKU.CONTEXT_SPECIFIC, USER_PIN)
+    assert rv(e) == CKR.OPERATION_NOT_INITIALIZED
+
+
+def test_aes_gcm_and_digest(lib, token):
+    from strongroom.pkcs11.params import GcmParams
+
+    key = lib.generate_key(token, Mechanism(CKM.AES_KEY_GEN),
+                           [(CKA.VALUE_LEN, 32), (CKA.ENCRYPT, True), (CKA.DECRYPT, True)])
+    params = GcmParams(iv=bytes(12), iv_bits=96, aad=b"hdr", tag_bits=128)
+    lib.encrypt_init(token, Mechanism(CKM.AES_GCM, params), key)
+    ct = lib.encrypt(token, b"secret message", 100)
+    assert len(ct) == 14 + 16
+    lib.decrypt_init(token, Mechanism(CKM.AES_GCM, params), key)
+    assert lib.decrypt(token, ct, 100) == b"secret message"
+    lib.decrypt_init(token, Mechanism(CKM.AES_GCM, params), key)
+    with pytest.raises(CKRError) as e:
+        lib.decrypt(token, ct[:-1] + bytes([ct[-1] ^ 1]), 100)
+    assert rv(e) == CKR.ENCRYPTED_DATA_INVALID
+    lib.digest_init(token, Mechanism(CKM.SHA256))
+    lib.digest_update(token, b"ab")
+    lib.digest_update(token, b"c")
+    assert lib.digest_final(token, 32).hex().startswith("ba7816bf")
+
+
+def test_reinit_wipes_objects_keeps_slot_and_serial(lib, token):
+    ec_pair(lib, token)
+    serial = lib.get_token_info(0).serial_number
+    lib.close_session(token)
+    lib.init_token(0, SO_PIN, "again")
+    info = lib.get_token_info(0)
+    assert info.serial_number == serial and info.label == "again"
+    assert not info.flags & TokenFlag.USER_PIN_INITIALIZED
+    h = lib.open_session(0, RW)
+    lib.find_objects_init(h, [])
+    assert lib.find_objects(h, 100) == []
+    lib.close_session(h)
+    with pytest.raises(CKRError) as e:
+        lib.init_token(0, b"wrong-so-pin", "x")
+    assert rv(e) == CKR.PIN_INCORRECT
+
+
+def test_create_object_import_and_find_by_label(lib, token):
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    scalar = key.private_numbers().private_value.to_bytes(32, "big")
+    point = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    priv = lib.create_object(token, [
+        (CKA.CLASS, CKO.PRIVATE_KEY), (CKA.KEY_TYPE, CKK.EC), (CKA.TOKEN, True),
+        (CKA.LABEL, "Device Priv TLS Key"), (CKA.EC_PARAMS, P256), (CKA.VALUE, scalar), (CKA.SIGN, True)])
+    pub = lib.create_object(token, [
+        (CKA.CLASS, CKO.PUBLIC_KEY), (CKA.KEY_TYPE, CKK.EC), (CKA.TOKEN, True),
+        (CKA.LABEL, "Device Pub TLS Key"), (CKA.EC_PARAMS, P256), (CKA.EC_POINT, point), (CKA.VERIFY, True)])
+    lib.find_objects_init(token, [(CKA.LABEL, "Device Priv TLS Key")])
+    assert lib.find_objects(token, 5) == [priv]
+    lib.find_objects_final(token)
+    assert lib.get_attribute_value(token, priv, [CKA.LOCAL, CKA.ALWAYS_SENSITIVE]) == [False, False]
+    # EC_POINT given raw comes back as the spec's DER OCTET STRING.
+    assert lib.get_attribute_value(token, pub, [CKA.EC_POINT])[0] == b"\x04\x41" + point
+    with pytest.raises(CKRError) as e:
+        lib.create_object(token, [(CKA.CLASS, CKO.PRIVATE_KEY), (CKA.KEY_TYPE, CKK.EC)])
+    assert rv(e) == CKR.TEMPLATE_INCOMPLETE
