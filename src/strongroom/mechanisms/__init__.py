@@ -1,0 +1,7 @@
+"""Mechanism families. Importing this package registers every mechanism.
+
+Adding a family: write ``mechanisms/<family>.py`` calling ``registry.register`` at import
+time and add one import line below. The core uses ``registry.get`` / ``all_mechanisms``.
+"""
+from . import registry  # noqa: F401  (first: the families register into it)
+from . import digest, ec, rsa, random  # noqa: F401

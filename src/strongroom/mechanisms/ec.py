@@ -1,0 +1,149 @@
+"""EC key pair generation and ECDSA (PKCS#11 v3.0 Current Mechanisms §2.3).
+
+* CKM_EC_KEY_PAIR_GEN (§2.3.7): CKA_EC_PARAMS from the public template; contributes
+  CKA_EC_POINT (DER OCTET STRING, uncompressed) to the public key and CKA_EC_PARAMS plus
+  CKA_VALUE (big-endian scalar, field width) to the private key.
+* CKM_ECDSA (§2.3.8): input is a hash of any length, the X9.62 truncation rule applies;
+  single-part only. Signatures are r‖s, each padded to the order's byte length — not DER.
+* CKM_ECDSA_SHA1/224/256/384/512 (§2.3.9): hash inside, multi-part.
+
+Raw ECDSA through pyca: ``Prehashed(h)`` only checks ``len(data) == h.digest_size`` and
+hands the bytes to OpenSSL, which applies the X9.62 truncation itself. When the input
+length matches no fixed-size SHA we describe it with ``SHAKE256(digest_size=len)``, so
+inputs of any length (e.g. 66 bytes on P-521) get the standard rule.
+"""
+from __future__ import annotations
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    Prehashed, decode_dss_signature, encode_dss_signature,
+)
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR, MechanismFlag as F
+from ..pkcs11.errors import CKRError
+from . import ecparams
+from .digest import HASHES
+from .keys import int_bytes, load_private, load_public
+from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, register, unsupported_kind
+
+EC_FLAGS = F.EC_F_P | F.EC_OID | F.EC_UNCOMPRESS
+_KEY_TYPES = frozenset({CKK.EC})
+_BY_LENGTH: dict[int, type[hashes.HashAlgorithm]] = {
+    h.digest_size: h for h in (hashes.SHA1, hashes.SHA224, hashes.SHA256, hashes.SHA384, hashes.SHA512)
+}
+
+
+def _prehashed(digest: bytes) -> ec.ECDSA:
+    """An ECDSA algorithm object for a caller-supplied hash of ``len(digest)`` bytes."""
+    algorithm = _BY_LENGTH.get(len(digest))
+    return ec.ECDSA(Prehashed(algorithm() if algorithm else hashes.SHAKE256(len(digest))))
+
+
+class EcdsaOperation(Operation):
+    """Sign or verify; raw (``hash_cls`` None, single-part) or hash-then-sign."""
+
+    def __init__(self, kind: OpKind, key: KeyMaterial, hash_cls: type | None) -> None:
+        self._kind = kind
+        if kind is OpKind.SIGN:
+            self._key = key.parsed(load_private)
+        else:
+            self._key = key.parsed(load_public)
+        self._width = ecparams.curve_of_key(self._key).field_bytes
+        self.multipart = hash_cls is not None
+        self._hash_cls = hash_cls
+        self._hash = hashes.Hash(hash_cls()) if hash_cls else None
+        self._data = bytearray()
+
+    def update(self, data: bytes) -> bytes:
+        if self._hash is not None:
+            self._hash.update(data)
+        else:
+            self._data += data
+        return b""
+
+    def _digest(self) -> tuple[bytes, ec.ECDSA]:
+        """The hash to sign and the pyca algorithm object describing it."""
+        if self._hash is not None:
+            return self._hash.finalize(), ec.ECDSA(Prehashed(self._hash_cls()))
+        if not self._data:
+            raise CKRError(CKR.DATA_LEN_RANGE, "ECDSA input is empty")
+        digest = bytes(self._data)
+        return digest, _prehashed(digest)
+
+    def final(self) -> bytes:
+        if self._kind is not OpKind.SIGN:
+            raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, "not a sign operation")
+        der = self._key.sign(*self._digest())
+        r, s = decode_dss_signature(der)
+        return int_bytes(r, self._width) + int_bytes(s, self._width)
+
+    def verify(self, signature: bytes) -> None:
+        if self._kind is not OpKind.VERIFY:
+            raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, "not a verify operation")
+        if len(signature) != 2 * self._width:
+            raise CKRError(CKR.SIGNATURE_LEN_RANGE, "ECDSA signature must be r||s")
+        digest, algorithm = self._digest()
+        r = int.from_bytes(signature[: self._width], "big")
+        s = int.from_bytes(signature[self._width:], "big")
+        try:
+            self._key.verify(encode_dss_signature(r, s), digest, algorithm)
+        except InvalidSignature:
+            raise CKRError(CKR.SIGNATURE_INVALID) from None
+
+
+
+def generate_pair(param: object, pub: dict, priv: dict) -> tuple[dict, dict]:
+    """CKM_EC_KEY_PAIR_GEN: attributes the mechanism contributes to each half.
+
+    CKA_EC_PARAMS comes from the public template (missing -> TEMPLATE_INCOMPLETE); if the
+    private template also carries one it must be the same (else TEMPLATE_INCONSISTENT).
+    The returned dicts also carry CKA_CLASS and CKA_KEY_TYPE, as §2.3.7 says the
+    mechanism contributes them.
+    """
+    params = pub.get(CKA.EC_PARAMS)
+    if params is None:
+        raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_EC_PARAMS missing from public template")
+    if CKA.EC_PARAMS in priv and priv[CKA.EC_PARAMS] != params:
+        raise CKRError(CKR.TEMPLATE_INCONSISTENT, "CKA_EC_PARAMS differ between templates")
+    curve = ecparams.curve_from_params(params)
+    key = ec.generate_private_key(curve.curve())
+    point = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    scalar = int_bytes(key.private_numbers().private_value, curve.field_bytes)
+    return (
+        {CKA.CLASS: CKO.PUBLIC_KEY, CKA.KEY_TYPE: CKK.EC, CKA.EC_POINT: ecparams.encode_point(point)},
+        {CKA.CLASS: CKO.PRIVATE_KEY, CKA.KEY_TYPE: CKK.EC, CKA.EC_PARAMS: params, CKA.VALUE: scalar},
+    )
+
+
+def _factory(mech: int, hash_cls: type | None):
+    def operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
+        if kind not in (OpKind.SIGN, OpKind.VERIFY):
+            raise unsupported_kind(mech, kind)
+        if key is None:
+            raise CKRError(CKR.KEY_NEEDED)
+        return EcdsaOperation(kind, key, hash_cls)
+
+    return operation
+
+
+register(MechanismEntry(
+    mechanism=CKM.EC_KEY_PAIR_GEN, flags=F.GENERATE_KEY_PAIR | EC_FLAGS,
+    min_key_size=ecparams.MIN_BITS, max_key_size=ecparams.MAX_BITS,
+    key_types=frozenset(), param_type=None, generate_pair=generate_pair,
+))
+for _mech, _hash in (
+    (CKM.ECDSA, None),
+    (CKM.ECDSA_SHA1, HASHES[CKM.SHA_1]),
+    (CKM.ECDSA_SHA224, HASHES[CKM.SHA224]),
+    (CKM.ECDSA_SHA256, HASHES[CKM.SHA256]),
+    (CKM.ECDSA_SHA384, HASHES[CKM.SHA384]),
+    (CKM.ECDSA_SHA512, HASHES[CKM.SHA512]),
+):
+    register(MechanismEntry(
+        mechanism=_mech, flags=F.SIGN | F.VERIFY | EC_FLAGS,
+        min_key_size=ecparams.MIN_BITS, max_key_size=ecparams.MAX_BITS,
+        key_types=_KEY_TYPES, param_type=None, operation=_factory(_mech, _hash),
+    ))

@@ -1,0 +1,138 @@
+"""Named curves and the two tiny DER forms PKCS#11 EC keys need.
+
+CKA_EC_PARAMS is DER of X9.62 ``Parameters ::= CHOICE { ecParameters, namedCurve OID,
+implicitlyCA NULL, curveName PrintableString }`` (PKCS#11 v3.0 Current Mechanisms
+§2.3.3). We accept the namedCurve OID (what everyone sends) and the PrintableString curve
+name; explicit parameters are refused with CKR_CURVE_NOT_SUPPORTED. CKA_EC_POINT is a
+DER OCTET STRING holding the X9.62 point. The encoders here are deliberately minimal
+(one tag, definite length); they are not a general ASN.1 library.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from ..pkcs11.constants import CKR
+from ..pkcs11.errors import CKRError
+
+TAG_OCTET_STRING = 0x04
+TAG_OID = 0x06
+TAG_PRINTABLE_STRING = 0x13
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A curve we support: pyca's class, its sizes and its encodings."""
+
+    name: str
+    oid_der: bytes                # the full DER of the OBJECT IDENTIFIER
+    curve: type[ec.EllipticCurve]
+    bits: int                     # order (and field) size in bits: CK_MECHANISM_INFO size
+    names: tuple[str, ...]        # PrintableString aliases accepted in CKA_EC_PARAMS
+
+    @property
+    def field_bytes(self) -> int:
+        return (self.bits + 7) // 8
+
+
+CURVES: tuple[Curve, ...] = (
+    Curve("secp256r1", bytes.fromhex("06082a8648ce3d030107"), ec.SECP256R1, 256,
+          ("secp256r1", "prime256v1", "P-256")),
+    Curve("secp384r1", bytes.fromhex("06052b81040022"), ec.SECP384R1, 384,
+          ("secp384r1", "P-384")),
+    Curve("secp521r1", bytes.fromhex("06052b81040023"), ec.SECP521R1, 521,
+          ("secp521r1", "P-521")),
+)
+MIN_BITS = min(c.bits for c in CURVES)
+MAX_BITS = max(c.bits for c in CURVES)
+
+_BY_OID = {c.oid_der: c for c in CURVES}
+_BY_NAME = {n: c for c in CURVES for n in c.names}
+_BY_PYCA = {c.curve.name: c for c in CURVES}
+
+
+def der_length(n: int) -> bytes:
+    """DER definite length octets."""
+    if n < 0x80:
+        return bytes([n])
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(body)]) + body
+
+
+def der_tlv(tag: int, content: bytes) -> bytes:
+    return bytes([tag]) + der_length(len(content)) + content
+
+
+def der_parse_tlv(data: bytes) -> tuple[int, bytes] | None:
+    """(tag, content) if ``data`` is exactly one DER TLV with a minimal length, else None."""
+    if len(data) < 2:
+        return None
+    tag, first = data[0], data[1]
+    if first < 0x80:
+        length, start = first, 2
+    else:
+        count = first & 0x7F
+        if count == 0 or count > 4 or len(data) < 2 + count:
+            return None
+        length = int.from_bytes(data[2:2 + count], "big")
+        start = 2 + count
+        if length < 0x80 or data[2] == 0:      # not minimal: not DER
+            return None
+    if start + length != len(data):
+        return None
+    return tag, data[start:]
+
+
+def curve_from_params(params: object) -> Curve:
+    """The curve named by a CKA_EC_PARAMS value.
+
+    Malformed DER is CKR_ATTRIBUTE_VALUE_INVALID; a well-formed but unknown curve (or
+    explicit parameters) is CKR_CURVE_NOT_SUPPORTED (v3.0 §5.1.5 return values).
+    """
+    if not isinstance(params, bytes):
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "CKA_EC_PARAMS must be bytes")
+    curve = _BY_OID.get(params)
+    if curve is not None:
+        return curve
+    tlv = der_parse_tlv(params)
+    if tlv is None:
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "CKA_EC_PARAMS is not DER")
+    tag, content = tlv
+    if tag == TAG_PRINTABLE_STRING:
+        curve = _BY_NAME.get(content.decode("ascii", "replace"))
+        if curve is not None:
+            return curve
+    raise CKRError(CKR.CURVE_NOT_SUPPORTED, "curve not supported")
+
+
+def curve_of_key(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) -> Curve:
+    return _BY_PYCA[key.curve.name]
+
+
+def encode_point(raw_point: bytes) -> bytes:
+    """CKA_EC_POINT in the spec's form: DER OCTET STRING of the X9.62 point."""
+    return der_tlv(TAG_OCTET_STRING, raw_point)
+
+
+def decode_point(curve: Curve, value: object) -> ec.EllipticCurvePublicKey:
+    """Parse CKA_EC_POINT in any form seen in the wild (field notes, "Interoperability").
+
+    Accepted: DER OCTET STRING wrapping an X9.62 point (the spec's form) and the bare
+    X9.62 point; compressed or uncompressed. The forms cannot be confused: a bare
+    uncompressed point is exactly 1 + 2*field_bytes long and its DER wrapping is longer.
+    The point is validated on the curve; any failure is CKR_ATTRIBUTE_VALUE_INVALID.
+    """
+    if not isinstance(value, bytes):
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "CKA_EC_POINT must be bytes")
+    candidates = []
+    tlv = der_parse_tlv(value)
+    if tlv is not None and tlv[0] == TAG_OCTET_STRING:
+        candidates.append(tlv[1])
+    candidates.append(value)
+    for raw in candidates:
+        try:
+            return ec.EllipticCurvePublicKey.from_encoded_point(curve.curve(), raw)
+        except ValueError:
+            continue
+    raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "CKA_EC_POINT is not a point on the curve")

@@ -1,0 +1,202 @@
+"""Key import normalisation and pyca loaders.
+
+``normalize_key_attrs`` is what the core calls for C_CreateObject of a key, after the
+template validator: it checks the *key material* (is the point on the curve, are the RSA
+components consistent) and returns the attributes to add or replace. The loaders turn
+attribute dicts into pyca key objects; the core caches them via ``KeyMaterial.parsed``.
+
+Errors follow C_CreateObject's list (PKCS#11 v3.0 Base §5.7): bad material is
+CKR_ATTRIBUTE_VALUE_INVALID, a missing component is CKR_TEMPLATE_INCOMPLETE, a
+contradiction is CKR_TEMPLATE_INCONSISTENT, an unknown curve CKR_CURVE_NOT_SUPPORTED.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from ..pkcs11.constants import CKA, CKK, CKO, CKR
+from ..pkcs11.errors import CKRError
+from . import ecparams
+
+RSA_MIN_BITS = 1024        # import / verify / legacy use
+RSA_MAX_BITS = 8192
+RSA_GEN_MIN_BITS = 2048    # generation refuses weaker keys
+AES_KEY_LENGTHS = (16, 24, 32)
+
+Attrs = Mapping[int, Any]
+
+
+def _int(attrs: Attrs, cka: int, *, required: bool = True) -> int | None:
+    """A big-endian integer attribute; absent -> None or TEMPLATE_INCOMPLETE."""
+    value = attrs.get(cka)
+    if value is None:
+        if required:
+            raise CKRError(CKR.TEMPLATE_INCOMPLETE, f"{CKA(cka).name} missing")
+        return None
+    if not isinstance(value, bytes) or not value:
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, f"{CKA(cka).name} must be non-empty bytes")
+    return int.from_bytes(value, "big")
+
+
+def int_bytes(n: int, length: int | None = None) -> bytes:
+    """Big-endian, minimal (or fixed ``length``) — PKCS#11's "Big integer" form."""
+    return n.to_bytes(length or max(1, (n.bit_length() + 7) // 8), "big")
+
+
+def _rsa_public_numbers(attrs: Attrs) -> rsa.RSAPublicNumbers:
+    n, e = _int(attrs, CKA.MODULUS), _int(attrs, CKA.PUBLIC_EXPONENT)
+    if not RSA_MIN_BITS <= n.bit_length() <= RSA_MAX_BITS:
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "RSA modulus size out of range")
+    return rsa.RSAPublicNumbers(e, n)
+
+
+def _rsa_private_numbers(attrs: Attrs) -> rsa.RSAPrivateNumbers:
+    """Full CRT numbers; missing primes / CRT values are recovered with pyca's helpers.
+
+    CKA_PUBLIC_EXPONENT is required: pyca (and the CRT form) cannot use a bare (n, d)
+    key, so such a key is CKR_TEMPLATE_INCOMPLETE.
+    """
+    pub = _rsa_public_numbers(attrs)
+    d = _int(attrs, CKA.PRIVATE_EXPONENT)
+    p, q = _int(attrs, CKA.PRIME_1, required=False), _int(attrs, CKA.PRIME_2, required=False)
+    try:
+        if p is None or q is None:
+            p, q = rsa.rsa_recover_prime_factors(pub.n, pub.e, d)
+        dmp1 = _int(attrs, CKA.EXPONENT_1, required=False) or rsa.rsa_crt_dmp1(d, p)
+        dmq1 = _int(attrs, CKA.EXPONENT_2, required=False) or rsa.rsa_crt_dmq1(d, q)
+        iqmp = _int(attrs, CKA.COEFFICIENT, required=False) or rsa.rsa_crt_iqmp(p, q)
+    except (ValueError, ZeroDivisionError):
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "inconsistent RSA components") from None
+    return rsa.RSAPrivateNumbers(p, q, d, dmp1, dmq1, iqmp, pub)
+
+
+def _ec_private_key(attrs: Attrs) -> ec.EllipticCurvePrivateKey:
+    curve = ecparams.curve_from_params(attrs.get(CKA.EC_PARAMS))
+    d = _int(attrs, CKA.VALUE)
+    try:
+        return ec.derive_private_key(d, curve.curve())
+    except ValueError:
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "EC private value out of range") from None
+
+
+def _require_params(attrs: Attrs) -> ecparams.Curve:
+    if CKA.EC_PARAMS not in attrs:
+        raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_EC_PARAMS missing")
+    return ecparams.curve_from_params(attrs[CKA.EC_PARAMS])
+
+
+def _secret_len(attrs: Attrs, allowed: tuple[int, ...] | None) -> dict:
+    value = attrs.get(CKA.VALUE)
+    if value is None:
+        raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_VALUE missing")
+    if not isinstance(value, bytes) or not value or (allowed and len(value) not in allowed):
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "secret key length not supported")
+    given = attrs.get(CKA.VALUE_LEN)
+    if given is not None and given != len(value):
+        raise CKRError(CKR.TEMPLATE_INCONSISTENT, "CKA_VALUE_LEN does not match CKA_VALUE")
+    return {CKA.VALUE_LEN: len(value)}
+
+
+def normalize_key_attrs(cls: int, key_type: int, attrs: Attrs) -> dict:
+    """Validate imported key material; return attributes to add or replace.
+
+    * EC public: CKA_EC_POINT (DER or bare, compressed or not) -> DER uncompressed.
+    * EC private: scalar in [1, n-1].
+    * RSA public: modulus 1024..8192 bits, valid exponent; adds CKA_MODULUS_BITS.
+    * RSA private: components consistent (pyca validation); adds missing primes and
+      CRT values.
+    * AES: 16/24/32 bytes; generic secret: non-empty; both get CKA_VALUE_LEN.
+    Any other (class, key type) is refused: no mechanism here could use it.
+    """
+    if key_type == CKK.EC and cls == CKO.PUBLIC_KEY:
+        curve = _require_params(attrs)
+        if CKA.EC_POINT not in attrs:
+            raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_EC_POINT missing")
+        key = ecparams.decode_point(curve, attrs[CKA.EC_POINT])
+        raw = key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+        return {CKA.EC_POINT: ecparams.encode_point(raw)}
+    if key_type == CKK.EC and cls == CKO.PRIVATE_KEY:
+        _require_params(attrs)
+        _ec_private_key(attrs)
+        return {}
+    if key_type == CKK.RSA and cls == CKO.PUBLIC_KEY:
+        numbers = _rsa_public_numbers(attrs)
+        try:
+            numbers.public_key()
+        except ValueError:
+            raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "invalid RSA public key") from None
+        return {CKA.MODULUS_BITS: numbers.n.bit_length()}
+    if key_type == CKK.RSA and cls == CKO.PRIVATE_KEY:
+        numbers = _rsa_private_numbers(attrs)
+        try:
+            numbers.private_key()          # full consistency check (OpenSSL RSA_check_key)
+        except ValueError:
+            raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "inconsistent RSA components") from None
+        return {
+            CKA.PRIME_1: int_bytes(numbers.p), CKA.PRIME_2: int_bytes(numbers.q),
+            CKA.EXPONENT_1: int_bytes(numbers.dmp1), CKA.EXPONENT_2: int_bytes(numbers.dmq1),
+            CKA.COEFFICIENT: int_bytes(numbers.iqmp),
+        }
+    if key_type == CKK.AES and cls == CKO.SECRET_KEY:
+        return _secret_len(attrs, AES_KEY_LENGTHS)
+    if key_type == CKK.GENERIC_SECRET and cls == CKO.SECRET_KEY:
+        return _secret_len(attrs, None)
+    raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "key type not supported for this class")
+
+
+def key_size(attrs: Attrs) -> int | None:
+    """The key's size in CK_MECHANISM_INFO units (bits for RSA/EC, bytes for secrets).
+
+    For the core's min/max check against ``MechanismEntry``; None when unknown.
+    """
+    key_type = attrs.get(CKA.KEY_TYPE)
+    try:
+        if key_type == CKK.RSA:
+            return int.from_bytes(attrs[CKA.MODULUS], "big").bit_length()
+        if key_type == CKK.EC:
+            return ecparams.curve_from_params(attrs.get(CKA.EC_PARAMS)).bits
+        if attrs.get(CKA.CLASS) == CKO.SECRET_KEY and isinstance(attrs.get(CKA.VALUE), bytes):
+            return len(attrs[CKA.VALUE])
+    except (KeyError, TypeError, CKRError):
+        return None
+    return None
+
+
+def load_private(attrs: Attrs) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+    """pyca private key from a stored private-key object.
+
+    RSA validation is skipped here: the material was validated by normalize_key_attrs or
+    produced by our own generator, and arrives from the store authenticated, while
+    OpenSSL's check costs tens of milliseconds per load.
+    """
+    key_type = attrs.get(CKA.KEY_TYPE)
+    if key_type == CKK.RSA:
+        return _rsa_private_numbers(attrs).private_key(unsafe_skip_rsa_key_validation=True)
+    if key_type == CKK.EC:
+        return _ec_private_key(attrs)
+    raise CKRError(CKR.KEY_TYPE_INCONSISTENT, "not an RSA or EC private key")
+
+
+def load_public(attrs: Attrs) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
+    """pyca public key from a public-key object (or the public half of a private key)."""
+    if attrs.get(CKA.CLASS) == CKO.PRIVATE_KEY:
+        return load_private(attrs).public_key()
+    key_type = attrs.get(CKA.KEY_TYPE)
+    if key_type == CKK.RSA:
+        try:
+            return _rsa_public_numbers(attrs).public_key()
+        except ValueError:
+            raise CKRError(CKR.KEY_TYPE_INCONSISTENT, "invalid RSA public key") from None
+    if key_type == CKK.EC:
+        return ecparams.decode_point(_require_params(attrs), attrs.get(CKA.EC_POINT))
+    raise CKRError(CKR.KEY_TYPE_INCONSISTENT, "not an RSA or EC public key")
+
+
+def load_secret(attrs: Attrs) -> bytes:
+    """A secret key's value (CKA_VALUE)."""
+    value = attrs.get(CKA.VALUE)
+    if not isinstance(value, bytes):
+        raise CKRError(CKR.KEY_TYPE_INCONSISTENT, "secret key has no value")
+    return value
