@@ -1,0 +1,128 @@
+"""Mechanism parameters, as decoded by the ABI from their C structs.
+
+Why dataclasses: the mechanisms layer must never see pointers or lengths, and the
+registry compares ``type(param)`` against ``MechanismEntry.param_type`` to return
+CKR_MECHANISM_PARAM_INVALID, so each C struct gets exactly one frozen Python type.
+Pointer+length pairs become ``bytes`` (a NULL pointer with length 0 is ``b""``);
+CK_BBOOL becomes ``bool``; CK_ULONG / CK_MECHANISM_TYPE / CK_OBJECT_HANDLE ``int``.
+Field names follow the C members without Hungarian prefixes. Range checks
+(IV length, tag bits, salt length ...) belong to the mechanism, not here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .constants import CKD, CKZ, HedgeType, HkdfSaltFlag
+
+
+@dataclass(frozen=True)
+class GcmParams:
+    """CK_GCM_PARAMS (CKM_AES_GCM).
+
+    ``iv_bits`` is carried as given: v2.40 headers lacked ulIvBits and callers set
+    it inconsistently, so the mechanism decides whether to trust it (it uses len(iv)).
+    """
+
+    iv: bytes
+    iv_bits: int
+    aad: bytes
+    tag_bits: int
+
+
+@dataclass(frozen=True)
+class CcmParams:
+    """CK_CCM_PARAMS (CKM_AES_CCM): total data length must be known up front."""
+
+    data_len: int
+    nonce: bytes
+    aad: bytes
+    mac_len: int
+
+
+@dataclass(frozen=True)
+class ChaCha20Poly1305Params:
+    """CK_SALSA20_CHACHA20_POLY1305_PARAMS (CKM_CHACHA20_POLY1305)."""
+
+    nonce: bytes
+    aad: bytes
+
+
+@dataclass(frozen=True)
+class RsaPssParams:
+    """CK_RSA_PKCS_PSS_PARAMS (CKM_RSA_PKCS_PSS, CKM_SHA*_RSA_PKCS_PSS).
+
+    ``hash_alg`` is a CKM digest, ``mgf`` a CKG MGF1 value, ``salt_len`` bytes (sLen).
+    """
+
+    hash_alg: int
+    mgf: int
+    salt_len: int
+
+
+@dataclass(frozen=True)
+class RsaOaepParams:
+    """CK_RSA_PKCS_OAEP_PARAMS (CKM_RSA_PKCS_OAEP).
+
+    ``source`` is CKZ_DATA_SPECIFIED or 0 (no label); ``source_data`` is the label.
+    """
+
+    hash_alg: int
+    mgf: int
+    source: int = CKZ.DATA_SPECIFIED
+    source_data: bytes = b""
+
+
+@dataclass(frozen=True)
+class EcdhParams:
+    """CK_ECDH1_DERIVE_PARAMS (CKM_ECDH1_DERIVE, CKM_ECDH1_COFACTOR_DERIVE).
+
+    ``public_data`` is the peer's point in whatever form the caller sent (raw or DER
+    OCTET STRING; field-notes: accept both) -- the mechanism normalises it.
+    """
+
+    kdf: int = CKD.NULL
+    shared_data: bytes = b""
+    public_data: bytes = b""
+
+
+@dataclass(frozen=True)
+class EddsaParams:
+    """CK_EDDSA_PARAMS (CKM_EDDSA): ``ph_flag`` selects Ed25519ph/Ed448ph, ``context`` the
+    RFC 8032 context string. No parameter at all means plain Ed25519/Ed448."""
+
+    ph_flag: bool = False
+    context: bytes = b""
+
+
+@dataclass(frozen=True)
+class HkdfParams:
+    """CK_HKDF_PARAMS (CKM_HKDF_DERIVE, CKM_HKDF_DATA; PKCS#11 3.0).
+
+    ``salt_type`` is one of HkdfSaltFlag NULL/DATA/KEY; with KEY the salt is the
+    value of the secret key object ``salt_key`` (a handle the core resolves).
+    """
+
+    extract: bool
+    expand: bool
+    prf_hash_mechanism: int
+    salt_type: int = HkdfSaltFlag.NULL
+    salt: bytes = b""
+    salt_key: int = 0
+    info: bytes = b""
+
+
+@dataclass(frozen=True)
+class SignAdditionalContext:
+    """CK_SIGN_ADDITIONAL_CONTEXT (CKM_ML_DSA, CKM_SLH_DSA; PKCS#11 3.2)."""
+
+    hedge_variant: int = HedgeType.HEDGE_PREFERRED
+    context: bytes = b""
+
+
+@dataclass(frozen=True)
+class HashSignAdditionalContext:
+    """CK_HASH_SIGN_ADDITIONAL_CONTEXT (CKM_HASH_ML_DSA, CKM_HASH_SLH_DSA; PKCS#11 3.2)."""
+
+    hedge_variant: int = HedgeType.HEDGE_PREFERRED
+    context: bytes = b""
+    hash: int = 0
