@@ -1,0 +1,152 @@
+"""python-pkcs11 (a Python host) loading the real module in this process."""
+from __future__ import annotations
+
+import pkcs11
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
+from pkcs11.exceptions import (
+    AttributeReadOnly, AttributeSensitive, NoSuchKey, PinIncorrect, TemplateIncomplete,
+)
+from pkcs11.util.ec import decode_ec_public_key, encode_named_curve_parameters
+
+from support import USER_PIN, Tool, subprocess_env
+
+
+@pytest.fixture(scope="module")
+def p11lib(module):
+    return pkcs11.lib(module)
+
+
+@pytest.fixture
+def token(p11lib, tool: Tool, monkeypatch):
+    """A token created by another process (pkcs11-tool), seen by this one after re-init."""
+    for key, value in subprocess_env(tool.home).items():
+        if key.startswith("STRONGROOM"):
+            monkeypatch.setenv(key, value)
+    tool.init_token("py")
+    p11lib.reinitialize()
+    yield p11lib.get_token(token_label="py")
+    p11lib.finalize()
+
+
+def ec_keypair(session, **kw):
+    params = session.create_domain_parameters(
+        KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")}, local=True)
+    return params.generate_keypair(**kw)
+
+
+def test_ec_sign_verifies_with_pyca(token):
+    with token.open(user_pin=USER_PIN, rw=True) as session:
+        pub, priv = ec_keypair(session, store=True, label="dev")
+        digest = hashes.Hash(hashes.SHA256())
+        digest.update(b"message")
+        value = digest.finalize()
+        sig = priv.sign(value, mechanism=Mechanism.ECDSA)
+        assert len(sig) == 64
+        public = ec.EllipticCurvePublicKey.from_encoded_point(
+            ec.SECP256R1(), decode_ec_public_key_point(pub))
+        der = utils.encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+        public.verify(der, value, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+        assert pub.verify(value, sig, mechanism=Mechanism.ECDSA)
+        assert not pub.verify(bytes(32), sig, mechanism=Mechanism.ECDSA)
+
+
+def decode_ec_public_key_point(pub) -> bytes:
+    der_point = pub[Attribute.EC_POINT]
+    assert der_point[0] == 0x04 and der_point[1] == len(der_point) - 2   # DER OCTET STRING
+    return der_point[2:]
+
+
+def test_rsa_sign_verifies_with_pyca(token):
+    with token.open(user_pin=USER_PIN, rw=True) as session:
+        pub, priv = session.generate_keypair(KeyType.RSA, 2048, store=False, label="rsa")
+        sig = priv.sign(b"data to sign", mechanism=Mechanism.SHA256_RSA_PKCS)
+        n = int.from_bytes(pub[Attribute.MODULUS], "big")
+        e = int.from_bytes(pub[Attribute.PUBLIC_EXPONENT], "big")
+        rsa.RSAPublicNumbers(e, n).public_key().verify(sig, b"data to sign", padding.PKCS1v15(),
+                                                      hashes.SHA256())
+
+
+def test_attribute_rules(token):
+    with token.open(user_pin=USER_PIN, rw=True) as session:
+        pub, priv = ec_keypair(session, store=True, label="rules")
+        with pytest.raises(AttributeSensitive):
+            priv[Attribute.VALUE]
+        assert priv[Attribute.SENSITIVE] is True
+        assert priv[Attribute.LOCAL] is True
+        assert priv[Attribute.KEY_GEN_MECHANISM] == Mechanism.EC_KEY_PAIR_GEN
+        assert priv[Attribute.NEVER_EXTRACTABLE] == (not priv[Attribute.EXTRACTABLE])
+        with pytest.raises(AttributeReadOnly):
+            priv[Attribute.SENSITIVE] = False
+        with pytest.raises(AttributeReadOnly):
+            priv[Attribute.LOCAL] = False
+        priv[Attribute.LABEL] = "renamed"           # modifiable
+        assert session.get_key(object_class=ObjectClass.PRIVATE_KEY, label="renamed")
+        with pytest.raises(TemplateIncomplete):
+            session.create_object({Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.KEY_TYPE: KeyType.EC})
+        unique = priv[Attribute.UNIQUE_ID] if hasattr(Attribute, "UNIQUE_ID") else None
+        assert unique is None or len(unique) > 0
+
+
+def test_session_objects_vanish_with_their_session(token):
+    with token.open(user_pin=USER_PIN, rw=True) as keeper:
+        with token.open(rw=True) as session:
+            session.create_object({Attribute.CLASS: ObjectClass.DATA, Attribute.LABEL: "ephemeral",
+                                   Attribute.VALUE: b"x", Attribute.TOKEN: False})
+            assert len(list(keeper.get_objects({Attribute.LABEL: "ephemeral"}))) == 1
+        assert list(keeper.get_objects({Attribute.LABEL: "ephemeral"})) == []
+
+
+def test_seed_flow_import_and_find_by_label(token):
+    """The device identity flow: keys and certificate imported, then found by label."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    point = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    params = encode_named_curve_parameters("secp256r1")
+    with token.open(user_pin=USER_PIN, rw=True) as session:
+        session.create_object({
+            Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.KEY_TYPE: KeyType.EC,
+            Attribute.TOKEN: True, Attribute.LABEL: "Device Priv TLS Key", Attribute.ID: b"\x42",
+            Attribute.EC_PARAMS: params, Attribute.SIGN: True,
+            Attribute.VALUE: key.private_numbers().private_value.to_bytes(32, "big")})
+        session.create_object({
+            Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.KEY_TYPE: KeyType.EC,
+            Attribute.TOKEN: True, Attribute.LABEL: "Device Pub TLS Key", Attribute.ID: b"\x42",
+            Attribute.EC_PARAMS: params, Attribute.EC_POINT: point, Attribute.VERIFY: True})
+        session.create_object({
+            Attribute.CLASS: ObjectClass.DATA, Attribute.TOKEN: True,
+            Attribute.LABEL: "Device Cert TLS", Attribute.VALUE: b"cert-bytes"})
+    with token.open(user_pin=USER_PIN) as session:
+        priv = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label="Device Priv TLS Key")
+        sig = priv.sign(bytes(32), mechanism=Mechanism.ECDSA)
+        der = utils.encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+        key.public_key().verify(der, bytes(32), ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+        pub = session.get_key(object_class=ObjectClass.PUBLIC_KEY, label="Device Pub TLS Key")
+        assert pub[Attribute.EC_POINT] == b"\x04\x41" + point
+        with pytest.raises(NoSuchKey):
+            session.get_key(object_class=ObjectClass.PRIVATE_KEY, label="nope")
+
+
+def test_wrong_pin(token):
+    with pytest.raises(PinIncorrect):
+        token.open(user_pin="not-the-pin")
+
+
+def test_aes_gcm_and_cbc_pad(token):
+    with token.open(user_pin=USER_PIN, rw=True) as session:
+        key = session.generate_key(KeyType.AES, 256, label="aes")
+        iv = session.generate_random(96)
+        ct = key.encrypt(b"attack at dawn", mechanism=Mechanism.AES_GCM, mechanism_param=(iv, b"aad", 128))
+        assert key.decrypt(ct, mechanism=Mechanism.AES_GCM, mechanism_param=(iv, b"aad", 128)) == b"attack at dawn"
+        iv16 = session.generate_random(128)
+        ct = key.encrypt(b"x" * 33, mechanism=Mechanism.AES_CBC_PAD, mechanism_param=iv16)
+        assert len(ct) == 48
+        assert key.decrypt(ct, mechanism=Mechanism.AES_CBC_PAD, mechanism_param=iv16) == b"x" * 33
+
+
+def test_digest(token):
+    with token.open() as session:
+        assert session.digest(b"abc", mechanism=Mechanism.SHA256).hex().startswith("ba7816bf")
