@@ -4,4 +4,4 @@ Adding a family: write ``mechanisms/<family>.py`` calling ``registry.register`` 
 time and add one import line below. The core uses ``registry.get`` / ``all_mechanisms``.
 """
 from . import registry  # noqa: F401  (first: the families register into it)
-from . import digest, ec, rsa, random  # noqa: F401
+from . import aes, digest, ec, random, rsa  # noqa: F401
