@@ -134,6 +134,8 @@ def test_generate_pair_attributes(params, width):
     assert priv.attrs[CKA.EC_PARAMS] == params
     assert len(priv.attrs[CKA.VALUE]) == width
     assert priv.attrs[CKA.CLASS] == CKO.PRIVATE_KEY and pub.attrs[CKA.KEY_TYPE] == CKK.EC
+    assert pub.attrs[CKA.PUBLIC_KEY_INFO] == priv.attrs[CKA.PUBLIC_KEY_INFO]
+    assert pub.attrs[CKA.PUBLIC_KEY_INFO].endswith(ecparams.der_parse_tlv(point)[1])
 
 
 def test_generate_requires_params():

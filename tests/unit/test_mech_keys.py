@@ -41,7 +41,8 @@ def test_ec_point_every_form_normalised_to_der_uncompressed(ec_key, fmt, der):
     attrs = {CKA.EC_PARAMS: P256, CKA.EC_POINT: given}
     out = normalize_key_attrs(CKO.PUBLIC_KEY, CKK.EC, attrs)
     unc = ec_key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-    assert out == {CKA.EC_POINT: b"\x04\x41" + unc}
+    assert out[CKA.EC_POINT] == b"\x04\x41" + unc
+    assert out[CKA.PUBLIC_KEY_INFO] == ec_key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     assert load_public({CKA.CLASS: CKO.PUBLIC_KEY, CKA.KEY_TYPE: CKK.EC, **attrs, **out}) == ec_key.public_key()
 
 
@@ -57,7 +58,8 @@ def test_ec_point_off_curve(ec_key):
 
 def test_ec_private_scalar_range(ec_key):
     d = ec_key.private_numbers().private_value
-    assert normalize_key_attrs(CKO.PRIVATE_KEY, CKK.EC, {CKA.EC_PARAMS: P256, CKA.VALUE: b(d)}) == {}
+    out = normalize_key_attrs(CKO.PRIVATE_KEY, CKK.EC, {CKA.EC_PARAMS: P256, CKA.VALUE: b(d)})
+    assert set(out) == {CKA.PUBLIC_KEY_INFO}
     order = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
     for bad in (b"\x00", b(order), b(order + 1)):
         expect(CKR.ATTRIBUTE_VALUE_INVALID, CKO.PRIVATE_KEY, CKK.EC, {CKA.EC_PARAMS: P256, CKA.VALUE: bad})
@@ -68,7 +70,11 @@ def test_ec_private_scalar_range(ec_key):
 def test_rsa_public(rsa_key):
     n = rsa_key.public_key().public_numbers()
     attrs = {CKA.MODULUS: b(n.n), CKA.PUBLIC_EXPONENT: b(n.e)}
-    assert normalize_key_attrs(CKO.PUBLIC_KEY, CKK.RSA, attrs) == {CKA.MODULUS_BITS: 2048}
+    out = normalize_key_attrs(CKO.PUBLIC_KEY, CKK.RSA, attrs)
+    assert out[CKA.MODULUS_BITS] == 2048
+    assert out[CKA.PUBLIC_KEY_INFO] == rsa_key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    expect(CKR.TEMPLATE_INCONSISTENT, CKO.PUBLIC_KEY, CKK.RSA, {**attrs, CKA.PUBLIC_KEY_INFO: b"\x30\x00"})
+    assert normalize_key_attrs(CKO.PUBLIC_KEY, CKK.RSA, {**attrs, CKA.PUBLIC_KEY_INFO: b""}) == out
     assert key_size({CKA.KEY_TYPE: CKK.RSA, **attrs}) == 2048
     expect(CKR.ATTRIBUTE_VALUE_INVALID, CKO.PUBLIC_KEY, CKK.RSA, {CKA.MODULUS: b(n.n), CKA.PUBLIC_EXPONENT: b"\x01"})
     expect(CKR.ATTRIBUTE_VALUE_INVALID, CKO.PUBLIC_KEY, CKK.RSA, {CKA.MODULUS: b(n.n >> 1100), CKA.PUBLIC_EXPONENT: b"\x03"})
@@ -105,6 +111,7 @@ def test_aes_lengths(length, ok):
 def test_secret_value_len_mismatch_and_generic():
     expect(CKR.TEMPLATE_INCONSISTENT, CKO.SECRET_KEY, CKK.AES, {CKA.VALUE: bytes(16), CKA.VALUE_LEN: 32})
     assert normalize_key_attrs(CKO.SECRET_KEY, CKK.GENERIC_SECRET, {CKA.VALUE: b"k" * 7}) == {CKA.VALUE_LEN: 7}
+    assert normalize_key_attrs(CKO.SECRET_KEY, CKK.SHA256_HMAC, {CKA.VALUE: b"k" * 40}) == {CKA.VALUE_LEN: 40}
     expect(CKR.TEMPLATE_INCOMPLETE, CKO.SECRET_KEY, CKK.GENERIC_SECRET, {})
 
 

@@ -33,6 +33,7 @@ def test_no_hw_flag_and_consistent_callables():
         assert (e.generate is not None) == bool(e.flags & F.GENERATE)
         assert (e.generate_pair is not None) == bool(e.flags & F.GENERATE_KEY_PAIR)
         assert e.min_key_size <= e.max_key_size
+        assert (e.gen_key_type is not None) == bool(e.flags & (F.GENERATE | F.GENERATE_KEY_PAIR))
 
 
 def test_key_sizes_follow_spec_units():

@@ -64,6 +64,7 @@ def test_generated_attributes(pair):
     for a in (CKA.PRIVATE_EXPONENT, CKA.PRIME_1, CKA.PRIME_2, CKA.EXPONENT_1, CKA.EXPONENT_2, CKA.COEFFICIENT):
         assert isinstance(priv.attrs[a], bytes)
     assert CKA.PRIVATE_EXPONENT not in pub.attrs
+    assert pub.attrs[CKA.PUBLIC_KEY_INFO] == priv.attrs[CKA.PUBLIC_KEY_INFO]
     assert priv.attrs[CKA.CLASS] == CKO.PRIVATE_KEY and priv.attrs[CKA.KEY_TYPE] == CKK.RSA
 
 

@@ -160,7 +160,7 @@ def generate(param: object, template: dict) -> dict:
 
 _SIZES = dict(min_key_size=min(AES_KEY_LENGTHS), max_key_size=max(AES_KEY_LENGTHS))
 register(MechanismEntry(mechanism=CKM.AES_KEY_GEN, flags=F.GENERATE, key_types=frozenset(),
-                        param_type=None, generate=generate, **_SIZES))
+                        param_type=None, generate=generate, gen_key_type=CKK.AES, **_SIZES))
 register(MechanismEntry(mechanism=CKM.AES_GCM, flags=F.ENCRYPT | F.DECRYPT, key_types=_KEY_TYPES,
                         param_type=GcmParams, operation=_gcm, **_SIZES))
 register(MechanismEntry(mechanism=CKM.AES_CBC_PAD, flags=F.ENCRYPT | F.DECRYPT,

@@ -26,7 +26,7 @@ from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR, MechanismFlag as F
 from ..pkcs11.errors import CKRError
 from . import ecparams
 from .digest import HASHES
-from .keys import int_bytes, load_private, load_public
+from .keys import int_bytes, load_private, load_public, public_key_info
 from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, register, unsupported_kind
 
 EC_FLAGS = F.EC_F_P | F.EC_OID | F.EC_UNCOMPRESS
@@ -101,7 +101,7 @@ def generate_pair(param: object, pub: dict, priv: dict) -> tuple[dict, dict]:
     CKA_EC_PARAMS comes from the public template (missing -> TEMPLATE_INCOMPLETE); if the
     private template also carries one it must be the same (else TEMPLATE_INCONSISTENT).
     The returned dicts also carry CKA_CLASS and CKA_KEY_TYPE, as §2.3.7 says the
-    mechanism contributes them.
+    mechanism contributes them, and CKA_PUBLIC_KEY_INFO (DER SPKI) for both halves.
     """
     params = pub.get(CKA.EC_PARAMS)
     if params is None:
@@ -112,9 +112,12 @@ def generate_pair(param: object, pub: dict, priv: dict) -> tuple[dict, dict]:
     key = ec.generate_private_key(curve.curve())
     point = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
     scalar = int_bytes(key.private_numbers().private_value, curve.field_bytes)
+    info = public_key_info(key.public_key())
     return (
-        {CKA.CLASS: CKO.PUBLIC_KEY, CKA.KEY_TYPE: CKK.EC, CKA.EC_POINT: ecparams.encode_point(point)},
-        {CKA.CLASS: CKO.PRIVATE_KEY, CKA.KEY_TYPE: CKK.EC, CKA.EC_PARAMS: params, CKA.VALUE: scalar},
+        {CKA.CLASS: CKO.PUBLIC_KEY, CKA.KEY_TYPE: CKK.EC, CKA.EC_POINT: ecparams.encode_point(point),
+         CKA.PUBLIC_KEY_INFO: info},
+        {CKA.CLASS: CKO.PRIVATE_KEY, CKA.KEY_TYPE: CKK.EC, CKA.EC_PARAMS: params, CKA.VALUE: scalar,
+         CKA.PUBLIC_KEY_INFO: info},
     )
 
 
@@ -132,7 +135,7 @@ def _factory(mech: int, hash_cls: type | None):
 register(MechanismEntry(
     mechanism=CKM.EC_KEY_PAIR_GEN, flags=F.GENERATE_KEY_PAIR | EC_FLAGS,
     min_key_size=ecparams.MIN_BITS, max_key_size=ecparams.MAX_BITS,
-    key_types=frozenset(), param_type=None, generate_pair=generate_pair,
+    key_types=frozenset(), param_type=None, generate_pair=generate_pair, gen_key_type=CKK.EC,
 ))
 for _mech, _hash in (
     (CKM.ECDSA, None),

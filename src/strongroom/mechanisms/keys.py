@@ -24,6 +24,11 @@ RSA_MIN_BITS = 1024        # import / verify / legacy use
 RSA_MAX_BITS = 8192
 RSA_GEN_MIN_BITS = 2048    # generation refuses weaker keys
 AES_KEY_LENGTHS = (16, 24, 32)
+#: Secret key types whose value may be any non-empty byte string (HMAC keys).
+GENERIC_SECRETS = frozenset({
+    CKK.GENERIC_SECRET, CKK.SHA_1_HMAC, CKK.SHA224_HMAC, CKK.SHA256_HMAC,
+    CKK.SHA384_HMAC, CKK.SHA512_HMAC,
+})
 
 Attrs = Mapping[int, Any]
 
@@ -43,6 +48,21 @@ def _int(attrs: Attrs, cka: int, *, required: bool = True) -> int | None:
 def int_bytes(n: int, length: int | None = None) -> bytes:
     """Big-endian, minimal (or fixed ``length``) — PKCS#11's "Big integer" form."""
     return n.to_bytes(length or max(1, (n.bit_length() + 7) // 8), "big")
+
+
+def public_key_info(key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey) -> bytes:
+    """CKA_PUBLIC_KEY_INFO: DER SubjectPublicKeyInfo (PKCS#11 v3.0 Base §4.8, §4.9)."""
+    return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+
+def _with_info(attrs: Attrs, key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey, out: dict) -> dict:
+    """Add CKA_PUBLIC_KEY_INFO; a non-empty given value must match the key material."""
+    info = public_key_info(key)
+    given = attrs.get(CKA.PUBLIC_KEY_INFO)
+    if given and given != info:
+        raise CKRError(CKR.TEMPLATE_INCONSISTENT, "CKA_PUBLIC_KEY_INFO does not match the key")
+    out[CKA.PUBLIC_KEY_INFO] = info
+    return out
 
 
 def _rsa_public_numbers(attrs: Attrs) -> rsa.RSAPublicNumbers:
@@ -107,7 +127,9 @@ def normalize_key_attrs(cls: int, key_type: int, attrs: Attrs) -> dict:
     * RSA public: modulus 1024..8192 bits, valid exponent; adds CKA_MODULUS_BITS.
     * RSA private: components consistent (pyca validation); adds missing primes and
       CRT values.
-    * AES: 16/24/32 bytes; generic secret: non-empty; both get CKA_VALUE_LEN.
+    * AES: 16/24/32 bytes; generic secret / HMAC key types: non-empty; all get
+      CKA_VALUE_LEN.
+    * RSA and EC keys of both classes get CKA_PUBLIC_KEY_INFO (DER SPKI).
     Any other (class, key type) is refused: no mechanism here could use it.
     """
     if key_type == CKK.EC and cls == CKO.PUBLIC_KEY:
@@ -116,32 +138,31 @@ def normalize_key_attrs(cls: int, key_type: int, attrs: Attrs) -> dict:
             raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_EC_POINT missing")
         key = ecparams.decode_point(curve, attrs[CKA.EC_POINT])
         raw = key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-        return {CKA.EC_POINT: ecparams.encode_point(raw)}
+        return _with_info(attrs, key, {CKA.EC_POINT: ecparams.encode_point(raw)})
     if key_type == CKK.EC and cls == CKO.PRIVATE_KEY:
         _require_params(attrs)
-        _ec_private_key(attrs)
-        return {}
+        return _with_info(attrs, _ec_private_key(attrs).public_key(), {})
     if key_type == CKK.RSA and cls == CKO.PUBLIC_KEY:
         numbers = _rsa_public_numbers(attrs)
         try:
-            numbers.public_key()
+            key = numbers.public_key()
         except ValueError:
             raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "invalid RSA public key") from None
-        return {CKA.MODULUS_BITS: numbers.n.bit_length()}
+        return _with_info(attrs, key, {CKA.MODULUS_BITS: numbers.n.bit_length()})
     if key_type == CKK.RSA and cls == CKO.PRIVATE_KEY:
         numbers = _rsa_private_numbers(attrs)
         try:
-            numbers.private_key()          # full consistency check (OpenSSL RSA_check_key)
+            key = numbers.private_key()    # full consistency check (OpenSSL RSA_check_key)
         except ValueError:
             raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "inconsistent RSA components") from None
-        return {
+        return _with_info(attrs, key.public_key(), {
             CKA.PRIME_1: int_bytes(numbers.p), CKA.PRIME_2: int_bytes(numbers.q),
             CKA.EXPONENT_1: int_bytes(numbers.dmp1), CKA.EXPONENT_2: int_bytes(numbers.dmq1),
             CKA.COEFFICIENT: int_bytes(numbers.iqmp),
-        }
+        })
     if key_type == CKK.AES and cls == CKO.SECRET_KEY:
         return _secret_len(attrs, AES_KEY_LENGTHS)
-    if key_type == CKK.GENERIC_SECRET and cls == CKO.SECRET_KEY:
+    if key_type in GENERIC_SECRETS and cls == CKO.SECRET_KEY:
         return _secret_len(attrs, None)
     raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "key type not supported for this class")
 

@@ -32,7 +32,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR, MechanismFlag as F
 from ..pkcs11.errors import CKRError
 from .digest import HASHES
-from .keys import RSA_GEN_MIN_BITS, RSA_MAX_BITS, RSA_MIN_BITS, int_bytes, load_private, load_public
+from .keys import (
+    RSA_GEN_MIN_BITS, RSA_MAX_BITS, RSA_MIN_BITS, int_bytes, load_private, load_public, public_key_info,
+)
 from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, register, unsupported_kind
 
 _KEY_TYPES = frozenset({CKK.RSA})
@@ -144,7 +146,11 @@ def _exponent(pub: dict) -> int:
 
 
 def generate_pair(param: object, pub: dict, priv: dict) -> tuple[dict, dict]:
-    """CKM_RSA_PKCS_KEY_PAIR_GEN: attributes the mechanism contributes to each half."""
+    """CKM_RSA_PKCS_KEY_PAIR_GEN: attributes the mechanism contributes to each half.
+
+    Public: CKA_CLASS, CKA_KEY_TYPE, CKA_MODULUS, CKA_PUBLIC_EXPONENT; private: those
+    plus every private component (§2.1.4); both: CKA_PUBLIC_KEY_INFO (DER SPKI).
+    """
     bits = pub.get(CKA.MODULUS_BITS)
     if bits is None:
         raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_MODULUS_BITS missing from public template")
@@ -154,16 +160,18 @@ def generate_pair(param: object, pub: dict, priv: dict) -> tuple[dict, dict]:
     given = priv.get(CKA.PUBLIC_EXPONENT)
     if given is not None and (not isinstance(given, bytes) or int.from_bytes(given, "big") != e):
         raise CKRError(CKR.TEMPLATE_INCONSISTENT, "CKA_PUBLIC_EXPONENT differs between templates")
-    numbers = rsa.generate_private_key(e, bits).private_numbers()
+    key = rsa.generate_private_key(e, bits)
+    numbers = key.private_numbers()
     n, e_bytes = int_bytes(numbers.public_numbers.n), int_bytes(e)
+    info = public_key_info(key.public_key())
     public = {CKA.CLASS: CKO.PUBLIC_KEY, CKA.KEY_TYPE: CKK.RSA, CKA.MODULUS: n,
-              CKA.PUBLIC_EXPONENT: e_bytes}
+              CKA.PUBLIC_EXPONENT: e_bytes, CKA.PUBLIC_KEY_INFO: info}
     private = {
         CKA.CLASS: CKO.PRIVATE_KEY, CKA.KEY_TYPE: CKK.RSA, CKA.MODULUS: n,
         CKA.PUBLIC_EXPONENT: e_bytes, CKA.PRIVATE_EXPONENT: int_bytes(numbers.d),
         CKA.PRIME_1: int_bytes(numbers.p), CKA.PRIME_2: int_bytes(numbers.q),
         CKA.EXPONENT_1: int_bytes(numbers.dmp1), CKA.EXPONENT_2: int_bytes(numbers.dmq1),
-        CKA.COEFFICIENT: int_bytes(numbers.iqmp),
+        CKA.COEFFICIENT: int_bytes(numbers.iqmp), CKA.PUBLIC_KEY_INFO: info,
     }
     return public, private
 
@@ -182,7 +190,7 @@ def _factory(mech: int, hash_cls: type | None, kinds: tuple[OpKind, ...]):
 register(MechanismEntry(
     mechanism=CKM.RSA_PKCS_KEY_PAIR_GEN, flags=F.GENERATE_KEY_PAIR,
     min_key_size=RSA_GEN_MIN_BITS, max_key_size=RSA_MAX_BITS,
-    key_types=frozenset(), param_type=None, generate_pair=generate_pair,
+    key_types=frozenset(), param_type=None, generate_pair=generate_pair, gen_key_type=CKK.RSA,
 ))
 _ALL = (OpKind.ENCRYPT, OpKind.DECRYPT, OpKind.SIGN, OpKind.VERIFY)
 register(MechanismEntry(
