@@ -94,7 +94,6 @@ class EcdsaOperation(Operation):
             raise CKRError(CKR.SIGNATURE_INVALID) from None
 
 
-
 def generate_pair(param: object, pub: dict, priv: dict) -> tuple[dict, dict]:
     """CKM_EC_KEY_PAIR_GEN: attributes the mechanism contributes to each half.
 
