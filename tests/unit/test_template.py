@@ -228,7 +228,7 @@ def test_generate_without_key_type_incomplete():
 
 def test_unwrap_defaults_and_flags():
     k = build([(CKA.CLASS, CKO.SECRET_KEY), (CKA.KEY_TYPE, CKK.AES)], Op.UNWRAP)
-    assert k[CKA.EXTRACTABLE] is True                   # §5.18.7 default
+    assert k[CKA.EXTRACTABLE] is True                   # C_UnwrapKey default
     assert k[CKA.LOCAL] is False and k[CKA.ALWAYS_SENSITIVE] is False
     assert k[CKA.NEVER_EXTRACTABLE] is False
 

@@ -1,6 +1,6 @@
-"""Per-object-class attribute tables: the rules of PKCS#11 §4, as data.
+"""Per-object-class attribute tables: the rules of PKCS#11 base spec chapter 4 (Objects), as data.
 
-Why data: the spec states its object rules as tables with footnotes (base spec §4.2,
+Why data: the spec states its object rules as tables with footnotes (v3.x base spec
 "Common footnotes for object attribute tables"). Mirroring those tables row for row
 makes review against the spec a side-by-side read, and lets template.py be the one
 piece of code that interprets them. Tables compose the way the spec's do:
@@ -59,7 +59,7 @@ class AttrRule:
     forbidden_on_unwrap: bool = False    # ^6^
     sensitive: bool = False              # ^7^ secret: sealed at rest; unreadable if SENSITIVE or !EXTRACTABLE
     modifiable: bool = False             # ^8^ C_SetAttributeValue and C_CopyObject may change it
-    copy_settable: bool = False          # §4.1.3: CKA_TOKEN/PRIVATE/MODIFIABLE/DESTROYABLE change on copy only
+    copy_settable: bool = False          # "Copying objects": CKA_TOKEN/PRIVATE/MODIFIABLE/DESTROYABLE change on copy only
     so_only_true: bool = False           # ^10^ only the SO may set it to CK_TRUE
     sticky: Sticky | None = None         # ^11^ / ^12^
     token_derived: bool = False          # ^2,4,6^ set only by the token -> ATTRIBUTE_READ_ONLY if given
@@ -79,7 +79,7 @@ R = AttrRule
 
 
 def _t(*tables: Mapping[int, AttrRule]) -> Table:
-    """Compose tables; later rows override earlier ones (as subclasses refine in §4)."""
+    """Compose tables; later rows override earlier ones (as the spec's class tables refine)."""
     out: dict[int, AttrRule] = {}
     for t in tables:
         out.update({int(k): v for k, v in t.items()})
@@ -90,14 +90,14 @@ MOD = R(modifiable=True)
 DERIVED = R(forbidden_on_create=True, forbidden_on_generate=True, forbidden_on_unwrap=True,
             token_derived=True)
 
-# §4.5 Common object attributes. CKA_CLASS ^1^; CKA_UNIQUE_ID ^2,4,6^ (assigned by the core).
+# "Common Object Attributes" table. CKA_CLASS ^1^; CKA_UNIQUE_ID ^2,4,6^ (assigned by the core).
 COMMON: Table = _t({
     CKA.CLASS: R(required_on_create=True),
     CKA.UNIQUE_ID: DERIVED,
 })
 
-# §4.6 Common storage object attributes. Only CKA_LABEL is modifiable; TOKEN, PRIVATE,
-# MODIFIABLE (and DESTROYABLE, §4.1.3) change on copy. CKA_COPYABLE "can't be set to
+# "Common Storage Object Attributes" table. Only CKA_LABEL is modifiable; TOKEN, PRIVATE,
+# MODIFIABLE (and DESTROYABLE, "Copying objects") change on copy. CKA_COPYABLE "can't be set to
 # TRUE once it is set to FALSE" -> sticky FALSE, lowering it is allowed.
 STORAGE: Table = _t(COMMON, {
     CKA.TOKEN: R(copy_settable=True, default=False),
@@ -108,14 +108,14 @@ STORAGE: Table = _t(COMMON, {
     CKA.DESTROYABLE: R(copy_settable=True, default=True),
 })
 
-# §4.7 Data objects.
+# "Data Object Attributes" table.
 DATA: Table = _t(STORAGE, {
     CKA.APPLICATION: R(default=""),
     CKA.OBJECT_ID: R(default=b""),
     CKA.VALUE: R(default=b""),
 })
 
-# §4.8 Common certificate attributes. CKA_TRUSTED ^10^ (SO only).
+# "Common Certificate Object Attributes" table. CKA_TRUSTED ^10^ (SO only).
 _CATEGORIES = frozenset({0, 1, 2, 3})   # CK_CERTIFICATE_CATEGORY_UNSPECIFIED..OTHER_ENTITY
 CERTIFICATE: Table = _t(STORAGE, {
     CKA.CERTIFICATE_TYPE: R(required_on_create=True),
@@ -127,7 +127,7 @@ CERTIFICATE: Table = _t(STORAGE, {
     CKA.PUBLIC_KEY_INFO: R(default=b""),
 })
 
-# §4.8.2 X.509 public key certificates: only CKA_ID, CKA_ISSUER, CKA_SERIAL_NUMBER are
+# "X.509 Certificate Object Attributes" table: only CKA_ID, CKA_ISSUER, CKA_SERIAL_NUMBER are
 # modifiable. (This table's own footnotes: SUBJECT and VALUE must be given on create.)
 X509: Table = _t(CERTIFICATE, {
     CKA.SUBJECT: R(required_on_create=True),
@@ -139,12 +139,12 @@ X509: Table = _t(CERTIFICATE, {
     CKA.HASH_OF_SUBJECT_PUBLIC_KEY: R(default=b""),
     CKA.HASH_OF_ISSUER_PUBLIC_KEY: R(default=b""),
     CKA.JAVA_MIDP_SECURITY_DOMAIN: R(default=0, values=frozenset({0, 1, 2, 3})),
-    CKA.NAME_HASH_ALGORITHM: R(),   # absent means SHA-1 (§4.8.2)
+    CKA.NAME_HASH_ALGORITHM: R(),   # absent means SHA-1
 })
 
 CERTIFICATE_TYPES: Mapping[int, Table] = MappingProxyType({CKC.X_509: X509})
 
-# §4.9 Common key attributes. CKA_KEY_TYPE ^1,5^ (implied by the mechanism on generate).
+# "Common Key Attributes" table. CKA_KEY_TYPE ^1,5^ (implied by the mechanism on generate).
 KEY: Table = _t(STORAGE, {
     CKA.KEY_TYPE: R(required_on_create=True, required_on_unwrap=True),
     CKA.ID: R(modifiable=True, default=b""),
@@ -162,7 +162,7 @@ KEY: Table = _t(STORAGE, {
 # checks mechanism/key-type compatibility. CKA_DERIVE keeps the spec default CK_FALSE.
 USE = R(modifiable=True, default=True)
 
-# §4.10 Public keys.
+# "Common Public Key Attributes" table.
 PUBLIC_KEY: Table = _t(KEY, {
     CKA.PRIVATE: R(copy_settable=True, default=False),   # token choice
     CKA.SUBJECT: R(modifiable=True, default=b""),
@@ -174,10 +174,10 @@ PUBLIC_KEY: Table = _t(KEY, {
     CKA.PUBLIC_KEY_INFO: R(),   # filled by the mechanisms layer from the key material
 })
 
-# Private and secret keys share these (§4.11, §4.12).
+# Private and secret keys share these ("Common Private/Secret Key Attributes" tables).
 # token choice (footnote 9): CKA_EXTRACTABLE defaults to CK_FALSE (safe by default;
 # callers set it explicitly to export). C_UnwrapKey defaults it to CK_TRUE as the
-# spec requires (§5.18.7 "The CKA_EXTRACTABLE attribute is by default set to CK_TRUE").
+# spec requires (C_UnwrapKey: "The CKA_EXTRACTABLE attribute is by default set to CK_TRUE").
 _SECRET_HOLDER: Table = _t(KEY, {
     CKA.PRIVATE: R(copy_settable=True, default=True),    # token choice
     CKA.EXTRACTABLE: R(modifiable=True, sticky=Sticky.FALSE, default=False,
@@ -189,7 +189,7 @@ _SECRET_HOLDER: Table = _t(KEY, {
     CKA.DERIVE_TEMPLATE: R(),
 })
 
-# §4.11 Private keys. CKA_SENSITIVE ^8,11,9^: token choice CK_TRUE (safe by default).
+# "Common Private Key Attributes" table. CKA_SENSITIVE ^8,11,9^: token choice CK_TRUE (safe by default).
 PRIVATE_KEY: Table = _t(_SECRET_HOLDER, {
     CKA.SUBJECT: R(modifiable=True, default=b""),
     CKA.SENSITIVE: R(modifiable=True, sticky=Sticky.TRUE, default=True),
@@ -198,11 +198,11 @@ PRIVATE_KEY: Table = _t(_SECRET_HOLDER, {
     CKA.DECAPSULATE_TEMPLATE: R(),
     CKA.ALWAYS_AUTHENTICATE: R(default=False),
     # ^8^ in the spec, but changing it needs a key-consistency check the validator
-    # cannot make; a token may be more restrictive (§4.1.1 item 3). Settable on create.
+    # cannot make; a token may be more restrictive ("Creating objects" item 3). Settable on create.
     CKA.PUBLIC_KEY_INFO: R(),
 })
 
-# §4.12 Secret keys. The spec fixes CKA_SENSITIVE's default at CK_FALSE here (unlike
+# "Common Secret Key Attributes" table. The spec fixes CKA_SENSITIVE's default at CK_FALSE here (unlike
 # private keys); secrecy by default still holds because CKA_EXTRACTABLE defaults to
 # CK_FALSE and footnote 7 hides the value when either is set.
 SECRET_KEY: Table = _t(_SECRET_HOLDER, {
@@ -314,22 +314,22 @@ def rules_for(cls: int, subtype: int | None) -> Table | None:
 Constraint = tuple[frozenset[int] | None, Callable[[Mapping[int, Any]], bool], int, str]
 
 CONSTRAINTS: tuple[Constraint, ...] = (
-    # §4.11: CKA_ALWAYS_AUTHENTICATE "may only be set to CK_TRUE when CKA_PRIVATE is also CK_TRUE".
+    # Private key objects: CKA_ALWAYS_AUTHENTICATE "may only be set to CK_TRUE when CKA_PRIVATE is also CK_TRUE".
     (frozenset({CKO.PRIVATE_KEY}),
      lambda o: o.get(CKA.ALWAYS_AUTHENTICATE) is True and o.get(CKA.PRIVATE) is not True,
      CKR.TEMPLATE_INCONSISTENT, "CKA_ALWAYS_AUTHENTICATE needs CKA_PRIVATE"),
-    # §4.8.2 X.509: CKA_VALUE "MUST be non-empty if CKA_URL is empty".
+    # X.509 table footnote: CKA_VALUE "MUST be non-empty if CKA_URL is empty".
     (frozenset({CKO.CERTIFICATE}),
      lambda o: o.get(CKA.CERTIFICATE_TYPE) == CKC.X_509 and not o.get(CKA.VALUE) and not o.get(CKA.URL),
      CKR.TEMPLATE_INCONSISTENT, "X.509 certificate needs CKA_VALUE or CKA_URL"),
-    # §4.8.2 X.509: the public-key hashes "can only be empty if CKA_URL is empty".
+    # X.509 table footnote: the public-key hashes "can only be empty if CKA_URL is empty".
     (frozenset({CKO.CERTIFICATE}),
      lambda o: bool(o.get(CKA.URL)) and not (o.get(CKA.HASH_OF_SUBJECT_PUBLIC_KEY)
                                              and o.get(CKA.HASH_OF_ISSUER_PUBLIC_KEY)),
      CKR.TEMPLATE_INCONSISTENT, "CKA_URL needs CKA_HASH_OF_{SUBJECT,ISSUER}_PUBLIC_KEY"),
 )
 
-# §4.8: "Trusted certificates cannot be modified" (except by the SO).
+# Certificate objects: "Trusted certificates cannot be modified" (except by the SO).
 FROZEN_WHEN_TRUSTED: frozenset[int] = frozenset({CKO.CERTIFICATE})
 
 # Attributes the store indexes for C_FindObjects. Secret (sensitive-column) values are

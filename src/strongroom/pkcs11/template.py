@@ -1,4 +1,6 @@
-"""The one template validator: reads schema.py and applies PKCS#11 §4.1 / §5.7 rules.
+"""The one template validator: reads schema.py and applies the rules of PKCS#11
+"Creating, modifying, and copying objects" (v3.0 §4.1) and the object management
+functions (v3.0 §5.7).
 
 Why one validator: C_CreateObject, C_GenerateKey(Pair), C_UnwrapKey, C_DeriveKey,
 C_CopyObject, C_SetAttributeValue and C_GetAttributeValue all apply the same
@@ -6,7 +8,7 @@ attribute tables; a rule living in one place cannot disagree with itself.
 
 Everything here is pure: typed dicts ``{cka: value}`` in, typed dicts out, and
 ``CKRError`` with the return value the spec gives. Error precedence, where several
-apply (§5.1.x "any applicable error code may be returned"), is: value shape
+apply ("Function return values": "any applicable error code may be returned"), is: value shape
 (ATTRIBUTE_VALUE_INVALID) and duplicates (TEMPLATE_INCONSISTENT) first, then class /
 type selection, then per-attribute (TYPE_INVALID, READ_ONLY, INCONSISTENT), then
 missing attributes (TEMPLATE_INCOMPLETE), then cross-attribute constraints.
@@ -30,7 +32,7 @@ Template = Iterable[tuple[int, Any]]
 
 
 class Unreadable(Enum):
-    """Why C_GetAttributeValue cannot return a value (§5.7.5 cases 1 and 2)."""
+    """Why C_GetAttributeValue cannot return a value (C_GetAttributeValue algorithm, cases 1 and 2)."""
 
     SENSITIVE = "sensitive"   # case 1 -> CKR_ATTRIBUTE_SENSITIVE
     INVALID = "invalid"       # case 2 -> CKR_ATTRIBUTE_TYPE_INVALID
@@ -45,7 +47,7 @@ def _err(rv: int, cka: int | None, why: str) -> CKRError:
 
 
 def _collapse(template: Template) -> Attrs:
-    """Typed dict of a template. Repeats with equal values are accepted, as §4.1.1 item 6
+    """Typed dict of a template. Repeats with equal values are accepted, as "Creating objects" item 6
     encourages; repeats with different values are TEMPLATE_INCONSISTENT."""
     out: Attrs = {}
     for pair in template:
@@ -66,10 +68,10 @@ def _select(attrs: Attrs, cka: int, implied: int | None, enum: type,
             supported: Iterable[int]) -> int:
     """Resolve CKA_CLASS / CKA_KEY_TYPE / CKA_CERTIFICATE_TYPE.
 
-    §5.18.1/2: a value implied by the mechanism that the template contradicts is
+    C_GenerateKey/C_GenerateKeyPair: a value implied by the mechanism that the template contradicts is
     TEMPLATE_INCONSISTENT. A value the spec does not define is ATTRIBUTE_VALUE_INVALID
-    (§4.1.1 item 2); one it defines but strongroom does not support is
-    TEMPLATE_INCONSISTENT (§4.1.1 item 5, "violates some token specific requirement").
+    ("Creating objects" item 2); one it defines but strongroom does not support is
+    TEMPLATE_INCONSISTENT (item 5, "violates some token specific requirement").
     """
     given = attrs.get(cka)
     if implied is not None:
@@ -162,7 +164,7 @@ def build(template: Template, op: Op, *, cls: int | None = None, key_type: int |
         if rule.token_derived:
             raise _err(CKR.ATTRIBUTE_READ_ONLY, cka, "set by the token only")
         if _forbidden(rule, op):
-            # footnotes 2/4/6 "MUST not be specified" -> TEMPLATE_INCONSISTENT (§4.1.1 item 5)
+            # footnotes 2/4/6 "MUST not be specified" -> TEMPLATE_INCONSISTENT ("Creating objects" item 5)
             raise _err(CKR.TEMPLATE_INCONSISTENT, cka, f"must not be specified on {op.value}")
         _check_value(cka, rule, value, so)
     for cka, rule in table.items():
@@ -180,7 +182,7 @@ def build(template: Template, op: Op, *, cls: int | None = None, key_type: int |
 
 def _derive_flags(attrs: Attrs, table: Table, op: Op, mechanism: int | None,
                   base: Mapping[int, Any] | None) -> None:
-    """Token-set key attributes (§4.9 CKA_LOCAL/KEY_GEN_MECHANISM, §4.11/§4.12, §5.18)."""
+    """Token-set key attributes (key object tables; C_CreateObject, C_GenerateKey, C_UnwrapKey, C_DeriveKey)."""
     if CKA.LOCAL in table:
         attrs[int(CKA.LOCAL)] = op is Op.GENERATE
         attrs[int(CKA.KEY_GEN_MECHANISM)] = (
@@ -197,7 +199,7 @@ def _derive_flags(attrs: Attrs, table: Table, op: Op, mechanism: int | None,
         always = bool(base.get(CKA.ALWAYS_SENSITIVE)) and sensitive
         never = bool(base.get(CKA.NEVER_EXTRACTABLE)) and not extractable
     else:
-        # C_CreateObject, C_UnwrapKey: both CK_FALSE (§5.7.1, §5.18.7).
+        # C_CreateObject, C_UnwrapKey: both CK_FALSE (as each function's text says).
         always = never = False
     attrs[int(CKA.ALWAYS_SENSITIVE)] = always
     attrs[int(CKA.NEVER_EXTRACTABLE)] = never
@@ -224,7 +226,7 @@ def _check_change(cka: int, rule: AttrRule | None, old: Any, new: Any, *,
 def copy(existing: Mapping[int, Any], template: Template, *, so: bool = False) -> Attrs:
     """The attribute dict of a C_CopyObject copy (without CKA_UNIQUE_ID; the core assigns it).
 
-    §5.7.2 / §4.1.3: CKA_COPYABLE false -> ACTION_PROHIBITED; the template may change
+    C_CopyObject / "Copying objects": CKA_COPYABLE false -> ACTION_PROHIBITED; the template may change
     modifiable attributes plus CKA_TOKEN, CKA_PRIVATE, CKA_MODIFIABLE, CKA_DESTROYABLE.
     CKA_LOCAL, CKA_KEY_GEN_MECHANISM, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE are
     kept from the original (the spec: a copy with EXTRACTABLE lowered keeps NEVER_EXTRACTABLE
@@ -250,10 +252,10 @@ def copy(existing: Mapping[int, Any], template: Template, *, so: bool = False) -
 def set(existing: Mapping[int, Any], template: Template, *, so: bool = False) -> Attrs:
     """The changes C_SetAttributeValue should apply (only attributes whose value changes).
 
-    §5.7.6: CKA_MODIFIABLE false -> ACTION_PROHIBITED; attributes that are not
+    C_SetAttributeValue: CKA_MODIFIABLE false -> ACTION_PROHIBITED; attributes that are not
     modifiable -> ATTRIBUTE_READ_ONLY; SENSITIVE only FALSE->TRUE, EXTRACTABLE only
     TRUE->FALSE, WRAP_WITH_TRUSTED only FALSE->TRUE (footnotes 11/12); CKA_TRUSTED
-    TRUE only by the SO (footnote 10). §4.8: a trusted certificate cannot be modified.
+    TRUE only by the SO (footnote 10). Certificate objects: a trusted certificate cannot be modified.
     """
     if existing.get(CKA.MODIFIABLE) is False:
         raise CKRError(CKR.ACTION_PROHIBITED, "CKA_MODIFIABLE is CK_FALSE")
@@ -290,7 +292,7 @@ def is_secret(obj: Mapping[int, Any], cka: int) -> bool:
 def readable(obj: Mapping[int, Any], cka: int) -> Any:
     """The value C_GetAttributeValue may return, or an :class:`Unreadable` marker.
 
-    §5.7.5: case 1 (sensitive / unextractable, footnote 7) is checked before case 2
+    C_GetAttributeValue: case 1 (sensitive / unextractable, footnote 7) is checked before case 2
     (the object has no such attribute), so absence of a secret never leaks either.
     """
     cka = int(cka)
