@@ -15,12 +15,12 @@ this file only and are marked ``# token choice``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-from .constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKO, CKR
+from .constants import CKA, CKC, CKK, CKO, CKR
 
 
 class Op(Enum):
@@ -341,4 +341,3 @@ SEARCHABLE: frozenset[int] = frozenset({
     CKA.EC_PARAMS, CKA.MODULUS, CKA.VALUE, CKA.PUBLIC_KEY_INFO, CKA.PARAMETER_SET,
 })
 
-UNAVAILABLE = CK_UNAVAILABLE_INFORMATION

@@ -22,7 +22,7 @@ from . import schema
 from .attributes import coerce
 from .constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKO, CKR
 from .errors import CKRError
-from .schema import NO_DEFAULT, AttrRule, Op, Sticky, Table
+from .schema import NO_DEFAULT, AttrRule, Op, Table
 
 __all__ = ["Op", "Unreadable", "build", "copy", "set", "readable", "is_secret", "searchable",
            "rules_of"]
