@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Callable
 
 from .. import mechanisms  # noqa: F401  (imports every family so it registers)
-from ..mechanisms import registry
+from ..mechanisms import keys, registry
 from ..mechanisms.registry import OpKind
 from ..pkcs11.constants import CKA, CKO, CKR, MechanismFlag
 from ..pkcs11.errors import CKRError
@@ -41,17 +41,6 @@ SLOT_OF: dict[OpKind, OpSlot] = {
 }
 
 
-def key_size(attrs) -> int:
-    """Key size in the units CK_MECHANISM_INFO uses: bits for RSA/EC, bytes for secrets."""
-    if CKA.MODULUS_BITS in attrs:
-        return int(attrs[CKA.MODULUS_BITS])
-    if CKA.MODULUS in attrs:
-        return len(attrs[CKA.MODULUS]) * 8
-    if CKA.VALUE_LEN in attrs:
-        return int(attrs[CKA.VALUE_LEN])
-    return 0
-
-
 def check_key_for(kind: OpKind, entry: registry.MechanismEntry, key: ObjectRef) -> None:
     flag, classes, usage = _KIND_RULES[kind]
     attrs = key.attrs
@@ -62,7 +51,7 @@ def check_key_for(kind: OpKind, entry: registry.MechanismEntry, key: ObjectRef) 
     allowed = attrs.get(CKA.ALLOWED_MECHANISMS) or ()
     if allowed and entry.mechanism not in allowed:
         raise CKRError(CKR.MECHANISM_INVALID, "mechanism not in the key's CKA_ALLOWED_MECHANISMS")
-    size = key_size(attrs)
+    size = keys.key_size(attrs)
     if size and entry.max_key_size and not entry.min_key_size <= size <= entry.max_key_size:
         raise CKRError(CKR.KEY_SIZE_RANGE)
 
@@ -141,7 +130,7 @@ def single(session: Session, slot: OpSlot, data: bytes, capacity: int | None) ->
 def update(session: Session, slot: OpSlot, data: bytes, capacity: int | None = 0,
            *, produces_output: bool = False) -> bytes:
     """C_*Update. Output-producing kinds (encrypt/decrypt) use the two-call convention."""
-    active = _guard(session, slot) if not session.active(slot).pending else session.active(slot)
+    active = _guard(session, slot)
     if not active.multipart:
         session.end(slot)
         raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, "this mechanism is single-part only")
