@@ -1,0 +1,428 @@
+"""Build description of ``libstrongroom.so`` (cffi embedding mode).
+
+This module is loaded by ``setup.py`` at build time *by file path* (the package is not
+importable yet) and by the ABI tests (to get the same cdef). It needs only the standard
+library and cffi.
+
+Layout of the generated C source (``set_source`` preamble)::
+
+    ck_types.h                     PKCS#11 types (also the cffi cdef)
+    build constants                libpython path, Python home, site dirs, X.Y
+    forward declarations           of the sr_py_* functions cffi generates (embedding_api)
+    shim.c                         constructor, fork handlers, Python start, C_Initialize ...
+    generated wrappers             one C_* per PKCS#11 function: guards, then sr_py_* or
+                                   CKR_FUNCTION_NOT_SUPPORTED
+    function lists + interfaces    CK_FUNCTION_LIST (2.40) and CK_FUNCTION_LIST_3_0
+
+Every exported ``C_*`` symbol is plain C; Python is reached only through the
+``sr_py_*`` functions declared with ``ffi.embedding_api`` and implemented with
+``@ffi.def_extern`` in :mod:`strongroom.abi.entry`.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODULE_NAME = "_strongroom_abi"          # the cffi module inside libstrongroom.so
+LIB_FILENAME = "libstrongroom.so"
+
+# ---------------------------------------------------------------------------------------
+# The PKCS#11 v3.0 function table, in CK_FUNCTION_LIST_3_0 order. The first 68 entries
+# are CK_FUNCTION_LIST (v2.40). Each entry: (name, [(c type, parameter name), ...]).
+# ---------------------------------------------------------------------------------------
+_S = ("CK_SESSION_HANDLE", "hSession")
+_MECH = ("CK_MECHANISM_PTR", "pMechanism")
+
+FUNCTIONS: list[tuple[str, list[tuple[str, str]]]] = [
+    ("C_Initialize", [("CK_VOID_PTR", "pInitArgs")]),
+    ("C_Finalize", [("CK_VOID_PTR", "pReserved")]),
+    ("C_GetInfo", [("CK_INFO_PTR", "pInfo")]),
+    ("C_GetFunctionList", [("CK_FUNCTION_LIST_PTR_PTR", "ppFunctionList")]),
+    ("C_GetSlotList", [("CK_BBOOL", "tokenPresent"), ("CK_SLOT_ID_PTR", "pSlotList"),
+                       ("CK_ULONG_PTR", "pulCount")]),
+    ("C_GetSlotInfo", [("CK_SLOT_ID", "slotID"), ("CK_SLOT_INFO_PTR", "pInfo")]),
+    ("C_GetTokenInfo", [("CK_SLOT_ID", "slotID"), ("CK_TOKEN_INFO_PTR", "pInfo")]),
+    ("C_GetMechanismList", [("CK_SLOT_ID", "slotID"), ("CK_MECHANISM_TYPE_PTR", "pMechanismList"),
+                            ("CK_ULONG_PTR", "pulCount")]),
+    ("C_GetMechanismInfo", [("CK_SLOT_ID", "slotID"), ("CK_MECHANISM_TYPE", "type"),
+                            ("CK_MECHANISM_INFO_PTR", "pInfo")]),
+    ("C_InitToken", [("CK_SLOT_ID", "slotID"), ("CK_UTF8CHAR_PTR", "pPin"), ("CK_ULONG", "ulPinLen"),
+                     ("CK_UTF8CHAR_PTR", "pLabel")]),
+    ("C_InitPIN", [_S, ("CK_UTF8CHAR_PTR", "pPin"), ("CK_ULONG", "ulPinLen")]),
+    ("C_SetPIN", [_S, ("CK_UTF8CHAR_PTR", "pOldPin"), ("CK_ULONG", "ulOldLen"),
+                  ("CK_UTF8CHAR_PTR", "pNewPin"), ("CK_ULONG", "ulNewLen")]),
+    ("C_OpenSession", [("CK_SLOT_ID", "slotID"), ("CK_FLAGS", "flags"), ("CK_VOID_PTR", "pApplication"),
+                       ("CK_NOTIFY", "Notify"), ("CK_SESSION_HANDLE_PTR", "phSession")]),
+    ("C_CloseSession", [_S]),
+    ("C_CloseAllSessions", [("CK_SLOT_ID", "slotID")]),
+    ("C_GetSessionInfo", [_S, ("CK_SESSION_INFO_PTR", "pInfo")]),
+    ("C_GetOperationState", [_S, ("CK_BYTE_PTR", "pOperationState"),
+                             ("CK_ULONG_PTR", "pulOperationStateLen")]),
+    ("C_SetOperationState", [_S, ("CK_BYTE_PTR", "pOperationState"), ("CK_ULONG", "ulOperationStateLen"),
+                             ("CK_OBJECT_HANDLE", "hEncryptionKey"),
+                             ("CK_OBJECT_HANDLE", "hAuthenticationKey")]),
+    ("C_Login", [_S, ("CK_USER_TYPE", "userType"), ("CK_UTF8CHAR_PTR", "pPin"), ("CK_ULONG", "ulPinLen")]),
+    ("C_Logout", [_S]),
+    ("C_CreateObject", [_S, ("CK_ATTRIBUTE_PTR", "pTemplate"), ("CK_ULONG", "ulCount"),
+                        ("CK_OBJECT_HANDLE_PTR", "phObject")]),
+    ("C_CopyObject", [_S, ("CK_OBJECT_HANDLE", "hObject"), ("CK_ATTRIBUTE_PTR", "pTemplate"),
+                      ("CK_ULONG", "ulCount"), ("CK_OBJECT_HANDLE_PTR", "phNewObject")]),
+    ("C_DestroyObject", [_S, ("CK_OBJECT_HANDLE", "hObject")]),
+    ("C_GetObjectSize", [_S, ("CK_OBJECT_HANDLE", "hObject"), ("CK_ULONG_PTR", "pulSize")]),
+    ("C_GetAttributeValue", [_S, ("CK_OBJECT_HANDLE", "hObject"), ("CK_ATTRIBUTE_PTR", "pTemplate"),
+                             ("CK_ULONG", "ulCount")]),
+    ("C_SetAttributeValue", [_S, ("CK_OBJECT_HANDLE", "hObject"), ("CK_ATTRIBUTE_PTR", "pTemplate"),
+                             ("CK_ULONG", "ulCount")]),
+    ("C_FindObjectsInit", [_S, ("CK_ATTRIBUTE_PTR", "pTemplate"), ("CK_ULONG", "ulCount")]),
+    ("C_FindObjects", [_S, ("CK_OBJECT_HANDLE_PTR", "phObject"), ("CK_ULONG", "ulMaxObjectCount"),
+                       ("CK_ULONG_PTR", "pulObjectCount")]),
+    ("C_FindObjectsFinal", [_S]),
+    ("C_EncryptInit", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey")]),
+    ("C_Encrypt", [_S, ("CK_BYTE_PTR", "pData"), ("CK_ULONG", "ulDataLen"),
+                   ("CK_BYTE_PTR", "pEncryptedData"), ("CK_ULONG_PTR", "pulEncryptedDataLen")]),
+    ("C_EncryptUpdate", [_S, ("CK_BYTE_PTR", "pPart"), ("CK_ULONG", "ulPartLen"),
+                         ("CK_BYTE_PTR", "pEncryptedPart"), ("CK_ULONG_PTR", "pulEncryptedPartLen")]),
+    ("C_EncryptFinal", [_S, ("CK_BYTE_PTR", "pLastEncryptedPart"),
+                        ("CK_ULONG_PTR", "pulLastEncryptedPartLen")]),
+    ("C_DecryptInit", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey")]),
+    ("C_Decrypt", [_S, ("CK_BYTE_PTR", "pEncryptedData"), ("CK_ULONG", "ulEncryptedDataLen"),
+                   ("CK_BYTE_PTR", "pData"), ("CK_ULONG_PTR", "pulDataLen")]),
+    ("C_DecryptUpdate", [_S, ("CK_BYTE_PTR", "pEncryptedPart"), ("CK_ULONG", "ulEncryptedPartLen"),
+                         ("CK_BYTE_PTR", "pPart"), ("CK_ULONG_PTR", "pulPartLen")]),
+    ("C_DecryptFinal", [_S, ("CK_BYTE_PTR", "pLastPart"), ("CK_ULONG_PTR", "pulLastPartLen")]),
+    ("C_DigestInit", [_S, _MECH]),
+    ("C_Digest", [_S, ("CK_BYTE_PTR", "pData"), ("CK_ULONG", "ulDataLen"),
+                  ("CK_BYTE_PTR", "pDigest"), ("CK_ULONG_PTR", "pulDigestLen")]),
+    ("C_DigestUpdate", [_S, ("CK_BYTE_PTR", "pPart"), ("CK_ULONG", "ulPartLen")]),
+    ("C_DigestKey", [_S, ("CK_OBJECT_HANDLE", "hKey")]),
+    ("C_DigestFinal", [_S, ("CK_BYTE_PTR", "pDigest"), ("CK_ULONG_PTR", "pulDigestLen")]),
+    ("C_SignInit", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey")]),
+    ("C_Sign", [_S, ("CK_BYTE_PTR", "pData"), ("CK_ULONG", "ulDataLen"),
+                ("CK_BYTE_PTR", "pSignature"), ("CK_ULONG_PTR", "pulSignatureLen")]),
+    ("C_SignUpdate", [_S, ("CK_BYTE_PTR", "pPart"), ("CK_ULONG", "ulPartLen")]),
+    ("C_SignFinal", [_S, ("CK_BYTE_PTR", "pSignature"), ("CK_ULONG_PTR", "pulSignatureLen")]),
+    ("C_SignRecoverInit", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey")]),
+    ("C_SignRecover", [_S, ("CK_BYTE_PTR", "pData"), ("CK_ULONG", "ulDataLen"),
+                       ("CK_BYTE_PTR", "pSignature"), ("CK_ULONG_PTR", "pulSignatureLen")]),
+    ("C_VerifyInit", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey")]),
+    ("C_Verify", [_S, ("CK_BYTE_PTR", "pData"), ("CK_ULONG", "ulDataLen"),
+                  ("CK_BYTE_PTR", "pSignature"), ("CK_ULONG", "ulSignatureLen")]),
+    ("C_VerifyUpdate", [_S, ("CK_BYTE_PTR", "pPart"), ("CK_ULONG", "ulPartLen")]),
+    ("C_VerifyFinal", [_S, ("CK_BYTE_PTR", "pSignature"), ("CK_ULONG", "ulSignatureLen")]),
+    ("C_VerifyRecoverInit", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey")]),
+    ("C_VerifyRecover", [_S, ("CK_BYTE_PTR", "pSignature"), ("CK_ULONG", "ulSignatureLen"),
+                         ("CK_BYTE_PTR", "pData"), ("CK_ULONG_PTR", "pulDataLen")]),
+    ("C_DigestEncryptUpdate", [_S, ("CK_BYTE_PTR", "pPart"), ("CK_ULONG", "ulPartLen"),
+                               ("CK_BYTE_PTR", "pEncryptedPart"), ("CK_ULONG_PTR", "pulEncryptedPartLen")]),
+    ("C_DecryptDigestUpdate", [_S, ("CK_BYTE_PTR", "pEncryptedPart"), ("CK_ULONG", "ulEncryptedPartLen"),
+                               ("CK_BYTE_PTR", "pPart"), ("CK_ULONG_PTR", "pulPartLen")]),
+    ("C_SignEncryptUpdate", [_S, ("CK_BYTE_PTR", "pPart"), ("CK_ULONG", "ulPartLen"),
+                             ("CK_BYTE_PTR", "pEncryptedPart"), ("CK_ULONG_PTR", "pulEncryptedPartLen")]),
+    ("C_DecryptVerifyUpdate", [_S, ("CK_BYTE_PTR", "pEncryptedPart"), ("CK_ULONG", "ulEncryptedPartLen"),
+                               ("CK_BYTE_PTR", "pPart"), ("CK_ULONG_PTR", "pulPartLen")]),
+    ("C_GenerateKey", [_S, _MECH, ("CK_ATTRIBUTE_PTR", "pTemplate"), ("CK_ULONG", "ulCount"),
+                       ("CK_OBJECT_HANDLE_PTR", "phKey")]),
+    ("C_GenerateKeyPair", [_S, _MECH, ("CK_ATTRIBUTE_PTR", "pPublicKeyTemplate"),
+                           ("CK_ULONG", "ulPublicKeyAttributeCount"),
+                           ("CK_ATTRIBUTE_PTR", "pPrivateKeyTemplate"),
+                           ("CK_ULONG", "ulPrivateKeyAttributeCount"),
+                           ("CK_OBJECT_HANDLE_PTR", "phPublicKey"), ("CK_OBJECT_HANDLE_PTR", "phPrivateKey")]),
+    ("C_WrapKey", [_S, _MECH, ("CK_OBJECT_HANDLE", "hWrappingKey"), ("CK_OBJECT_HANDLE", "hKey"),
+                   ("CK_BYTE_PTR", "pWrappedKey"), ("CK_ULONG_PTR", "pulWrappedKeyLen")]),
+    ("C_UnwrapKey", [_S, _MECH, ("CK_OBJECT_HANDLE", "hUnwrappingKey"), ("CK_BYTE_PTR", "pWrappedKey"),
+                     ("CK_ULONG", "ulWrappedKeyLen"), ("CK_ATTRIBUTE_PTR", "pTemplate"),
+                     ("CK_ULONG", "ulAttributeCount"), ("CK_OBJECT_HANDLE_PTR", "phKey")]),
+    ("C_DeriveKey", [_S, _MECH, ("CK_OBJECT_HANDLE", "hBaseKey"), ("CK_ATTRIBUTE_PTR", "pTemplate"),
+                     ("CK_ULONG", "ulAttributeCount"), ("CK_OBJECT_HANDLE_PTR", "phKey")]),
+    ("C_SeedRandom", [_S, ("CK_BYTE_PTR", "pSeed"), ("CK_ULONG", "ulSeedLen")]),
+    ("C_GenerateRandom", [_S, ("CK_BYTE_PTR", "pRandomData"), ("CK_ULONG", "ulRandomLen")]),
+    ("C_GetFunctionStatus", [_S]),
+    ("C_CancelFunction", [_S]),
+    ("C_WaitForSlotEvent", [("CK_FLAGS", "flags"), ("CK_SLOT_ID_PTR", "pSlot"), ("CK_VOID_PTR", "pReserved")]),
+    # ---- v3.0 additions ----
+    ("C_GetInterfaceList", [("CK_INTERFACE_PTR", "pInterfacesList"), ("CK_ULONG_PTR", "pulCount")]),
+    ("C_GetInterface", [("CK_UTF8CHAR_PTR", "pInterfaceName"), ("CK_VERSION_PTR", "pVersion"),
+                        ("CK_INTERFACE_PTR_PTR", "ppInterface"), ("CK_FLAGS", "flags")]),
+    ("C_LoginUser", [_S, ("CK_USER_TYPE", "userType"), ("CK_UTF8CHAR_PTR", "pPin"), ("CK_ULONG", "ulPinLen"),
+                     ("CK_UTF8CHAR_PTR", "pUsername"), ("CK_ULONG", "ulUsernameLen")]),
+    ("C_SessionCancel", [_S, ("CK_FLAGS", "flags")]),
+    ("C_MessageEncryptInit", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey")]),
+    ("C_EncryptMessage", [_S, ("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen"),
+                          ("CK_BYTE_PTR", "pAssociatedData"), ("CK_ULONG", "ulAssociatedDataLen"),
+                          ("CK_BYTE_PTR", "pPlaintext"), ("CK_ULONG", "ulPlaintextLen"),
+                          ("CK_BYTE_PTR", "pCiphertext"), ("CK_ULONG_PTR", "pulCiphertextLen")]),
+    ("C_EncryptMessageBegin", [_S, ("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen"),
+                               ("CK_BYTE_PTR", "pAssociatedData"), ("CK_ULONG", "ulAssociatedDataLen")]),
+    ("C_EncryptMessageNext", [_S, ("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen"),
+                              ("CK_BYTE_PTR", "pPlaintextPart"), ("CK_ULONG", "ulPlaintextPartLen"),
+                              ("CK_BYTE_PTR", "pCiphertextPart"), ("CK_ULONG_PTR", "pulCiphertextPartLen"),
+                              ("CK_FLAGS", "flags")]),
+    ("C_MessageEncryptFinal", [_S]),
+    ("C_MessageDecryptInit", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey")]),
+    ("C_DecryptMessage", [_S, ("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen"),
+                          ("CK_BYTE_PTR", "pAssociatedData"), ("CK_ULONG", "ulAssociatedDataLen"),
+                          ("CK_BYTE_PTR", "pCiphertext"), ("CK_ULONG", "ulCiphertextLen"),
+                          ("CK_BYTE_PTR", "pPlaintext"), ("CK_ULONG_PTR", "pulPlaintextLen")]),
+    ("C_DecryptMessageBegin", [_S, ("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen"),
+                               ("CK_BYTE_PTR", "pAssociatedData"), ("CK_ULONG", "ulAssociatedDataLen")]),
+    ("C_DecryptMessageNext", [_S, ("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen"),
+                              ("CK_BYTE_PTR", "pCiphertextPart"), ("CK_ULONG", "ulCiphertextPartLen"),
+                              ("CK_BYTE_PTR", "pPlaintextPart"), ("CK_ULONG_PTR", "pulPlaintextPartLen"),
+                              ("CK_FLAGS", "flags")]),
+    ("C_MessageDecryptFinal", [_S]),
+    ("C_MessageSignInit", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey")]),
+    ("C_SignMessage", [_S, ("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen"),
+                       ("CK_BYTE_PTR", "pData"), ("CK_ULONG", "ulDataLen"),
+                       ("CK_BYTE_PTR", "pSignature"), ("CK_ULONG_PTR", "pulSignatureLen")]),
+    ("C_SignMessageBegin", [_S, ("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen")]),
+    ("C_SignMessageNext", [_S, ("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen"),
+                           ("CK_BYTE_PTR", "pData"), ("CK_ULONG", "ulDataLen"),
+                           ("CK_BYTE_PTR", "pSignature"), ("CK_ULONG_PTR", "pulSignatureLen")]),
+    ("C_MessageSignFinal", [_S]),
+    ("C_MessageVerifyInit", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey")]),
+    ("C_VerifyMessage", [_S, ("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen"),
+                         ("CK_BYTE_PTR", "pData"), ("CK_ULONG", "ulDataLen"),
+                         ("CK_BYTE_PTR", "pSignature"), ("CK_ULONG", "ulSignatureLen")]),
+    ("C_VerifyMessageBegin", [_S, ("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen")]),
+    ("C_VerifyMessageNext", [_S, ("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen"),
+                             ("CK_BYTE_PTR", "pData"), ("CK_ULONG", "ulDataLen"),
+                             ("CK_BYTE_PTR", "pSignature"), ("CK_ULONG", "ulSignatureLen")]),
+    ("C_MessageVerifyFinal", [_S]),
+]
+V2_COUNT = 68
+assert len(FUNCTIONS) == V2_COUNT + 24
+assert FUNCTIONS[V2_COUNT - 1][0] == "C_WaitForSlotEvent"
+
+#: Written by hand in shim.c (no generated wrapper).
+HANDWRITTEN = {"C_Initialize", "C_Finalize", "C_GetFunctionList", "C_GetInterfaceList", "C_GetInterface"}
+
+#: Implemented in Python (strongroom.abi.entry defines sr_py_<name without C_>).
+PYTHON_IMPLEMENTED = [
+    "C_Initialize", "C_Finalize", "C_GetInfo", "C_GetSlotList", "C_GetSlotInfo", "C_GetTokenInfo",
+    "C_GetMechanismList", "C_GetMechanismInfo", "C_InitToken", "C_InitPIN", "C_SetPIN",
+    "C_OpenSession", "C_CloseSession", "C_CloseAllSessions", "C_GetSessionInfo", "C_Login",
+    "C_Logout", "C_CreateObject", "C_CopyObject", "C_DestroyObject", "C_GetObjectSize",
+    "C_GetAttributeValue", "C_SetAttributeValue", "C_FindObjectsInit", "C_FindObjects",
+    "C_FindObjectsFinal", "C_EncryptInit", "C_Encrypt", "C_EncryptUpdate", "C_EncryptFinal",
+    "C_DecryptInit", "C_Decrypt", "C_DecryptUpdate", "C_DecryptFinal", "C_DigestInit", "C_Digest",
+    "C_DigestUpdate", "C_DigestKey", "C_DigestFinal", "C_SignInit", "C_Sign", "C_SignUpdate",
+    "C_SignFinal", "C_VerifyInit", "C_Verify", "C_VerifyUpdate", "C_VerifyFinal", "C_GenerateKey",
+    "C_GenerateKeyPair", "C_SeedRandom", "C_GenerateRandom",
+]
+
+#: Output pointers that may never be NULL (checked in C: CKR_ARGUMENTS_BAD).
+NONNULL = {
+    "C_GetInfo": ("pInfo",), "C_GetSlotList": ("pulCount",), "C_GetSlotInfo": ("pInfo",),
+    "C_GetTokenInfo": ("pInfo",), "C_GetMechanismList": ("pulCount",),
+    "C_GetMechanismInfo": ("pInfo",), "C_InitToken": ("pLabel",), "C_OpenSession": ("phSession",),
+    "C_GetSessionInfo": ("pInfo",), "C_CreateObject": ("phObject",), "C_CopyObject": ("phNewObject",),
+    "C_GetObjectSize": ("pulSize",), "C_FindObjects": ("pulObjectCount",),
+    "C_Encrypt": ("pulEncryptedDataLen",), "C_EncryptUpdate": ("pulEncryptedPartLen",),
+    "C_EncryptFinal": ("pulLastEncryptedPartLen",), "C_Decrypt": ("pulDataLen",),
+    "C_DecryptUpdate": ("pulPartLen",), "C_DecryptFinal": ("pulLastPartLen",),
+    "C_Digest": ("pulDigestLen",), "C_DigestFinal": ("pulDigestLen",),
+    "C_Sign": ("pulSignatureLen",), "C_SignFinal": ("pulSignatureLen",),
+    "C_GenerateKey": ("phKey",), "C_GenerateKeyPair": ("phPublicKey", "phPrivateKey"),
+}
+for _name, _params in FUNCTIONS:
+    if any(t == "CK_MECHANISM_PTR" for t, _ in _params):
+        NONNULL[_name] = NONNULL.get(_name, ()) + ("pMechanism",)
+
+#: Legacy functions with a fixed answer (v2.40 §5.15).
+FIXED_RV = {"C_GetFunctionStatus": "CKR_FUNCTION_NOT_PARALLEL", "C_CancelFunction": "CKR_FUNCTION_NOT_PARALLEL"}
+
+
+def py_name(c_name: str) -> str:
+    return "sr_py_" + c_name[2:]
+
+
+def _proto(name: str, params: list[tuple[str, str]]) -> str:
+    return f"CK_RV {name}({', '.join(f'{t} {p}' for t, p in params) or 'void'})"
+
+
+def _pairs(params: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(pointer, length) input pairs: a NULL pointer with a nonzero length is ARGUMENTS_BAD."""
+    out = []
+    for (t1, p1), (t2, p2) in zip(params, params[1:]):
+        if t1.endswith("_PTR") and t1 != "CK_ULONG_PTR" and t2 == "CK_ULONG" and p2.startswith("ul"):
+            out.append((p1, p2))
+    return out
+
+
+def read_text(name: str) -> str:
+    with open(os.path.join(HERE, name), encoding="utf-8") as fh:
+        return fh.read()
+
+
+def function_list_cdef() -> str:
+    """CK_FUNCTION_LIST / CK_FUNCTION_LIST_3_0 declarations (C and cffi)."""
+    lines = ["struct CK_FUNCTION_LIST;", "typedef struct CK_FUNCTION_LIST CK_FUNCTION_LIST;",
+             "typedef CK_FUNCTION_LIST *CK_FUNCTION_LIST_PTR;",
+             "typedef CK_FUNCTION_LIST_PTR *CK_FUNCTION_LIST_PTR_PTR;",
+             "struct CK_FUNCTION_LIST_3_0;", "typedef struct CK_FUNCTION_LIST_3_0 CK_FUNCTION_LIST_3_0;",
+             "typedef CK_FUNCTION_LIST_3_0 *CK_FUNCTION_LIST_3_0_PTR;"]
+    for struct, funcs in (("CK_FUNCTION_LIST", FUNCTIONS[:V2_COUNT]), ("CK_FUNCTION_LIST_3_0", FUNCTIONS)):
+        lines.append(f"struct {struct} {{")
+        lines.append("    CK_VERSION version;")
+        for name, params in funcs:
+            lines.append(f"    CK_RV (*{name})({', '.join(f'{t} {p}' for t, p in params)});")
+        lines.append("};")
+    return "\n".join(lines) + "\n"
+
+
+def cdef_text() -> str:
+    """Everything a cffi user of libstrongroom.so needs (tests use it in ABI mode)."""
+    return read_text("ck_types.h") + function_list_cdef()
+
+
+# ---------------------------------------------------------------------------------------
+# Build-time facts baked into the C source
+# ---------------------------------------------------------------------------------------
+def _c_str(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def build_site_dirs() -> list[str]:
+    """Where the installing environment keeps packages (pip runs the build with the target
+    interpreter, so sys.prefix is the target venv). Includes the base interpreter's
+    site-packages only when that venv sees system site-packages."""
+    paths = sysconfig.get_paths()
+    dirs = [paths["purelib"], paths["platlib"]]
+    if sys.prefix != sys.base_prefix:
+        system = False
+        cfg = os.path.join(sys.prefix, "pyvenv.cfg")
+        try:
+            with open(cfg, encoding="utf-8") as fh:
+                for line in fh:
+                    key, _, value = line.partition("=")
+                    if key.strip() == "include-system-site-packages":
+                        system = value.strip().lower() == "true"
+        except OSError:
+            pass
+        if system:
+            base = sysconfig.get_paths(vars={"base": sys.base_prefix, "platbase": sys.base_prefix})
+            dirs += [base["purelib"], base["platlib"]]
+    out: list[str] = []
+    for d in dirs:
+        if d not in out:
+            out.append(d)
+    return out
+
+
+def build_defines() -> str:
+    libdir = sysconfig.get_config_var("LIBDIR") or os.path.join(sys.base_prefix, "lib")
+    soname = sysconfig.get_config_var("INSTSONAME") or f"libpython{sys.version_info[0]}.{sys.version_info[1]}.so.1.0"
+    exe = os.path.join(sys.base_prefix, "bin", f"python{sys.version_info[0]}.{sys.version_info[1]}")
+    site_dirs = build_site_dirs()
+    return "\n".join([
+        f"#define SR_LIBPYTHON_PATH {_c_str(os.path.join(libdir, soname))}",
+        f"#define SR_LIBPYTHON_SONAME {_c_str(soname)}",
+        f"#define SR_PYTHON_HOME {_c_str(sys.base_prefix)}",
+        f"#define SR_PYTHON_EXE {_c_str(exe)}",
+        f"#define SR_PY_VERSION {_c_str('%d.%d' % sys.version_info[:2])}",
+        f"#define SR_SITE_DIRS {_c_str(os.pathsep.join(site_dirs))}",
+        "",
+    ])
+
+
+# ---------------------------------------------------------------------------------------
+# Generated C
+# ---------------------------------------------------------------------------------------
+def _wrapper(name: str, params: list[tuple[str, str]]) -> str:
+    body = ["    SR_GUARD();"]
+    for p in NONNULL.get(name, ()):
+        body.append(f"    if ({p} == NULL) return CKR_ARGUMENTS_BAD;")
+    if name in PYTHON_IMPLEMENTED:
+        for ptr, length in _pairs(params):
+            body.append(f"    if ({ptr} == NULL && {length} != 0) return CKR_ARGUMENTS_BAD;")
+        body.append(f"    return {py_name(name)}({', '.join(p for _, p in params)});")
+    else:
+        body.append(f"    return {FIXED_RV.get(name, 'CKR_FUNCTION_NOT_SUPPORTED')};")
+    return f"SR_EXPORT {_proto(name, params)}\n{{\n" + "\n".join(body) + "\n}\n"
+
+
+def _python_api() -> str:
+    table = dict(FUNCTIONS)
+    return "".join(_proto(py_name(n), table[n]) + ";\n" for n in PYTHON_IMPLEMENTED)
+
+
+def generated_c() -> str:
+    parts = ["/* ---- generated by strongroom/abi/build_ffi.py ---- */\n"]
+    parts.append("".join(f"SR_EXPORT {_proto(n, p)};\n" for n, p in FUNCTIONS))
+    for name, params in FUNCTIONS:
+        if name not in HANDWRITTEN:
+            parts.append(_wrapper(name, params))
+    for struct, var, funcs, ver in (
+        ("CK_FUNCTION_LIST", "sr_list_240", FUNCTIONS[:V2_COUNT], "{2, 40}"),
+        ("CK_FUNCTION_LIST_3_0", "sr_list_30", FUNCTIONS, "{3, 0}"),
+    ):
+        parts.append(f"static {struct} {var} = {{\n    {ver},\n")
+        parts.append("".join(f"    {name},\n" for name, _ in funcs))
+        parts.append("};\n")
+    return "\n".join(parts)
+
+
+def c_source() -> str:
+    return "\n".join([
+        "#define _GNU_SOURCE 1",
+        read_text("ck_types.h"),
+        function_list_cdef(),
+        build_defines(),
+        "/* Python side (cffi embedding_api; implemented in strongroom.abi.entry) */",
+        _python_api(),
+        read_text("shim.c"),
+        generated_c(),
+        read_text("shim_tail.c"),
+    ])
+
+
+EMBEDDING_INIT_CODE = """\
+import strongroom.abi.entry  # registers every @ffi.def_extern
+"""
+
+
+def make_ffi(**source_kwargs):
+    from cffi import FFI
+
+    ffi = FFI()
+    ffi.cdef(read_text("ck_types.h"))
+    ffi.cdef("""
+        const char *sr_module_path(void);
+        int sr_owns_python(void);
+    """)
+    ffi.embedding_api(_python_api())
+    ffi.set_source(MODULE_NAME, c_source(), **source_kwargs)
+    ffi.embedding_init_code(EMBEDDING_INIT_CODE)
+    return ffi
+
+
+def extension_kwargs(build_temp: str) -> dict:
+    """Compiler/linker settings for setuptools.Extension (libpython with an rpath)."""
+    libdir = sysconfig.get_config_var("LIBDIR")
+    ldver = "python%d.%d" % sys.version_info[:2] + (getattr(sys, "abiflags", "") or "")
+    script = os.path.join(build_temp, "libstrongroom.map")
+    os.makedirs(build_temp, exist_ok=True)
+    with open(script, "w", encoding="utf-8") as fh:
+        fh.write("{\n  global:\n    C_*;\n  local:\n    *;\n};\n")
+    return {
+        "libraries": [ldver, "dl", "pthread"],
+        "library_dirs": [libdir] if libdir else [],
+        "runtime_library_dirs": [libdir] if libdir else [],
+        "extra_compile_args": ["-fvisibility=hidden", "-O2"],
+        "extra_link_args": [f"-Wl,--version-script={script}", "-Wl,-z,nodelete"],
+    }
+
+
+def emit(c_path: str) -> str:
+    """Write the generated C file (cffi output) to ``c_path``."""
+    ffi = make_ffi()
+    ffi.emit_c_code(c_path)
+    return c_path
+
+
+if __name__ == "__main__":  # manual build for development: python build_ffi.py OUTDIR
+    out = sys.argv[1] if len(sys.argv) > 1 else "."
+    ffi = make_ffi(**extension_kwargs(os.path.join(out, "tmp")))
+    print(ffi.compile(tmpdir=out, target=LIB_FILENAME))

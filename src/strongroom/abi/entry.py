@@ -1,0 +1,531 @@
+"""The Python side of libstrongroom.so: one ``@ffi.def_extern`` per ``sr_py_*`` function.
+
+Imported by the module's embedding init code (never by ordinary Python code: it needs
+the ``_strongroom_abi`` cffi module that exists only inside libstrongroom.so). The C
+wrappers have already checked the C-level "initialized" flag, never-NULL output
+pointers and (pointer, length) input pairs, so these functions only convert values,
+call :data:`strongroom.token.library.LIBRARY`, and convert results back.
+
+Errors: a :class:`CKRError` becomes its ``rv`` (via ``onerror``, so the success path
+carries no try/except); any other exception is logged to ``strongroom.abi`` (type and
+traceback only -- never the message or argument values, which may hold PINs or key
+bytes) and becomes CKR_GENERAL_ERROR. No Python exception crosses the ABI.
+"""
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any, Callable
+
+from _strongroom_abi import ffi, lib  # type: ignore[import-not-found]  # noqa: F401
+
+from ..mechanisms import registry
+from ..pkcs11.constants import CKR
+from ..pkcs11.errors import CKRError
+from ..token.library import LIBRARY
+from ..token.types import InitArgs, Mechanism
+from . import marshal as M
+from .params import DECODERS
+
+LOG = logging.getLogger("strongroom.abi")
+
+M.bind(ffi)
+
+_OK = 0
+_GENERAL_ERROR = int(CKR.GENERAL_ERROR)
+_ARGUMENTS_BAD = int(CKR.ARGUMENTS_BAD)
+_BUFFER_TOO_SMALL = int(CKR.BUFFER_TOO_SMALL)
+_NULL = ffi.NULL
+_buffer = ffi.buffer
+_memmove = ffi.memmove
+_pad = M.pad
+
+
+def _onerror(exc_type: type, exc: BaseException, tb: Any) -> int:
+    if isinstance(exc, CKRError):
+        return int(exc.rv)
+    try:
+        frames = "".join(traceback.format_tb(tb))
+        LOG.error("internal error (%s.%s) in the PKCS#11 ABI; returning CKR_GENERAL_ERROR\n%s",
+                  exc_type.__module__, exc_type.__qualname__, frames)
+    except BaseException:  # noqa: BLE001 -- logging must not break the ABI either
+        pass
+    return _GENERAL_ERROR
+
+
+def _extern(func: Callable, name: str | None = None) -> Callable:
+    return ffi.def_extern(name=name or func.__name__, error=_GENERAL_ERROR, onerror=_onerror)(func)
+
+
+def _method(name: str) -> Callable:
+    """Bound method of the core, or a stub answering FUNCTION_NOT_SUPPORTED."""
+    fn = getattr(LIBRARY, name, None)
+    if fn is None:
+        def missing(*_a: Any, **_k: Any) -> Any:
+            raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, f"core has no {name}")
+        return missing
+    return fn
+
+
+def _data(p: Any, n: int) -> bytes:
+    return _buffer(p, n)[:] if n else b""
+
+
+def _deliver(out: bytes, buf: Any, plen: Any) -> int:
+    """Write an output byte string with the two-call convention (v2.40 §5.2)."""
+    n = len(out)
+    if not buf:
+        plen[0] = n
+        return _OK
+    if plen[0] < n:
+        plen[0] = n
+        return _BUFFER_TOO_SMALL
+    if n:
+        _memmove(buf, out, n)
+    plen[0] = n
+    return _OK
+
+
+# --- mechanism parameters --------------------------------------------------------------
+_MISSING = object()
+_param_types: dict[int, Any] = {}
+
+
+def _param_type(mech: int) -> Any:
+    pt = _param_types.get(mech, _MISSING)
+    if pt is _MISSING:
+        try:
+            pt = registry.get(mech).param_type
+        except CKRError:
+            return None              # unknown mechanism: raw bytes; the core says MECHANISM_INVALID
+        _param_types[mech] = pt
+    return pt
+
+
+def _mechanism(pm: Any) -> Mechanism:
+    m = pm.mechanism
+    p = pm.pParameter
+    n = pm.ulParameterLen
+    if not p:
+        if n:
+            raise CKRError(_ARGUMENTS_BAD, "NULL pParameter with nonzero ulParameterLen")
+        return Mechanism(m, None)
+    dec = DECODERS.get(_param_type(m))
+    if dec is None:
+        return Mechanism(m, _buffer(p, n)[:] if n else b"")
+    return Mechanism(m, dec(ffi, p, n))
+
+
+# --- info records (cached C images: the records are small and rarely change) -----------
+_images: dict[Any, bytes] = {}
+
+
+def _image(rec: Any, build: Callable[[Any], Any]) -> bytes:
+    img = _images.get(rec)
+    if img is None:
+        img = _buffer(build(rec))[:]
+        if len(_images) > 256:
+            _images.clear()
+        _images[rec] = img
+    return img
+
+
+def _ver(v: Any, t: tuple[int, int]) -> None:
+    v.major, v.minor = t
+
+
+def _build_info(i: Any) -> Any:
+    c = ffi.new("CK_INFO *")
+    _ver(c.cryptokiVersion, i.cryptoki_version)
+    _memmove(c.manufacturerID, _pad(i.manufacturer_id, 32), 32)
+    c.flags = i.flags
+    _memmove(c.libraryDescription, _pad(i.library_description, 32), 32)
+    _ver(c.libraryVersion, i.library_version)
+    return c
+
+
+def _build_slot_info(i: Any) -> Any:
+    c = ffi.new("CK_SLOT_INFO *")
+    _memmove(c.slotDescription, _pad(i.slot_description, 64), 64)
+    _memmove(c.manufacturerID, _pad(i.manufacturer_id, 32), 32)
+    c.flags = i.flags
+    _ver(c.hardwareVersion, i.hardware_version)
+    _ver(c.firmwareVersion, i.firmware_version)
+    return c
+
+
+def _build_token_info(i: Any) -> Any:
+    c = ffi.new("CK_TOKEN_INFO *")
+    _memmove(c.label, _pad(i.label, 32), 32)
+    _memmove(c.manufacturerID, _pad(i.manufacturer_id, 32), 32)
+    _memmove(c.model, _pad(i.model, 16), 16)
+    _memmove(c.serialNumber, _pad(i.serial_number, 16), 16)
+    c.flags = i.flags
+    c.ulMaxSessionCount = i.max_session_count
+    c.ulSessionCount = i.session_count
+    c.ulMaxRwSessionCount = i.max_rw_session_count
+    c.ulRwSessionCount = i.rw_session_count
+    c.ulMaxPinLen = i.max_pin_len
+    c.ulMinPinLen = i.min_pin_len
+    c.ulTotalPublicMemory = i.total_public_memory
+    c.ulFreePublicMemory = i.free_public_memory
+    c.ulTotalPrivateMemory = i.total_private_memory
+    c.ulFreePrivateMemory = i.free_private_memory
+    _ver(c.hardwareVersion, i.hardware_version)
+    _ver(c.firmwareVersion, i.firmware_version)
+    _memmove(c.utcTime, _pad(i.utc_time, 16), 16)
+    return c
+
+
+# --- general purpose -------------------------------------------------------------------
+_initialize = _method("initialize")
+_finalize = _method("finalize")
+_get_info = _method("get_info")
+_get_slot_list = _method("get_slot_list")
+_get_slot_info = _method("get_slot_info")
+_get_token_info = _method("get_token_info")
+_get_mechanism_list = _method("get_mechanism_list")
+_get_mechanism_info = _method("get_mechanism_info")
+
+
+@_extern
+def sr_py_Initialize(pInitArgs: Any) -> int:
+    if pInitArgs:
+        a = ffi.cast("CK_C_INITIALIZE_ARGS *", pInitArgs)
+        args = InitArgs(flags=int(a.flags), has_mutex_callbacks=bool(a.CreateMutex))
+    else:
+        args = None
+    _initialize(args)
+    return _OK
+
+
+@_extern
+def sr_py_Finalize(pReserved: Any) -> int:
+    _finalize()
+    return _OK
+
+
+_SIZEOF_INFO = ffi.sizeof("CK_INFO")
+_SIZEOF_SLOT_INFO = ffi.sizeof("CK_SLOT_INFO")
+_SIZEOF_TOKEN_INFO = ffi.sizeof("CK_TOKEN_INFO")
+
+
+@_extern
+def sr_py_GetInfo(pInfo: Any) -> int:
+    _memmove(pInfo, _image(_get_info(), _build_info), _SIZEOF_INFO)
+    return _OK
+
+
+@_extern
+def sr_py_GetSlotList(tokenPresent: int, pSlotList: Any, pulCount: Any) -> int:
+    return M.ulong_list_out(_get_slot_list(bool(tokenPresent)), pSlotList, pulCount)
+
+
+@_extern
+def sr_py_GetSlotInfo(slotID: int, pInfo: Any) -> int:
+    _memmove(pInfo, _image(_get_slot_info(slotID), _build_slot_info), _SIZEOF_SLOT_INFO)
+    return _OK
+
+
+@_extern
+def sr_py_GetTokenInfo(slotID: int, pInfo: Any) -> int:
+    _memmove(pInfo, _image(_get_token_info(slotID), _build_token_info), _SIZEOF_TOKEN_INFO)
+    return _OK
+
+
+@_extern
+def sr_py_GetMechanismList(slotID: int, pList: Any, pulCount: Any) -> int:
+    return M.ulong_list_out(_get_mechanism_list(slotID), pList, pulCount)
+
+
+@_extern
+def sr_py_GetMechanismInfo(slotID: int, mtype: int, pInfo: Any) -> int:
+    i = _get_mechanism_info(slotID, mtype)
+    pInfo.ulMinKeySize = i.min_key_size
+    pInfo.ulMaxKeySize = i.max_key_size
+    pInfo.flags = i.flags
+    return _OK
+
+
+# --- tokens, PINs, sessions ----------------------------------------------------------------
+_init_token = _method("init_token")
+_init_pin = _method("init_pin")
+_set_pin = _method("set_pin")
+_open_session = _method("open_session")
+_close_session = _method("close_session")
+_close_all_sessions = _method("close_all_sessions")
+_get_session_info = _method("get_session_info")
+_login = _method("login")
+_logout = _method("logout")
+
+
+def _required_pin(p: Any, n: int) -> bytes:
+    pin = M.pin_in(p, n)
+    if pin is None:
+        raise CKRError(_ARGUMENTS_BAD, "NULL PIN (no protected authentication path)")
+    return pin
+
+
+@_extern
+def sr_py_InitToken(slotID: int, pPin: Any, ulPinLen: int, pLabel: Any) -> int:
+    _init_token(slotID, _required_pin(pPin, ulPinLen), M.unpad(_buffer(pLabel, 32)[:]))
+    return _OK
+
+
+@_extern
+def sr_py_InitPIN(h: int, pPin: Any, ulPinLen: int) -> int:
+    _init_pin(h, _required_pin(pPin, ulPinLen))
+    return _OK
+
+
+@_extern
+def sr_py_SetPIN(h: int, pOld: Any, ulOld: int, pNew: Any, ulNew: int) -> int:
+    _set_pin(h, _required_pin(pOld, ulOld), _required_pin(pNew, ulNew))
+    return _OK
+
+
+@_extern
+def sr_py_OpenSession(slotID: int, flags: int, pApplication: Any, notify: Any, phSession: Any) -> int:
+    phSession[0] = _open_session(slotID, flags)
+    return _OK
+
+
+@_extern
+def sr_py_CloseSession(h: int) -> int:
+    _close_session(h)
+    return _OK
+
+
+@_extern
+def sr_py_CloseAllSessions(slotID: int) -> int:
+    _close_all_sessions(slotID)
+    return _OK
+
+
+@_extern
+def sr_py_GetSessionInfo(h: int, pInfo: Any) -> int:
+    i = _get_session_info(h)
+    pInfo.slotID = i.slot_id
+    pInfo.state = i.state
+    pInfo.flags = i.flags
+    pInfo.ulDeviceError = i.device_error
+    return _OK
+
+
+@_extern
+def sr_py_Login(h: int, userType: int, pPin: Any, ulPinLen: int) -> int:
+    _login(h, userType, M.pin_in(pPin, ulPinLen))
+    return _OK
+
+
+@_extern
+def sr_py_Logout(h: int) -> int:
+    _logout(h)
+    return _OK
+
+
+# --- objects ---------------------------------------------------------------------------
+_create_object = _method("create_object")
+_copy_object = _method("copy_object")
+_destroy_object = _method("destroy_object")
+_get_object_size = _method("get_object_size")
+_get_attribute_value = _method("get_attribute_value")
+_set_attribute_value = _method("set_attribute_value")
+_find_objects_init = _method("find_objects_init")
+_find_objects = _method("find_objects")
+_find_objects_final = _method("find_objects_final")
+_template = M.template_arg
+
+
+@_extern
+def sr_py_CreateObject(h: int, pTemplate: Any, ulCount: int, phObject: Any) -> int:
+    phObject[0] = _create_object(h, _template(pTemplate, ulCount))
+    return _OK
+
+
+@_extern
+def sr_py_CopyObject(h: int, hObject: int, pTemplate: Any, ulCount: int, phNew: Any) -> int:
+    phNew[0] = _copy_object(h, hObject, _template(pTemplate, ulCount))
+    return _OK
+
+
+@_extern
+def sr_py_DestroyObject(h: int, hObject: int) -> int:
+    _destroy_object(h, hObject)
+    return _OK
+
+
+@_extern
+def sr_py_GetObjectSize(h: int, hObject: int, pulSize: Any) -> int:
+    pulSize[0] = _get_object_size(h, hObject)
+    return _OK
+
+
+@_extern
+def sr_py_GetAttributeValue(h: int, hObject: int, pTemplate: Any, ulCount: int) -> int:
+    values = _get_attribute_value(h, hObject, M.types_in(pTemplate, ulCount))
+    if len(values) != ulCount:
+        raise RuntimeError("core returned a value list of the wrong length")
+    return M.attribute_rv(M.fill_attributes(pTemplate, ulCount, values))
+
+
+@_extern
+def sr_py_SetAttributeValue(h: int, hObject: int, pTemplate: Any, ulCount: int) -> int:
+    _set_attribute_value(h, hObject, _template(pTemplate, ulCount))
+    return _OK
+
+
+@_extern
+def sr_py_FindObjectsInit(h: int, pTemplate: Any, ulCount: int) -> int:
+    _find_objects_init(h, _template(pTemplate, ulCount))
+    return _OK
+
+
+@_extern
+def sr_py_FindObjects(h: int, phObject: Any, ulMax: int, pulCount: Any) -> int:
+    found = _find_objects(h, ulMax)
+    n = len(found)
+    if n > ulMax:
+        raise RuntimeError("core returned more handles than asked for")
+    for i in range(n):
+        phObject[i] = found[i]
+    pulCount[0] = n
+    return _OK
+
+
+@_extern
+def sr_py_FindObjectsFinal(h: int) -> int:
+    _find_objects_final(h)
+    return _OK
+
+
+# --- cryptographic operations ----------------------------------------------------------
+def _init_with_key(name: str) -> Callable:
+    core = _method(name)
+
+    def f(h: int, pMechanism: Any, hKey: int) -> int:
+        core(h, _mechanism(pMechanism), hKey)
+        return _OK
+    return f
+
+
+def _single(name: str) -> Callable:
+    """C_Encrypt / C_Decrypt / C_Digest / C_Sign and the output-producing updates:
+    (h, in, inLen, out, *outLen)."""
+    core = _method(name)
+
+    def f(h: int, pIn: Any, ulIn: int, pOut: Any, pulOut: Any) -> int:
+        try:
+            out = core(h, _buffer(pIn, ulIn)[:] if ulIn else b"", pulOut[0] if pOut else None)
+        except CKRError as e:
+            if e.length is not None:
+                pulOut[0] = e.length
+            return e.rv
+        return _deliver(out, pOut, pulOut)
+    return f
+
+
+def _final(name: str) -> Callable:
+    """C_*Final with output: (h, out, *outLen)."""
+    core = _method(name)
+
+    def f(h: int, pOut: Any, pulOut: Any) -> int:
+        try:
+            out = core(h, pulOut[0] if pOut else None)
+        except CKRError as e:
+            if e.length is not None:
+                pulOut[0] = e.length
+            return e.rv
+        return _deliver(out, pOut, pulOut)
+    return f
+
+
+def _feed(name: str) -> Callable:
+    """Input-only calls: (h, data, len) -> core(h, data)."""
+    core = _method(name)
+
+    def f(h: int, p: Any, n: int) -> int:
+        core(h, _buffer(p, n)[:] if n else b"")
+        return _OK
+    return f
+
+
+for _c, _factory, _core in (
+    ("EncryptInit", _init_with_key, "encrypt_init"),
+    ("DecryptInit", _init_with_key, "decrypt_init"),
+    ("SignInit", _init_with_key, "sign_init"),
+    ("VerifyInit", _init_with_key, "verify_init"),
+    ("Encrypt", _single, "encrypt"),
+    ("EncryptUpdate", _single, "encrypt_update"),
+    ("Decrypt", _single, "decrypt"),
+    ("DecryptUpdate", _single, "decrypt_update"),
+    ("Digest", _single, "digest"),
+    ("Sign", _single, "sign"),
+    ("EncryptFinal", _final, "encrypt_final"),
+    ("DecryptFinal", _final, "decrypt_final"),
+    ("DigestFinal", _final, "digest_final"),
+    ("SignFinal", _final, "sign_final"),
+    ("DigestUpdate", _feed, "digest_update"),
+    ("SignUpdate", _feed, "sign_update"),
+    ("VerifyUpdate", _feed, "verify_update"),
+    ("SeedRandom", _feed, "seed_random"),
+):
+    _extern(_factory(_core), "sr_py_" + _c)
+
+_digest_init = _method("digest_init")
+_digest_key = _method("digest_key")
+_verify = _method("verify")
+_verify_final = _method("verify_final")
+_generate_key = _method("generate_key")
+_generate_key_pair = _method("generate_key_pair")
+_generate_random = _method("generate_random")
+
+
+@_extern
+def sr_py_DigestInit(h: int, pMechanism: Any) -> int:
+    _digest_init(h, _mechanism(pMechanism))
+    return _OK
+
+
+@_extern
+def sr_py_DigestKey(h: int, hKey: int) -> int:
+    _digest_key(h, hKey)
+    return _OK
+
+
+@_extern
+def sr_py_Verify(h: int, pData: Any, ulDataLen: int, pSig: Any, ulSigLen: int) -> int:
+    _verify(h, _data(pData, ulDataLen), _data(pSig, ulSigLen))
+    return _OK
+
+
+@_extern
+def sr_py_VerifyFinal(h: int, pSig: Any, ulSigLen: int) -> int:
+    _verify_final(h, _data(pSig, ulSigLen))
+    return _OK
+
+
+@_extern
+def sr_py_GenerateKey(h: int, pMechanism: Any, pTemplate: Any, ulCount: int, phKey: Any) -> int:
+    phKey[0] = _generate_key(h, _mechanism(pMechanism), _template(pTemplate, ulCount))
+    return _OK
+
+
+@_extern
+def sr_py_GenerateKeyPair(h: int, pMechanism: Any, pPub: Any, ulPub: int, pPriv: Any, ulPriv: int,
+                          phPub: Any, phPriv: Any) -> int:
+    pub, priv = _generate_key_pair(h, _mechanism(pMechanism), _template(pPub, ulPub),
+                                   _template(pPriv, ulPriv))
+    phPub[0] = pub
+    phPriv[0] = priv
+    return _OK
+
+
+@_extern
+def sr_py_GenerateRandom(h: int, pRandom: Any, ulLen: int) -> int:
+    out = _generate_random(h, ulLen)
+    if len(out) != ulLen:
+        raise RuntimeError("core returned the wrong number of random bytes")
+    if ulLen:
+        _memmove(pRandom, out, ulLen)
+    return _OK

@@ -1,0 +1,117 @@
+"""C mechanism-parameter structs -> ``strongroom.pkcs11.params`` dataclasses.
+
+``DECODERS`` maps each parameter dataclass to a function ``(ffi, pParameter, length)``
+returning an instance. The ABI picks the dataclass from the mechanism registry
+(``registry.get(mech).param_type``); a struct of the wrong size or an inner NULL pointer
+with a nonzero length is CKR_MECHANISM_PARAM_INVALID. Decoders copy every byte string
+out of caller memory before returning.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..pkcs11 import params as P
+from ..pkcs11.constants import CKR
+from ..pkcs11.errors import CKRError
+
+Decoder = Callable[[Any, Any, int], Any]
+
+
+def _bad(what: str) -> CKRError:
+    return CKRError(CKR.MECHANISM_PARAM_INVALID, what)
+
+
+def _bytes(ffi: Any, ptr: Any, n: int, what: str) -> bytes:
+    if n == 0:
+        return b""
+    if not ptr:
+        raise _bad(f"{what}: NULL pointer with nonzero length")
+    return ffi.buffer(ptr, n)[:]
+
+
+def _struct(ffi: Any, ptr: Any, n: int, ctype: str) -> Any:
+    if n != ffi.sizeof(ctype):
+        raise _bad(f"{ctype}: ulParameterLen {n}, expected {ffi.sizeof(ctype)}")
+    return ffi.cast(ctype + " *", ptr)[0]
+
+
+def _gcm(ffi: Any, ptr: Any, n: int) -> P.GcmParams:
+    if n == 5 * 8:
+        # v2.40 *document* layout (no ulIvBits): {pIv, ulIvLen, pAAD, ulAADLen, ulTagBits}
+        u = ffi.cast("CK_ULONG *", ptr)
+        iv = _bytes(ffi, ffi.cast("CK_BYTE_PTR", u[0]), u[1], "pIv")
+        aad = _bytes(ffi, ffi.cast("CK_BYTE_PTR", u[2]), u[3], "pAAD")
+        return P.GcmParams(iv=iv, iv_bits=len(iv) * 8, aad=aad, tag_bits=u[4])
+    s = _struct(ffi, ptr, n, "CK_GCM_PARAMS")
+    return P.GcmParams(iv=_bytes(ffi, s.pIv, s.ulIvLen, "pIv"), iv_bits=s.ulIvBits,
+                       aad=_bytes(ffi, s.pAAD, s.ulAADLen, "pAAD"), tag_bits=s.ulTagBits)
+
+
+def _ccm(ffi: Any, ptr: Any, n: int) -> P.CcmParams:
+    s = _struct(ffi, ptr, n, "CK_CCM_PARAMS")
+    return P.CcmParams(data_len=s.ulDataLen, nonce=_bytes(ffi, s.pNonce, s.ulNonceLen, "pNonce"),
+                       aad=_bytes(ffi, s.pAAD, s.ulAADLen, "pAAD"), mac_len=s.ulMACLen)
+
+
+def _chacha(ffi: Any, ptr: Any, n: int) -> P.ChaCha20Poly1305Params:
+    s = _struct(ffi, ptr, n, "CK_SALSA20_CHACHA20_POLY1305_PARAMS")
+    return P.ChaCha20Poly1305Params(nonce=_bytes(ffi, s.pNonce, s.ulNonceLen, "pNonce"),
+                                    aad=_bytes(ffi, s.pAAD, s.ulAADLen, "pAAD"))
+
+
+def _pss(ffi: Any, ptr: Any, n: int) -> P.RsaPssParams:
+    s = _struct(ffi, ptr, n, "CK_RSA_PKCS_PSS_PARAMS")
+    return P.RsaPssParams(hash_alg=s.hashAlg, mgf=s.mgf, salt_len=s.sLen)
+
+
+def _oaep(ffi: Any, ptr: Any, n: int) -> P.RsaOaepParams:
+    s = _struct(ffi, ptr, n, "CK_RSA_PKCS_OAEP_PARAMS")
+    label = _bytes(ffi, ffi.cast("CK_BYTE_PTR", s.pSourceData), s.ulSourceDataLen, "pSourceData")
+    return P.RsaOaepParams(hash_alg=s.hashAlg, mgf=s.mgf, source=s.source, source_data=label)
+
+
+def _ecdh(ffi: Any, ptr: Any, n: int) -> P.EcdhParams:
+    s = _struct(ffi, ptr, n, "CK_ECDH1_DERIVE_PARAMS")
+    return P.EcdhParams(kdf=s.kdf, shared_data=_bytes(ffi, s.pSharedData, s.ulSharedDataLen, "pSharedData"),
+                        public_data=_bytes(ffi, s.pPublicData, s.ulPublicDataLen, "pPublicData"))
+
+
+def _eddsa(ffi: Any, ptr: Any, n: int) -> P.EddsaParams:
+    s = _struct(ffi, ptr, n, "CK_EDDSA_PARAMS")
+    return P.EddsaParams(ph_flag=bool(s.phFlag),
+                         context=_bytes(ffi, s.pContextData, s.ulContextDataLen, "pContextData"))
+
+
+def _hkdf(ffi: Any, ptr: Any, n: int) -> P.HkdfParams:
+    s = _struct(ffi, ptr, n, "CK_HKDF_PARAMS")
+    return P.HkdfParams(extract=bool(s.bExtract), expand=bool(s.bExpand),
+                        prf_hash_mechanism=s.prfHashMechanism, salt_type=s.ulSaltType,
+                        salt=_bytes(ffi, s.pSalt, s.ulSaltLen, "pSalt"), salt_key=s.hSaltKey,
+                        info=_bytes(ffi, s.pInfo, s.ulInfoLen, "pInfo"))
+
+
+def _sign_ctx(ffi: Any, ptr: Any, n: int) -> P.SignAdditionalContext:
+    s = _struct(ffi, ptr, n, "CK_SIGN_ADDITIONAL_CONTEXT")
+    return P.SignAdditionalContext(hedge_variant=s.hedgeVariant,
+                                   context=_bytes(ffi, s.pContext, s.ulContextLen, "pContext"))
+
+
+def _hash_sign_ctx(ffi: Any, ptr: Any, n: int) -> P.HashSignAdditionalContext:
+    s = _struct(ffi, ptr, n, "CK_HASH_SIGN_ADDITIONAL_CONTEXT")
+    return P.HashSignAdditionalContext(hedge_variant=s.hedgeVariant,
+                                       context=_bytes(ffi, s.pContext, s.ulContextLen, "pContext"),
+                                       hash=s.hash)
+
+
+DECODERS: dict[type, Decoder] = {
+    P.GcmParams: _gcm,
+    P.CcmParams: _ccm,
+    P.ChaCha20Poly1305Params: _chacha,
+    P.RsaPssParams: _pss,
+    P.RsaOaepParams: _oaep,
+    P.EcdhParams: _ecdh,
+    P.EddsaParams: _eddsa,
+    P.HkdfParams: _hkdf,
+    P.SignAdditionalContext: _sign_ctx,
+    P.HashSignAdditionalContext: _hash_sign_ctx,
+}

@@ -1,0 +1,305 @@
+/* strongroom C shim: the part of libstrongroom.so that runs before (or without) Python.
+ *
+ * Included verbatim into the cffi-generated C file by build_ffi.py, after Python.h,
+ * cffi's embedding support (cffi_start_python) and ck_types.h, and before the generated
+ * C_* wrappers. Responsibilities:
+ *   - at load: make our libpython's symbols global (C hosts), refuse a host that runs a
+ *     different Python major.minor, register fork handlers;
+ *   - on first C_Initialize in a C host: start an isolated interpreter whose home is the
+ *     build interpreter's prefix, with the installing environment's site-packages;
+ *   - cheap guards: the C-level "initialized" flag, NULL checks, fork state.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SR_EXPORT __attribute__((visibility("default")))
+
+#define CKR_OK                           0x00000000UL
+#define CKR_HOST_MEMORY                  0x00000002UL
+#define CKR_GENERAL_ERROR                0x00000005UL
+#define CKR_ARGUMENTS_BAD                0x00000007UL
+#define CKR_FUNCTION_NOT_PARALLEL        0x00000051UL
+#define CKR_FUNCTION_NOT_SUPPORTED       0x00000054UL
+#define CKR_BUFFER_TOO_SMALL             0x00000150UL
+#define CKR_CRYPTOKI_NOT_INITIALIZED     0x00000190UL
+#define CKR_CRYPTOKI_ALREADY_INITIALIZED 0x00000191UL
+
+/* ---- state --------------------------------------------------------------------------- */
+static int sr_initialized;        /* C view: C_Initialize succeeded in this process */
+static int sr_disabled;           /* host runs another Python: every call fails in C */
+static char sr_host_version[16];  /* that host's "X.Y" */
+static int sr_python_state;       /* 0 not started, 1 ready, -1 start failed */
+static int sr_we_own_python;      /* we called Py_InitializeFromConfig (C host) */
+static pthread_mutex_t sr_start_lock = PTHREAD_MUTEX_INITIALIZER;
+static char sr_so_path[PATH_MAX];
+
+/* Every generated C_* wrapper starts with this: one relaxed load on the fast path. */
+#define SR_GUARD() do { \
+        if (__builtin_expect(!__atomic_load_n(&sr_initialized, __ATOMIC_ACQUIRE), 0)) \
+            return sr_disabled ? CKR_GENERAL_ERROR : CKR_CRYPTOKI_NOT_INITIALIZED; \
+    } while (0)
+
+/* ---- helpers exposed to Python (cdef) ------------------------------------------------ */
+static const char *sr_module_path(void) { return sr_so_path; }
+static int sr_owns_python(void) { return sr_we_own_python; }
+
+/* "3.11.7 (main, ...)" starts with "3.11" followed by a non-digit? */
+static int sr_version_matches(const char *v)
+{
+    size_t n = strlen(SR_PY_VERSION);
+    return v != NULL && strncmp(v, SR_PY_VERSION, n) == 0 && !(v[n] >= '0' && v[n] <= '9');
+}
+
+static int sr_same_file(const char *a, const char *b)
+{
+    char ra[PATH_MAX], rb[PATH_MAX];
+    if (a == NULL || b == NULL) return 0;
+    if (realpath(a, ra) == NULL || realpath(b, rb) == NULL) return strcmp(a, b) == 0;
+    return strcmp(ra, rb) == 0;
+}
+
+/* ---- fork ---------------------------------------------------------------------------- */
+/* A child must call C_Initialize again (v2.40 §6.7.7): the C flag drops; the Python core
+ * notices the new pid in initialize() and forgets inherited sessions / SQLite handles.
+ * When we own the interpreter (C host) we also do what os.fork() does for Python:
+ * hold the GIL across fork and run PyOS_BeforeFork / AfterFork_*. In a Python host,
+ * Python's own os.fork does that and we must not do it twice. */
+static PyGILState_STATE sr_fork_gil;
+static int sr_fork_held;
+
+static void sr_atfork_prepare(void)
+{
+    if (__atomic_load_n(&sr_we_own_python, __ATOMIC_ACQUIRE) && Py_IsInitialized()) {
+        sr_fork_gil = PyGILState_Ensure();
+        PyOS_BeforeFork();
+        sr_fork_held = 1;
+    }
+}
+
+static void sr_atfork_parent(void)
+{
+    if (sr_fork_held) {
+        sr_fork_held = 0;
+        PyOS_AfterFork_Parent();
+        PyGILState_Release(sr_fork_gil);
+    }
+}
+
+static void sr_atfork_child(void)
+{
+    __atomic_store_n(&sr_initialized, 0, __ATOMIC_RELEASE);
+    pthread_mutex_init(&sr_start_lock, NULL);
+    if (sr_fork_held) {
+        sr_fork_held = 0;
+        PyOS_AfterFork_Child();
+        PyGILState_Release(sr_fork_gil);
+    }
+}
+
+/* ---- load time ----------------------------------------------------------------------- */
+__attribute__((constructor)) static void sr_constructor(void)
+{
+    Dl_info info;
+    void *sym;
+
+    if (dladdr((void *)&sr_module_path, &info) && info.dli_fname != NULL) {
+        if (realpath(info.dli_fname, sr_so_path) == NULL) {
+            strncpy(sr_so_path, info.dli_fname, sizeof(sr_so_path) - 1);
+        }
+    }
+
+    /* Which Python provides Py_GetVersion in our lookup scope? If it is not our own
+     * libpython, the host process runs its own Python: it must be our X.Y. */
+    sym = dlsym(RTLD_DEFAULT, "Py_GetVersion");
+    if (sym != NULL) {
+        Dl_info pinfo;
+        int ours = dladdr(sym, &pinfo) && pinfo.dli_fname != NULL
+                   && sr_same_file(pinfo.dli_fname, SR_LIBPYTHON_PATH);
+        if (!ours) {
+            const char *v = ((const char *(*)(void))sym)();
+            if (!sr_version_matches(v)) {
+                size_t i = 0;
+                while (v && v[i] && v[i] != ' ' && i < sizeof(sr_host_version) - 1) {
+                    sr_host_version[i] = v[i];
+                    i++;
+                }
+                /* keep only "X.Y" */
+                {
+                    char *dot = strchr(sr_host_version, '.');
+                    if (dot && (dot = strchr(dot + 1, '.'))) *dot = '\0';
+                }
+                sr_disabled = 1;
+                return;
+            }
+        }
+    }
+
+    /* A C host dlopen()s us RTLD_LOCAL, so our libpython's symbols are invisible to the
+     * extension modules Python loads later (_cffi_backend: "undefined symbol:
+     * PyExc_SystemError"). Re-open it RTLD_GLOBAL (NOLOAD: it is already mapped). */
+    if (dlopen(SR_LIBPYTHON_PATH, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL) == NULL)
+        (void)dlopen(SR_LIBPYTHON_SONAME, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL);
+
+    pthread_atfork(sr_atfork_prepare, sr_atfork_parent, sr_atfork_child);
+}
+
+/* ---- starting Python ----------------------------------------------------------------- */
+/* Runs with the GIL held. Adds the site-packages holding strongroom and its dependencies:
+ * the directory two levels above this .so when it is a site-packages directory, then the
+ * installing environment's purelib/platlib recorded at build time. addsitedir processes
+ * .pth files, so editable installs work. In a Python host (owns == 0) the host's
+ * sys.path is left alone unless it cannot import strongroom / _cffi_backend. */
+static const char SR_SITE_CODE[] =
+    "import os, sys, site\n"
+    "def _sr_site(so_path, owns, build_dirs):\n"
+    "    cands = []\n"
+    "    d = os.path.dirname(os.path.dirname(so_path))\n"
+    "    if os.path.basename(d) in ('site-packages', 'dist-packages'):\n"
+    "        cands.append(d)\n"
+    "    cands += [p for p in build_dirs.split(os.pathsep) if p]\n"
+    "    if not owns:\n"
+    "        import importlib.util as u\n"
+    "        if u.find_spec('_cffi_backend') is not None and u.find_spec('strongroom') is not None:\n"
+    "            return\n"
+    "    known = set(sys.path)\n"
+    "    for c in cands:\n"
+    "        if c not in known and os.path.isdir(c):\n"
+    "            site.addsitedir(c)\n"
+    "            known.add(c)\n"
+    "_sr_site(so_path, owns, build_dirs)\n";
+
+static int sr_add_site_dirs(int owns)
+{
+    int rc = -1;
+    PyObject *g = PyDict_New(), *v, *r;
+    if (g == NULL) goto out;
+    if (PyDict_SetItemString(g, "__builtins__", PyEval_GetBuiltins()) < 0) goto out;
+    v = PyUnicode_DecodeFSDefault(sr_so_path);
+    if (v == NULL || PyDict_SetItemString(g, "so_path", v) < 0) { Py_XDECREF(v); goto out; }
+    Py_DECREF(v);
+    v = PyUnicode_DecodeFSDefault(SR_SITE_DIRS);
+    if (v == NULL || PyDict_SetItemString(g, "build_dirs", v) < 0) { Py_XDECREF(v); goto out; }
+    Py_DECREF(v);
+    if (PyDict_SetItemString(g, "owns", owns ? Py_True : Py_False) < 0) goto out;
+    r = PyRun_String(SR_SITE_CODE, Py_file_input, g, g);
+    if (r == NULL) goto out;
+    Py_DECREF(r);
+    rc = 0;
+out:
+    if (rc != 0 && PyErr_Occurred()) {
+        fprintf(stderr, "strongroom: cannot set up sys.path for the embedded Python:\n");
+        PyErr_Print();
+    }
+    Py_XDECREF(g);
+    return rc;
+}
+
+static int sr_init_python_isolated(void)
+{
+    PyStatus status;
+    PyConfig config;
+
+    PyConfig_InitIsolatedConfig(&config);
+    config.install_signal_handlers = 0;   /* never take the host's signals */
+    config.parse_argv = 0;
+    config.site_import = 0;               /* no base site-packages: we add ours below */
+    config.user_site_directory = 0;
+    status = PyConfig_SetBytesString(&config, &config.home, SR_PYTHON_HOME);
+    if (PyStatus_Exception(status)) goto fail;
+    status = PyConfig_SetBytesString(&config, &config.program_name, SR_PYTHON_EXE);
+    if (PyStatus_Exception(status)) goto fail;
+    status = Py_InitializeFromConfig(&config);
+    if (PyStatus_Exception(status)) goto fail;
+    PyConfig_Clear(&config);
+    return 0;
+fail:
+    PyConfig_Clear(&config);
+    fprintf(stderr, "strongroom: cannot start the embedded Python %s (home %s): %s\n",
+            SR_PY_VERSION, SR_PYTHON_HOME, status.err_msg ? status.err_msg : "exit requested");
+    return -1;
+}
+
+/* Make sure Python runs and the cffi module (strongroom.abi.entry) is loaded.
+ * 0 on success; -1 (for good: we never retry a failed start) otherwise. */
+static int sr_start_python(void)
+{
+    int st = __atomic_load_n(&sr_python_state, __ATOMIC_ACQUIRE);
+    if (__builtin_expect(st != 0, 1))
+        return st > 0 ? 0 : -1;
+
+    pthread_mutex_lock(&sr_start_lock);
+    if (sr_python_state == 0) {
+        int ok = 0;
+        if (!Py_IsInitialized()) {
+            /* C host: our interpreter, configured here, before cffi would call
+             * Py_InitializeEx() with defaults (home guessed from the host binary). */
+            if (sr_init_python_isolated() == 0) {
+                __atomic_store_n(&sr_we_own_python, 1, __ATOMIC_RELEASE);
+                ok = sr_add_site_dirs(1);
+                (void)PyEval_SaveThread();   /* cffi's startup expects the GIL free */
+            } else {
+                ok = -1;
+            }
+        } else {
+            PyGILState_STATE g = PyGILState_Ensure();
+            ok = sr_add_site_dirs(0);
+            PyGILState_Release(g);
+        }
+        if (ok == 0 && cffi_start_python() != 0)
+            ok = -1;
+        __atomic_store_n(&sr_python_state, ok == 0 ? 1 : -1, __ATOMIC_RELEASE);
+    }
+    st = sr_python_state;
+    pthread_mutex_unlock(&sr_start_lock);
+    return st > 0 ? 0 : -1;
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------- */
+SR_EXPORT CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
+{
+    CK_RV rv;
+
+    if (sr_disabled) {
+        fprintf(stderr,
+                "strongroom: this PKCS#11 module was built for Python %s but the host process "
+                "runs Python %s; one process cannot hold both. Use an application running "
+                "Python %s (or a C application).\n",
+                SR_PY_VERSION, sr_host_version, SR_PY_VERSION);
+        return CKR_GENERAL_ERROR;
+    }
+    if (pInitArgs != NULL) {
+        CK_C_INITIALIZE_ARGS *a = (CK_C_INITIALIZE_ARGS *)pInitArgs;
+        int n = (a->CreateMutex != NULL) + (a->DestroyMutex != NULL)
+                + (a->LockMutex != NULL) + (a->UnlockMutex != NULL);
+        if (a->pReserved != NULL || (n != 0 && n != 4))
+            return CKR_ARGUMENTS_BAD;
+    }
+    if (sr_start_python() != 0)
+        return CKR_GENERAL_ERROR;
+    rv = sr_py_Initialize(pInitArgs);
+    if (rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
+        __atomic_store_n(&sr_initialized, 1, __ATOMIC_RELEASE);
+    return rv;
+}
+
+SR_EXPORT CK_RV C_Finalize(CK_VOID_PTR pReserved)
+{
+    CK_RV rv;
+
+    SR_GUARD();
+    if (pReserved != NULL)
+        return CKR_ARGUMENTS_BAD;
+    rv = sr_py_Finalize(pReserved);
+    if (rv == CKR_OK || rv == CKR_CRYPTOKI_NOT_INITIALIZED)
+        __atomic_store_n(&sr_initialized, 0, __ATOMIC_RELEASE);
+    return rv;
+}
+
+/* the function lists are defined after the generated wrappers */
+static CK_FUNCTION_LIST sr_list_240;
+static CK_FUNCTION_LIST_3_0 sr_list_30;
