@@ -332,9 +332,9 @@ def build_defines() -> str:
 # ---------------------------------------------------------------------------------------
 def _wrapper(name: str, params: list[tuple[str, str]]) -> str:
     body = ["    SR_GUARD();"]
-    for p in NONNULL.get(name, ()):
-        body.append(f"    if ({p} == NULL) return CKR_ARGUMENTS_BAD;")
     if name in PYTHON_IMPLEMENTED:
+        for p in NONNULL.get(name, ()):
+            body.append(f"    if ({p} == NULL) return CKR_ARGUMENTS_BAD;")
         for ptr, length in _pairs(params):
             body.append(f"    if ({ptr} == NULL && {length} != 0) return CKR_ARGUMENTS_BAD;")
         body.append(f"    return {py_name(name)}({', '.join(p for _, p in params)});")
