@@ -1,0 +1,177 @@
+"""Schema versions and their migrations.
+
+``MIGRATIONS[i]`` takes the database from version ``i`` to ``i + 1``. Every pending
+migration runs in one transaction together with the version bump, so a crash leaves
+the old version intact. Before migrating a file that already holds data (version >= 1)
+a copy ``<db>.bak-v<N>`` is made and removed only after the commit (field notes:
+"keep the old file until the new one is committed"). A future schema change is just a
+new entry appended here; never edit an entry that has shipped.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from typing import Callable
+
+from ..pkcs11.constants import CKR
+from ..pkcs11.errors import CKRError
+
+log = logging.getLogger(__name__)
+
+_V1 = """
+CREATE TABLE tokens (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    slot_id         INTEGER NOT NULL UNIQUE,
+    serial          TEXT    NOT NULL UNIQUE,
+    label           TEXT    NOT NULL,
+    uuid            BLOB    NOT NULL,
+    public_seal_key BLOB    NOT NULL,   -- in the clear by design: see sealing.py
+    key_check       BLOB    NOT NULL,   -- kdf.key_check(master key, uuid)
+    so_wrap         BLOB    NOT NULL,
+    so_salt         BLOB    NOT NULL,
+    so_log2_n       INTEGER NOT NULL,
+    so_r            INTEGER NOT NULL,
+    so_p            INTEGER NOT NULL,
+    user_wrap       BLOB,               -- NULL until C_InitPIN
+    user_salt       BLOB,
+    user_log2_n     INTEGER,
+    user_r          INTEGER,
+    user_p          INTEGER,
+    user_failures   INTEGER NOT NULL DEFAULT 0,
+    so_failures     INTEGER NOT NULL DEFAULT 0,
+    object_count    INTEGER NOT NULL DEFAULT 0,  -- kept by triggers below
+    bytes_used      INTEGER NOT NULL DEFAULT 0,
+    created         TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TABLE objects (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,   -- AUTOINCREMENT: ids never reused
+    token_id  INTEGER NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,
+    uid       BLOB    NOT NULL,                    -- 16 random bytes, part of seal AAD
+    private   INTEGER NOT NULL,
+    size      INTEGER NOT NULL,
+    manifest  BLOB                                 -- sealed type list (private objects)
+);
+CREATE INDEX objects_token ON objects(token_id, private);
+CREATE TABLE attributes (
+    object_id INTEGER NOT NULL REFERENCES objects(id) ON DELETE CASCADE,
+    type      INTEGER NOT NULL,
+    value     BLOB    NOT NULL,
+    sealed    INTEGER NOT NULL,
+    PRIMARY KEY (object_id, type)
+) WITHOUT ROWID;
+CREATE TABLE find_index (
+    object_id INTEGER NOT NULL REFERENCES objects(id) ON DELETE CASCADE,
+    token_id  INTEGER NOT NULL,
+    type      INTEGER NOT NULL,
+    digest    BLOB    NOT NULL,
+    PRIMARY KEY (object_id, type)
+) WITHOUT ROWID;
+CREATE INDEX find_index_digest ON find_index(token_id, digest);
+CREATE TRIGGER objects_ins AFTER INSERT ON objects BEGIN
+    UPDATE tokens SET object_count = object_count + 1, bytes_used = bytes_used + NEW.size
+    WHERE id = NEW.token_id;
+END;
+CREATE TRIGGER objects_del AFTER DELETE ON objects BEGIN
+    UPDATE tokens SET object_count = object_count - 1, bytes_used = bytes_used - OLD.size
+    WHERE id = OLD.token_id;
+END;
+CREATE TRIGGER objects_upd AFTER UPDATE OF size ON objects BEGIN
+    UPDATE tokens SET bytes_used = bytes_used - OLD.size + NEW.size WHERE id = NEW.token_id;
+END;
+"""
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _script(sql: str) -> Migration:
+    """A migration made of plain statements (executed one by one inside the caller's
+    transaction; executescript would COMMIT first)."""
+    def run(conn: sqlite3.Connection) -> None:
+        for stmt in _split(sql):
+            conn.execute(stmt)
+    return run
+
+
+def _split(sql: str) -> list[str]:
+    """Split on ';' at statement ends, keeping trigger bodies (BEGIN ... END;) whole."""
+    out: list[str] = []
+    buf = ""
+    for line in sql.splitlines(keepends=True):
+        code = line.split("--", 1)[0]
+        buf += code
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out
+
+
+MIGRATIONS: list[Migration] = [
+    _script(_V1),   # 0 -> 1: initial schema
+]
+LATEST = len(MIGRATIONS)
+
+
+def _version(conn: sqlite3.Connection) -> int:
+    row = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'").fetchone()
+    if row is None:
+        return 0
+    row = conn.execute("SELECT version FROM schema_version").fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def migrate(conn: sqlite3.Connection, path: str) -> int:
+    """Bring the database to LATEST; returns the version found. Idempotent and safe
+    against another process migrating or writing at the same time.
+
+    The backup is taken just before the write lock (SQLite cannot back up from a
+    connection that holds one); if anyone committed in between, data_version moves and
+    we start over, so the copy is always of the state being migrated."""
+    while True:
+        found = _version(conn)
+        if found == LATEST:
+            return LATEST
+        if found > LATEST:
+            raise CKRError(CKR.DEVICE_ERROR,
+                           f"database schema version {found} is newer than supported {LATEST}")
+        backup = f"{path}.bak-v{found}" if found >= 1 else None
+        seen = _data_version(conn)
+        if backup is not None:
+            _copy(conn, backup)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if _data_version(conn) != seen or _version(conn) != found:
+                conn.execute("ROLLBACK")
+                continue
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            for step in MIGRATIONS[found:]:
+                step(conn)
+            conn.execute("DELETE FROM schema_version")
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (LATEST,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        log.info("storage schema migrated from version %d to %d", found, LATEST)
+        if backup is not None:
+            os.remove(backup)
+        return found
+
+
+def _data_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+def _copy(conn: sqlite3.Connection, backup: str) -> None:
+    """Consistent copy of the database to ``backup`` (SQLite online backup API)."""
+    if os.path.exists(backup):
+        os.remove(backup)   # leftover of an interrupted earlier attempt; the db is the truth
+    dst = sqlite3.connect(backup)
+    try:
+        conn.backup(dst)
+    finally:
+        dst.close()

@@ -1,0 +1,464 @@
+"""The Store on one SQLite file, shared by every process and thread of the host.
+
+Why these settings (field notes, "Storage and scale"):
+
+* WAL: readers never block the writer and vice versa, so parallel signing does not fail.
+* ``busy_timeout`` 10 s: a writer waits for another process's short transaction instead
+  of failing with "database is locked".
+* ``synchronous=FULL``: every commit is fsynced, WAL included. NORMAL-with-WAL can lose
+  the last commits on power loss; for a token that would mean a key the application was
+  told exists (C_GenerateKeyPair returned CKR_OK) vanishing, or a PIN failure counter
+  rolling back. Commits are rare compared to reads, so durability wins.
+* ``secure_delete``: freed pages are zeroed, so old wraps and deleted objects do not linger.
+* One connection per store, guarded by an RLock; every public method is one transaction
+  (``BEGIN IMMEDIATE`` for writes), so an error or interruption leaves no partial change,
+  and nothing is cached between calls: each call reads what was committed.
+
+Expensive scrypt work (PIN checks and wraps) runs outside any transaction so it never
+holds the write lock; the write that follows is guarded by the token uuid, which changes
+on re-initialisation.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping
+
+from ..pkcs11 import attributes as codec
+from ..pkcs11.constants import CKA, CKR, CKU
+from ..pkcs11.errors import CKRError
+from . import kdf as kdfmod
+from .base import Attrs, KdfParams, Quota, Store, TokenRecord
+from .migrations import migrate
+from .sealing import ALWAYS_PLAIN, ObjectKeys, indexed, must_seal, tampered
+
+BUSY_TIMEOUT_S = 10.0
+_MAX_JOIN = 8        # indexed template attributes matched in SQL; the rest by comparison
+_SELECTIVE = (CKA.UNIQUE_ID, CKA.LABEL, CKA.ID, CKA.EC_POINT, CKA.MODULUS, CKA.SUBJECT,
+              CKA.SERIAL_NUMBER, CKA.HASH_OF_SUBJECT_PUBLIC_KEY, CKA.PUBLIC_KEY_INFO,
+              CKA.CHECK_VALUE, CKA.ISSUER, CKA.APPLICATION, CKA.OBJECT_ID)
+_RANK = {int(c): i for i, c in enumerate(_SELECTIVE)}
+
+_TOKEN_COLS = ("id, slot_id, serial, label, uuid, user_wrap IS NOT NULL, user_failures, "
+               "so_failures, object_count, bytes_used")
+# Column names per user type: fixed strings, never built from input.
+_WRAP_COLS = {
+    CKU.SO: ("so_wrap", "so_salt", "so_log2_n", "so_r", "so_p", "so_failures"),
+    CKU.USER: ("user_wrap", "user_salt", "user_log2_n", "user_r", "user_p", "user_failures"),
+}
+
+
+def _user(user_type: int) -> CKU:
+    """SO or USER; CONTEXT_SPECIFIC re-authenticates the user, so it uses the user PIN."""
+    if user_type == CKU.CONTEXT_SPECIFIC:
+        return CKU.USER
+    if user_type not in (CKU.SO, CKU.USER):
+        raise CKRError(CKR.USER_TYPE_INVALID)
+    return CKU(user_type)
+
+
+def _db_error(exc: sqlite3.Error) -> CKRError:
+    """sqlite errors carry no data values, only the SQLite error name is kept."""
+    name = getattr(exc, "sqlite_errorname", type(exc).__name__)
+    if name in ("SQLITE_FULL",):
+        return CKRError(CKR.DEVICE_MEMORY, f"storage: {name}")
+    return CKRError(CKR.DEVICE_ERROR, f"storage: {name}")
+
+
+@dataclass(frozen=True)
+class _TokenKeys:
+    uuid: bytes
+    public_seal_key: bytes
+    key_check: bytes
+
+    def keys(self, private: bool, master_key: bytes | None) -> ObjectKeys:
+        """The key set for a private (master key, verified) or public object."""
+        if not private:
+            return ObjectKeys(self.public_seal_key, self.uuid)
+        if master_key is None:
+            raise CKRError(CKR.USER_NOT_LOGGED_IN)
+        kdfmod.verify_master_key(master_key, self.uuid, self.key_check)
+        return ObjectKeys(master_key, self.uuid)
+
+
+@dataclass
+class _Stored:
+    """One object as read from the file: meta data and plain byte images."""
+    uid: bytes
+    private: bool
+    size: int
+    raw: dict[int, bytes]
+
+
+class SqliteStore(Store):
+    """Store on the SQLite file ``path`` (created and migrated as needed)."""
+
+    def __init__(self, path: str | os.PathLike[str], quota: Quota = Quota(),
+                 busy_timeout: float = BUSY_TIMEOUT_S) -> None:
+        self._path = os.fspath(path)
+        self._quota = quota
+        self._lock = threading.RLock()
+        _create_private_file(self._path)
+        try:
+            conn = sqlite3.connect(self._path, timeout=busy_timeout, isolation_level=None,
+                                   check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise _db_error(exc) from None
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+                raise CKRError(CKR.DEVICE_ERROR, "storage: cannot enable WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA secure_delete = ON")
+            migrate(conn, self._path)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise _db_error(exc) from None
+        except BaseException:
+            conn.close()
+            raise
+        self._conn: sqlite3.Connection | None = conn
+
+    # --- plumbing -------------------------------------------------------------------
+    @contextmanager
+    def _tx(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """One transaction: committed on success, rolled back on any exception."""
+        with self._lock:
+            conn = self._conn
+            if conn is None:
+                raise CKRError(CKR.GENERAL_ERROR, "store is closed")
+            try:
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            except sqlite3.Error as exc:
+                raise _db_error(exc) from None
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                if isinstance(exc, sqlite3.Error):
+                    raise _db_error(exc) from None
+                raise
+
+    @staticmethod
+    def _record(row: tuple) -> TokenRecord:
+        return TokenRecord(token_id=row[0], slot_id=row[1], serial=row[2], label=row[3],
+                           uuid=bytes(row[4]), user_pin_initialized=bool(row[5]),
+                           user_failures=row[6], so_failures=row[7], object_count=row[8],
+                           bytes_used=row[9])
+
+    def _get(self, conn: sqlite3.Connection, token_id: int) -> TokenRecord:
+        row = conn.execute(f"SELECT {_TOKEN_COLS} FROM tokens WHERE id = ?", (token_id,)).fetchone()
+        if row is None:
+            raise CKRError(CKR.TOKEN_NOT_PRESENT)
+        return self._record(row)
+
+    @staticmethod
+    def _token_keys(conn: sqlite3.Connection, token_id: int) -> _TokenKeys:
+        row = conn.execute("SELECT uuid, public_seal_key, key_check FROM tokens WHERE id = ?",
+                           (token_id,)).fetchone()
+        if row is None:
+            raise CKRError(CKR.TOKEN_NOT_PRESENT)
+        return _TokenKeys(bytes(row[0]), bytes(row[1]), bytes(row[2]))
+
+    # --- tokens -----------------------------------------------------------------------
+    def list_tokens(self) -> list[TokenRecord]:
+        with self._tx() as conn:
+            rows = conn.execute(f"SELECT {_TOKEN_COLS} FROM tokens ORDER BY slot_id").fetchall()
+        return [self._record(r) for r in rows]
+
+    def get_token(self, token_id: int) -> TokenRecord:
+        with self._tx() as conn:
+            return self._get(conn, token_id)
+
+    def _fresh_token(self, so_pin: bytes, kdf: KdfParams) -> dict[str, Any]:
+        """New uuid, master key, public seal key and SO wrap (scrypt: outside any lock)."""
+        uuid = os.urandom(16)
+        master_key = os.urandom(kdfmod.MASTER_KEY_LEN)
+        salt, wrap = kdfmod.wrap_master_key(master_key, so_pin, kdf, uuid, CKU.SO)
+        return {"uuid": uuid, "public_seal_key": os.urandom(32),
+                "key_check": kdfmod.key_check(master_key, uuid), "so_wrap": wrap,
+                "so_salt": salt, "so_log2_n": kdf.log2_n, "so_r": kdf.r, "so_p": kdf.p}
+
+    def create_token(self, slot_id: int, label: str, so_pin: bytes, kdf: KdfParams) -> TokenRecord:
+        cols = self._fresh_token(so_pin, kdf)
+        with self._tx(write=True) as conn:
+            if conn.execute("SELECT 1 FROM tokens WHERE slot_id = ?", (slot_id,)).fetchone():
+                raise CKRError(CKR.SLOT_ID_INVALID, f"slot {slot_id} already holds a token")
+            serial = secrets.token_hex(8).upper()
+            while conn.execute("SELECT 1 FROM tokens WHERE serial = ?", (serial,)).fetchone():
+                serial = secrets.token_hex(8).upper()
+            cols.update(slot_id=slot_id, serial=serial, label=label)
+            names = ", ".join(cols)
+            marks = ", ".join("?" for _ in cols)
+            cur = conn.execute(f"INSERT INTO tokens ({names}) VALUES ({marks})", tuple(cols.values()))
+            return self._get(conn, cur.lastrowid)
+
+    def reinit_token(self, token_id: int, label: str, so_pin: bytes, kdf: KdfParams) -> TokenRecord:
+        cols = self._fresh_token(so_pin, kdf)
+        cols.update(label=label, user_wrap=None, user_salt=None, user_log2_n=None, user_r=None,
+                    user_p=None, user_failures=0, so_failures=0)
+        with self._tx(write=True) as conn:
+            self._get(conn, token_id)
+            conn.execute("DELETE FROM objects WHERE token_id = ?", (token_id,))
+            sets = ", ".join(f"{c} = ?" for c in cols)
+            conn.execute(f"UPDATE tokens SET {sets}, object_count = 0, bytes_used = 0 WHERE id = ?",
+                         (*cols.values(), token_id))
+            return self._get(conn, token_id)
+
+    def delete_token(self, token_id: int) -> None:
+        with self._tx(write=True) as conn:
+            if conn.execute("DELETE FROM tokens WHERE id = ?", (token_id,)).rowcount == 0:
+                raise CKRError(CKR.TOKEN_NOT_PRESENT)
+
+    def set_label(self, token_id: int, label: str) -> None:
+        with self._tx(write=True) as conn:
+            if conn.execute("UPDATE tokens SET label = ? WHERE id = ?",
+                            (label, token_id)).rowcount == 0:
+                raise CKRError(CKR.TOKEN_NOT_PRESENT)
+
+    # --- PINs and the master key ------------------------------------------------------
+    def unwrap_master_key(self, token_id: int, user_type: CKU, pin: bytes) -> bytes | None:
+        wrap_c, salt_c, n_c, r_c, p_c, _ = _WRAP_COLS[_user(user_type)]
+        with self._tx() as conn:
+            row = conn.execute(f"SELECT uuid, {wrap_c}, {salt_c}, {n_c}, {r_c}, {p_c} "
+                               "FROM tokens WHERE id = ?", (token_id,)).fetchone()
+        if row is None:
+            raise CKRError(CKR.TOKEN_NOT_PRESENT)
+        uuid, wrap, salt, log2_n, r, p = row
+        if wrap is None:
+            return None
+        return kdfmod.unwrap_master_key(bytes(wrap), bytes(salt), pin, KdfParams(log2_n, r, p),
+                                        bytes(uuid), _user(user_type))
+
+    def record_pin_failure(self, token_id: int, user_type: CKU) -> int:
+        col = _WRAP_COLS[_user(user_type)][5]
+        with self._tx(write=True) as conn:
+            row = conn.execute(f"UPDATE tokens SET {col} = {col} + 1 WHERE id = ? RETURNING {col}",
+                               (token_id,)).fetchone()
+            if row is None:
+                raise CKRError(CKR.TOKEN_NOT_PRESENT)
+            return int(row[0])
+
+    def reset_pin_failures(self, token_id: int, user_type: CKU) -> None:
+        col = _WRAP_COLS[_user(user_type)][5]
+        with self._tx(write=True) as conn:
+            if conn.execute(f"UPDATE tokens SET {col} = 0 WHERE id = ?", (token_id,)).rowcount == 0:
+                raise CKRError(CKR.TOKEN_NOT_PRESENT)
+
+    def set_pin(self, token_id: int, user_type: CKU, master_key: bytes, pin: bytes,
+                kdf: KdfParams) -> None:
+        user = _user(user_type)
+        with self._tx() as conn:
+            tk = self._token_keys(conn, token_id)
+        kdfmod.verify_master_key(master_key, tk.uuid, tk.key_check)
+        salt, wrap = kdfmod.wrap_master_key(master_key, pin, kdf, tk.uuid, user)
+        wrap_c, salt_c, n_c, r_c, p_c, fail_c = _WRAP_COLS[user]
+        with self._tx(write=True) as conn:
+            cur = conn.execute(
+                f"UPDATE tokens SET {wrap_c} = ?, {salt_c} = ?, {n_c} = ?, {r_c} = ?, {p_c} = ?, "
+                f"{fail_c} = 0 WHERE id = ? AND uuid = ?",
+                (wrap, salt, kdf.log2_n, kdf.r, kdf.p, token_id, tk.uuid))
+            if cur.rowcount == 0:   # deleted or re-initialised while we ran scrypt
+                raise CKRError(CKR.TOKEN_NOT_PRESENT)
+
+    # --- objects ----------------------------------------------------------------------
+    def _rows(self, keys: ObjectKeys, obj: Mapping[int, Any], raw: Mapping[int, bytes],
+              uid: bytes, private: bool) -> tuple[list[tuple[int, bytes, int]], list[tuple[int, bytes]]]:
+        """(attribute rows (type, stored value, sealed), index rows (type, digest))."""
+        attr_rows, index_rows = [], []
+        for cka, image in raw.items():
+            sealed = must_seal(obj, cka, private)
+            attr_rows.append((cka, keys.seal(uid, cka, image) if sealed else image, int(sealed)))
+            if indexed(cka):
+                index_rows.append((cka, keys.digest(cka, image)))
+        return attr_rows, index_rows
+
+    def _check_quota(self, conn: sqlite3.Connection, token_id: int, add_objects: int,
+                     add_bytes: int) -> None:
+        count, used = conn.execute("SELECT object_count, bytes_used FROM tokens WHERE id = ?",
+                                   (token_id,)).fetchone()
+        if count + add_objects > self._quota.max_objects or used + add_bytes > self._quota.max_bytes:
+            raise CKRError(CKR.DEVICE_MEMORY, "token storage quota exceeded")
+
+    def _write(self, conn: sqlite3.Connection, token_id: int, object_id: int | None,
+               obj: Mapping[int, Any], raw: Mapping[int, bytes], uid: bytes, private: bool,
+               keys: ObjectKeys, old_size: int) -> int:
+        """Insert (object_id None) or rewrite an object wholesale; returns its id."""
+        attr_rows, index_rows = self._rows(keys, obj, raw, uid, private)
+        size = sum(len(v) for _, v, _ in attr_rows)
+        self._check_quota(conn, token_id, object_id is None, size - old_size)
+        manifest = keys.seal_manifest(uid, raw) if private else None
+        if object_id is None:
+            object_id = conn.execute(
+                "INSERT INTO objects (token_id, uid, private, size, manifest) VALUES (?, ?, ?, ?, ?)",
+                (token_id, uid, int(private), size, manifest)).lastrowid
+        else:
+            conn.execute("UPDATE objects SET private = ?, size = ?, manifest = ? WHERE id = ?",
+                         (int(private), size, manifest, object_id))
+            conn.execute("DELETE FROM attributes WHERE object_id = ?", (object_id,))
+            conn.execute("DELETE FROM find_index WHERE object_id = ?", (object_id,))
+        conn.executemany("INSERT INTO attributes (object_id, type, value, sealed) VALUES (?, ?, ?, ?)",
+                         [(object_id, t, v, s) for t, v, s in attr_rows])
+        conn.executemany("INSERT INTO find_index (object_id, token_id, type, digest) VALUES (?, ?, ?, ?)",
+                         [(object_id, token_id, t, d) for t, d in index_rows])
+        return object_id
+
+    def create_object(self, token_id: int, attrs: Mapping[int, Any], master_key: bytes | None) -> int:
+        # A missing CKA_PRIVATE counts as private: the safe reading (sealed, needs login).
+        private = bool(attrs.get(CKA.PRIVATE, True))
+        raw = {int(k): codec.encode(k, v) for k, v in attrs.items()}
+        uid = os.urandom(16)
+        with self._tx(write=True) as conn:
+            keys = self._token_keys(conn, token_id).keys(private, master_key)
+            return self._write(conn, token_id, None, attrs, raw, uid, private, keys, 0)
+
+    def _read(self, conn: sqlite3.Connection, token_id: int, object_id: int,
+              master_key: bytes | None, types: tuple[int, ...] | None = None) -> _Stored:
+        """Unsealed byte images of one object (all, or only ``types``), integrity-checked."""
+        row = conn.execute("SELECT uid, private, size, manifest FROM objects WHERE id = ? AND token_id = ?",
+                           (object_id, token_id)).fetchone()
+        if row is None or (row[1] and master_key is None):
+            raise CKRError(CKR.OBJECT_HANDLE_INVALID)
+        uid, private, size, manifest = bytes(row[0]), bool(row[1]), row[2], row[3]
+        keys = self._token_keys(conn, token_id).keys(private, master_key)
+        sql = "SELECT type, value, sealed FROM attributes WHERE object_id = ?"
+        if types is not None:
+            sql += f" AND type IN ({', '.join('?' for _ in types)})"
+        rows = conn.execute(sql, (object_id, *(types or ()))).fetchall()
+        raw: dict[int, bytes] = {}
+        for cka, value, sealed in rows:
+            if private and not sealed and cka not in ALWAYS_PLAIN:
+                raise tampered()
+            raw[cka] = keys.unseal(uid, cka, bytes(value)) if sealed else bytes(value)
+        if private:
+            if manifest is None:
+                raise tampered()
+            expected = keys.open_manifest(uid, bytes(manifest))
+            wanted = expected if types is None else expected & set(types)
+            if wanted != set(raw):
+                raise tampered()
+        flag = raw.get(CKA.PRIVATE)
+        if flag is not None and (flag != b"\x00") != private:
+            raise tampered()
+        return _Stored(uid, private, size, raw)
+
+    @staticmethod
+    def _decode(raw: Mapping[int, bytes]) -> Attrs:
+        return {cka: codec.decode(cka, image) for cka, image in raw.items()}
+
+    def load_object(self, token_id: int, object_id: int, master_key: bytes | None) -> Attrs:
+        with self._tx() as conn:
+            stored = self._read(conn, token_id, object_id, master_key)
+        return self._decode(stored.raw)
+
+    def update_object(self, token_id: int, object_id: int, changes: Mapping[int, Any],
+                      master_key: bytes | None) -> None:
+        new_raw = {int(k): codec.encode(k, v) for k, v in changes.items()}
+        with self._tx(write=True) as conn:
+            stored = self._read(conn, token_id, object_id, master_key)
+            raw = {**stored.raw, **new_raw}
+            obj = self._decode(raw)
+            private = bool(obj.get(CKA.PRIVATE, True))
+            keys = self._token_keys(conn, token_id).keys(private, master_key)
+            self._write(conn, token_id, object_id, obj, raw, stored.uid, private, keys, stored.size)
+
+    def destroy_object(self, token_id: int, object_id: int) -> None:
+        with self._tx(write=True) as conn:
+            if conn.execute("DELETE FROM objects WHERE id = ? AND token_id = ?",
+                            (object_id, token_id)).rowcount == 0:
+                raise CKRError(CKR.OBJECT_HANDLE_INVALID)
+
+    def object_private(self, token_id: int, object_id: int) -> bool | None:
+        with self._tx() as conn:
+            row = conn.execute("SELECT private FROM objects WHERE id = ? AND token_id = ?",
+                               (object_id, token_id)).fetchone()
+        return None if row is None else bool(row[0])
+
+    def find_objects(self, token_id: int, template: Mapping[int, Any],
+                     master_key: bytes | None) -> list[int]:
+        wanted = {int(k): codec.encode(k, v) for k, v in template.items()}
+        by_rank = sorted((c for c in wanted if indexed(c)), key=lambda c: _RANK.get(c, len(_RANK)))
+        joined = by_rank[:_MAX_JOIN]
+        rest = tuple(c for c in wanted if c not in joined)
+        with self._tx() as conn:
+            tk = self._token_keys(conn, token_id)
+            domains = [ObjectKeys(tk.public_seal_key, tk.uuid)]
+            if master_key is not None:
+                domains.append(tk.keys(True, master_key))
+            ids = self._candidates(conn, token_id, joined, wanted, domains, master_key is not None)
+            if not rest:
+                return ids
+            return [oid for oid in ids if self._matches(conn, token_id, oid, master_key, rest, wanted)]
+
+    @staticmethod
+    def _candidates(conn: sqlite3.Connection, token_id: int, joined: list[int],
+                    wanted: Mapping[int, bytes], domains: list[ObjectKeys],
+                    with_private: bool) -> list[int]:
+        """Object ids matching every ``joined`` attribute, via the blind index.
+
+        The most selective attribute drives (CROSS JOIN fixes SQLite's join order), every
+        further one is a primary-key probe per candidate, so cost follows the number of
+        matches, not the number of objects. Digests of both domains are offered; a
+        public object can only match public-key digests and vice versa (128-bit HMACs)."""
+        if not joined:
+            sql = "SELECT id FROM objects WHERE token_id = ?"
+            if not with_private:
+                sql += " AND private = 0"
+            return [r[0] for r in conn.execute(sql + " ORDER BY id", (token_id,))]
+        args: list[Any] = [token_id]
+        tables, where = [], []
+        for i, cka in enumerate(joined):
+            digests = [d.digest(cka, wanted[cka]) for d in domains]
+            marks = ", ".join("?" for _ in digests)
+            tables.append(f"find_index AS f{i}")
+            if i == 0:
+                where.append(f"f0.token_id = ? AND f0.digest IN ({marks}) AND f0.type = ?")
+                args[1:] = [*digests, cka]
+            else:
+                where.append(f"f{i}.object_id = f0.object_id AND f{i}.type = ? "
+                             f"AND f{i}.digest IN ({marks})")
+                args += [cka, *digests]
+        sql = (f"SELECT f0.object_id FROM {' CROSS JOIN '.join(tables)} "
+               f"WHERE {' AND '.join(where)} ORDER BY f0.object_id")
+        return [r[0] for r in conn.execute(sql, args)]
+
+    def _matches(self, conn: sqlite3.Connection, token_id: int, object_id: int,
+                 master_key: bytes | None, types: tuple[int, ...], wanted: Mapping[int, bytes]) -> bool:
+        stored = self._read(conn, token_id, object_id, master_key, types)
+        return all(stored.raw.get(c) == wanted[c] for c in types)
+
+    # --- freshness ----------------------------------------------------------------------
+    def data_version(self) -> int:
+        with self._lock:
+            if self._conn is None:
+                raise CKRError(CKR.GENERAL_ERROR, "store is closed")
+            try:
+                return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.Error as exc:
+                raise _db_error(exc) from None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+def _create_private_file(path: str) -> None:
+    """Create the database file readable by its owner only (it holds wrapped keys);
+    SQLite gives the -wal and -shm files the same mode."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise CKRError(CKR.DEVICE_ERROR, f"storage: cannot create database file ({exc.strerror})") from None
