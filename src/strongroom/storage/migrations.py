@@ -170,6 +170,7 @@ def _copy(conn: sqlite3.Connection, backup: str) -> None:
     """Consistent copy of the database to ``backup`` (SQLite online backup API)."""
     if os.path.exists(backup):
         os.remove(backup)   # leftover of an interrupted earlier attempt; the db is the truth
+    os.close(os.open(backup, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))  # holds wrapped keys
     dst = sqlite3.connect(backup)
     try:
         conn.backup(dst)
