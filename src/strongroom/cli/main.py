@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+from pathlib import Path  # noqa: F401  (annotations)
 
 
 def module_path() -> Path:
     """Absolute path of the PKCS#11 module (``libstrongroom.so``) inside the package."""
-    import strongroom
+    from ..abi import module_path as path
 
-    return (Path(strongroom.__file__).resolve().parent / "libstrongroom.so")
+    return path()
 
 
 def _cmd_module_path(args: argparse.Namespace) -> int:
