@@ -9,7 +9,8 @@ from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.exceptions import (
     AttributeReadOnly, AttributeSensitive, NoSuchKey, PinIncorrect, TemplateIncomplete,
 )
-from pkcs11.util.ec import decode_ec_public_key, encode_named_curve_parameters
+from pkcs11.mechanisms import GCMParams
+from pkcs11.util.ec import encode_named_curve_parameters
 
 from support import USER_PIN, Tool, subprocess_env
 
@@ -31,23 +32,24 @@ def token(p11lib, tool: Tool, monkeypatch):
     p11lib.finalize()
 
 
-def ec_keypair(session, **kw):
+def ec_keypair(session, curve="secp256r1", **kw):
     params = session.create_domain_parameters(
-        KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")}, local=True)
+        KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters(curve)}, local=True)
     return params.generate_keypair(**kw)
 
 
-def test_ec_sign_verifies_with_pyca(token):
+@pytest.mark.parametrize("curve,pyca_curve,size", [
+    ("secp256r1", ec.SECP256R1(), 32), ("secp384r1", ec.SECP384R1(), 48)])
+def test_ec_sign_verifies_with_pyca(token, curve, pyca_curve, size):
     with token.open(user_pin=USER_PIN, rw=True) as session:
-        pub, priv = ec_keypair(session, store=True, label="dev")
+        pub, priv = ec_keypair(session, curve, store=True, label="dev")
         digest = hashes.Hash(hashes.SHA256())
         digest.update(b"message")
         value = digest.finalize()
         sig = priv.sign(value, mechanism=Mechanism.ECDSA)
-        assert len(sig) == 64
-        public = ec.EllipticCurvePublicKey.from_encoded_point(
-            ec.SECP256R1(), decode_ec_public_key_point(pub))
-        der = utils.encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+        assert len(sig) == 2 * size
+        public = ec.EllipticCurvePublicKey.from_encoded_point(pyca_curve, decode_ec_public_key_point(pub))
+        der = utils.encode_dss_signature(int.from_bytes(sig[:size], "big"), int.from_bytes(sig[size:], "big"))
         public.verify(der, value, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
         assert pub.verify(value, sig, mechanism=Mechanism.ECDSA)
         assert not pub.verify(bytes(32), sig, mechanism=Mechanism.ECDSA)
@@ -139,8 +141,10 @@ def test_aes_gcm_and_cbc_pad(token):
     with token.open(user_pin=USER_PIN, rw=True) as session:
         key = session.generate_key(KeyType.AES, 256, label="aes")
         iv = session.generate_random(96)
-        ct = key.encrypt(b"attack at dawn", mechanism=Mechanism.AES_GCM, mechanism_param=(iv, b"aad", 128))
-        assert key.decrypt(ct, mechanism=Mechanism.AES_GCM, mechanism_param=(iv, b"aad", 128)) == b"attack at dawn"
+        gcm = GCMParams(iv[:12], b"aad", 128)
+        ct = key.encrypt(b"attack at dawn", mechanism=Mechanism.AES_GCM, mechanism_param=gcm)
+        assert len(ct) == len(b"attack at dawn") + 16
+        assert key.decrypt(ct, mechanism=Mechanism.AES_GCM, mechanism_param=gcm) == b"attack at dawn"
         iv16 = session.generate_random(128)
         ct = key.encrypt(b"x" * 33, mechanism=Mechanism.AES_CBC_PAD, mechanism_param=iv16)
         assert len(ct) == 48
