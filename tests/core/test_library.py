@@ -373,3 +373,31 @@ def test_create_object_import_and_find_by_label(lib, token):
     with pytest.raises(CKRError) as e:
         lib.create_object(token, [(CKA.CLASS, CKO.PRIVATE_KEY), (CKA.KEY_TYPE, CKK.EC)])
     assert rv(e) == CKR.TEMPLATE_INCOMPLETE
+
+
+def test_quota_exceeded_is_device_memory_and_nothing_half_written(tmp_path, monkeypatch):
+    from support import make_home
+
+    env = make_home(tmp_path / "small", extra="quota_objects = 3\n")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    library = Library()
+    library.initialize(None)
+    try:
+        library.init_token(0, SO_PIN, "small")
+        h = library.open_session(0, RW)
+        library.login(h, CKU.SO, SO_PIN)
+        library.init_pin(h, USER_PIN)
+        library.logout(h)
+        library.login(h, CKU.USER, USER_PIN)
+        ec_pair(library, h)                                 # 2 of 3 objects
+        with pytest.raises(CKRError) as e:
+            ec_pair(library, h)                             # public fits, private does not
+        assert rv(e) == CKR.DEVICE_MEMORY
+        library.find_objects_init(h, [(CKA.TOKEN, True)])
+        assert len(library.find_objects(h, 10)) == 2         # the lone public half was undone
+        library.find_objects_final(h)
+        session_key = ec_pair(library, h, token=False)       # session objects are not on the store
+        assert len(session_key) == 2
+    finally:
+        library.finalize()
