@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
 
 from strongroom.abi import build_ffi
 from strongroom.pkcs11.constants import CKR

@@ -6,8 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pkcs11
-from pkcs11 import Attribute, ObjectClass
 
 from support import USER_PIN, Tool
 

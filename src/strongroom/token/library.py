@@ -11,7 +11,6 @@ import itertools
 import logging
 import os
 import threading
-import time
 from typing import Any, Iterable
 
 from .. import __version__
@@ -29,7 +28,7 @@ from ..pkcs11.errors import CKRError
 from ..storage.base import KdfParams, Quota, Store, TokenRecord
 from . import crypto
 from .login import LoginState, authenticate, check_pin_length, pin_flags
-from .objects import ObjectManager, ObjectRef, Visibility
+from .objects import ObjectManager, Visibility
 from .sessions import ActiveOperation, OpSlot, Session
 from .types import (
     InitArgs, LibraryInfo, Mechanism, MechanismInfo, SessionInfo, SlotInfo, TokenInfo,
