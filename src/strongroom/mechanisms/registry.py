@@ -98,6 +98,9 @@ class MechanismEntry:
     #: CKK of the keys ``generate`` / ``generate_pair`` make: the core needs it to pick the
     #: attribute table before the mechanism runs.
     gen_key_type: int | None = None
+    #: The parameter may be absent (NULL pParameter): ``param`` is then None and the
+    #: mechanism applies the spec's defaults (CKM_ML_DSA's CK_SIGN_ADDITIONAL_CONTEXT, ...).
+    param_optional: bool = False
 
 
 _REGISTRY: dict[int, MechanismEntry] = {}
@@ -133,6 +136,8 @@ def check_param(entry: MechanismEntry, param: object) -> None:
     pass a non-NULL pointer with length 0 and the spec treats that as "no parameter".
     """
     expected = entry.param_type
+    if param is None and entry.param_optional:
+        return
     if expected is None:
         if param is None or param == b"":
             return
