@@ -145,9 +145,12 @@ def test_generate_requires_params():
 
 
 def test_generate_unknown_curve():
-    secp256k1 = bytes.fromhex("06052b8104000a")
-    with pytest.raises(CKRError) as e:
-        registry.get(CKM.EC_KEY_PAIR_GEN).generate_pair(None, {CKA.EC_PARAMS: secp256k1}, {})
+    secp224r1 = bytes.fromhex("06052b81040021")
+    ed25519 = bytes.fromhex("06032b6570")      # an Edwards curve is not a CKK_EC curve
+    for params in (secp224r1, ed25519):
+        with pytest.raises(CKRError) as e:
+            registry.get(CKM.EC_KEY_PAIR_GEN).generate_pair(None, {CKA.EC_PARAMS: params}, {})
+        assert e.value.rv == CKR.CURVE_NOT_SUPPORTED
     assert e.value.rv == CKR.CURVE_NOT_SUPPORTED
     with pytest.raises(CKRError) as e:
         registry.get(CKM.EC_KEY_PAIR_GEN).generate_pair(None, {CKA.EC_PARAMS: b"\x06\x05\x2b"}, {})

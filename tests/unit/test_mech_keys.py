@@ -53,7 +53,7 @@ def test_ec_point_off_curve(ec_key):
     expect(CKR.ATTRIBUTE_VALUE_INVALID, CKO.PUBLIC_KEY, CKK.EC, {CKA.EC_PARAMS: P256, CKA.EC_POINT: b"\x04\x00"})
     expect(CKR.TEMPLATE_INCOMPLETE, CKO.PUBLIC_KEY, CKK.EC, {CKA.EC_PARAMS: P256})
     expect(CKR.CURVE_NOT_SUPPORTED, CKO.PUBLIC_KEY, CKK.EC,
-           {CKA.EC_PARAMS: bytes.fromhex("06052b8104000a"), CKA.EC_POINT: bytes(raw)})
+           {CKA.EC_PARAMS: bytes.fromhex("06052b81040021"), CKA.EC_POINT: bytes(raw)})   # secp224r1
 
 
 def test_ec_private_scalar_range(ec_key):

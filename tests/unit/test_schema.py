@@ -66,6 +66,10 @@ SECRETS = {
     (CKO.SECRET_KEY, CKK.GENERIC_SECRET): {CKA.VALUE},
     (CKO.PUBLIC_KEY, CKK.RSA): set(),
     (CKO.PUBLIC_KEY, CKK.EC): set(),
+    (CKO.PRIVATE_KEY, CKK.EC_EDWARDS): {CKA.VALUE},
+    (CKO.PUBLIC_KEY, CKK.EC_EDWARDS): set(),
+    (CKO.PRIVATE_KEY, CKK.EC_MONTGOMERY): {CKA.VALUE},
+    (CKO.PUBLIC_KEY, CKK.EC_MONTGOMERY): set(),
     (CKO.DATA, None): set(),
     (CKO.CERTIFICATE, CKC.X_509): set(),
 }
@@ -121,7 +125,7 @@ def test_adding_a_key_type_is_one_table(monkeypatch):
     assert template.readable(priv, CKA.VALUE) is template.Unreadable.SENSITIVE
 
 
-def test_edwards_not_supported_yet():
+def test_edwards_needs_its_material():
     with pytest.raises(CKRError) as e:
         template.build([(CKA.CLASS, CKO.PUBLIC_KEY), (CKA.KEY_TYPE, CKK.EC_EDWARDS)], Op.CREATE)
-    assert e.value.rv == CKR.TEMPLATE_INCONSISTENT
+    assert e.value.rv == CKR.TEMPLATE_INCOMPLETE

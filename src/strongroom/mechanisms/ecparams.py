@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, x448, x25519
 
-from ..pkcs11.constants import CKR
+from ..pkcs11.constants import CKK, CKR
 from ..pkcs11.errors import CKRError
 
 TAG_OCTET_STRING = 0x04
@@ -43,6 +43,13 @@ CURVES: tuple[Curve, ...] = (
           ("secp384r1", "P-384")),
     Curve("secp521r1", bytes.fromhex("06052b81040023"), ec.SECP521R1, 521,
           ("secp521r1", "P-521")),
+    Curve("secp256k1", bytes.fromhex("06052b8104000a"), ec.SECP256K1, 256, ("secp256k1",)),
+    Curve("brainpoolP256r1", bytes.fromhex("06092b2403030208010107"), ec.BrainpoolP256R1, 256,
+          ("brainpoolP256r1",)),
+    Curve("brainpoolP384r1", bytes.fromhex("06092b240303020801010b"), ec.BrainpoolP384R1, 384,
+          ("brainpoolP384r1",)),
+    Curve("brainpoolP512r1", bytes.fromhex("06092b240303020801010d"), ec.BrainpoolP512R1, 512,
+          ("brainpoolP512r1",)),
 )
 MIN_BITS = min(c.bits for c in CURVES)
 MAX_BITS = max(c.bits for c in CURVES)
@@ -136,3 +143,96 @@ def decode_point(curve: Curve, value: object) -> ec.EllipticCurvePublicKey:
         except ValueError:
             continue
     raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "CKA_EC_POINT is not a point on the curve")
+
+
+# --- Edwards and Montgomery curves (PKCS#11 v3.0 Current Mechanisms, "EC Edwards" /
+# "EC Montgomery" key objects). CKA_EC_PARAMS is the RFC 8410 OID or a PrintableString
+# curve name; pkcs11-tool 0.23 sends the names "edwards25519" / "curve25519", GnuPG-era
+# software the pre-RFC OIDs 1.3.6.1.4.1.11591.15.1 / 1.3.6.1.4.1.3029.1.5.1. Keys are raw
+# byte strings (RFC 8032 / RFC 7748 encodings), not X9.62 points.
+
+
+@dataclass(frozen=True)
+class RawCurve:
+    """An Edwards or Montgomery curve: key type, pyca classes, raw key lengths."""
+
+    name: str
+    key_type: int                 # CKK_EC_EDWARDS or CKK_EC_MONTGOMERY
+    oid_der: bytes                # RFC 8410 OID, the form we never need to be told twice
+    bits: int                     # CK_MECHANISM_INFO size (255 / 448, as other tokens report)
+    public_len: int
+    private_len: int
+    private_cls: type
+    public_cls: type
+    names: tuple[str, ...]
+    old_oids: tuple[bytes, ...] = ()
+
+
+RAW_CURVES: tuple[RawCurve, ...] = (
+    RawCurve("Ed25519", CKK.EC_EDWARDS, bytes.fromhex("06032b6570"), 255, 32, 32,
+             ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey,
+             ("edwards25519", "Ed25519", "ed25519"), (bytes.fromhex("06092b06010401da470f01"),)),
+    RawCurve("Ed448", CKK.EC_EDWARDS, bytes.fromhex("06032b6571"), 448, 57, 57,
+             ed448.Ed448PrivateKey, ed448.Ed448PublicKey, ("edwards448", "Ed448", "ed448")),
+    RawCurve("X25519", CKK.EC_MONTGOMERY, bytes.fromhex("06032b656e"), 255, 32, 32,
+             x25519.X25519PrivateKey, x25519.X25519PublicKey,
+             ("curve25519", "X25519", "x25519"), (bytes.fromhex("060a2b060104019755010501"),)),
+    RawCurve("X448", CKK.EC_MONTGOMERY, bytes.fromhex("06032b656f"), 448, 56, 56,
+             x448.X448PrivateKey, x448.X448PublicKey, ("curve448", "X448", "x448")),
+)
+RAW_MIN_BITS = min(c.bits for c in RAW_CURVES)
+RAW_MAX_BITS = max(c.bits for c in RAW_CURVES)
+_RAW_BY_OID = {o: c for c in RAW_CURVES for o in (c.oid_der, *c.old_oids)}
+_RAW_BY_NAME = {n: c for c in RAW_CURVES for n in c.names}
+
+
+def raw_curve_from_params(params: object, key_type: int) -> RawCurve:
+    """The Edwards / Montgomery curve named by CKA_EC_PARAMS for a key of ``key_type``.
+
+    A curve of the other family (an Ed25519 OID on a CKK_EC_MONTGOMERY key) is
+    CKR_CURVE_NOT_SUPPORTED, like any unknown curve; malformed DER is
+    CKR_ATTRIBUTE_VALUE_INVALID.
+    """
+    if not isinstance(params, bytes):
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "CKA_EC_PARAMS must be bytes")
+    curve = _RAW_BY_OID.get(params)
+    if curve is None:
+        tlv = der_parse_tlv(params)
+        if tlv is None:
+            raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "CKA_EC_PARAMS is not DER")
+        if tlv[0] == TAG_PRINTABLE_STRING:
+            curve = _RAW_BY_NAME.get(tlv[1].decode("ascii", "replace"))
+    if curve is None or curve.key_type != key_type:
+        raise CKRError(CKR.CURVE_NOT_SUPPORTED, "curve not supported for this key type")
+    return curve
+
+
+def raw_curve_of_key(key: object) -> RawCurve:
+    for c in RAW_CURVES:
+        if isinstance(key, (c.private_cls, c.public_cls)):
+            return c
+    raise CKRError(CKR.KEY_TYPE_INCONSISTENT, "not an Edwards or Montgomery key")
+
+
+def unwrap_raw(value: object, length: int, what: str) -> bytes:
+    """A raw Edwards/Montgomery key given bare or as a DER OCTET STRING (field notes).
+
+    The forms cannot be confused: the bare form is exactly ``length`` bytes, its DER
+    wrapping ``length + 2``.
+    """
+    if isinstance(value, bytes):
+        if len(value) == length:
+            return value
+        tlv = der_parse_tlv(value)
+        if tlv is not None and tlv[0] == TAG_OCTET_STRING and len(tlv[1]) == length:
+            return tlv[1]
+    raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, f"{what} must be {length} bytes (raw or DER OCTET STRING)")
+
+
+def decode_raw_public(curve: RawCurve, value: object):
+    """CKA_EC_POINT (or ECDH public data) of an Edwards / Montgomery key -> pyca key."""
+    raw = unwrap_raw(value, curve.public_len, "CKA_EC_POINT")
+    try:
+        return curve.public_cls.from_public_bytes(raw)
+    except ValueError:
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "invalid public key") from None

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ..pkcs11.constants import CKA, CKK, CKO, CKR
 from ..pkcs11.errors import CKRError
-from . import ecparams
+from . import ecparams, pqc
 
 RSA_MIN_BITS = 1024        # import / verify / legacy use
 RSA_MAX_BITS = 8192
@@ -101,6 +101,27 @@ def _ec_private_key(attrs: Attrs) -> ec.EllipticCurvePrivateKey:
         raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "EC private value out of range") from None
 
 
+RAW_KEY_TYPES = frozenset({CKK.EC_EDWARDS, CKK.EC_MONTGOMERY})
+
+
+def _raw_curve(attrs: Attrs) -> ecparams.RawCurve:
+    if CKA.EC_PARAMS not in attrs:
+        raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_EC_PARAMS missing")
+    return ecparams.raw_curve_from_params(attrs[CKA.EC_PARAMS], attrs.get(CKA.KEY_TYPE))
+
+
+def _raw_private_key(attrs: Attrs):
+    """Ed25519/Ed448/X25519/X448 private key from CKA_VALUE (the raw RFC 8032/7748 bytes)."""
+    curve = _raw_curve(attrs)
+    if CKA.VALUE not in attrs:
+        raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_VALUE missing")
+    raw = ecparams.unwrap_raw(attrs[CKA.VALUE], curve.private_len, "CKA_VALUE")
+    try:
+        return curve.private_cls.from_private_bytes(raw)
+    except ValueError:
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "invalid private key") from None
+
+
 def _require_params(attrs: Attrs) -> ecparams.Curve:
     if CKA.EC_PARAMS not in attrs:
         raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_EC_PARAMS missing")
@@ -142,6 +163,16 @@ def normalize_key_attrs(cls: int, key_type: int, attrs: Attrs) -> dict:
     if key_type == CKK.EC and cls == CKO.PRIVATE_KEY:
         _require_params(attrs)
         return _with_info(attrs, _ec_private_key(attrs).public_key(), {})
+    if key_type in RAW_KEY_TYPES and cls == CKO.PUBLIC_KEY:
+        curve = _raw_curve(attrs)
+        if CKA.EC_POINT not in attrs:
+            raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_EC_POINT missing")
+        key = ecparams.decode_raw_public(curve, attrs[CKA.EC_POINT])
+        raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return _with_info(attrs, key, {CKA.EC_POINT: ecparams.encode_point(raw)})
+    if key_type in RAW_KEY_TYPES and cls == CKO.PRIVATE_KEY:
+        _raw_curve(attrs)
+        return _with_info(attrs, _raw_private_key(attrs).public_key(), {})
     if key_type == CKK.RSA and cls == CKO.PUBLIC_KEY:
         numbers = _rsa_public_numbers(attrs)
         try:
@@ -164,6 +195,8 @@ def normalize_key_attrs(cls: int, key_type: int, attrs: Attrs) -> dict:
         return _secret_len(attrs, AES_KEY_LENGTHS)
     if key_type in GENERIC_SECRETS and cls == CKO.SECRET_KEY:
         return _secret_len(attrs, None)
+    if key_type in pqc.KEY_TYPES:     # ML-DSA / ML-KEM (PKCS#11 v3.2): see mechanisms/pqc.py
+        return pqc.normalize(cls, key_type, attrs)
     raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "key type not supported for this class")
 
 
@@ -178,6 +211,10 @@ def key_size(attrs: Attrs) -> int | None:
             return int.from_bytes(attrs[CKA.MODULUS], "big").bit_length()
         if key_type == CKK.EC:
             return ecparams.curve_from_params(attrs.get(CKA.EC_PARAMS)).bits
+        if key_type in RAW_KEY_TYPES:
+            return ecparams.raw_curve_from_params(attrs.get(CKA.EC_PARAMS), key_type).bits
+        if key_type in pqc.KEY_TYPES:     # public key bytes, the v3.2 unit for ML-DSA / ML-KEM
+            return pqc.key_size(attrs)
         if attrs.get(CKA.CLASS) == CKO.SECRET_KEY and isinstance(attrs.get(CKA.VALUE), bytes):
             return len(attrs[CKA.VALUE])
     except (KeyError, TypeError, CKRError):
@@ -197,6 +234,10 @@ def load_private(attrs: Attrs) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
         return _rsa_private_numbers(attrs).private_key(unsafe_skip_rsa_key_validation=True)
     if key_type == CKK.EC:
         return _ec_private_key(attrs)
+    if key_type in RAW_KEY_TYPES:
+        return _raw_private_key(attrs)
+    if key_type in pqc.KEY_TYPES:
+        return pqc.load_private(attrs)
     raise CKRError(CKR.KEY_TYPE_INCONSISTENT, "not an RSA or EC private key")
 
 
@@ -212,6 +253,10 @@ def load_public(attrs: Attrs) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
             raise CKRError(CKR.KEY_TYPE_INCONSISTENT, "invalid RSA public key") from None
     if key_type == CKK.EC:
         return ecparams.decode_point(_require_params(attrs), attrs.get(CKA.EC_POINT))
+    if key_type in RAW_KEY_TYPES:
+        return ecparams.decode_raw_public(_raw_curve(attrs), attrs.get(CKA.EC_POINT))
+    if key_type in pqc.KEY_TYPES:
+        return pqc.load_public(attrs)
     raise CKRError(CKR.KEY_TYPE_INCONSISTENT, "not an RSA or EC public key")
 
 

@@ -5,7 +5,21 @@
   are accepted only by import, for verification and legacy use.
 * CKM_RSA_PKCS (§2.1.6): single-part; sign/verify input ≤ k-11 bytes, encrypt input
   ≤ k-11, decrypt input exactly k.
-* CKM_SHA*_RSA_PKCS (§2.1.9): hash inside, multi-part sign/verify.
+* CKM_SHA*_RSA_PKCS (§2.1.9), SHA-1/2/3: hash inside, multi-part sign/verify.
+* CKM_RSA_PKCS also does C_SignRecover / C_VerifyRecover and C_WrapKey / C_UnwrapKey
+  (wrap = encrypt the key image, unwrap = decrypt it).
+* CKM_RSA_PKCS_PSS (§2.1.10): single-part over a hash whose length must be hashAlg's;
+  CKM_SHA*_RSA_PKCS_PSS (§2.1.11), SHA-1/2/3: multi-part, hashAlg must be the
+  mechanism's hash. CK_RSA_PKCS_PSS_PARAMS: any SHA-1/2/3 hashAlg, any MGF1 hash (the
+  spec lets it differ from hashAlg), 0 <= sLen <= emLen - hLen - 2; verification demands
+  exactly sLen.
+* CKM_RSA_PKCS_OAEP (§2.1.8): encrypt/decrypt/wrap/unwrap with CK_RSA_PKCS_OAEP_PARAMS:
+  any SHA-1/2/3 hash and MGF1 hash, source CKZ_DATA_SPECIFIED with the label (source 0
+  with no label is accepted too, as several clients send it).
+
+Not registered: CKM_RSA_X_509 (raw RSA). pyca/cryptography exposes no unpadded RSA
+private or public operation (its paddings are PKCS1v15, OAEP and PSS only), and the
+RSA primitive must not be written by hand here.
 
 What pyca cannot do: a raw PKCS #1 v1.5 *signature* over arbitrary bytes (pyca only
 signs a hash it wraps in a DigestInfo itself, and we must not hand-roll the RSA
@@ -23,21 +37,31 @@ deliberate: the error itself is the padding oracle.
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR, MechanismFlag as F
+from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR, CKZ, MechanismFlag as F
 from ..pkcs11.errors import CKRError
-from .digest import HASHES
+from ..pkcs11.params import RsaOaepParams, RsaPssParams
+from . import pkhash
 from .keys import (
     RSA_GEN_MIN_BITS, RSA_MAX_BITS, RSA_MIN_BITS, int_bytes, load_private, load_public, public_key_info,
 )
 from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, register, unsupported_kind
 
 _KEY_TYPES = frozenset({CKK.RSA})
+# Kinds added by issue 4's registry; absent in an older registry (then not registered).
+_SIGN_RECOVER = getattr(OpKind, "SIGN_RECOVER", None)
+_VERIFY_RECOVER = getattr(OpKind, "VERIFY_RECOVER", None)
+_WRAP = getattr(OpKind, "WRAP", None)
+_UNWRAP = getattr(OpKind, "UNWRAP", None)
+_PRIVATE_KINDS = {OpKind.SIGN, OpKind.DECRYPT, _SIGN_RECOVER, _UNWRAP} - {None}
+_ENCRYPTING = {OpKind.ENCRYPT, _WRAP} - {None}
+_DECRYPTING = {OpKind.DECRYPT, _UNWRAP} - {None}
 PAD_OVERHEAD = 11                    # PKCS #1 v1.5: k - 11 bytes of payload at most
 DEFAULT_EXPONENT = 65537
 
@@ -72,8 +96,7 @@ class RsaPkcsOperation(Operation):
 
     def __init__(self, kind: OpKind, key: KeyMaterial, hash_cls: type | None) -> None:
         self._kind = kind
-        private = kind in (OpKind.SIGN, OpKind.DECRYPT)
-        self._key = key.parsed(load_private if private else load_public)
+        self._key = key.parsed(load_private if kind in _PRIVATE_KINDS else load_public)
         self._k = (self._key.key_size + 7) // 8
         self._hash_cls = hash_cls
         self._hash = hashes.Hash(hash_cls()) if hash_cls else None
@@ -94,11 +117,13 @@ class RsaPkcsOperation(Operation):
         return data
 
     def final(self) -> bytes:
-        if self._kind is OpKind.SIGN:
+        if self._kind in (OpKind.SIGN, _SIGN_RECOVER):
             return self._sign()
-        if self._kind is OpKind.ENCRYPT:
+        if self._kind is _VERIFY_RECOVER:
+            return self._recover()
+        if self._kind in _ENCRYPTING:
             return self._key.encrypt(self._raw_input(), padding.PKCS1v15())
-        if self._kind is OpKind.DECRYPT:
+        if self._kind in _DECRYPTING:
             if len(self._data) != self._k:
                 raise CKRError(CKR.ENCRYPTED_DATA_LEN_RANGE, "ciphertext must be k bytes")
             try:
@@ -117,6 +142,16 @@ class RsaPkcsOperation(Operation):
             algorithm, digest = found
         return self._key.sign(digest, padding.PKCS1v15(), Prehashed(algorithm))
 
+    def _recover(self) -> bytes:
+        """C_VerifyRecover: the data is the signature; return what was signed."""
+        signature = bytes(self._data)
+        if len(signature) != self._k:
+            raise CKRError(CKR.SIGNATURE_LEN_RANGE, "signature must be k bytes")
+        try:
+            return self._key.recover_data_from_signature(signature, padding.PKCS1v15(), None)
+        except InvalidSignature:
+            raise CKRError(CKR.SIGNATURE_INVALID) from None
+
     def verify(self, signature: bytes) -> None:
         if self._kind is not OpKind.VERIFY:
             raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, "not a verify operation")
@@ -133,6 +168,130 @@ class RsaPkcsOperation(Operation):
             raise CKRError(CKR.SIGNATURE_INVALID) from None
         if not hmac.compare_digest(recovered, data):
             raise CKRError(CKR.SIGNATURE_INVALID)
+
+
+def _param_invalid(why: str) -> CKRError:
+    return CKRError(CKR.MECHANISM_PARAM_INVALID, why)
+
+
+def _hash(mech: int, what: str) -> hashes.HashAlgorithm:
+    cls = pkhash.BY_CKM.get(mech)
+    if cls is None:
+        raise _param_invalid(f"{what}: unsupported hash 0x{mech:x}")
+    return cls()
+
+
+def _mgf(mgf: int) -> padding.MGF1:
+    cls = pkhash.MGF1.get(mgf)
+    if cls is None:
+        raise _param_invalid(f"unsupported MGF 0x{mgf:x}")
+    return padding.MGF1(cls())
+
+
+@dataclass(frozen=True)
+class _PssSpec:
+    """A checked CK_RSA_PKCS_PSS_PARAMS."""
+
+    hash: hashes.HashAlgorithm
+    padding: padding.PSS
+
+
+def _pss_spec(param: object, key_bits: int, hash_cls: type | None) -> _PssSpec:
+    if not isinstance(param, RsaPssParams):
+        raise _param_invalid("CK_RSA_PKCS_PSS_PARAMS required")
+    h = _hash(param.hash_alg, "hashAlg")
+    if hash_cls is not None and type(h) is not hash_cls:
+        raise _param_invalid("hashAlg must be the mechanism's hash")
+    em_len = (key_bits - 1 + 7) // 8            # RFC 8017 §9.1.1: emLen = ceil((modBits-1)/8)
+    if not 0 <= param.salt_len <= em_len - h.digest_size - 2:
+        raise _param_invalid("sLen out of range for this key and hash")
+    return _PssSpec(h, padding.PSS(mgf=_mgf(param.mgf), salt_length=param.salt_len))
+
+
+class RsaPssOperation(Operation):
+    """CKM_RSA_PKCS_PSS (``hash_cls`` None: input is the hash) or CKM_SHA*_RSA_PKCS_PSS."""
+
+    def __init__(self, kind: OpKind, key: KeyMaterial, hash_cls: type | None, param: object) -> None:
+        self._kind = kind
+        self._key = key.parsed(load_private if kind is OpKind.SIGN else load_public)
+        self._k = (self._key.key_size + 7) // 8
+        self._spec = _pss_spec(param, self._key.key_size, hash_cls)
+        self.multipart = hash_cls is not None
+        self._hash = hashes.Hash(self._spec.hash) if hash_cls else None
+        self._data = bytearray()
+
+    def update(self, data: bytes) -> bytes:
+        if self._hash is not None:
+            self._hash.update(data)
+        else:
+            self._data += data
+        return b""
+
+    def _digest(self) -> bytes:
+        if self._hash is not None:
+            return self._hash.finalize()
+        if len(self._data) != self._spec.hash.digest_size:
+            raise CKRError(CKR.DATA_LEN_RANGE, "CKM_RSA_PKCS_PSS input must be a hashAlg digest")
+        return bytes(self._data)
+
+    def final(self) -> bytes:
+        if self._kind is not OpKind.SIGN:
+            raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, "not a sign operation")
+        return self._key.sign(self._digest(), self._spec.padding, Prehashed(self._spec.hash))
+
+    def verify(self, signature: bytes) -> None:
+        if self._kind is not OpKind.VERIFY:
+            raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, "not a verify operation")
+        digest = self._digest()
+        if len(signature) != self._k:
+            raise CKRError(CKR.SIGNATURE_LEN_RANGE, "signature must be k bytes")
+        try:
+            self._key.verify(signature, digest, self._spec.padding, Prehashed(self._spec.hash))
+        except InvalidSignature:
+            raise CKRError(CKR.SIGNATURE_INVALID) from None
+
+
+def oaep_padding(param: object) -> padding.OAEP:
+    """A checked CK_RSA_PKCS_OAEP_PARAMS as pyca's OAEP padding."""
+    if not isinstance(param, RsaOaepParams):
+        raise _param_invalid("CK_RSA_PKCS_OAEP_PARAMS required")
+    h = _hash(param.hash_alg, "hashAlg")
+    if param.source == 0 and param.source_data:
+        raise _param_invalid("a label needs source CKZ_DATA_SPECIFIED")
+    if param.source not in (0, CKZ.DATA_SPECIFIED):
+        raise _param_invalid("source must be CKZ_DATA_SPECIFIED")
+    return padding.OAEP(mgf=_mgf(param.mgf), algorithm=h, label=param.source_data or None)
+
+
+class RsaOaepOperation(Operation):
+    """CKM_RSA_PKCS_OAEP: single-part encrypt/wrap (public) and decrypt/unwrap (private)."""
+
+    multipart = False
+
+    def __init__(self, kind: OpKind, key: KeyMaterial, param: object) -> None:
+        self._padding = oaep_padding(param)
+        self._decrypt = kind in _DECRYPTING
+        self._key = key.parsed(load_private if self._decrypt else load_public)
+        self._k = (self._key.key_size + 7) // 8
+        self._data = bytearray()
+
+    def update(self, data: bytes) -> bytes:
+        self._data += data
+        return b""
+
+    def final(self) -> bytes:
+        data = bytes(self._data)
+        if self._decrypt:
+            if len(data) != self._k:
+                raise CKRError(CKR.ENCRYPTED_DATA_LEN_RANGE, "ciphertext must be k bytes")
+            try:
+                return self._key.decrypt(data, self._padding)
+            except ValueError:
+                raise CKRError(CKR.ENCRYPTED_DATA_INVALID) from None
+        h_len = self._padding.algorithm.digest_size
+        if len(data) > self._k - 2 * h_len - 2:
+            raise CKRError(CKR.DATA_LEN_RANGE, "OAEP input longer than k - 2hLen - 2")
+        return self._key.encrypt(data, self._padding)
 
 
 def _exponent(pub: dict) -> int:
@@ -176,7 +335,7 @@ def generate_pair(param: object, pub: dict, priv: dict) -> tuple[dict, dict]:
     return public, private
 
 
-def _factory(mech: int, hash_cls: type | None, kinds: tuple[OpKind, ...]):
+def _factory(mech: int, hash_cls: type | None, kinds: frozenset):
     def operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
         if kind not in kinds:
             raise unsupported_kind(mech, kind)
@@ -187,24 +346,76 @@ def _factory(mech: int, hash_cls: type | None, kinds: tuple[OpKind, ...]):
     return operation
 
 
+def _pss_factory(mech: int, hash_cls: type | None):
+    def operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
+        if kind not in (OpKind.SIGN, OpKind.VERIFY):
+            raise unsupported_kind(mech, kind)
+        if key is None:
+            raise CKRError(CKR.KEY_NEEDED)
+        return RsaPssOperation(kind, key, hash_cls, param)
+
+    return operation
+
+
+def _oaep_operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
+    if kind not in _ENCRYPTING | _DECRYPTING:
+        raise unsupported_kind(CKM.RSA_PKCS_OAEP, kind)
+    if key is None:
+        raise CKRError(CKR.KEY_NEEDED)
+    return RsaOaepOperation(kind, key, param)
+
+
+def _flags(kinds: frozenset) -> int:
+    bits = {OpKind.ENCRYPT: F.ENCRYPT, OpKind.DECRYPT: F.DECRYPT, OpKind.SIGN: F.SIGN,
+            OpKind.VERIFY: F.VERIFY, _SIGN_RECOVER: F.SIGN_RECOVER,
+            _VERIFY_RECOVER: F.VERIFY_RECOVER, _WRAP: F.WRAP, _UNWRAP: F.UNWRAP}
+    out = 0
+    for kind in kinds:
+        out |= bits[kind]
+    return out
+
+
 register(MechanismEntry(
     mechanism=CKM.RSA_PKCS_KEY_PAIR_GEN, flags=F.GENERATE_KEY_PAIR,
     min_key_size=RSA_GEN_MIN_BITS, max_key_size=RSA_MAX_BITS,
     key_types=frozenset(), param_type=None, generate_pair=generate_pair, gen_key_type=CKK.RSA,
 ))
-_ALL = (OpKind.ENCRYPT, OpKind.DECRYPT, OpKind.SIGN, OpKind.VERIFY)
+_PKCS_KINDS = frozenset({OpKind.ENCRYPT, OpKind.DECRYPT, OpKind.SIGN, OpKind.VERIFY,
+                         _SIGN_RECOVER, _VERIFY_RECOVER, _WRAP, _UNWRAP} - {None})
 register(MechanismEntry(
-    mechanism=CKM.RSA_PKCS, flags=F.ENCRYPT | F.DECRYPT | F.SIGN | F.VERIFY,
+    mechanism=CKM.RSA_PKCS, flags=_flags(_PKCS_KINDS),
     min_key_size=RSA_MIN_BITS, max_key_size=RSA_MAX_BITS, key_types=_KEY_TYPES,
-    param_type=None, operation=_factory(CKM.RSA_PKCS, None, _ALL),
+    param_type=None, operation=_factory(CKM.RSA_PKCS, None, _PKCS_KINDS),
 ))
+_SIGN_VERIFY = frozenset({OpKind.SIGN, OpKind.VERIFY})
 for _mech, _hash in (
     (CKM.SHA1_RSA_PKCS, CKM.SHA_1), (CKM.SHA224_RSA_PKCS, CKM.SHA224),
     (CKM.SHA256_RSA_PKCS, CKM.SHA256), (CKM.SHA384_RSA_PKCS, CKM.SHA384),
-    (CKM.SHA512_RSA_PKCS, CKM.SHA512),
+    (CKM.SHA512_RSA_PKCS, CKM.SHA512), (CKM.SHA3_224_RSA_PKCS, CKM.SHA3_224),
+    (CKM.SHA3_256_RSA_PKCS, CKM.SHA3_256), (CKM.SHA3_384_RSA_PKCS, CKM.SHA3_384),
+    (CKM.SHA3_512_RSA_PKCS, CKM.SHA3_512),
 ):
     register(MechanismEntry(
         mechanism=_mech, flags=F.SIGN | F.VERIFY,
         min_key_size=RSA_MIN_BITS, max_key_size=RSA_MAX_BITS, key_types=_KEY_TYPES,
-        param_type=None, operation=_factory(_mech, HASHES[_hash], (OpKind.SIGN, OpKind.VERIFY)),
+        param_type=None, operation=_factory(_mech, pkhash.BY_CKM[_hash], _SIGN_VERIFY),
     ))
+for _mech, _hash in (
+    (CKM.RSA_PKCS_PSS, None),
+    (CKM.SHA1_RSA_PKCS_PSS, CKM.SHA_1), (CKM.SHA224_RSA_PKCS_PSS, CKM.SHA224),
+    (CKM.SHA256_RSA_PKCS_PSS, CKM.SHA256), (CKM.SHA384_RSA_PKCS_PSS, CKM.SHA384),
+    (CKM.SHA512_RSA_PKCS_PSS, CKM.SHA512), (CKM.SHA3_224_RSA_PKCS_PSS, CKM.SHA3_224),
+    (CKM.SHA3_256_RSA_PKCS_PSS, CKM.SHA3_256), (CKM.SHA3_384_RSA_PKCS_PSS, CKM.SHA3_384),
+    (CKM.SHA3_512_RSA_PKCS_PSS, CKM.SHA3_512),
+):
+    register(MechanismEntry(
+        mechanism=_mech, flags=F.SIGN | F.VERIFY,
+        min_key_size=RSA_MIN_BITS, max_key_size=RSA_MAX_BITS, key_types=_KEY_TYPES,
+        param_type=RsaPssParams,
+        operation=_pss_factory(_mech, pkhash.BY_CKM[_hash] if _hash else None),
+    ))
+register(MechanismEntry(
+    mechanism=CKM.RSA_PKCS_OAEP, flags=_flags(frozenset(_ENCRYPTING | _DECRYPTING)),
+    min_key_size=RSA_MIN_BITS, max_key_size=RSA_MAX_BITS, key_types=_KEY_TYPES,
+    param_type=RsaOaepParams, operation=_oaep_operation,
+))

@@ -252,6 +252,22 @@ KEY_TYPES: Mapping[int, Mapping[int, Table]] = MappingProxyType({
             CKA.VALUE: SECRET,
         },
     },
+    # "Edwards / Montgomery Elliptic curve public/private key objects" tables: same rows
+    # as EC (CKA_EC_POINT / CKA_VALUE hold the RFC 8032 / 7748 raw encodings).
+    CKK.EC_EDWARDS: {
+        CKO.PUBLIC_KEY: {
+            CKA.EC_PARAMS: R(required_on_create=True, required_on_generate=True),   # ^1,3^
+            CKA.EC_POINT: MATERIAL,
+        },
+        CKO.PRIVATE_KEY: {CKA.EC_PARAMS: PRIV_MATERIAL, CKA.VALUE: SECRET},
+    },
+    CKK.EC_MONTGOMERY: {
+        CKO.PUBLIC_KEY: {
+            CKA.EC_PARAMS: R(required_on_create=True, required_on_generate=True),   # ^1,3^
+            CKA.EC_POINT: MATERIAL,
+        },
+        CKO.PRIVATE_KEY: {CKA.EC_PARAMS: PRIV_MATERIAL, CKA.VALUE: SECRET},
+    },
     CKK.GENERIC_SECRET: {   # "Generic secret key objects" table
         CKO.SECRET_KEY: {CKA.VALUE: SECRET, CKA.VALUE_LEN: VALUE_LEN},
     },
