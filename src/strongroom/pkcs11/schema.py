@@ -20,7 +20,7 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-from .constants import CKA, CKC, CKK, CKO, CKR
+from .constants import CKA, CKC, CKK, CKO, CKR, MLDSAParameterSet, MLKEMParameterSet
 
 
 class Op(Enum):
@@ -273,6 +273,36 @@ KEY_TYPES: Mapping[int, Mapping[int, Table]] = MappingProxyType({
     },
     CKK.AES: {   # "AES secret key objects" table
         CKO.SECRET_KEY: {CKA.VALUE: SECRET, CKA.VALUE_LEN: VALUE_LEN},
+    },
+    # PKCS#11 v3.2 "ML-DSA / ML-KEM public/private key objects" tables. The private
+    # CKA_VALUE row is ^1,4,6,7^ in the table, but the text says "at least one of CKA_SEED
+    # and CKA_VALUE must be specified on C_CreateObject": both are optional here and
+    # mechanisms/pqc.normalize enforces the rule (strongroom needs CKA_SEED).
+    CKK.ML_DSA: {
+        CKO.PUBLIC_KEY: {
+            CKA.PARAMETER_SET: R(required_on_create=True, required_on_generate=True,   # ^1,3^
+                                 values=frozenset(MLDSAParameterSet)),
+            CKA.VALUE: MATERIAL,                                                      # ^1,4^
+        },
+        CKO.PRIVATE_KEY: {
+            CKA.PARAMETER_SET: R(required_on_create=True, forbidden_on_generate=True,  # ^1,4,6^
+                                 forbidden_on_unwrap=True, values=frozenset(MLDSAParameterSet)),
+            CKA.SEED: OPT_SECRET,                                                     # ^4,6,7^
+            CKA.VALUE: OPT_SECRET,                                                    # see above
+        },
+    },
+    CKK.ML_KEM: {
+        CKO.PUBLIC_KEY: {
+            CKA.PARAMETER_SET: R(required_on_create=True, required_on_generate=True,   # ^1,3^
+                                 values=frozenset(MLKEMParameterSet)),
+            CKA.VALUE: MATERIAL,                                                      # ^1,4^
+        },
+        CKO.PRIVATE_KEY: {
+            CKA.PARAMETER_SET: R(required_on_create=True, forbidden_on_generate=True,  # ^1,4,6^
+                                 forbidden_on_unwrap=True, values=frozenset(MLKEMParameterSet)),
+            CKA.SEED: OPT_SECRET,                                                     # ^4,6,7^
+            CKA.VALUE: OPT_SECRET,                                                    # see above
+        },
     },
 })
 
