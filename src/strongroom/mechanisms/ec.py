@@ -5,7 +5,10 @@
   CKA_VALUE (big-endian scalar, field width) to the private key.
 * CKM_ECDSA (§2.3.8): input is a hash of any length, the X9.62 truncation rule applies;
   single-part only. Signatures are r‖s, each padded to the order's byte length — not DER.
-* CKM_ECDSA_SHA1/224/256/384/512 (§2.3.9): hash inside, multi-part.
+* CKM_ECDSA_SHA1/224/256/384/512 (§2.3.9) and CKM_ECDSA_SHA3_224/256/384/512:
+  hash inside, multi-part.
+* Curves (ecparams.CURVES): P-256, P-384, P-521, secp256k1, brainpoolP256r1/384r1/512r1,
+  as namedCurve OID or PrintableString name (hence CKF_EC_OID and CKF_EC_CURVENAME).
 
 Raw ECDSA through pyca: ``Prehashed(h)`` only checks ``len(data) == h.digest_size`` and
 hands the bytes to OpenSSL, which applies the X9.62 truncation itself. When the input
@@ -25,11 +28,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR, MechanismFlag as F
 from ..pkcs11.errors import CKRError
 from . import ecparams
-from .digest import HASHES
+from . import pkhash
 from .keys import int_bytes, load_private, load_public, public_key_info
 from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, register, unsupported_kind
 
-EC_FLAGS = F.EC_F_P | F.EC_OID | F.EC_UNCOMPRESS
+EC_FLAGS = F.EC_F_P | F.EC_OID | F.EC_CURVENAME | F.EC_UNCOMPRESS
 _KEY_TYPES = frozenset({CKK.EC})
 _BY_LENGTH: dict[int, type[hashes.HashAlgorithm]] = {
     h.digest_size: h for h in (hashes.SHA1, hashes.SHA224, hashes.SHA256, hashes.SHA384, hashes.SHA512)
@@ -138,11 +141,15 @@ register(MechanismEntry(
 ))
 for _mech, _hash in (
     (CKM.ECDSA, None),
-    (CKM.ECDSA_SHA1, HASHES[CKM.SHA_1]),
-    (CKM.ECDSA_SHA224, HASHES[CKM.SHA224]),
-    (CKM.ECDSA_SHA256, HASHES[CKM.SHA256]),
-    (CKM.ECDSA_SHA384, HASHES[CKM.SHA384]),
-    (CKM.ECDSA_SHA512, HASHES[CKM.SHA512]),
+    (CKM.ECDSA_SHA1, pkhash.BY_CKM[CKM.SHA_1]),
+    (CKM.ECDSA_SHA224, pkhash.BY_CKM[CKM.SHA224]),
+    (CKM.ECDSA_SHA256, pkhash.BY_CKM[CKM.SHA256]),
+    (CKM.ECDSA_SHA384, pkhash.BY_CKM[CKM.SHA384]),
+    (CKM.ECDSA_SHA512, pkhash.BY_CKM[CKM.SHA512]),
+    (CKM.ECDSA_SHA3_224, pkhash.BY_CKM[CKM.SHA3_224]),
+    (CKM.ECDSA_SHA3_256, pkhash.BY_CKM[CKM.SHA3_256]),
+    (CKM.ECDSA_SHA3_384, pkhash.BY_CKM[CKM.SHA3_384]),
+    (CKM.ECDSA_SHA3_512, pkhash.BY_CKM[CKM.SHA3_512]),
 ):
     register(MechanismEntry(
         mechanism=_mech, flags=F.SIGN | F.VERIFY | EC_FLAGS,

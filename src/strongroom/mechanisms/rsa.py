@@ -174,7 +174,7 @@ def _param_invalid(why: str) -> CKRError:
     return CKRError(CKR.MECHANISM_PARAM_INVALID, why)
 
 
-def _hash(mech: int, what: str) -> hashes.HashAlgorithm:
+def _hash_of(mech: int, what: str) -> hashes.HashAlgorithm:
     cls = pkhash.BY_CKM.get(mech)
     if cls is None:
         raise _param_invalid(f"{what}: unsupported hash 0x{mech:x}")
@@ -199,7 +199,7 @@ class _PssSpec:
 def _pss_spec(param: object, key_bits: int, hash_cls: type | None) -> _PssSpec:
     if not isinstance(param, RsaPssParams):
         raise _param_invalid("CK_RSA_PKCS_PSS_PARAMS required")
-    h = _hash(param.hash_alg, "hashAlg")
+    h = _hash_of(param.hash_alg, "hashAlg")
     if hash_cls is not None and type(h) is not hash_cls:
         raise _param_invalid("hashAlg must be the mechanism's hash")
     em_len = (key_bits - 1 + 7) // 8            # RFC 8017 §9.1.1: emLen = ceil((modBits-1)/8)
@@ -255,7 +255,7 @@ def oaep_padding(param: object) -> padding.OAEP:
     """A checked CK_RSA_PKCS_OAEP_PARAMS as pyca's OAEP padding."""
     if not isinstance(param, RsaOaepParams):
         raise _param_invalid("CK_RSA_PKCS_OAEP_PARAMS required")
-    h = _hash(param.hash_alg, "hashAlg")
+    h = _hash_of(param.hash_alg, "hashAlg")
     if param.source == 0 and param.source_data:
         raise _param_invalid("a label needs source CKZ_DATA_SPECIFIED")
     if param.source not in (0, CKZ.DATA_SPECIFIED):

@@ -1,0 +1,142 @@
+"""Edwards and Montgomery curves (PKCS#11 v3.0 Current Mechanisms, "EC Edwards" /
+"EC Montgomery" mechanisms).
+
+* CKM_EC_EDWARDS_KEY_PAIR_GEN: Ed25519 and Ed448 (CKK_EC_EDWARDS).
+* CKM_EC_MONTGOMERY_KEY_PAIR_GEN: X25519 and X448 (CKK_EC_MONTGOMERY — *not* Edwards,
+  unlike SoftHSM2); they derive with CKM_ECDH1_DERIVE (ecdh.py).
+  Both take CKA_EC_PARAMS from the public template as the RFC 8410 OID or a
+  PrintableString name ("edwards25519", "curve25519", ... see ecparams.RAW_CURVES) and
+  contribute CKA_EC_POINT (DER OCTET STRING of the raw public key) to the public key and
+  CKA_EC_PARAMS plus CKA_VALUE (the raw private key) to the private key.
+* CKM_EDDSA: single-part sign/verify with an optional CK_EDDSA_PARAMS.
+
+What pyca/cryptography (48) can do, and so what CKM_EDDSA accepts:
+
+==============  ===========================  =========================================
+key             parameter                    result
+==============  ===========================  =========================================
+Ed25519         none                         Ed25519 (pure, RFC 8032 §5.1)
+Ed25519         any CK_EDDSA_PARAMS          MECHANISM_PARAM_INVALID: Ed25519ctx /
+                                             Ed25519ph are not in pyca
+Ed448           none, or phFlag false and    Ed448 (pure, empty context)
+                no context
+Ed448           a context or phFlag true     MECHANISM_PARAM_INVALID: pyca's Ed448 takes
+                                             no context and has no Ed448ph
+==============  ===========================  =========================================
+"""
+from __future__ import annotations
+
+from cryptography.exceptions import InvalidSignature
+
+from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR, MechanismFlag as F
+from ..pkcs11.errors import CKRError
+from ..pkcs11.params import EddsaParams
+from . import ecparams
+from .keys import load_private, load_public, public_key_info
+from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, register, unsupported_kind
+
+#: CKA_EC_PARAMS may be the OID or a curve name.
+RAW_FLAGS = F.EC_OID | F.EC_CURVENAME
+SIGNATURE_LEN = {"Ed25519": 64, "Ed448": 114}
+
+
+def _pair_generator(key_type: int):
+    def generate_pair(param: object, pub: dict, priv: dict) -> tuple[dict, dict]:
+        params = pub.get(CKA.EC_PARAMS)
+        if params is None:
+            raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_EC_PARAMS missing from public template")
+        if CKA.EC_PARAMS in priv and priv[CKA.EC_PARAMS] != params:
+            raise CKRError(CKR.TEMPLATE_INCONSISTENT, "CKA_EC_PARAMS differ between templates")
+        curve = ecparams.raw_curve_from_params(params, key_type)
+        key = curve.private_cls.generate()
+        public = key.public_key()
+        info = public_key_info(public)
+        return (
+            {CKA.CLASS: CKO.PUBLIC_KEY, CKA.KEY_TYPE: key_type,
+             CKA.EC_POINT: ecparams.encode_point(public.public_bytes_raw()), CKA.PUBLIC_KEY_INFO: info},
+            {CKA.CLASS: CKO.PRIVATE_KEY, CKA.KEY_TYPE: key_type, CKA.EC_PARAMS: params,
+             CKA.VALUE: key.private_bytes_raw(), CKA.PUBLIC_KEY_INFO: info},
+        )
+
+    return generate_pair
+
+
+def check_eddsa_param(curve: ecparams.RawCurve, param: object) -> None:
+    """Refuse the EdDSA variants pyca cannot compute (see the module docstring)."""
+    if param is None or param == b"":
+        return
+    if not isinstance(param, EddsaParams):
+        raise CKRError(CKR.MECHANISM_PARAM_INVALID, "CK_EDDSA_PARAMS expected")
+    if curve.name == "Ed25519":
+        raise CKRError(CKR.MECHANISM_PARAM_INVALID,
+                       "Ed25519ctx / Ed25519ph are not available (pyca/cryptography has pure Ed25519 only)")
+    if param.ph_flag or param.context:
+        raise CKRError(CKR.MECHANISM_PARAM_INVALID,
+                       "Ed448ph and Ed448 contexts are not available (pyca/cryptography has pure Ed448 only)")
+
+
+class EddsaOperation(Operation):
+    """CKM_EDDSA: single-part (pure EdDSA hashes the whole message twice)."""
+
+    multipart = False
+
+    def __init__(self, kind: OpKind, key: KeyMaterial, param: object) -> None:
+        self._kind = kind
+        self._key = key.parsed(load_private if kind is OpKind.SIGN else load_public)
+        self._curve = ecparams.raw_curve_of_key(self._key)
+        if self._curve.key_type != CKK.EC_EDWARDS:
+            raise CKRError(CKR.KEY_TYPE_INCONSISTENT, "CKM_EDDSA needs an Edwards key")
+        check_eddsa_param(self._curve, param)
+        self._data = bytearray()
+
+    def update(self, data: bytes) -> bytes:
+        self._data += data
+        return b""
+
+    def final(self) -> bytes:
+        if self._kind is not OpKind.SIGN:
+            raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, "not a sign operation")
+        return self._key.sign(bytes(self._data))
+
+    def verify(self, signature: bytes) -> None:
+        if self._kind is not OpKind.VERIFY:
+            raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, "not a verify operation")
+        if len(signature) != SIGNATURE_LEN[self._curve.name]:
+            raise CKRError(CKR.SIGNATURE_LEN_RANGE, "wrong EdDSA signature length")
+        try:
+            self._key.verify(signature, bytes(self._data))
+        except InvalidSignature:
+            raise CKRError(CKR.SIGNATURE_INVALID) from None
+
+
+def _eddsa_operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
+    if kind not in (OpKind.SIGN, OpKind.VERIFY):
+        raise unsupported_kind(CKM.EDDSA, kind)
+    if key is None:
+        raise CKRError(CKR.KEY_NEEDED)
+    return EddsaOperation(kind, key, param)
+
+
+def _sizes(key_type: int) -> tuple[int, int]:
+    bits = [c.bits for c in ecparams.RAW_CURVES if c.key_type == key_type]
+    return min(bits), max(bits)
+
+
+register(MechanismEntry(
+    mechanism=CKM.EC_EDWARDS_KEY_PAIR_GEN, flags=F.GENERATE_KEY_PAIR | RAW_FLAGS,
+    min_key_size=_sizes(CKK.EC_EDWARDS)[0], max_key_size=_sizes(CKK.EC_EDWARDS)[1],
+    key_types=frozenset(), param_type=None, generate_pair=_pair_generator(CKK.EC_EDWARDS),
+    gen_key_type=CKK.EC_EDWARDS,
+))
+register(MechanismEntry(
+    mechanism=CKM.EC_MONTGOMERY_KEY_PAIR_GEN, flags=F.GENERATE_KEY_PAIR | RAW_FLAGS,
+    min_key_size=_sizes(CKK.EC_MONTGOMERY)[0], max_key_size=_sizes(CKK.EC_MONTGOMERY)[1],
+    key_types=frozenset(), param_type=None, generate_pair=_pair_generator(CKK.EC_MONTGOMERY),
+    gen_key_type=CKK.EC_MONTGOMERY,
+))
+register(MechanismEntry(
+    mechanism=CKM.EDDSA, flags=F.SIGN | F.VERIFY | RAW_FLAGS,
+    min_key_size=_sizes(CKK.EC_EDWARDS)[0], max_key_size=_sizes(CKK.EC_EDWARDS)[1],
+    key_types=frozenset({CKK.EC_EDWARDS}), param_type=EddsaParams, param_optional=True,
+    operation=_eddsa_operation,
+))
