@@ -33,6 +33,14 @@ class OpKind(Enum):
     DIGEST = "digest"
     SIGN = "sign"
     VERIFY = "verify"
+    #: C_WrapKey / C_UnwrapKey: ``operation(kind, key, param)``, then ``update(image) +
+    #: final()`` encrypts / decrypts the key image (mechanisms.keys.wrap_image).
+    WRAP = "wrap"
+    UNWRAP = "unwrap"
+    #: ``update(data) + final()`` -> signature with the data recoverable from it.
+    SIGN_RECOVER = "sign_recover"
+    #: ``update(signature) + final()`` -> recovered data; raises SIGNATURE_INVALID.
+    VERIFY_RECOVER = "verify_recover"
 
 
 #: The MechanismFlag bit the core must find in ``entry.flags`` before starting ``kind``.
@@ -42,6 +50,20 @@ KIND_FLAG: dict[OpKind, MechanismFlag] = {
     OpKind.DIGEST: MechanismFlag.DIGEST,
     OpKind.SIGN: MechanismFlag.SIGN,
     OpKind.VERIFY: MechanismFlag.VERIFY,
+    OpKind.WRAP: MechanismFlag.WRAP,
+    OpKind.UNWRAP: MechanismFlag.UNWRAP,
+    OpKind.SIGN_RECOVER: MechanismFlag.SIGN_RECOVER,
+    OpKind.VERIFY_RECOVER: MechanismFlag.VERIFY_RECOVER,
+}
+
+#: Flags for the callables that are not an OpKind (``derive``, ``encapsulate`` ...).
+DERIVE_FLAG = MechanismFlag.DERIVE
+ENCAPSULATE_FLAG = MechanismFlag.ENCAPSULATE
+DECAPSULATE_FLAG = MechanismFlag.DECAPSULATE
+#: OpKind.ENCRYPT / DECRYPT select these for the message-based API (``entry.message``).
+MESSAGE_FLAG: dict[OpKind, MechanismFlag] = {
+    OpKind.ENCRYPT: MechanismFlag.MESSAGE_ENCRYPT,
+    OpKind.DECRYPT: MechanismFlag.MESSAGE_DECRYPT,
 }
 
 
@@ -82,6 +104,31 @@ class Operation:
         raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, "not a verify operation")
 
 
+class MessageOperation:
+    """One active message-based AEAD operation (C_MessageEncryptInit ... Final).
+
+    The core calls ``encrypt`` / ``decrypt`` once per message (C_EncryptMessage or a
+    Begin/Next sequence collapsed to one message). ``param`` is the decoded per-message
+    parameter (CK_GCM_MESSAGE_PARAMS -> params.GcmMessageParams, CK_SALSA20_CHACHA20_
+    POLY1305_MSG_PARAMS -> params.ChaCha20Poly1305MessageParams, ...). ``encrypt`` returns
+    ``(ciphertext, param_out)`` where ``param_out`` is the parameter with the outputs the
+    token writes back into the caller's struct filled in (the tag; a generated IV when
+    the IV generator is not CKG_NO_GENERATE) -- the ABI copies those fields back. The
+    ciphertext does not contain the tag. ``decrypt`` reads the tag from ``param`` and
+    returns the plaintext or raises ENCRYPTED_DATA_INVALID. ``close`` runs at
+    C_Message*Final and when the session ends.
+    """
+
+    def encrypt(self, param: Any, aad: bytes, data: bytes) -> tuple[bytes, Any]:
+        raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, "not a message-encrypt operation")
+
+    def decrypt(self, param: Any, aad: bytes, data: bytes) -> bytes:
+        raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, "not a message-decrypt operation")
+
+    def close(self) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class MechanismEntry:
     """What C_GetMechanismInfo reports plus the callables that implement the mechanism."""
@@ -101,6 +148,16 @@ class MechanismEntry:
     #: The parameter may be absent (NULL pParameter): ``param`` is then None and the
     #: mechanism applies the spec's defaults (CKM_ML_DSA's CK_SIGN_ADDITIONAL_CONTEXT, ...).
     param_optional: bool = False
+    #: C_DeriveKey (flag DERIVE): (param, base key, validated new-key attrs) -> the
+    #: attributes the mechanism contributes (CKA_VALUE, CKA_VALUE_LEN ...).
+    derive: Callable[[Any, KeyMaterial, dict], dict] | None = None
+    #: C_EncapsulateKey (flag ENCAPSULATE): (param, public key) -> (ciphertext, secret).
+    encapsulate: Callable[[Any, KeyMaterial], tuple[bytes, bytes]] | None = None
+    #: C_DecapsulateKey (flag DECAPSULATE): (param, private key, ciphertext) -> secret.
+    decapsulate: Callable[[Any, KeyMaterial, bytes], bytes] | None = None
+    #: Message-based API (flags MESSAGE_ENCRYPT / MESSAGE_DECRYPT): (OpKind.ENCRYPT or
+    #: DECRYPT, key, init param or None) -> MessageOperation.
+    message: Callable[[OpKind, KeyMaterial, Any], MessageOperation] | None = None
 
 
 _REGISTRY: dict[int, MechanismEntry] = {}
