@@ -5,5 +5,5 @@ time and add one import line below. The core uses ``registry.get`` / ``all_mecha
 """
 from . import registry  # noqa: F401  (first: the families register into it)
 from . import aes, digest, ec, random, rsa  # noqa: F401
-from . import eddsa  # noqa: F401  (Edwards / Montgomery)
+from . import ecdh, eddsa  # noqa: F401  (ECDH derive; Edwards / Montgomery)
 from . import mldsa, mlkem  # noqa: F401  (PKCS#11 v3.2 post-quantum)

@@ -164,15 +164,16 @@ def normalize_key_attrs(cls: int, key_type: int, attrs: Attrs) -> dict:
         _require_params(attrs)
         return _with_info(attrs, _ec_private_key(attrs).public_key(), {})
     if key_type in RAW_KEY_TYPES and cls == CKO.PUBLIC_KEY:
-        curve = _raw_curve(attrs)
+        curve = _raw_curve({**attrs, CKA.KEY_TYPE: key_type})
         if CKA.EC_POINT not in attrs:
             raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_EC_POINT missing")
         key = ecparams.decode_raw_public(curve, attrs[CKA.EC_POINT])
         raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
         return _with_info(attrs, key, {CKA.EC_POINT: ecparams.encode_point(raw)})
     if key_type in RAW_KEY_TYPES and cls == CKO.PRIVATE_KEY:
-        _raw_curve(attrs)
-        return _with_info(attrs, _raw_private_key(attrs).public_key(), {})
+        key = _raw_private_key({**attrs, CKA.KEY_TYPE: key_type})
+        # CKA_VALUE given as a DER OCTET STRING is stored raw, the spec's form
+        return _with_info(attrs, key.public_key(), {CKA.VALUE: key.private_bytes_raw()})
     if key_type == CKK.RSA and cls == CKO.PUBLIC_KEY:
         numbers = _rsa_public_numbers(attrs)
         try:

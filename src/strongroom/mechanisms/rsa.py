@@ -14,7 +14,8 @@
   spec lets it differ from hashAlg), 0 <= sLen <= emLen - hLen - 2; verification demands
   exactly sLen.
 * CKM_RSA_PKCS_OAEP (§2.1.8): encrypt/decrypt/wrap/unwrap with CK_RSA_PKCS_OAEP_PARAMS:
-  any SHA-1/2/3 hash and MGF1 hash, source CKZ_DATA_SPECIFIED with the label (source 0
+  any SHA-1/SHA-2 hash and MGF1 hash (pyca refuses SHA-3 in OAEP, so SHA-3 there is
+  CKR_MECHANISM_PARAM_INVALID), source CKZ_DATA_SPECIFIED with the label (source 0
   with no label is accepted too, as several clients send it).
 
 Not registered: CKM_RSA_X_509 (raw RSA). pyca/cryptography exposes no unpadded RSA
@@ -251,16 +252,22 @@ class RsaPssOperation(Operation):
             raise CKRError(CKR.SIGNATURE_INVALID) from None
 
 
+_SHA3 = (hashes.SHA3_224, hashes.SHA3_256, hashes.SHA3_384, hashes.SHA3_512)
+
+
 def oaep_padding(param: object) -> padding.OAEP:
     """A checked CK_RSA_PKCS_OAEP_PARAMS as pyca's OAEP padding."""
     if not isinstance(param, RsaOaepParams):
         raise _param_invalid("CK_RSA_PKCS_OAEP_PARAMS required")
     h = _hash_of(param.hash_alg, "hashAlg")
+    mgf = _mgf(param.mgf)
+    if isinstance(h, _SHA3) or pkhash.MGF1.get(param.mgf) in _SHA3:
+        raise _param_invalid("OAEP with SHA-3 is not available (pyca/cryptography allows SHA-1/SHA-2 only)")
     if param.source == 0 and param.source_data:
         raise _param_invalid("a label needs source CKZ_DATA_SPECIFIED")
     if param.source not in (0, CKZ.DATA_SPECIFIED):
         raise _param_invalid("source must be CKZ_DATA_SPECIFIED")
-    return padding.OAEP(mgf=_mgf(param.mgf), algorithm=h, label=param.source_data or None)
+    return padding.OAEP(mgf=mgf, algorithm=h, label=param.source_data or None)
 
 
 class RsaOaepOperation(Operation):
