@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .constants import CKD, CKZ, HedgeType, HkdfSaltFlag
+from .constants import CKD, CKM, CKZ, HedgeType, HkdfSaltFlag
 
 
 @dataclass(frozen=True)
@@ -126,3 +126,49 @@ class HashSignAdditionalContext:
     hedge_variant: int = HedgeType.HEDGE_PREFERRED
     context: bytes = b""
     hash: int = 0
+
+
+# --- message-based AEAD parameters (PKCS#11 v3.0 §5.13 / §5.14; issue 4) ------------------
+#: CK_GENERATOR_FUNCTION values (ivGenerator of CK_GCM_MESSAGE_PARAMS).
+CKG_NO_GENERATE = 0
+CKG_GENERATE = 1
+CKG_GENERATE_COUNTER = 2
+CKG_GENERATE_RANDOM = 3
+CKG_GENERATE_COUNTER_XOR = 4
+
+
+@dataclass(frozen=True)
+class GcmMessageParams:
+    """CK_GCM_MESSAGE_PARAMS: the per-message parameter of C_EncryptMessage /
+    C_DecryptMessage with CKM_AES_GCM.
+
+    ``iv`` is the caller's IV buffer content (``len(iv)`` is ulIvLen); with an
+    ``iv_generator`` other than CKG_NO_GENERATE the token generates all but the
+    ``iv_fixed_bits`` leading bits and returns the whole IV in the output param.
+    ``tag`` is the input tag on decrypt; on encrypt the mechanism returns the param with
+    ``tag`` (and ``iv``) set, and the ABI writes them back into pTag / pIv.
+    """
+
+    iv: bytes
+    iv_fixed_bits: int
+    iv_generator: int
+    tag_bits: int
+    tag: bytes = b""
+
+
+@dataclass(frozen=True)
+class ChaCha20Poly1305MessageParams:
+    """CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS (message-based CKM_CHACHA20_POLY1305):
+    ``nonce`` in, ``tag`` (16 bytes) in on decrypt, out on encrypt."""
+
+    nonce: bytes
+    tag: bytes = b""
+
+
+#: Per-message parameter type of each mechanism usable with the message-based API. The
+#: ABI decodes pParameter of C_EncryptMessage / C_DecryptMessage with it and writes the
+#: output fields of the returned value back (tag, generated IV).
+MESSAGE_PARAM_TYPES: dict[int, type] = {
+    CKM.AES_GCM: GcmMessageParams,
+    CKM.CHACHA20_POLY1305: ChaCha20Poly1305MessageParams,
+}
