@@ -267,3 +267,15 @@ def load_secret(attrs: Attrs) -> bytes:
     if not isinstance(value, bytes):
         raise CKRError(CKR.KEY_TYPE_INCONSISTENT, "secret key has no value")
     return value
+
+
+def wrap_image(attrs: Attrs) -> bytes:
+    """C_WrapKey's plaintext: CKA_VALUE of a secret key, PKCS#8 DER of a private key."""
+    from .keyimage import wrap_image as _wrap_image
+    return _wrap_image(attrs)
+
+
+def attrs_from_image(cls: int, key_type: int, image: bytes) -> dict:
+    """C_UnwrapKey: the key-material attributes of ``image`` (then normalize_key_attrs)."""
+    from .keyimage import attrs_from_image as _attrs_from_image
+    return _attrs_from_image(cls, key_type, image)
