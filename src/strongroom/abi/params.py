@@ -103,7 +103,36 @@ def _hash_sign_ctx(ffi: Any, ptr: Any, n: int) -> P.HashSignAdditionalContext:
                                        hash=s.hash)
 
 
+def _ulong(ffi: Any, ptr: Any, n: int) -> int:
+    """A plain CK_ULONG parameter (CK_MAC_GENERAL_PARAMS, ...)."""
+    if n != ffi.sizeof("CK_ULONG"):
+        raise _bad(f"CK_ULONG parameter: ulParameterLen {n}")
+    return int(ffi.cast("CK_ULONG *", ptr)[0])
+
+
+def _ctr(ffi: Any, ptr: Any, n: int) -> P.CtrParams:
+    s = _struct(ffi, ptr, n, "CK_AES_CTR_PARAMS")
+    return P.CtrParams(counter_bits=s.ulCounterBits, cb=ffi.buffer(s.cb, 16)[:])
+
+
+def _pbkd2(ffi: Any, ptr: Any, n: int) -> P.Pbkdf2Params:
+    """CK_PKCS5_PBKD2_PARAMS2, read as 9 CK_ULONG-sized fields (no struct in ck_types.h,
+    so no rebuild): saltSource, pSaltSourceData, ulSaltSourceDataLen, iterations, prf,
+    pPrfData, ulPrfDataLen, pPassword, ulPasswordLen. The v2.40 CK_PKCS5_PBKD2_PARAMS has
+    the same size with ulPasswordLen a pointer; it is not accepted (v3.0 deprecates it)."""
+    if n != 9 * ffi.sizeof("CK_ULONG"):
+        raise _bad(f"CK_PKCS5_PBKD2_PARAMS2: ulParameterLen {n}")
+    u = ffi.cast("CK_ULONG *", ptr)
+    ptr_at = lambda i: ffi.cast("CK_BYTE_PTR", u[i])  # noqa: E731
+    return P.Pbkdf2Params(salt_source=u[0], salt=_bytes(ffi, ptr_at(1), u[2], "pSaltSourceData"),
+                          iterations=u[3], prf=u[4], prf_data=_bytes(ffi, ptr_at(5), u[6], "pPrfData"),
+                          password=_bytes(ffi, ptr_at(7), u[8], "pPassword"))
+
+
 DECODERS: dict[type, Decoder] = {
+    int: _ulong,
+    P.CtrParams: _ctr,
+    P.Pbkdf2Params: _pbkd2,
     P.GcmParams: _gcm,
     P.CcmParams: _ccm,
     P.ChaCha20Poly1305Params: _chacha,

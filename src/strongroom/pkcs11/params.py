@@ -172,3 +172,40 @@ MESSAGE_PARAM_TYPES: dict[int, type] = {
     CKM.AES_GCM: GcmMessageParams,
     CKM.CHACHA20_POLY1305: ChaCha20Poly1305MessageParams,
 }
+
+
+@dataclass(frozen=True)
+class CtrParams:
+    """CK_AES_CTR_PARAMS (CKM_AES_CTR): ``counter_bits`` low bits of the 16-byte counter
+    block ``cb`` are the big-endian counter; the rest is the nonce."""
+
+    counter_bits: int
+    cb: bytes
+
+
+#: CK_PKCS5_PBKDF2_SALT_SOURCE_TYPE / CK_PKCS5_PBKD2_PSEUDO_RANDOM_FUNCTION_TYPE values.
+CKZ_SALT_SPECIFIED = 0x1
+CKP_PKCS5_PBKD2_HMAC_SHA1 = 0x1
+CKP_PKCS5_PBKD2_HMAC_GOSTR3411 = 0x2
+CKP_PKCS5_PBKD2_HMAC_SHA224 = 0x3
+CKP_PKCS5_PBKD2_HMAC_SHA256 = 0x4
+CKP_PKCS5_PBKD2_HMAC_SHA384 = 0x5
+CKP_PKCS5_PBKD2_HMAC_SHA512 = 0x6
+CKP_PKCS5_PBKD2_HMAC_SHA512_224 = 0x7
+CKP_PKCS5_PBKD2_HMAC_SHA512_256 = 0x8
+
+
+@dataclass(frozen=True)
+class Pbkdf2Params:
+    """CK_PKCS5_PBKD2_PARAMS2 (CKM_PKCS5_PBKD2, a C_GenerateKey mechanism; v3.0).
+
+    ``salt_source`` is CKZ_SALT_SPECIFIED; ``prf`` a CKP_PKCS5_PBKD2_HMAC_* value;
+    ``prf_data`` must be empty for the HMAC PRFs strongroom supports.
+    """
+
+    salt_source: int
+    salt: bytes
+    iterations: int
+    prf: int
+    password: bytes
+    prf_data: bytes = b""
