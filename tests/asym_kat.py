@@ -29,7 +29,8 @@ class Key:
 
 def rsp_records(path, emit_on):
     """CAVP .rsp/.txt: ``key = value`` lines; values persist (like ``n`` or ``[mod]``) and a
-    record is emitted each time ``emit_on`` is seen. Section headers go to ``section``."""
+    record is emitted each time ``emit_on`` is seen. ``[name]`` headers go to ``section``,
+    ``[k = v]`` headers to ``k``."""
     state, out = {}, []
     with open(os.path.join(VECTORS, path)) as f:
         for line in f:
@@ -37,7 +38,12 @@ def rsp_records(path, emit_on):
             if not line or line.startswith("#"):
                 continue
             if line.startswith("[") and line.endswith("]"):
-                state["section"] = line[1:-1]
+                header = line[1:-1]
+                if "=" in header:                   # [mod = 1024], [key data length = 128]
+                    k, _, v = header.partition("=")
+                    state[k.strip()] = v.strip()
+                else:                               # [P-256,SHA-256], [SHA-1]
+                    state["section"] = header
                 continue
             if "=" not in line:
                 continue

@@ -33,7 +33,7 @@ def pub_key(n_hex, e_hex):
 
 def _sigver(path):
     recs = rsp_records(path, "Result")
-    return [pytest.param(r, id=f"{r['section'].replace(' ', '')}-{r['SHAAlg']}-{i}") for i, r in enumerate(recs)]
+    return [pytest.param(r, id=f"mod{r['mod']}-{r['SHAAlg']}-{i}") for i, r in enumerate(recs)]
 
 
 @pytest.mark.parametrize("v", _sigver("asymmetric/RSA/FIPS_186-2/SigVer15_186-3.rsp"))
