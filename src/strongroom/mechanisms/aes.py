@@ -1,5 +1,19 @@
-"""AES: key generation, GCM and CBC with PKCS #7 padding
-(PKCS#11 v3.0 Current Mechanisms §2.10 AES, §2.13 GCM/CCM).
+"""AES: key generation, ECB, CBC, CBC with PKCS #7 padding, CTR and GCM (incl. the v3.0
+message-based API) (PKCS#11 v3.0 Current Mechanisms §2.10 AES, §2.13 GCM/CCM).
+CMAC is in aes_mac.py, key wrap (RFC 3394 / 5649) in aes_wrap.py.
+
+Every cipher mode here also serves C_WrapKey / C_UnwrapKey (OpKind.WRAP / UNWRAP are
+encrypt / decrypt of the key image), as the AES mechanism table allows.
+
+CKM_AES_ECB / CKM_AES_CBC (§2.10.4, §2.10.5): no padding; the total input must be a
+multiple of 16 bytes, else CKR_DATA_LEN_RANGE (encrypt) or CKR_ENCRYPTED_DATA_LEN_RANGE
+(decrypt), reported by the final call. Multi-part output is whole blocks.
+
+CKM_AES_CTR (CK_AES_CTR_PARAMS, §2.10.6): 0 < ulCounterBits <= 128 else
+MECHANISM_PARAM_INVALID. The counter is the low ``counter_bits`` bits of the block; the
+spec forbids it to wrap, so an input that would need more counter values than remain is
+refused (DATA_LEN_RANGE / ENCRYPTED_DATA_LEN_RANGE) -- which also makes pyca's full
+128-bit increment identical to the spec's increment of the counter field.
 
 Key sizes in CK_MECHANISM_INFO are bytes for AES (16..32).
 
@@ -19,16 +33,20 @@ back the last block until final, since it may be padding.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR, MechanismFlag as F
+from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR, GeneratorFunction as G, MechanismFlag as F
 from ..pkcs11.errors import CKRError
-from ..pkcs11.params import GcmParams
+from ..pkcs11.params import CtrParams, GcmMessageParams, GcmParams
+from .checkvalue import aes_check_value
 from .keys import AES_KEY_LENGTHS, load_secret
-from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, register, unsupported_kind
+from .registry import (KeyMaterial, MechanismEntry, MessageOperation, Operation, OpKind, register,
+                       unsupported_kind)
 
 BLOCK = 16
 GCM_IV_RANGE = range(8, 129)
@@ -120,28 +138,180 @@ class CbcPadDecrypt(Operation):
             raise CKRError(CKR.ENCRYPTED_DATA_INVALID, "bad padding") from None
 
 
-def _gcm(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
-    if kind not in (OpKind.ENCRYPT, OpKind.DECRYPT):
-        raise unsupported_kind(CKM.AES_GCM, kind)
+#: OpKind -> True when it encrypts (WRAP encrypts the key image, UNWRAP decrypts it).
+_ENCRYPTS = {OpKind.ENCRYPT: True, OpKind.WRAP: True, OpKind.DECRYPT: False, OpKind.UNWRAP: False}
+
+
+def _direction(mech: int, kind: OpKind, key: KeyMaterial | None) -> bool:
+    if kind not in _ENCRYPTS:
+        raise unsupported_kind(mech, kind)
     if key is None:
         raise CKRError(CKR.KEY_NEEDED)
+    return _ENCRYPTS[kind]
+
+
+class BlockNoPad(Operation):
+    """ECB / CBC without padding: pyca keeps partial blocks; final checks the total."""
+
+    def __init__(self, key: KeyMaterial, mode: modes.Mode, encrypt: bool) -> None:
+        c = Cipher(_algorithm(key), mode)
+        self._ctx = c.encryptor() if encrypt else c.decryptor()
+        self._err = CKR.DATA_LEN_RANGE if encrypt else CKR.ENCRYPTED_DATA_LEN_RANGE
+        self._total = 0
+
+    def update(self, data: bytes) -> bytes:
+        self._total += len(data)
+        return self._ctx.update(data)
+
+    def final(self) -> bytes:
+        if self._total % BLOCK:
+            raise CKRError(self._err, "not a multiple of 16 bytes")
+        return self._ctx.finalize()
+
+
+class Ctr(Operation):
+    """CTR: a stream; refuses input that would wrap the counter field."""
+
+    def __init__(self, key: KeyMaterial, p: CtrParams, encrypt: bool) -> None:
+        self._ctx = Cipher(_algorithm(key), modes.CTR(p.cb)).encryptor()
+        counter = int.from_bytes(p.cb, "big") & ((1 << p.counter_bits) - 1)
+        self._max_bytes = ((1 << p.counter_bits) - counter) * BLOCK
+        self._err = CKR.DATA_LEN_RANGE if encrypt else CKR.ENCRYPTED_DATA_LEN_RANGE
+        self._total = 0
+
+    def update(self, data: bytes) -> bytes:
+        if self._total + len(data) > self._max_bytes:
+            raise CKRError(self._err, "the CTR counter field would wrap")
+        self._total += len(data)
+        return self._ctx.update(data)
+
+    def final(self) -> bytes:
+        return self._ctx.finalize()
+
+
+def _ecb(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
+    encrypt = _direction(CKM.AES_ECB, kind, key)
+    return BlockNoPad(key, modes.ECB(), encrypt)
+
+
+def _cbc(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
+    encrypt = _direction(CKM.AES_CBC, kind, key)
+    if not isinstance(param, bytes) or len(param) != BLOCK:
+        raise CKRError(CKR.MECHANISM_PARAM_INVALID, "CBC IV must be 16 bytes")
+    return BlockNoPad(key, modes.CBC(param), encrypt)
+
+
+def _ctr(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
+    encrypt = _direction(CKM.AES_CTR, kind, key)
+    if not isinstance(param, CtrParams) or len(param.cb) != BLOCK:
+        raise CKRError(CKR.MECHANISM_PARAM_INVALID, "CK_AES_CTR_PARAMS required")
+    if not 0 < param.counter_bits <= 128:
+        raise CKRError(CKR.MECHANISM_PARAM_INVALID, "ulCounterBits must be 1..128")
+    return Ctr(key, param, encrypt)
+
+
+def _gcm(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
+    encrypt = _direction(CKM.AES_GCM, kind, key)
     if not isinstance(param, GcmParams):
         raise CKRError(CKR.MECHANISM_PARAM_INVALID, "CK_GCM_PARAMS required")
     if len(param.iv) not in GCM_IV_RANGE:
         raise CKRError(CKR.MECHANISM_PARAM_INVALID, "GCM IV must be 8..128 bytes")
     if param.tag_bits not in GCM_TAG_BITS:
         raise CKRError(CKR.MECHANISM_PARAM_INVALID, "GCM tag must be 32, 64 or 96..128 bits")
-    return (GcmEncrypt if kind is OpKind.ENCRYPT else GcmDecrypt)(key, param)
+    return (GcmEncrypt if encrypt else GcmDecrypt)(key, param)
 
 
 def _cbc_pad(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
-    if kind not in (OpKind.ENCRYPT, OpKind.DECRYPT):
-        raise unsupported_kind(CKM.AES_CBC_PAD, kind)
-    if key is None:
-        raise CKRError(CKR.KEY_NEEDED)
+    encrypt = _direction(CKM.AES_CBC_PAD, kind, key)
     if not isinstance(param, bytes) or len(param) != BLOCK:
         raise CKRError(CKR.MECHANISM_PARAM_INVALID, "CBC IV must be 16 bytes")
-    return (CbcPadEncrypt if kind is OpKind.ENCRYPT else CbcPadDecrypt)(key, param)
+    return (CbcPadEncrypt if encrypt else CbcPadDecrypt)(key, param)
+
+
+# --- message-based AES-GCM (v3.0 §5.13/§5.14, CK_GCM_MESSAGE_PARAMS) -----------------------
+class GcmMessage(MessageOperation):
+    """One C_MessageEncryptInit/C_MessageDecryptInit .. Final with an AES key.
+
+    IV generation on encrypt (ivGenerator): CKG_NO_GENERATE uses the caller's IV;
+    CKG_GENERATE and CKG_GENERATE_RANDOM keep the leading ``iv_fixed_bits`` of the
+    caller's IV and fill the rest from os.urandom; CKG_GENERATE_COUNTER keeps the fixed
+    part and puts a counter in the rest, incremented per message -- it starts at a random
+    value, since the token cannot keep a per-key counter across operations and restarting
+    at zero would repeat IVs; running out of counter values is CKR_DATA_LEN_RANGE.
+    CKG_GENERATE_COUNTER_XOR is refused (MECHANISM_PARAM_INVALID). Decrypt uses the IV
+    as given. The tag (``tag_bits``) is returned in the output parameter, not appended.
+    """
+
+    def __init__(self, key: KeyMaterial, encrypt: bool) -> None:
+        self._alg = _algorithm(key)
+        self._encrypt = encrypt
+        self._counters: dict[tuple[bytes, int], tuple[int | None, int]] = {}
+
+    @staticmethod
+    def _check(p: object) -> GcmMessageParams:
+        if not isinstance(p, GcmMessageParams):
+            raise CKRError(CKR.MECHANISM_PARAM_INVALID, "CK_GCM_MESSAGE_PARAMS required")
+        if len(p.iv) not in GCM_IV_RANGE:
+            raise CKRError(CKR.MECHANISM_PARAM_INVALID, "GCM IV must be 8..128 bytes")
+        if p.tag_bits not in GCM_TAG_BITS:
+            raise CKRError(CKR.MECHANISM_PARAM_INVALID, "GCM tag must be 32, 64 or 96..128 bits")
+        return p
+
+    def _iv(self, p: GcmMessageParams) -> bytes:
+        gen = p.iv_generator
+        if gen == G.NO_GENERATE:
+            return p.iv
+        bits = len(p.iv) * 8
+        free = bits - p.iv_fixed_bits
+        if not 0 < free <= bits or gen not in (G.GENERATE, G.GENERATE_RANDOM, G.GENERATE_COUNTER):
+            raise CKRError(CKR.MECHANISM_PARAM_INVALID, "unsupported IV generation")
+        fixed = int.from_bytes(p.iv, "big") >> free << free
+        if gen == G.GENERATE_COUNTER:
+            slot = (p.iv, p.iv_fixed_bits)
+            if slot not in self._counters:
+                start = int.from_bytes(os.urandom((free + 7) // 8), "big") % (1 << free)
+                self._counters[slot] = (start, start)
+            part, start = self._counters[slot]
+            # None marks exhaustion: the counter came back round to its start
+            if part is None:
+                raise CKRError(CKR.DATA_LEN_RANGE, "IV counter exhausted")
+            nxt = (part + 1) % (1 << free)
+            self._counters[slot] = (None if nxt == start else nxt, start)
+        else:
+            part = int.from_bytes(os.urandom((free + 7) // 8), "big") % (1 << free)
+        return (fixed | part).to_bytes(len(p.iv), "big")
+
+    def encrypt(self, param: Any, aad: bytes, data: bytes) -> tuple[bytes, Any]:
+        if not self._encrypt:
+            return super().encrypt(param, aad, data)
+        p = self._check(param)
+        iv = self._iv(p)
+        enc = Cipher(self._alg, modes.GCM(iv)).encryptor()
+        enc.authenticate_additional_data(aad)
+        ct = enc.update(data) + enc.finalize()
+        return ct, replace(p, iv=iv, tag=enc.tag[: p.tag_bits // 8])
+
+    def decrypt(self, param: Any, aad: bytes, data: bytes) -> bytes:
+        if self._encrypt:
+            return super().decrypt(param, aad, data)
+        p = self._check(param)
+        tag_len = p.tag_bits // 8
+        if len(p.tag) != tag_len:
+            raise CKRError(CKR.MECHANISM_PARAM_INVALID, "pTag length must be ulTagBits / 8")
+        dec = Cipher(self._alg, modes.GCM(p.iv, p.tag, min_tag_length=tag_len)).decryptor()
+        dec.authenticate_additional_data(aad)
+        try:
+            return dec.update(data) + dec.finalize()
+        except InvalidTag:
+            raise CKRError(CKR.ENCRYPTED_DATA_INVALID, "GCM tag mismatch") from None
+
+
+def _gcm_message(kind: OpKind, key: KeyMaterial, param: object) -> MessageOperation:
+    if kind not in (OpKind.ENCRYPT, OpKind.DECRYPT):
+        raise unsupported_kind(CKM.AES_GCM, kind)
+    if key is None:
+        raise CKRError(CKR.KEY_NEEDED)
+    return GcmMessage(key, kind is OpKind.ENCRYPT)
 
 
 def generate(param: object, template: dict) -> dict:
@@ -154,14 +324,23 @@ def generate(param: object, template: dict) -> dict:
         raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_VALUE_LEN missing")
     if length not in AES_KEY_LENGTHS:
         raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "CKA_VALUE_LEN must be 16, 24 or 32")
+    value = os.urandom(length)
     return {CKA.CLASS: CKO.SECRET_KEY, CKA.KEY_TYPE: CKK.AES,
-            CKA.VALUE: os.urandom(length), CKA.VALUE_LEN: length}
+            CKA.VALUE: value, CKA.VALUE_LEN: length, CKA.CHECK_VALUE: aes_check_value(value)}
 
 
 _SIZES = dict(min_key_size=min(AES_KEY_LENGTHS), max_key_size=max(AES_KEY_LENGTHS))
 register(MechanismEntry(mechanism=CKM.AES_KEY_GEN, flags=F.GENERATE, key_types=frozenset(),
                         param_type=None, generate=generate, gen_key_type=CKK.AES, **_SIZES))
-register(MechanismEntry(mechanism=CKM.AES_GCM, flags=F.ENCRYPT | F.DECRYPT, key_types=_KEY_TYPES,
-                        param_type=GcmParams, operation=_gcm, **_SIZES))
-register(MechanismEntry(mechanism=CKM.AES_CBC_PAD, flags=F.ENCRYPT | F.DECRYPT,
+_CIPHER = F.ENCRYPT | F.DECRYPT | F.WRAP | F.UNWRAP
+register(MechanismEntry(mechanism=CKM.AES_GCM,
+                        flags=_CIPHER | F.MESSAGE_ENCRYPT | F.MESSAGE_DECRYPT, key_types=_KEY_TYPES,
+                        param_type=GcmParams, operation=_gcm, message=_gcm_message, **_SIZES))
+register(MechanismEntry(mechanism=CKM.AES_CBC_PAD, flags=_CIPHER,
                         key_types=_KEY_TYPES, param_type=bytes, operation=_cbc_pad, **_SIZES))
+register(MechanismEntry(mechanism=CKM.AES_ECB, flags=_CIPHER, key_types=_KEY_TYPES,
+                        param_type=None, operation=_ecb, **_SIZES))
+register(MechanismEntry(mechanism=CKM.AES_CBC, flags=_CIPHER, key_types=_KEY_TYPES,
+                        param_type=bytes, operation=_cbc, **_SIZES))
+register(MechanismEntry(mechanism=CKM.AES_CTR, flags=_CIPHER, key_types=_KEY_TYPES,
+                        param_type=CtrParams, operation=_ctr, **_SIZES))

@@ -1,5 +1,6 @@
 """Message digests: CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384, CKM_SHA512,
-CKM_SHA512_224, CKM_SHA512_256 (PKCS#11 v3.0 Current Mechanisms §2.16-2.22).
+CKM_SHA512_224, CKM_SHA512_256 (PKCS#11 v3.0 Current Mechanisms §2.16-2.22) and
+CKM_SHA3_224/256/384/512 (§2.23-2.26).
 
 Digest operations take no key (``key`` is None). C_DigestKey: the core checks the key
 (a secret key with a CKA_VALUE, else CKR_KEY_INDIGESTIBLE — use :func:`digestible_value`)
@@ -25,6 +26,10 @@ HASHES: dict[int, type[hashes.HashAlgorithm]] = {
     CKM.SHA512: hashes.SHA512,
     CKM.SHA512_224: hashes.SHA512_224,
     CKM.SHA512_256: hashes.SHA512_256,
+    CKM.SHA3_224: hashes.SHA3_224,
+    CKM.SHA3_256: hashes.SHA3_256,
+    CKM.SHA3_384: hashes.SHA3_384,
+    CKM.SHA3_512: hashes.SHA3_512,
 }
 
 

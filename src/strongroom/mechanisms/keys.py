@@ -27,8 +27,10 @@ AES_KEY_LENGTHS = (16, 24, 32)
 #: Secret key types whose value may be any non-empty byte string (HMAC keys).
 GENERIC_SECRETS = frozenset({
     CKK.GENERIC_SECRET, CKK.SHA_1_HMAC, CKK.SHA224_HMAC, CKK.SHA256_HMAC,
-    CKK.SHA384_HMAC, CKK.SHA512_HMAC,
+    CKK.SHA384_HMAC, CKK.SHA512_HMAC, CKK.SHA512_224_HMAC, CKK.SHA512_256_HMAC,
+    CKK.SHA3_224_HMAC, CKK.SHA3_256_HMAC, CKK.SHA3_384_HMAC, CKK.SHA3_512_HMAC, CKK.HKDF,
 })
+CHACHA20_KEY_LENGTHS = (32,)
 
 Attrs = Mapping[int, Any]
 
@@ -196,6 +198,8 @@ def normalize_key_attrs(cls: int, key_type: int, attrs: Attrs) -> dict:
         return _secret_len(attrs, AES_KEY_LENGTHS)
     if key_type in GENERIC_SECRETS and cls == CKO.SECRET_KEY:
         return _secret_len(attrs, None)
+    if key_type == CKK.CHACHA20 and cls == CKO.SECRET_KEY:
+        return _secret_len(attrs, CHACHA20_KEY_LENGTHS)
     if key_type in pqc.KEY_TYPES:     # ML-DSA / ML-KEM (PKCS#11 v3.2): see mechanisms/pqc.py
         return pqc.normalize(cls, key_type, attrs)
     raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "key type not supported for this class")

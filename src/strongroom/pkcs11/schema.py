@@ -274,6 +274,16 @@ KEY_TYPES: Mapping[int, Mapping[int, Table]] = MappingProxyType({
     CKK.AES: {   # "AES secret key objects" table
         CKO.SECRET_KEY: {CKA.VALUE: SECRET, CKA.VALUE_LEN: VALUE_LEN},
     },
+    # v3.0 "SHA-* / SHA3-* HMAC key objects" and "HKDF key objects": same rows as
+    # generic secrets. CKK_CHACHA20: the key is always 32 bytes, so CKA_VALUE_LEN may be
+    # omitted on generate (CKM_CHACHA20_KEY_GEN supplies it).
+    **{kt: {CKO.SECRET_KEY: {CKA.VALUE: SECRET, CKA.VALUE_LEN: VALUE_LEN}} for kt in (
+        CKK.SHA_1_HMAC, CKK.SHA224_HMAC, CKK.SHA256_HMAC, CKK.SHA384_HMAC, CKK.SHA512_HMAC,
+        CKK.SHA512_224_HMAC, CKK.SHA512_256_HMAC, CKK.SHA3_224_HMAC, CKK.SHA3_256_HMAC,
+        CKK.SHA3_384_HMAC, CKK.SHA3_512_HMAC, CKK.HKDF)},
+    CKK.CHACHA20: {
+        CKO.SECRET_KEY: {CKA.VALUE: SECRET, CKA.VALUE_LEN: R(forbidden_on_create=True)},
+    },
     # PKCS#11 v3.2 "ML-DSA / ML-KEM public/private key objects" tables. The private
     # CKA_VALUE row is ^1,4,6,7^ in the table, but the text says "at least one of CKA_SEED
     # and CKA_VALUE must be specified on C_CreateObject": both are optional here and
