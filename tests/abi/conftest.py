@@ -31,7 +31,8 @@ _ffi.cdef("""
 
 
 class Module:
-    """The loaded module: ``ffi``, ``lib`` (exported symbols), ``fl`` (CK_FUNCTION_LIST_3_0*)."""
+    """The loaded module: ``ffi``, ``lib`` (exported symbols), ``fl`` (CK_FUNCTION_LIST_3_0*),
+    ``fl32`` (CK_FUNCTION_LIST_3_2*), ``fl2`` (CK_FUNCTION_LIST*)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -43,6 +44,10 @@ class Module:
         iface = _ffi.new("CK_INTERFACE_PTR *")
         assert self.lib.C_GetInterface(_ffi.NULL, _ffi.NULL, iface, 0) == CKR.OK
         self.fl = _ffi.cast("CK_FUNCTION_LIST_3_0 *", iface[0].pFunctionList)
+        name = _ffi.new("char[]", b"PKCS 11")
+        ver = _ffi.new("CK_VERSION *", {"major": 3, "minor": 2})
+        assert self.lib.C_GetInterface(_ffi.cast("CK_UTF8CHAR_PTR", name), ver, iface, 0) == CKR.OK
+        self.fl32 = _ffi.cast("CK_FUNCTION_LIST_3_2 *", iface[0].pFunctionList)
 
     def initialize(self) -> None:
         rv = self.fl.C_Initialize(_ffi.NULL)

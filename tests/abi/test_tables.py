@@ -8,7 +8,8 @@ from strongroom.abi import build_ffi
 from strongroom.pkcs11.constants import CKR
 
 V2_NAMES = [name for name, _ in build_ffi.FUNCTIONS[:build_ffi.V2_COUNT]]
-V3_NAMES = [name for name, _ in build_ffi.FUNCTIONS]
+V3_NAMES = [name for name, _ in build_ffi.FUNCTIONS[:build_ffi.V30_COUNT]]
+V32_NAMES = [name for name, _ in build_ffi.FUNCTIONS]
 
 
 def test_function_list_240(module):
@@ -28,6 +29,42 @@ def test_function_list_30_via_interface(module):
         assert getattr(fl, name) == getattr(module.fl2, name), name
 
 
+def test_function_list_32_layout(module):
+    """CK_FUNCTION_LIST_3_2 as the v3.2 header lays it out: 104 entries, the 3.0 list as
+    its prefix, then C_EncapsulateKey .. C_UnwrapKeyAuthenticated."""
+    ffi, fl = module.ffi, module.fl32
+    assert (fl.version.major, fl.version.minor) == (3, 2)
+    assert len(V32_NAMES) == 104
+    assert V32_NAMES[92:] == [
+        "C_EncapsulateKey", "C_DecapsulateKey", "C_VerifySignatureInit", "C_VerifySignature",
+        "C_VerifySignatureUpdate", "C_VerifySignatureFinal", "C_GetSessionValidationFlags",
+        "C_AsyncComplete", "C_AsyncGetID", "C_AsyncJoin", "C_WrapKeyAuthenticated",
+        "C_UnwrapKeyAuthenticated"]
+    assert ffi.sizeof("CK_FUNCTION_LIST_3_2") == 8 + 104 * ffi.sizeof("void *")
+    assert ffi.offsetof("CK_FUNCTION_LIST_3_2", "C_EncapsulateKey") == 8 + 92 * 8
+    assert ffi.offsetof("CK_FUNCTION_LIST_3_2", "C_UnwrapKeyAuthenticated") == 8 + 103 * 8
+    for name in V32_NAMES:
+        assert getattr(fl, name) != ffi.NULL, name
+    for name in V3_NAMES:
+        assert getattr(fl, name) == getattr(module.fl, name), name
+
+
+def test_32_entries_before_initialize_and_unsupported(fresh):
+    ffi, fl = fresh.ffi, fresh.fl32
+    n = ffi.new("CK_ULONG *")
+    key = ffi.new("CK_OBJECT_HANDLE *")
+    assert fl.C_EncapsulateKey(0, ffi.NULL, 0, ffi.NULL, 0, ffi.NULL, n, key) == CKR.CRYPTOKI_NOT_INITIALIZED
+    assert fl.C_Initialize(ffi.NULL) == CKR.OK
+    try:
+        assert fl.C_EncapsulateKey(0, ffi.NULL, 0, ffi.NULL, 0, ffi.NULL, n, key) == CKR.ARGUMENTS_BAD
+        assert fl.C_VerifySignatureFinal(1) == CKR.FUNCTION_NOT_SUPPORTED
+        assert fl.C_AsyncJoin(1, ffi.NULL, 0, ffi.NULL, 0) == CKR.FUNCTION_NOT_SUPPORTED
+        assert fl.C_WrapKeyAuthenticated(1, ffi.NULL, 0, 0, ffi.NULL, 0, ffi.NULL, n) == \
+            CKR.FUNCTION_NOT_SUPPORTED
+    finally:
+        assert fl.C_Finalize(ffi.NULL) == CKR.OK
+
+
 def test_exported_symbols_are_the_table_entries(module):
     ffi = module.ffi
     pp = ffi.new("CK_FUNCTION_LIST_PTR *")
@@ -39,20 +76,20 @@ def test_interface_list(module):
     ffi, lib = module.ffi, module.lib
     count = ffi.new("CK_ULONG *")
     assert lib.C_GetInterfaceList(ffi.NULL, count) == CKR.OK
-    assert count[0] == 2
+    assert count[0] == 3
     assert lib.C_GetInterfaceList(ffi.NULL, ffi.NULL) == CKR.ARGUMENTS_BAD
     small = ffi.new("CK_INTERFACE[1]")
     count[0] = 1
     assert lib.C_GetInterfaceList(small, count) == CKR.BUFFER_TOO_SMALL
-    assert count[0] == 2
-    arr = ffi.new("CK_INTERFACE[2]")
+    assert count[0] == 3
+    arr = ffi.new("CK_INTERFACE[3]")
     assert lib.C_GetInterfaceList(arr, count) == CKR.OK
     versions = []
-    for i in range(2):
+    for i in range(3):
         assert ffi.string(ffi.cast("char *", arr[i].pInterfaceName)) == b"PKCS 11"
         v = ffi.cast("CK_VERSION *", arr[i].pFunctionList)
         versions.append((v.major, v.minor))
-    assert versions == [(3, 0), (2, 40)]
+    assert versions == [(3, 0), (3, 2), (2, 40)]
 
 
 def test_get_interface_by_name_and_version(module):
@@ -66,6 +103,11 @@ def test_get_interface_by_name_and_version(module):
     ver.major, ver.minor = 3, 0
     assert lib.C_GetInterface(ffi.cast("CK_UTF8CHAR_PTR", name), ver, out, 0) == CKR.OK
     assert ffi.cast("CK_VERSION *", out[0].pFunctionList).major == 3
+    ver.major, ver.minor = 3, 2
+    assert lib.C_GetInterface(ffi.cast("CK_UTF8CHAR_PTR", name), ver, out, 0) == CKR.OK
+    assert out[0].pFunctionList == module.fl32
+    assert lib.C_GetInterface(ffi.NULL, ffi.NULL, out, 0) == CKR.OK   # default: the 3.0 list
+    assert out[0].pFunctionList == module.fl
     ver.major, ver.minor = 9, 9
     assert lib.C_GetInterface(ffi.NULL, ver, out, 0) == CKR.ARGUMENTS_BAD
     other = ffi.new("char[]", b"Vendor thing")
@@ -136,10 +178,12 @@ def test_null_out_pointers(ck):
 def test_unsupported_functions(ck):
     ffi, fl = ck.ffi, ck.fl
     n = ffi.new("CK_ULONG *")
-    assert fl.C_WrapKey(1, ffi.NULL, 0, 0, ffi.NULL, n) == CKR.FUNCTION_NOT_SUPPORTED
+    assert fl.C_WrapKey(1, ffi.NULL, 0, 0, ffi.NULL, n) == CKR.ARGUMENTS_BAD   # implemented: NULL mechanism
+    assert fl.C_EncryptMessageBegin(1, ffi.NULL, 0, ffi.NULL, 0) == CKR.FUNCTION_NOT_SUPPORTED
     assert fl.C_GetOperationState(1, ffi.NULL, n) == CKR.FUNCTION_NOT_SUPPORTED
     assert fl.C_WaitForSlotEvent(0, ffi.NULL, ffi.NULL) == CKR.FUNCTION_NOT_SUPPORTED
-    assert fl.C_MessageEncryptInit(1, ffi.NULL, 0) == CKR.FUNCTION_NOT_SUPPORTED
+    assert fl.C_MessageEncryptInit(1, ffi.NULL, 0) == CKR.ARGUMENTS_BAD   # implemented: NULL mechanism
+    assert fl.C_MessageSignInit(1, ffi.NULL, 0) == CKR.FUNCTION_NOT_SUPPORTED
     assert fl.C_GetFunctionStatus(1) == CKR.FUNCTION_NOT_PARALLEL
 
 

@@ -159,7 +159,7 @@ def test_ecdh_agrees_with_openssl(token, tmp_path, curve, pyca_curve):
         pub, priv = ec_pair(s, curve)
         token_pem = write_pem(tmp_path / "tok.pem", ec_public(pub, pyca_curve))
         try:
-            secret = priv.derive_key(KeyType.GENERIC_SECRET, (pyca_curve.key_size + 7) // 8,
+            secret = priv.derive_key(KeyType.GENERIC_SECRET, (pyca_curve.key_size + 7) // 8 * 8,  # bits
                                      mechanism=Mechanism.ECDH1_DERIVE,
                                      mechanism_param=(KDF.NULL, None, peer_point),
                                      template={Attribute.SENSITIVE: False, Attribute.EXTRACTABLE: True})

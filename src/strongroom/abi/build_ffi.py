@@ -12,7 +12,7 @@ Layout of the generated C source (``set_source`` preamble)::
     shim.c                         constructor, fork handlers, Python start, C_Initialize ...
     generated wrappers             one C_* per PKCS#11 function: guards, then sr_py_* or
                                    CKR_FUNCTION_NOT_SUPPORTED
-    function lists + interfaces    CK_FUNCTION_LIST (2.40) and CK_FUNCTION_LIST_3_0
+    function lists + interfaces    CK_FUNCTION_LIST (2.40), CK_FUNCTION_LIST_3_0, CK_FUNCTION_LIST_3_2
 
 Every exported ``C_*`` symbol is plain C; Python is reached only through the
 ``sr_py_*`` functions declared with ``ffi.embedding_api`` and implemented with
@@ -192,8 +192,40 @@ FUNCTIONS: list[tuple[str, list[tuple[str, str]]]] = [
     ("C_MessageVerifyFinal", [_S]),
 ]
 V2_COUNT = 68
-assert len(FUNCTIONS) == V2_COUNT + 24
+V30_COUNT = V2_COUNT + 24
+assert len(FUNCTIONS) == V30_COUNT
 assert FUNCTIONS[V2_COUNT - 1][0] == "C_WaitForSlotEvent"
+
+# ---- v3.2 additions, in CK_FUNCTION_LIST_3_2 order (after C_MessageVerifyFinal) ----
+FUNCTIONS += [
+    ("C_EncapsulateKey", [_S, _MECH, ("CK_OBJECT_HANDLE", "hPublicKey"), ("CK_ATTRIBUTE_PTR", "pTemplate"),
+                          ("CK_ULONG", "ulAttributeCount"), ("CK_BYTE_PTR", "pCiphertext"),
+                          ("CK_ULONG_PTR", "pulCiphertextLen"), ("CK_OBJECT_HANDLE_PTR", "phKey")]),
+    ("C_DecapsulateKey", [_S, _MECH, ("CK_OBJECT_HANDLE", "hPrivateKey"), ("CK_ATTRIBUTE_PTR", "pTemplate"),
+                          ("CK_ULONG", "ulAttributeCount"), ("CK_BYTE_PTR", "pCiphertext"),
+                          ("CK_ULONG", "ulCiphertextLen"), ("CK_OBJECT_HANDLE_PTR", "phKey")]),
+    ("C_VerifySignatureInit", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey"), ("CK_BYTE_PTR", "pSignature"),
+                               ("CK_ULONG", "ulSignatureLen")]),
+    ("C_VerifySignature", [_S, ("CK_BYTE_PTR", "pData"), ("CK_ULONG", "ulDataLen")]),
+    ("C_VerifySignatureUpdate", [_S, ("CK_BYTE_PTR", "pPart"), ("CK_ULONG", "ulPartLen")]),
+    ("C_VerifySignatureFinal", [_S]),
+    ("C_GetSessionValidationFlags", [_S, ("CK_SESSION_VALIDATION_FLAGS_TYPE", "type"),
+                                     ("CK_FLAGS_PTR", "pFlags")]),
+    ("C_AsyncComplete", [_S, ("CK_UTF8CHAR_PTR", "pFunctionName"), ("CK_ASYNC_DATA_PTR", "pResult")]),
+    ("C_AsyncGetID", [_S, ("CK_UTF8CHAR_PTR", "pFunctionName"), ("CK_ULONG_PTR", "pulID")]),
+    ("C_AsyncJoin", [_S, ("CK_UTF8CHAR_PTR", "pFunctionName"), ("CK_ULONG", "ulID"),
+                     ("CK_BYTE_PTR", "pData"), ("CK_ULONG", "ulData")]),
+    ("C_WrapKeyAuthenticated", [_S, _MECH, ("CK_OBJECT_HANDLE", "hWrappingKey"), ("CK_OBJECT_HANDLE", "hKey"),
+                                ("CK_BYTE_PTR", "pAssociatedData"), ("CK_ULONG", "ulAssociatedDataLen"),
+                                ("CK_BYTE_PTR", "pWrappedKey"), ("CK_ULONG_PTR", "pulWrappedKeyLen")]),
+    ("C_UnwrapKeyAuthenticated", [_S, _MECH, ("CK_OBJECT_HANDLE", "hUnwrappingKey"),
+                                  ("CK_BYTE_PTR", "pWrappedKey"), ("CK_ULONG", "ulWrappedKeyLen"),
+                                  ("CK_ATTRIBUTE_PTR", "pTemplate"), ("CK_ULONG", "ulAttributeCount"),
+                                  ("CK_BYTE_PTR", "pAssociatedData"), ("CK_ULONG", "ulAssociatedDataLen"),
+                                  ("CK_OBJECT_HANDLE_PTR", "phKey")]),
+]
+V32_COUNT = V30_COUNT + 12
+assert len(FUNCTIONS) == V32_COUNT
 
 #: Written by hand in shim.c (no generated wrapper).
 HANDWRITTEN = {"C_Initialize", "C_Finalize", "C_GetFunctionList", "C_GetInterfaceList", "C_GetInterface"}
@@ -210,6 +242,11 @@ PYTHON_IMPLEMENTED = [
     "C_DigestUpdate", "C_DigestKey", "C_DigestFinal", "C_SignInit", "C_Sign", "C_SignUpdate",
     "C_SignFinal", "C_VerifyInit", "C_Verify", "C_VerifyUpdate", "C_VerifyFinal", "C_GenerateKey",
     "C_GenerateKeyPair", "C_SeedRandom", "C_GenerateRandom",
+    # issue 4
+    "C_SignRecoverInit", "C_SignRecover", "C_VerifyRecoverInit", "C_VerifyRecover",
+    "C_WrapKey", "C_UnwrapKey", "C_DeriveKey", "C_EncapsulateKey", "C_DecapsulateKey",
+    "C_MessageEncryptInit", "C_EncryptMessage", "C_MessageEncryptFinal",
+    "C_MessageDecryptInit", "C_DecryptMessage", "C_MessageDecryptFinal",
 ]
 
 #: Output pointers that may never be NULL (checked in C: CKR_ARGUMENTS_BAD).
@@ -225,6 +262,10 @@ NONNULL = {
     "C_Digest": ("pulDigestLen",), "C_DigestFinal": ("pulDigestLen",),
     "C_Sign": ("pulSignatureLen",), "C_SignFinal": ("pulSignatureLen",),
     "C_GenerateKey": ("phKey",), "C_GenerateKeyPair": ("phPublicKey", "phPrivateKey"),
+    "C_SignRecover": ("pulSignatureLen",), "C_VerifyRecover": ("pulDataLen",),
+    "C_WrapKey": ("pulWrappedKeyLen",), "C_UnwrapKey": ("phKey",), "C_DeriveKey": ("phKey",),
+    "C_EncapsulateKey": ("pulCiphertextLen", "phKey"), "C_DecapsulateKey": ("phKey",),
+    "C_EncryptMessage": ("pulCiphertextLen",), "C_DecryptMessage": ("pulPlaintextLen",),
 }
 for _name, _params in FUNCTIONS:
     if any(t == "CK_MECHANISM_PTR" for t, _ in _params):
@@ -262,8 +303,12 @@ def function_list_cdef() -> str:
              "typedef CK_FUNCTION_LIST *CK_FUNCTION_LIST_PTR;",
              "typedef CK_FUNCTION_LIST_PTR *CK_FUNCTION_LIST_PTR_PTR;",
              "struct CK_FUNCTION_LIST_3_0;", "typedef struct CK_FUNCTION_LIST_3_0 CK_FUNCTION_LIST_3_0;",
-             "typedef CK_FUNCTION_LIST_3_0 *CK_FUNCTION_LIST_3_0_PTR;"]
-    for struct, funcs in (("CK_FUNCTION_LIST", FUNCTIONS[:V2_COUNT]), ("CK_FUNCTION_LIST_3_0", FUNCTIONS)):
+             "typedef CK_FUNCTION_LIST_3_0 *CK_FUNCTION_LIST_3_0_PTR;",
+             "struct CK_FUNCTION_LIST_3_2;", "typedef struct CK_FUNCTION_LIST_3_2 CK_FUNCTION_LIST_3_2;",
+             "typedef CK_FUNCTION_LIST_3_2 *CK_FUNCTION_LIST_3_2_PTR;"]
+    for struct, funcs in (("CK_FUNCTION_LIST", FUNCTIONS[:V2_COUNT]),
+                          ("CK_FUNCTION_LIST_3_0", FUNCTIONS[:V30_COUNT]),
+                          ("CK_FUNCTION_LIST_3_2", FUNCTIONS)):
         lines.append(f"struct {struct} {{")
         lines.append("    CK_VERSION version;")
         for name, params in funcs:
@@ -356,7 +401,8 @@ def generated_c() -> str:
             parts.append(_wrapper(name, params))
     for struct, var, funcs, ver in (
         ("CK_FUNCTION_LIST", "sr_list_240", FUNCTIONS[:V2_COUNT], "{2, 40}"),
-        ("CK_FUNCTION_LIST_3_0", "sr_list_30", FUNCTIONS, "{3, 0}"),
+        ("CK_FUNCTION_LIST_3_0", "sr_list_30", FUNCTIONS[:V30_COUNT], "{3, 0}"),
+        ("CK_FUNCTION_LIST_3_2", "sr_list_32", FUNCTIONS, "{3, 2}"),
     ):
         parts.append(f"static {struct} {var} = {{\n    {ver},\n")
         parts.append("".join(f"    {name},\n" for name, _ in funcs))

@@ -34,6 +34,9 @@ typedef CK_SLOT_ID *CK_SLOT_ID_PTR;
 typedef CK_SESSION_HANDLE *CK_SESSION_HANDLE_PTR;
 typedef CK_OBJECT_HANDLE *CK_OBJECT_HANDLE_PTR;
 typedef CK_MECHANISM_TYPE *CK_MECHANISM_TYPE_PTR;
+typedef CK_FLAGS *CK_FLAGS_PTR;
+typedef CK_ULONG CK_GENERATOR_FUNCTION;
+typedef CK_ULONG CK_SESSION_VALIDATION_FLAGS_TYPE;
 
 typedef struct CK_VERSION {
     CK_BYTE major;
@@ -134,6 +137,12 @@ typedef struct CK_INTERFACE {
 typedef CK_INTERFACE *CK_INTERFACE_PTR;
 typedef CK_INTERFACE_PTR *CK_INTERFACE_PTR_PTR;
 
+/* v3.2 C_AsyncComplete result; strongroom never completes asynchronously, so the struct
+ * stays opaque here (only its pointer appears in CK_FUNCTION_LIST_3_2). */
+struct CK_ASYNC_DATA;
+typedef struct CK_ASYNC_DATA CK_ASYNC_DATA;
+typedef CK_ASYNC_DATA *CK_ASYNC_DATA_PTR;
+
 /* ---- mechanism parameters (decoded by strongroom.abi.params) ---- */
 
 typedef struct CK_RSA_PKCS_OAEP_PARAMS {
@@ -229,3 +238,20 @@ typedef struct CK_HASH_SIGN_ADDITIONAL_CONTEXT {
     CK_ULONG ulContextLen;
     CK_MECHANISM_TYPE hash;
 } CK_HASH_SIGN_ADDITIONAL_CONTEXT;
+
+/* message-based AEAD per-message parameters (v3.0): the token writes pTag (and a
+ * generated IV into pIv) back on C_EncryptMessage */
+typedef struct CK_GCM_MESSAGE_PARAMS {
+    CK_BYTE_PTR pIv;
+    CK_ULONG ulIvLen;
+    CK_ULONG ulIvFixedBits;
+    CK_GENERATOR_FUNCTION ivGenerator;
+    CK_BYTE_PTR pTag;
+    CK_ULONG ulTagBits;
+} CK_GCM_MESSAGE_PARAMS;
+
+typedef struct CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS {
+    CK_BYTE_PTR pNonce;
+    CK_ULONG ulNonceLen;
+    CK_BYTE_PTR pTag;
+} CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS;

@@ -25,7 +25,7 @@ from ..pkcs11.errors import CKRError
 from ..token.library import LIBRARY
 from ..token.types import InitArgs, Mechanism
 from . import marshal as M
-from .params import DECODERS
+from .params import DECODERS, WRITERS
 
 LOG = logging.getLogger("strongroom.abi")
 
@@ -469,6 +469,12 @@ for _c, _factory, _core in (
     ("SignUpdate", _feed, "sign_update"),
     ("VerifyUpdate", _feed, "verify_update"),
     ("SeedRandom", _feed, "seed_random"),
+    ("SignRecoverInit", _init_with_key, "sign_recover_init"),
+    ("VerifyRecoverInit", _init_with_key, "verify_recover_init"),
+    ("SignRecover", _single, "sign_recover"),
+    ("VerifyRecover", _single, "verify_recover"),
+    ("MessageEncryptInit", _init_with_key, "message_encrypt_init"),
+    ("MessageDecryptInit", _init_with_key, "message_decrypt_init"),
 ):
     _extern(_factory(_core), "sr_py_" + _c)
 
@@ -528,4 +534,126 @@ def sr_py_GenerateRandom(h: int, pRandom: Any, ulLen: int) -> int:
         raise RuntimeError("core returned the wrong number of random bytes")
     if ulLen:
         _memmove(pRandom, out, ulLen)
+    return _OK
+
+
+# --- key management, KEM, message API (issue 4) ----------------------------------------------
+_derive_key = _method("derive_key")
+_wrap_key = _method("wrap_key")
+_unwrap_key = _method("unwrap_key")
+_encapsulate_key = _method("encapsulate_key")
+_decapsulate_key = _method("decapsulate_key")
+_message_param_type = _method("message_param_type")
+_encrypt_message = _method("encrypt_message")
+_decrypt_message = _method("decrypt_message")
+_message_encrypt_final = _method("message_encrypt_final")
+_message_decrypt_final = _method("message_decrypt_final")
+
+
+def _sized(call: Callable[[int | None], Any], pOut: Any, pulOut: Any) -> Any:
+    """Run ``call(capacity)``; a size answer or BUFFER_TOO_SMALL sets ``*pulOut`` and
+    becomes the return value (an int), anything else is the call's result."""
+    try:
+        return call(pulOut[0] if pOut else None)
+    except CKRError as e:
+        if e.length is not None:
+            pulOut[0] = e.length
+            return int(e.rv)
+        raise
+
+
+@_extern
+def sr_py_DeriveKey(h: int, pMechanism: Any, hBaseKey: int, pTemplate: Any, ulCount: int, phKey: Any) -> int:
+    phKey[0] = _derive_key(h, _mechanism(pMechanism), hBaseKey, _template(pTemplate, ulCount))
+    return _OK
+
+
+@_extern
+def sr_py_WrapKey(h: int, pMechanism: Any, hWrappingKey: int, hKey: int, pWrapped: Any, pulLen: Any) -> int:
+    mech = _mechanism(pMechanism)
+    out = _sized(lambda cap: _wrap_key(h, mech, hWrappingKey, hKey, cap), pWrapped, pulLen)
+    if isinstance(out, int):
+        return out
+    return _deliver(out, pWrapped, pulLen)
+
+
+@_extern
+def sr_py_UnwrapKey(h: int, pMechanism: Any, hUnwrappingKey: int, pWrapped: Any, ulWrapped: int,
+                    pTemplate: Any, ulCount: int, phKey: Any) -> int:
+    phKey[0] = _unwrap_key(h, _mechanism(pMechanism), hUnwrappingKey, _data(pWrapped, ulWrapped),
+                           _template(pTemplate, ulCount))
+    return _OK
+
+
+@_extern
+def sr_py_EncapsulateKey(h: int, pMechanism: Any, hPublicKey: int, pTemplate: Any, ulCount: int,
+                         pCiphertext: Any, pulCiphertextLen: Any, phKey: Any) -> int:
+    mech = _mechanism(pMechanism)
+    template = _template(pTemplate, ulCount)
+    out = _sized(lambda cap: _encapsulate_key(h, mech, hPublicKey, template, cap),
+                 pCiphertext, pulCiphertextLen)
+    if isinstance(out, int):
+        return out
+    ciphertext, handle = out
+    rv = _deliver(ciphertext, pCiphertext, pulCiphertextLen)
+    if rv != _OK:                   # the core checked the capacity: cannot happen
+        raise RuntimeError("ciphertext does not fit after the core accepted the buffer")
+    phKey[0] = handle
+    return _OK
+
+
+@_extern
+def sr_py_DecapsulateKey(h: int, pMechanism: Any, hPrivateKey: int, pTemplate: Any, ulCount: int,
+                         pCiphertext: Any, ulCiphertextLen: int, phKey: Any) -> int:
+    phKey[0] = _decapsulate_key(h, _mechanism(pMechanism), hPrivateKey, _template(pTemplate, ulCount),
+                                _data(pCiphertext, ulCiphertextLen))
+    return _OK
+
+
+def _message_param(h: int, encrypt: bool, p: Any, n: int) -> tuple[Any, Any]:
+    """Decode a per-message parameter for the session's active message operation."""
+    ptype = _message_param_type(h, encrypt)
+    dec = DECODERS.get(ptype)
+    if dec is None:
+        return ptype, (_buffer(p, n)[:] if (p and n) else None)
+    if not p:
+        raise CKRError(CKR.MECHANISM_PARAM_INVALID, "this mechanism needs a per-message parameter")
+    return ptype, dec(ffi, p, n)
+
+
+@_extern
+def sr_py_EncryptMessage(h: int, pParameter: Any, ulParameterLen: int, pAAD: Any, ulAAD: int,
+                         pPlaintext: Any, ulPlaintext: int, pCiphertext: Any, pulCiphertextLen: Any) -> int:
+    ptype, param = _message_param(h, True, pParameter, ulParameterLen)
+    aad, data = _data(pAAD, ulAAD), _data(pPlaintext, ulPlaintext)
+    out = _sized(lambda cap: _encrypt_message(h, param, aad, data, cap), pCiphertext, pulCiphertextLen)
+    if isinstance(out, int):
+        return out
+    ciphertext, param_out = out
+    writer = WRITERS.get(ptype)
+    if writer is not None and param_out is not None:
+        writer(ffi, pParameter, ulParameterLen, param_out)
+    return _deliver(ciphertext, pCiphertext, pulCiphertextLen)
+
+
+@_extern
+def sr_py_DecryptMessage(h: int, pParameter: Any, ulParameterLen: int, pAAD: Any, ulAAD: int,
+                         pCiphertext: Any, ulCiphertext: int, pPlaintext: Any, pulPlaintextLen: Any) -> int:
+    _, param = _message_param(h, False, pParameter, ulParameterLen)
+    aad, data = _data(pAAD, ulAAD), _data(pCiphertext, ulCiphertext)
+    out = _sized(lambda cap: _decrypt_message(h, param, aad, data, cap), pPlaintext, pulPlaintextLen)
+    if isinstance(out, int):
+        return out
+    return _deliver(out, pPlaintext, pulPlaintextLen)
+
+
+@_extern
+def sr_py_MessageEncryptFinal(h: int) -> int:
+    _message_encrypt_final(h)
+    return _OK
+
+
+@_extern
+def sr_py_MessageDecryptFinal(h: int) -> int:
+    _message_decrypt_final(h)
     return _OK

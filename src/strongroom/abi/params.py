@@ -129,7 +129,56 @@ def _pbkd2(ffi: Any, ptr: Any, n: int) -> P.Pbkdf2Params:
                           password=_bytes(ffi, ptr_at(7), u[8], "pPassword"))
 
 
+def _tag_len(bits: int) -> int:
+    return (bits + 7) // 8
+
+
+def _gcm_message(ffi: Any, ptr: Any, n: int) -> P.GcmMessageParams:
+    s = _struct(ffi, ptr, n, "CK_GCM_MESSAGE_PARAMS")
+    if s.ulTagBits > 128:
+        raise _bad("ulTagBits above 128")
+    return P.GcmMessageParams(iv=_bytes(ffi, s.pIv, s.ulIvLen, "pIv"), iv_fixed_bits=s.ulIvFixedBits,
+                              iv_generator=s.ivGenerator, tag_bits=s.ulTagBits,
+                              tag=_bytes(ffi, s.pTag, _tag_len(s.ulTagBits), "pTag"))
+
+
+def _chacha_message(ffi: Any, ptr: Any, n: int) -> P.ChaCha20Poly1305MessageParams:
+    s = _struct(ffi, ptr, n, "CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS")
+    return P.ChaCha20Poly1305MessageParams(nonce=_bytes(ffi, s.pNonce, s.ulNonceLen, "pNonce"),
+                                           tag=_bytes(ffi, s.pTag, 16, "pTag"))
+
+
+def _put(ffi: Any, dst: Any, value: bytes, room: int, what: str) -> None:
+    if len(value) > room:
+        raise RuntimeError(f"mechanism returned a {what} longer than the caller's buffer")
+    if value:
+        if not dst:
+            raise _bad(f"{what}: NULL output pointer")
+        ffi.memmove(dst, value, len(value))
+
+
+def _write_gcm_message(ffi: Any, ptr: Any, n: int, out: P.GcmMessageParams) -> None:
+    s = _struct(ffi, ptr, n, "CK_GCM_MESSAGE_PARAMS")
+    _put(ffi, s.pIv, out.iv, s.ulIvLen, "IV")
+    _put(ffi, s.pTag, out.tag, _tag_len(s.ulTagBits), "tag")
+
+
+def _write_chacha_message(ffi: Any, ptr: Any, n: int, out: P.ChaCha20Poly1305MessageParams) -> None:
+    s = _struct(ffi, ptr, n, "CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS")
+    _put(ffi, s.pNonce, out.nonce, s.ulNonceLen, "nonce")
+    _put(ffi, s.pTag, out.tag, 16, "tag")
+
+
+#: Writers for parameters with output fields: ``(ffi, pParameter, length, value)`` copies the
+#: outputs of ``value`` (what the mechanism returned) back into the caller's struct.
+WRITERS: dict[type, Callable[[Any, Any, int, Any], None]] = {
+    P.GcmMessageParams: _write_gcm_message,
+    P.ChaCha20Poly1305MessageParams: _write_chacha_message,
+}
+
 DECODERS: dict[type, Decoder] = {
+    P.GcmMessageParams: _gcm_message,
+    P.ChaCha20Poly1305MessageParams: _chacha_message,
     int: _ulong,
     P.CtrParams: _ctr,
     P.Pbkdf2Params: _pbkd2,

@@ -303,3 +303,4 @@ SR_EXPORT CK_RV C_Finalize(CK_VOID_PTR pReserved)
 /* the function lists are defined after the generated wrappers */
 static CK_FUNCTION_LIST sr_list_240;
 static CK_FUNCTION_LIST_3_0 sr_list_30;
+static CK_FUNCTION_LIST_3_2 sr_list_32;

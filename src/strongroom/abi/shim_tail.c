@@ -1,8 +1,11 @@
 /* strongroom C shim, second part: entry points that hand out the function lists.
- * Included after the generated wrappers and the static sr_list_240 / sr_list_30. */
+ * Included after the generated wrappers and the static sr_list_240 / sr_list_30 / sr_list_32. */
 
-static CK_INTERFACE sr_interfaces[2] = {
+/* The first entry is the default (C_GetInterface with a NULL name or version). It stays
+ * the 3.0 list: every consumer knows it, and a 3.2 consumer asks for {3, 2} by version. */
+static CK_INTERFACE sr_interfaces[3] = {
     {(CK_CHAR *)"PKCS 11", (CK_VOID_PTR)&sr_list_30, 0},
+    {(CK_CHAR *)"PKCS 11", (CK_VOID_PTR)&sr_list_32, 0},
     {(CK_CHAR *)"PKCS 11", (CK_VOID_PTR)&sr_list_240, 0},
 };
 #define SR_N_INTERFACES (sizeof(sr_interfaces) / sizeof(sr_interfaces[0]))

@@ -30,6 +30,12 @@ _KIND_RULES: dict[OpKind, tuple[int, frozenset[int], int | None]] = {
     OpKind.SIGN: (MechanismFlag.SIGN, frozenset({CKO.PRIVATE_KEY, CKO.SECRET_KEY}), CKA.SIGN),
     OpKind.VERIFY: (MechanismFlag.VERIFY, frozenset({CKO.PUBLIC_KEY, CKO.SECRET_KEY}), CKA.VERIFY),
     OpKind.DIGEST: (MechanismFlag.DIGEST, frozenset(), None),
+    OpKind.SIGN_RECOVER: (MechanismFlag.SIGN_RECOVER, frozenset({CKO.PRIVATE_KEY, CKO.SECRET_KEY}),
+                          CKA.SIGN_RECOVER),
+    OpKind.VERIFY_RECOVER: (MechanismFlag.VERIFY_RECOVER, frozenset({CKO.PUBLIC_KEY, CKO.SECRET_KEY}),
+                            CKA.VERIFY_RECOVER),
+    OpKind.WRAP: (MechanismFlag.WRAP, frozenset({CKO.PUBLIC_KEY, CKO.SECRET_KEY}), CKA.WRAP),
+    OpKind.UNWRAP: (MechanismFlag.UNWRAP, frozenset({CKO.PRIVATE_KEY, CKO.SECRET_KEY}), CKA.UNWRAP),
 }
 
 SLOT_OF: dict[OpKind, OpSlot] = {
@@ -38,6 +44,8 @@ SLOT_OF: dict[OpKind, OpSlot] = {
     OpKind.SIGN: OpSlot.SIGN,
     OpKind.VERIFY: OpSlot.VERIFY,
     OpKind.DIGEST: OpSlot.DIGEST,
+    OpKind.SIGN_RECOVER: OpSlot.SIGN_RECOVER,
+    OpKind.VERIFY_RECOVER: OpSlot.VERIFY_RECOVER,
 }
 
 

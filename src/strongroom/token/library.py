@@ -26,7 +26,7 @@ from ..pkcs11.constants import (
 )
 from ..pkcs11.errors import CKRError
 from ..storage.base import KdfParams, Quota, Store, TokenRecord
-from . import crypto
+from . import crypto, keyops
 from .login import LoginState, authenticate, check_pin_length, pin_flags
 from .objects import ObjectManager, Visibility
 from .sessions import ActiveOperation, OpSlot, Session
@@ -605,6 +605,59 @@ class Library:
         session = self._session(h)
         with session.lock:
             crypto.verify_final(session, signature)
+
+    # --- recover, key management, message API, KEM (token/keyops.py) ----------------------------
+    def sign_recover_init(self, h: int, mech: Mechanism, key: int) -> None:
+        self._begin(h, OpKind.SIGN_RECOVER, mech, key)
+
+    def sign_recover(self, h: int, data: bytes, capacity: int | None) -> bytes:
+        return self._single(h, OpSlot.SIGN_RECOVER, data, capacity)
+
+    def verify_recover_init(self, h: int, mech: Mechanism, key: int) -> None:
+        self._begin(h, OpKind.VERIFY_RECOVER, mech, key)
+
+    def verify_recover(self, h: int, signature: bytes, capacity: int | None) -> bytes:
+        return self._single(h, OpSlot.VERIFY_RECOVER, signature, capacity)
+
+    def derive_key(self, h: int, mech: Mechanism, base: int, template: list[tuple[int, Any]]) -> int:
+        return keyops.derive_key(self, h, mech, base, template)
+
+    def wrap_key(self, h: int, mech: Mechanism, wrapping: int, key: int, capacity: int | None) -> bytes:
+        return keyops.wrap_key(self, h, mech, wrapping, key, capacity)
+
+    def unwrap_key(self, h: int, mech: Mechanism, unwrapping: int, wrapped: bytes,
+                   template: list[tuple[int, Any]]) -> int:
+        return keyops.unwrap_key(self, h, mech, unwrapping, wrapped, template)
+
+    def encapsulate_key(self, h: int, mech: Mechanism, public: int, template: list[tuple[int, Any]],
+                        capacity: int | None) -> tuple[bytes, int]:
+        return keyops.encapsulate_key(self, h, mech, public, template, capacity)
+
+    def decapsulate_key(self, h: int, mech: Mechanism, private: int, template: list[tuple[int, Any]],
+                        ciphertext: bytes) -> int:
+        return keyops.decapsulate_key(self, h, mech, private, template, ciphertext)
+
+    def message_encrypt_init(self, h: int, mech: Mechanism, key: int) -> None:
+        keyops.message_init(self, h, OpKind.ENCRYPT, mech, key)
+
+    def message_decrypt_init(self, h: int, mech: Mechanism, key: int) -> None:
+        keyops.message_init(self, h, OpKind.DECRYPT, mech, key)
+
+    def message_param_type(self, h: int, encrypt: bool) -> type | None:
+        return keyops.message_param_type(self, h, OpKind.ENCRYPT if encrypt else OpKind.DECRYPT)
+
+    def encrypt_message(self, h: int, param: Any, aad: bytes, data: bytes,
+                        capacity: int | None) -> tuple[bytes, Any]:
+        return keyops.encrypt_message(self, h, param, aad, data, capacity)
+
+    def decrypt_message(self, h: int, param: Any, aad: bytes, data: bytes, capacity: int | None) -> bytes:
+        return keyops.decrypt_message(self, h, param, aad, data, capacity)
+
+    def message_encrypt_final(self, h: int) -> None:
+        keyops.message_final(self, h, OpKind.ENCRYPT)
+
+    def message_decrypt_final(self, h: int) -> None:
+        keyops.message_final(self, h, OpKind.DECRYPT)
 
     # --- random ---------------------------------------------------------------------------------
     def seed_random(self, h: int, seed: bytes) -> None:

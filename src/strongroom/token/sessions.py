@@ -24,6 +24,10 @@ class OpSlot(Enum):
     DIGEST = "digest"
     SIGN = "sign"
     VERIFY = "verify"
+    SIGN_RECOVER = "sign_recover"
+    VERIFY_RECOVER = "verify_recover"
+    MESSAGE_ENCRYPT = "message_encrypt"
+    MESSAGE_DECRYPT = "message_decrypt"
 
 
 @dataclass
@@ -41,7 +45,7 @@ class ActiveOperation:
     multipart: bool = True
     started_multipart: bool = False
     needs_context_login: bool = False
-    pending: bytes | None = None
+    pending: Any = None   # bytes; (inputs, outputs) for the message API
     results: list[int] = field(default_factory=list)   # C_FindObjects handles still to return
 
 
