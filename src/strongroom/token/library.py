@@ -380,7 +380,8 @@ class Library:
 
     def create_object(self, handle: int, template: list[tuple[int, Any]]) -> int:
         session = self._session(handle)
-        attrs = rules.build(template, rules.Op.CREATE)
+        so = self._login(session.token_id).user == CKU.SO
+        attrs = rules.build(template, rules.Op.CREATE, so=so)   # footnote 10: CKA_TRUSTED
         self._check_write(session, attrs)
         cls = attrs[CKA.CLASS]
         if cls in (CKO.PUBLIC_KEY, CKO.PRIVATE_KEY, CKO.SECRET_KEY):
