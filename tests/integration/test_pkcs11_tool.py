@@ -117,3 +117,25 @@ def test_fork_child_must_initialize_again(tool: Tool):
     tool.init_token()
     proc = tool.run("--test-fork", "--login", "--pin", USER_PIN, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_pkcs11_tool_test_runs_signatures_with_allow_sw(tool: Tool):
+    """``--test`` skips its signature test unless a mechanism has CKF_HW, which a software
+    token must not claim; with ``--allow-sw`` it runs (CKM_RSA_PKCS is single-part, so its
+    C_SignUpdate answers CKR_FUNCTION_NOT_SUPPORTED, which pkcs11-tool only warns about)."""
+    tool.init_token()
+    login = ["--login", "--pin", USER_PIN]
+    tool.run(*login, "--keypairgen", "--key-type", "rsa:2048", "--id", "01", "--label", "rsa")
+    plain = tool.run(*login, "--test").stdout
+    assert "No errors" in plain and "Signatures: not implemented" in plain
+    out = tool.run(*login, "--test", "--allow-sw").stdout
+    assert "No errors" in out, out
+    assert "Signatures (currently only for RSA)" in out and "RSA-PKCS: OK" in out
+    assert "SHA256-RSA-PKCS: OK" in out
+
+
+def test_pkcs11_tool_test_ec(tool: Tool):
+    tool.init_token()
+    out = tool.run("--test-ec", "--session-rw", "--login", "--pin", USER_PIN, "--id", "03",
+                   "--key-type", "EC:prime256v1").stdout
+    assert "==> OK" in out, out
