@@ -390,3 +390,43 @@ def test_encapsulate_decapsulate_via_32_list(c):
     assert c.get(key2[0], CKA.VALUE) == secret
     # wrong key class: the public key cannot decapsulate
     assert fl.C_DecapsulateKey(c.h, mech, pub[0], t.arr, t.count, ct, 1088, key2) == CKR.KEY_TYPE_INCONSISTENT
+
+
+def test_message_begin_next_gcm(c):
+    """Begin/Next: parts are buffered; the part flagged CKF_END_OF_MESSAGE returns the
+    whole message's output and writes the tag back."""
+    value = os.urandom(16)
+    key = c.aes(value, encrypt=True, decrypt=True)
+    size = c.ffi.sizeof("CK_GCM_MESSAGE_PARAMS")
+    iv, aad, parts = os.urandom(12), b"aad", [b"part one, ", b"part two, ", b"the end"]
+    assert c.fl.C_MessageEncryptInit(c.h, c.mech(CKM.AES_GCM), key) == CKR.OK
+    p, _, tagbuf = _gcm_msg(c, iv)
+    n = c.ffi.new("CK_ULONG *")
+    out = c.ffi.new("char[64]")
+    assert c.fl.C_EncryptMessageNext(c.h, p, size, b"x", 1, out, n, 0) == CKR.OPERATION_NOT_INITIALIZED
+    assert c.fl.C_EncryptMessageBegin(c.h, p, size, aad, len(aad)) == CKR.OK
+    for part in parts[:-1]:
+        assert c.fl.C_EncryptMessageNext(c.h, p, size, part, len(part), c.ffi.NULL, n, 0) == CKR.OK
+        assert n[0] == 0
+        n[0] = 64
+        assert c.fl.C_EncryptMessageNext(c.h, p, size, part, len(part), out, n, 0) == CKR.OK
+        assert n[0] == 0
+    last = parts[-1]
+    n[0] = 1
+    assert c.fl.C_EncryptMessageNext(c.h, p, size, last, len(last), out, n, 1) == CKR.BUFFER_TOO_SMALL
+    total = len(b"".join(parts))
+    assert n[0] == total
+    assert c.fl.C_EncryptMessageNext(c.h, p, size, last, len(last), out, n, 1) == CKR.OK
+    ct, tag = bytes(c.ffi.buffer(out, n[0])), bytes(c.ffi.buffer(tagbuf, 16))
+    assert AESGCM(value).decrypt(iv, ct + tag, aad) == b"".join(parts)
+    assert c.fl.C_MessageEncryptFinal(c.h) == CKR.OK
+
+    assert c.fl.C_MessageDecryptInit(c.h, c.mech(CKM.AES_GCM), key) == CKR.OK
+    p2, _, _ = _gcm_msg(c, iv, tag=tag)
+    assert c.fl.C_DecryptMessageBegin(c.h, p2, size, aad, len(aad)) == CKR.OK
+    n[0] = 64
+    assert c.fl.C_DecryptMessageNext(c.h, p2, size, ct[:5], 5, out, n, 0) == CKR.OK and n[0] == 0
+    n[0] = 64
+    assert c.fl.C_DecryptMessageNext(c.h, p2, size, ct[5:], len(ct) - 5, out, n, 1) == CKR.OK
+    assert bytes(c.ffi.buffer(out, n[0])) == b"".join(parts)
+    assert c.fl.C_MessageDecryptFinal(c.h) == CKR.OK

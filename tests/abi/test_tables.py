@@ -179,7 +179,7 @@ def test_unsupported_functions(ck):
     ffi, fl = ck.ffi, ck.fl
     n = ffi.new("CK_ULONG *")
     assert fl.C_WrapKey(1, ffi.NULL, 0, 0, ffi.NULL, n) == CKR.ARGUMENTS_BAD   # implemented: NULL mechanism
-    assert fl.C_EncryptMessageBegin(1, ffi.NULL, 0, ffi.NULL, 0) == CKR.FUNCTION_NOT_SUPPORTED
+    assert fl.C_SignMessageBegin(1, ffi.NULL, 0) == CKR.FUNCTION_NOT_SUPPORTED
     assert fl.C_GetOperationState(1, ffi.NULL, n) == CKR.FUNCTION_NOT_SUPPORTED
     assert fl.C_WaitForSlotEvent(0, ffi.NULL, ffi.NULL) == CKR.FUNCTION_NOT_SUPPORTED
     assert fl.C_MessageEncryptInit(1, ffi.NULL, 0) == CKR.ARGUMENTS_BAD   # implemented: NULL mechanism

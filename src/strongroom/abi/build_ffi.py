@@ -247,6 +247,7 @@ PYTHON_IMPLEMENTED = [
     "C_WrapKey", "C_UnwrapKey", "C_DeriveKey", "C_EncapsulateKey", "C_DecapsulateKey",
     "C_MessageEncryptInit", "C_EncryptMessage", "C_MessageEncryptFinal",
     "C_MessageDecryptInit", "C_DecryptMessage", "C_MessageDecryptFinal",
+    "C_EncryptMessageBegin", "C_EncryptMessageNext", "C_DecryptMessageBegin", "C_DecryptMessageNext",
 ]
 
 #: Output pointers that may never be NULL (checked in C: CKR_ARGUMENTS_BAD).
@@ -266,6 +267,7 @@ NONNULL = {
     "C_WrapKey": ("pulWrappedKeyLen",), "C_UnwrapKey": ("phKey",), "C_DeriveKey": ("phKey",),
     "C_EncapsulateKey": ("pulCiphertextLen", "phKey"), "C_DecapsulateKey": ("phKey",),
     "C_EncryptMessage": ("pulCiphertextLen",), "C_DecryptMessage": ("pulPlaintextLen",),
+    "C_EncryptMessageNext": ("pulCiphertextPartLen",), "C_DecryptMessageNext": ("pulPlaintextPartLen",),
 }
 for _name, _params in FUNCTIONS:
     if any(t == "CK_MECHANISM_PTR" for t, _ in _params):

@@ -657,3 +657,40 @@ def sr_py_MessageEncryptFinal(h: int) -> int:
 def sr_py_MessageDecryptFinal(h: int) -> int:
     _message_decrypt_final(h)
     return _OK
+
+
+_message_begin = _method("message_begin")
+_message_next = _method("message_next")
+_END_OF_MESSAGE = 0x1          # CKF_END_OF_MESSAGE
+
+
+def _begin_message(encrypt: bool) -> Callable:
+    def f(h: int, pParameter: Any, ulParameterLen: int, pAAD: Any, ulAAD: int) -> int:
+        _, param = _message_param(h, encrypt, pParameter, ulParameterLen)
+        _message_begin(h, encrypt, param, _data(pAAD, ulAAD))
+        return _OK
+    return f
+
+
+def _next_message(encrypt: bool) -> Callable:
+    def f(h: int, pParameter: Any, ulParameterLen: int, pIn: Any, ulIn: int, pOut: Any, pulOut: Any,
+          flags: int) -> int:
+        ptype, param = _message_param(h, encrypt, pParameter, ulParameterLen)
+        end = bool(flags & _END_OF_MESSAGE)
+        data = _data(pIn, ulIn)
+        out = _sized(lambda cap: _message_next(h, encrypt, param, data, end, cap), pOut, pulOut)
+        if isinstance(out, int):
+            return out
+        if encrypt:
+            out, param_out = out
+            writer = WRITERS.get(ptype)
+            if end and writer is not None and param_out is not None:
+                writer(ffi, pParameter, ulParameterLen, param_out)
+        return _deliver(out, pOut, pulOut)
+    return f
+
+
+_extern(_begin_message(True), "sr_py_EncryptMessageBegin")
+_extern(_begin_message(False), "sr_py_DecryptMessageBegin")
+_extern(_next_message(True), "sr_py_EncryptMessageNext")
+_extern(_next_message(False), "sr_py_DecryptMessageNext")

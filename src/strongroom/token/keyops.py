@@ -302,6 +302,44 @@ def decrypt_message(lib: "Library", h: int, param: Any, aad: bytes, data: bytes,
     return _message(lib, h, OpKind.DECRYPT, param, aad, data, capacity)
 
 
+def message_begin(lib: "Library", h: int, kind: OpKind, param: Any, aad: bytes) -> None:
+    """C_EncryptMessageBegin / C_DecryptMessageBegin: the message's parts are buffered and
+    processed as one message at the C_*MessageNext flagged CKF_END_OF_MESSAGE (so a
+    generated IV and the tag are written back then, and no unauthenticated plaintext is
+    released before the tag is checked)."""
+    session = lib._session(h)
+    with session.lock:
+        active = session.active(_MESSAGE_SLOT[kind])
+        if active.message_parts is not None:
+            raise CKRError(CKR.OPERATION_ACTIVE, "a multi-part message is in progress")
+        active.message_parts = (param, aad, bytearray())
+
+
+def message_next(lib: "Library", h: int, kind: OpKind, param: Any, data: bytes, end: bool,
+                 capacity: int | None) -> Any:
+    """C_*MessageNext: b"" until the last part, then the whole message's output (encrypt:
+    ``(ciphertext, param_out)``); two-call convention on every call."""
+    session = lib._session(h)
+    with session.lock:
+        active = session.active(_MESSAGE_SLOT[kind])
+        if active.message_parts is None:
+            raise CKRError(CKR.OPERATION_NOT_INITIALIZED, "no C_*MessageBegin")
+        _, aad, buffered = active.message_parts
+        if not end:
+            if capacity is None:
+                raise CKRError(CKR.OK, length=0)
+            buffered += data
+            return (b"", None) if kind is OpKind.ENCRYPT else b""
+        try:
+            result = _message(lib, h, kind, param, aad, bytes(buffered) + data, capacity)
+        except CKRError as exc:
+            if exc.length is None:           # a real failure ends this message
+                active.message_parts = None
+            raise
+        active.message_parts = None
+        return result
+
+
 def message_final(lib: "Library", h: int, kind: OpKind) -> None:
     session = lib._session(h)
     with session.lock:

@@ -654,6 +654,14 @@ class Library:
     def decrypt_message(self, h: int, param: Any, aad: bytes, data: bytes, capacity: int | None) -> bytes:
         return keyops.decrypt_message(self, h, param, aad, data, capacity)
 
+    def message_begin(self, h: int, encrypt: bool, param: Any, aad: bytes) -> None:
+        keyops.message_begin(self, h, OpKind.ENCRYPT if encrypt else OpKind.DECRYPT, param, aad)
+
+    def message_next(self, h: int, encrypt: bool, param: Any, data: bytes, end: bool,
+                     capacity: int | None) -> Any:
+        kind = OpKind.ENCRYPT if encrypt else OpKind.DECRYPT
+        return keyops.message_next(self, h, kind, param, data, end, capacity)
+
     def message_encrypt_final(self, h: int) -> None:
         keyops.message_final(self, h, OpKind.ENCRYPT)
 

@@ -46,6 +46,7 @@ class ActiveOperation:
     started_multipart: bool = False
     needs_context_login: bool = False
     pending: Any = None   # bytes; (inputs, outputs) for the message API
+    message_parts: Any = None   # (param, aad, bytearray) between C_*MessageBegin and the last Next
     results: list[int] = field(default_factory=list)   # C_FindObjects handles still to return
 
 
