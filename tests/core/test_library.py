@@ -401,3 +401,27 @@ def test_quota_exceeded_is_device_memory_and_nothing_half_written(tmp_path, monk
         assert len(session_key) == 2
     finally:
         library.finalize()
+
+
+def test_check_values_of_secret_keys_and_certificates(lib, token):
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    value = bytes(range(32))
+    enc = Cipher(algorithms.AES(value), modes.ECB()).encryptor()
+    expected = (enc.update(bytes(16)) + enc.finalize())[:3]
+    aes = lib.create_object(token, [(CKA.CLASS, CKO.SECRET_KEY), (CKA.KEY_TYPE, CKK.AES),
+                                    (CKA.VALUE, value)])
+    assert lib.get_attribute_value(token, aes, [CKA.CHECK_VALUE]) == [expected]
+    with pytest.raises(CKRError) as e:
+        lib.create_object(token, [(CKA.CLASS, CKO.SECRET_KEY), (CKA.KEY_TYPE, CKK.AES),
+                                  (CKA.VALUE, value), (CKA.CHECK_VALUE, b"\x00\x00\x00")])
+    assert rv(e) == CKR.ATTRIBUTE_VALUE_INVALID
+    der = b"\x30\x03\x02\x01\x00"          # the check value does not parse the certificate
+    digest = hashes.Hash(hashes.SHA1())
+    digest.update(der)
+    cert = lib.create_object(token, [(CKA.CLASS, CKO.CERTIFICATE), (CKA.CERTIFICATE_TYPE, 0),
+                                     (CKA.SUBJECT, b"\x30\x00"), (CKA.VALUE, der)])
+    assert lib.get_attribute_value(token, cert, [CKA.CHECK_VALUE]) == [digest.finalize()[:3]]
+    generated = lib.generate_key(token, Mechanism(CKM.AES_KEY_GEN), [(CKA.VALUE_LEN, 16)])
+    assert len(lib.get_attribute_value(token, generated, [CKA.CHECK_VALUE])[0]) == 3

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any, Iterable
 
-from ..mechanisms import keys, registry
+from ..mechanisms import checkvalue, keys, registry
 from ..mechanisms.registry import OpKind
 from ..pkcs11 import params as P
 from ..pkcs11 import template as rules
@@ -102,6 +102,7 @@ def _new_key(lib: "Library", session: Session, attrs: dict) -> int:
     """Check key material and store the new key object."""
     cls, key_type = attrs.get(CKA.CLASS), attrs.get(CKA.KEY_TYPE)
     attrs.update(keys.normalize_key_attrs(cls, key_type, attrs))
+    attrs.update(checkvalue.attrs_for(attrs))
     lib._check_write(session, attrs)
     return lib.objects.add(attrs, lib._visibility(session), session.handle)
 

@@ -15,6 +15,7 @@ from typing import Any, Iterable
 
 from .. import __version__
 from ..config import Config, load_config, setup_logging
+from ..mechanisms import checkvalue
 from ..mechanisms import keys as key_rules
 from ..mechanisms import random as rng
 from ..mechanisms import registry
@@ -386,6 +387,7 @@ class Library:
         cls = attrs[CKA.CLASS]
         if cls in (CKO.PUBLIC_KEY, CKO.PRIVATE_KEY, CKO.SECRET_KEY):
             attrs.update(key_rules.normalize_key_attrs(cls, attrs[CKA.KEY_TYPE], attrs))
+        attrs.update(checkvalue.attrs_for(attrs))     # secret keys and X.509 certificates
         return self.objects.add(attrs, self._visibility(session), session.handle)
 
     def copy_object(self, handle: int, obj: int, template: list[tuple[int, Any]]) -> int:
@@ -470,6 +472,7 @@ class Library:
                             key_type=entry.gen_key_type, mechanism=mech.type)
         self._check_write(session, attrs)
         attrs.update(entry.generate(mech.param, attrs))
+        attrs.update(checkvalue.attrs_for(attrs))
         return self.objects.add(attrs, self._visibility(session), session.handle)
 
     def generate_key_pair(self, handle: int, mech: Mechanism, public_template: list[tuple[int, Any]],
