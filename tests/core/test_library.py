@@ -425,3 +425,23 @@ def test_check_values_of_secret_keys_and_certificates(lib, token):
     assert lib.get_attribute_value(token, cert, [CKA.CHECK_VALUE]) == [digest.finalize()[:3]]
     generated = lib.generate_key(token, Mechanism(CKM.AES_KEY_GEN), [(CKA.VALUE_LEN, 16)])
     assert len(lib.get_attribute_value(token, generated, [CKA.CHECK_VALUE])[0]) == 3
+
+
+def test_hkdf_data_derives_a_data_object(lib, token):
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    from strongroom.pkcs11.params import HkdfParams
+
+    secret = bytes(range(32))
+    base = lib.create_object(token, [(CKA.CLASS, CKO.SECRET_KEY), (CKA.KEY_TYPE, CKK.GENERIC_SECRET),
+                                     (CKA.VALUE, secret), (CKA.DERIVE, True)])
+    params = HkdfParams(extract=True, expand=True, prf_hash_mechanism=CKM.SHA256, salt_type=1,
+                        salt=b"", salt_key=0, info=b"ctx")
+    mech = Mechanism(CKM.HKDF_DATA, params)
+    data = lib.derive_key(token, mech, base, [(CKA.CLASS, CKO.DATA), (CKA.VALUE_LEN, 42)])
+    expected = HKDF(hashes.SHA256(), 42, salt=None, info=b"ctx").derive(secret)
+    assert lib.get_attribute_value(token, data, [CKA.CLASS, CKA.VALUE]) == [CKO.DATA, expected]
+    with pytest.raises(CKRError) as e:
+        lib.derive_key(token, mech, base, [(CKA.CLASS, CKO.DATA)])
+    assert rv(e) == CKR.TEMPLATE_INCOMPLETE

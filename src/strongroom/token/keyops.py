@@ -132,11 +132,27 @@ def derive_key(lib: "Library", h: int, mech: Mechanism, base: int, template: Tem
     ref = _resolve(lib, session, base)
     _check_key(entry, ref, (CKO.PRIVATE_KEY, CKO.SECRET_KEY), CKA.DERIVE)
     merged = merge_template(template, ref.attrs.get(CKA.DERIVE_TEMPLATE))
+    param = _resolve_param(lib, session, mech.param)
+    if dict(merged).get(CKA.CLASS) == CKO.DATA:
+        return _derive_data(lib, session, entry, ref, param, merged)
     attrs = _secret_template(merged, rules.Op.DERIVE, base=ref.attrs)
     lib._check_write(session, attrs)
-    param = _resolve_param(lib, session, mech.param)
     attrs.update(entry.derive(param, lib.objects.key_material(ref), attrs))
     return _new_key(lib, session, attrs)
+
+
+def _derive_data(lib: "Library", session: Session, entry: registry.MechanismEntry, ref: ObjectRef,
+                 param: Any, template: Template) -> int:
+    """CKM_HKDF_DATA derives a data object (v3.0 "HKDF derivation"): CKA_VALUE_LEN in the
+    template says how many bytes to produce but is not an attribute of data objects."""
+    lengths = [v for t, v in template if t == CKA.VALUE_LEN]
+    if not lengths:
+        raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_VALUE_LEN says how much data to derive")
+    attrs = rules.build([(t, v) for t, v in template if t != CKA.VALUE_LEN], rules.Op.CREATE)
+    lib._check_write(session, attrs)
+    derived = entry.derive(param, lib.objects.key_material(ref), {**attrs, CKA.VALUE_LEN: lengths[-1]})
+    attrs[CKA.VALUE] = derived[CKA.VALUE]
+    return lib.objects.add(attrs, lib._visibility(session), session.handle)
 
 
 # --- C_WrapKey / C_UnwrapKey ---------------------------------------------------------------
