@@ -445,3 +445,27 @@ def test_hkdf_data_derives_a_data_object(lib, token):
     with pytest.raises(CKRError) as e:
         lib.derive_key(token, mech, base, [(CKA.CLASS, CKO.DATA)])
     assert rv(e) == CKR.TEMPLATE_INCOMPLETE
+
+
+def test_final_with_too_small_buffer_keeps_the_operation(lib, token):
+    key = lib.generate_key(token, Mechanism(CKM.AES_KEY_GEN),
+                           [(CKA.VALUE_LEN, 16), (CKA.ENCRYPT, True), (CKA.DECRYPT, True)])
+    iv = bytes(16)
+    lib.encrypt_init(token, Mechanism(CKM.AES_CBC_PAD, iv), key)
+    head = lib.encrypt_update(token, b"x" * 20, 64)           # one block out, 4 bytes held
+    assert len(head) == 16
+    with pytest.raises(CKRError) as e:
+        lib.encrypt_final(token, None)
+    assert rv(e) == CKR.OK and e.value.length == 16
+    with pytest.raises(CKRError) as e:
+        lib.encrypt_final(token, 15)
+    assert rv(e) == CKR.BUFFER_TOO_SMALL and e.value.length == 16
+    tail = lib.encrypt_final(token, 16)
+    lib.decrypt_init(token, Mechanism(CKM.AES_CBC_PAD, iv), key)
+    assert lib.decrypt(token, head + tail, 64) == b"x" * 20
+    lib.digest_init(token, Mechanism(CKM.SHA256))
+    lib.digest_update(token, b"abc")
+    with pytest.raises(CKRError) as e:
+        lib.digest_final(token, 31)
+    assert rv(e) == CKR.BUFFER_TOO_SMALL and e.value.length == 32
+    assert lib.digest_final(token, 32).hex().startswith("ba7816bf")
