@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, utils
 from pkcs11 import KDF, MGF, Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.util.ec import encode_named_curve_parameters
 
-from support import USER_PIN, Tool, subprocess_env
+from support import USER_PIN, Tool
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI missing")
 DATA = b"strongroom interop message\n" * 7
@@ -25,22 +25,6 @@ def openssl(*args: str, input: bytes | None = None) -> bytes:
     proc = subprocess.run(["openssl", *args], input=input, capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()
     return proc.stdout
-
-
-@pytest.fixture(scope="module")
-def p11lib(module):
-    return pkcs11.lib(module)
-
-
-@pytest.fixture
-def token(p11lib, tool: Tool, monkeypatch):
-    for key, value in subprocess_env(tool.home).items():
-        if key.startswith("STRONGROOM"):
-            monkeypatch.setenv(key, value)
-    tool.init_token("t")
-    p11lib.reinitialize()
-    yield p11lib.get_token(token_label="t")
-    p11lib.finalize()
 
 
 def write_pem(path: Path, public) -> str:

@@ -11,7 +11,6 @@ import shutil
 import struct
 import subprocess
 
-import pkcs11
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
@@ -19,7 +18,6 @@ from pkcs11.exceptions import (DataLenRange, EncryptedDataInvalid, EncryptedData
                                MechanismParamInvalid)
 from pkcs11.mechanisms import GCMParams
 
-from support import USER_PIN, Tool, subprocess_env
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI missing")
 DATA = b"strongroom symmetric interop, sixty-four bytes of plaintext...!!"
@@ -30,23 +28,6 @@ def openssl(*args: str, input: bytes = b"") -> bytes:
     proc = subprocess.run(["openssl", *args], input=input, capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()
     return proc.stdout
-
-
-@pytest.fixture(scope="module")
-def p11lib(module):
-    return pkcs11.lib(module)
-
-
-@pytest.fixture
-def session(p11lib, tool: Tool, monkeypatch):
-    for key, value in subprocess_env(tool.home).items():
-        if key.startswith("STRONGROOM"):
-            monkeypatch.setenv(key, value)
-    tool.init_token("sym")
-    p11lib.reinitialize()
-    with p11lib.get_token(token_label="sym").open(user_pin=USER_PIN, rw=True) as s:
-        yield s
-    p11lib.finalize()
 
 
 def secret(session, value: bytes, key_type=KeyType.AES):

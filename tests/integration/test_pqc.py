@@ -11,7 +11,6 @@ from __future__ import annotations
 import ctypes
 import struct
 
-import pkcs11
 import pytest
 from cryptography.hazmat.primitives.asymmetric import mldsa, mlkem
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
@@ -20,7 +19,7 @@ from pkcs11.exceptions import (
 )
 from pkcs11.mechanisms import MLDSAParameterSet, MLKEMParameterSet
 
-from support import USER_PIN, Tool, subprocess_env
+from support import USER_PIN
 
 DSA_PUB = {MLDSAParameterSet.ML_DSA_44: mldsa.MLDSA44PublicKey,
            MLDSAParameterSet.ML_DSA_65: mldsa.MLDSA65PublicKey,
@@ -29,22 +28,6 @@ KEM_PUB = {MLKEMParameterSet.ML_KEM_768: mlkem.MLKEM768PublicKey,
            MLKEMParameterSet.ML_KEM_1024: mlkem.MLKEM1024PublicKey}
 CKR_PARAMETER_SET_NOT_SUPPORTED = 0x209
 CKH_HEDGE_REQUIRED, CKH_DETERMINISTIC_REQUIRED = 1, 2
-
-
-@pytest.fixture(scope="module")
-def p11lib(module):
-    return pkcs11.lib(module)
-
-
-@pytest.fixture
-def token(p11lib, tool: Tool, monkeypatch):
-    for key, value in subprocess_env(tool.home).items():
-        if key.startswith("STRONGROOM"):
-            monkeypatch.setenv(key, value)
-    tool.init_token("pqc")
-    p11lib.reinitialize()
-    yield p11lib.get_token(token_label="pqc")
-    p11lib.finalize()
 
 
 class SignContext:

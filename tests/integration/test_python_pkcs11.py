@@ -1,7 +1,6 @@
 """python-pkcs11 (a Python host) loading the real module in this process."""
 from __future__ import annotations
 
-import pkcs11
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
@@ -12,24 +11,7 @@ from pkcs11.exceptions import (
 from pkcs11.mechanisms import GCMParams
 from pkcs11.util.ec import encode_named_curve_parameters
 
-from support import USER_PIN, Tool, subprocess_env
-
-
-@pytest.fixture(scope="module")
-def p11lib(module):
-    return pkcs11.lib(module)
-
-
-@pytest.fixture
-def token(p11lib, tool: Tool, monkeypatch):
-    """A token created by another process (pkcs11-tool), seen by this one after re-init."""
-    for key, value in subprocess_env(tool.home).items():
-        if key.startswith("STRONGROOM"):
-            monkeypatch.setenv(key, value)
-    tool.init_token("py")
-    p11lib.reinitialize()
-    yield p11lib.get_token(token_label="py")
-    p11lib.finalize()
+from support import USER_PIN
 
 
 def ec_keypair(session, curve="secp256r1", **kw):
