@@ -409,14 +409,34 @@ def _init_with_key(name: str) -> Callable:
     return f
 
 
-def _single(name: str) -> Callable:
+_VIEW_MIN = 4096   # inputs at least this long reach one-shot operations without a copy
+
+
+def _single(name: str, view: bool = False, into: bool = False) -> Callable:
     """C_Encrypt / C_Decrypt / C_Digest / C_Sign and the output-producing updates:
-    (h, in, inLen, out, *outLen)."""
+    (h, in, inLen, out, *outLen).
+
+    ``view``: a large input is handed over as a view of the caller's buffer (valid for
+    this call only); the core gives views only to operations that finish within the
+    call (crypto.single's ``oneshot``) and copies it to ``bytes`` for every other one.
+    ``into``: the core may also write the output straight into the caller's buffer
+    (C_Encrypt; the result is then the length written)."""
     core = _method(name)
+    minimum = _VIEW_MIN if view else 1 << 62
 
     def f(h: int, pIn: Any, ulIn: int, pOut: Any, pulOut: Any) -> int:
         try:
-            out = core(h, _buffer(pIn, ulIn)[:] if ulIn else b"", pulOut[0] if pOut else None)
+            if ulIn >= minimum:
+                if into and pOut:
+                    cap = pulOut[0]
+                    out = core(h, _buffer(pIn, ulIn), cap, _buffer(pOut, cap))
+                    if out.__class__ is int:        # written in place by the operation
+                        pulOut[0] = out
+                        return _OK
+                else:
+                    out = core(h, _buffer(pIn, ulIn), pulOut[0] if pOut else None)
+            else:
+                out = core(h, _buffer(pIn, ulIn)[:] if ulIn else b"", pulOut[0] if pOut else None)
         except CKRError as e:
             if e.length is not None:
                 pulOut[0] = e.length
@@ -455,11 +475,11 @@ for _c, _factory, _core in (
     ("DecryptInit", _init_with_key, "decrypt_init"),
     ("SignInit", _init_with_key, "sign_init"),
     ("VerifyInit", _init_with_key, "verify_init"),
-    ("Encrypt", _single, "encrypt"),
+    ("Encrypt", lambda n: _single(n, view=True, into=True), "encrypt"),
     ("EncryptUpdate", _single, "encrypt_update"),
-    ("Decrypt", _single, "decrypt"),
+    ("Decrypt", lambda n: _single(n, view=True), "decrypt"),
     ("DecryptUpdate", _single, "decrypt_update"),
-    ("Digest", _single, "digest"),
+    ("Digest", lambda n: _single(n, view=True), "digest"),
     ("Sign", _single, "sign"),
     ("EncryptFinal", _final, "encrypt_final"),
     ("DecryptFinal", _final, "decrypt_final"),

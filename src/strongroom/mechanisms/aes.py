@@ -39,6 +39,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR, GeneratorFunction as G, MechanismFlag as F
 from ..pkcs11.errors import CKRError
@@ -61,19 +62,53 @@ def _algorithm(key: KeyMaterial) -> algorithms.AES:
     return algorithms.AES(value)
 
 
+def _aesgcm(attrs) -> AESGCM:
+    """pyca's one-shot AEAD object for a key (cached per key by ``KeyMaterial.parsed``)."""
+    return AESGCM(load_secret(attrs))
+
+
 class GcmEncrypt(Operation):
-    """Streaming GCM encryption; ``final`` returns the truncated tag."""
+    """GCM encryption; ``final`` returns the truncated tag.
+
+    Single-part C_Encrypt goes through ``oneshot`` (pyca's AESGCM: one pass, an order of
+    magnitude faster on large inputs than the streaming Cipher); multi-part streams."""
 
     def __init__(self, key: KeyMaterial, p: GcmParams) -> None:
-        self._enc = Cipher(_algorithm(key), modes.GCM(p.iv)).encryptor()
-        self._enc.authenticate_additional_data(p.aad)
+        _algorithm(key)                 # key length checked at init, as before
+        self._key, self._p = key, p
+        self._enc: Any = None
         self._tag_len = p.tag_bits // 8
 
+    def _stream(self) -> Any:
+        if self._enc is None:
+            self._enc = Cipher(_algorithm(self._key), modes.GCM(self._p.iv)).encryptor()
+            self._enc.authenticate_additional_data(self._p.aad)
+        return self._enc
+
     def update(self, data: bytes) -> bytes:
-        return self._enc.update(data)
+        return self._stream().update(data)
 
     def final(self) -> bytes:
-        return self._enc.finalize() + self._enc.tag[: self._tag_len]
+        enc = self._stream()
+        return enc.finalize() + enc.tag[: self._tag_len]
+
+    def oneshot(self, data: Any) -> bytes:
+        if self._enc is not None:
+            return self.update(data) + self.final()
+        out = self._key.parsed(_aesgcm).encrypt(self._p.iv, data, self._p.aad or None)
+        if self._tag_len != BLOCK:          # a truncated tag is the full tag's prefix
+            out = out[: len(out) - BLOCK + self._tag_len]
+        return out
+
+    def oneshot_into(self, data: Any, out: Any) -> int | None:
+        """Single-part encryption written straight into the caller's buffer ``out``
+        (writable, ``len(out)`` = its capacity); None when this cannot be done (then the
+        core falls back to ``oneshot`` and the two-call convention)."""
+        n = len(data) + BLOCK
+        if self._enc is not None or self._tag_len != BLOCK or len(out) < n:
+            return None
+        self._key.parsed(_aesgcm).encrypt_into(self._p.iv, data, self._p.aad or None, memoryview(out)[:n])
+        return n
 
 
 class GcmDecrypt(Operation):
@@ -81,12 +116,24 @@ class GcmDecrypt(Operation):
 
     def __init__(self, key: KeyMaterial, p: GcmParams) -> None:
         self._alg, self._p = _algorithm(key), p
+        self._key = key
         self._tag_len = p.tag_bits // 8
         self._buf = bytearray()
 
     def update(self, data: bytes) -> bytes:
         self._buf += data
         return b""
+
+    def oneshot(self, data: Any) -> bytes:
+        if self._buf or self._tag_len != BLOCK:   # pyca's AESGCM takes full tags only
+            self.update(data)
+            return self.final()
+        if len(data) < BLOCK:
+            raise CKRError(CKR.ENCRYPTED_DATA_LEN_RANGE, "shorter than the tag")
+        try:
+            return self._key.parsed(_aesgcm).decrypt(self._p.iv, data, self._p.aad or None)
+        except InvalidTag:
+            raise CKRError(CKR.ENCRYPTED_DATA_INVALID, "GCM tag mismatch") from None
 
     def final(self) -> bytes:
         if len(self._buf) < self._tag_len:

@@ -48,6 +48,11 @@ class DigestOperation(Operation):
     def final(self) -> bytes:
         return self._hash.finalize()
 
+    def oneshot(self, data) -> bytes:
+        """C_Digest: ``data`` may be a read-only view of the caller's buffer (no copy)."""
+        self._hash.update(data)
+        return self._hash.finalize()
+
 
 def update_with_key(op: Operation, key_value: bytes) -> None:
     """C_DigestKey: digest a secret key's value as if it were data."""

@@ -39,10 +39,30 @@ _BY_LENGTH: dict[int, type[hashes.HashAlgorithm]] = {
 }
 
 
+_ALGORITHMS: dict[int, ec.ECDSA] = {}     # immutable pyca objects, shared (per input length)
+
+
 def _prehashed(digest: bytes) -> ec.ECDSA:
     """An ECDSA algorithm object for a caller-supplied hash of ``len(digest)`` bytes."""
-    algorithm = _BY_LENGTH.get(len(digest))
-    return ec.ECDSA(Prehashed(algorithm() if algorithm else hashes.SHAKE256(len(digest))))
+    n = len(digest)
+    alg = _ALGORITHMS.get(n)
+    if alg is None:
+        algorithm = _BY_LENGTH.get(n)
+        alg = ec.ECDSA(Prehashed(algorithm() if algorithm else hashes.SHAKE256(n)))
+        if len(_ALGORITHMS) < 256:
+            _ALGORITHMS[n] = alg
+    return alg
+
+
+def _signing_key(attrs) -> tuple[ec.EllipticCurvePrivateKey, int]:
+    """Parsed private key and its field width (cached per key by ``KeyMaterial.parsed``)."""
+    key = load_private(attrs)
+    return key, ecparams.curve_of_key(key).field_bytes
+
+
+def _verifying_key(attrs) -> tuple[ec.EllipticCurvePublicKey, int]:
+    key = load_public(attrs)
+    return key, ecparams.curve_of_key(key).field_bytes
 
 
 class EcdsaOperation(Operation):
@@ -50,19 +70,17 @@ class EcdsaOperation(Operation):
 
     def __init__(self, kind: OpKind, key: KeyMaterial, hash_cls: type | None) -> None:
         self._kind = kind
-        if kind is OpKind.SIGN:
-            self._key = key.parsed(load_private)
-        else:
-            self._key = key.parsed(load_public)
-        self._width = ecparams.curve_of_key(self._key).field_bytes
+        self._key, self._width = key.parsed(_signing_key if kind is OpKind.SIGN else _verifying_key)
         self.multipart = hash_cls is not None
         self._hash_cls = hash_cls
         self._hash = hashes.Hash(hash_cls()) if hash_cls else None
-        self._data = bytearray()
+        self._data = b""
 
     def update(self, data: bytes) -> bytes:
         if self._hash is not None:
             self._hash.update(data)
+        elif not self._data:
+            self._data = bytes(data)
         else:
             self._data += data
         return b""
@@ -73,7 +91,7 @@ class EcdsaOperation(Operation):
             return self._hash.finalize(), ec.ECDSA(Prehashed(self._hash_cls()))
         if not self._data:
             raise CKRError(CKR.DATA_LEN_RANGE, "ECDSA input is empty")
-        digest = bytes(self._data)
+        digest = self._data
         return digest, _prehashed(digest)
 
     def final(self) -> bytes:

@@ -82,15 +82,16 @@ class EddsaOperation(Operation):
 
     def __init__(self, kind: OpKind, key: KeyMaterial, param: object) -> None:
         self._kind = kind
-        self._key = key.parsed(load_private if kind is OpKind.SIGN else load_public)
-        self._curve = ecparams.raw_curve_of_key(self._key)
+        self._key, self._curve = key.parsed(_signing_key if kind is OpKind.SIGN else _verifying_key)
         if self._curve.key_type != CKK.EC_EDWARDS:
             raise CKRError(CKR.KEY_TYPE_INCONSISTENT, "CKM_EDDSA needs an Edwards key")
-        check_eddsa_param(self._curve, param)
-        self._data = bytearray()
+        if param is not None:
+            check_eddsa_param(self._curve, param)
+        self._data = b""
 
     def update(self, data: bytes) -> bytes:
-        self._data += data
+        # Single-part: the first (usually only) part is kept as is; bytes += copies.
+        self._data = bytes(data) if not self._data else self._data + bytes(data)
         return b""
 
     def final(self) -> bytes:
@@ -107,6 +108,17 @@ class EddsaOperation(Operation):
             self._key.verify(signature, bytes(self._data))
         except InvalidSignature:
             raise CKRError(CKR.SIGNATURE_INVALID) from None
+
+
+def _signing_key(attrs):
+    """Parsed private key and its curve (cached per key by ``KeyMaterial.parsed``)."""
+    key = load_private(attrs)
+    return key, ecparams.raw_curve_of_key(key)
+
+
+def _verifying_key(attrs):
+    key = load_public(attrs)
+    return key, ecparams.raw_curve_of_key(key)
 
 
 def _eddsa_operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:

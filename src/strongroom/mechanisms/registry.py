@@ -42,6 +42,9 @@ class OpKind(Enum):
     #: ``update(signature) + final()`` -> recovered data; raises SIGNATURE_INVALID.
     VERIFY_RECOVER = "verify_recover"
 
+    #: Identity hash (members are singletons): Enum's default hashes the name in Python.
+    __hash__ = object.__hash__
+
 
 #: The MechanismFlag bit the core must find in ``entry.flags`` before starting ``kind``.
 KIND_FLAG: dict[OpKind, MechanismFlag] = {
@@ -161,6 +164,22 @@ class MechanismEntry:
 
 
 _REGISTRY: dict[int, MechanismEntry] = {}
+#: Imports every family (set by mechanisms/__init__); run on the first lookup so that
+#: C_Initialize does not pay for importing the families (docs/performance.md).
+_loader: Callable[[], None] | None = None
+
+
+def set_loader(loader: Callable[[], None]) -> None:
+    global _loader
+    _loader = loader
+
+
+def _load() -> None:
+    global _loader
+    loader = _loader
+    if loader is not None:
+        loader()
+        _loader = None
 
 
 def register(entry: MechanismEntry) -> MechanismEntry:
@@ -178,11 +197,16 @@ def get(mech: int) -> MechanismEntry:
     try:
         return _REGISTRY[mech]
     except (KeyError, TypeError):
+        if _loader is not None:
+            _load()
+            return get(mech)
         raise CKRError(CKR.MECHANISM_INVALID, f"mechanism {mech!r} not supported") from None
 
 
 def all_mechanisms() -> list[int]:
     """Every registered CKM, sorted, for C_GetMechanismList."""
+    if _loader is not None:
+        _load()
     return sorted(_REGISTRY)
 
 

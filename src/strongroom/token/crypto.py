@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .. import mechanisms  # noqa: F401  (imports every family so it registers)
-from ..mechanisms import keys, registry
+from .. import mechanisms  # noqa: F401  (families load on the first registry lookup)
+from ..mechanisms import registry
 from ..mechanisms.registry import OpKind
 from ..pkcs11.constants import CKA, CKO, CKR, MechanismFlag
 from ..pkcs11.errors import CKRError
@@ -59,9 +59,14 @@ def check_key_for(kind: OpKind, entry: registry.MechanismEntry, key: ObjectRef) 
     allowed = attrs.get(CKA.ALLOWED_MECHANISMS) or ()
     if allowed and entry.mechanism not in allowed:
         raise CKRError(CKR.MECHANISM_INVALID, "mechanism not in the key's CKA_ALLOWED_MECHANISMS")
+    from ..mechanisms import keys   # deferred: pulls in pyca's key modules
+
     size = keys.key_size(attrs)
     if size and entry.max_key_size and not entry.min_key_size <= size <= entry.max_key_size:
         raise CKRError(CKR.KEY_SIZE_RANGE)
+
+
+_CHECKED = True
 
 
 def begin(session: Session, kind: OpKind, mech: Mechanism, key: ObjectRef | None,
@@ -74,16 +79,24 @@ def begin(session: Session, kind: OpKind, mech: Mechanism, key: ObjectRef | None
     flag = _KIND_RULES[kind][0]
     if not entry.flags & flag or entry.operation is None:
         raise CKRError(CKR.MECHANISM_INVALID)
-    registry.check_param(entry, mech.param)
+    param = mech.param
+    if param is not None or entry.param_type is not None:
+        registry.check_param(entry, param)
+    needs_login = False
     if key is not None:
-        check_key_for(kind, entry, key)
-    op = entry.operation(kind, key_material, mech.param)
+        # The key checks depend only on the key's attributes and the entry: remember a
+        # pass in the key material (dropped whenever the attributes change).
+        checks = key_material.checks if key_material is not None else None
+        ck = (kind, entry.mechanism)
+        if checks is None or ck not in checks:
+            check_key_for(kind, entry, key)
+            if checks is not None:
+                checks[ck] = _CHECKED
+        needs_login = bool(key.attrs.get(CKA.ALWAYS_AUTHENTICATE))
+    op = entry.operation(kind, key_material, param)
     session.begin(slot, ActiveOperation(
-        op=op,
-        mechanism=mech.type,
-        key_handle=key.handle if key is not None else 0,
-        multipart=getattr(op, "multipart", True),
-        needs_context_login=bool(key is not None and key.attrs.get(CKA.ALWAYS_AUTHENTICATE)),
+        op, mech.type, key.handle if key is not None else 0,
+        getattr(op, "multipart", True), False, needs_login,
     ))
 
 
@@ -122,15 +135,41 @@ def deliver(session: Session, slot: OpSlot, compute: Callable[[], bytes], capaci
     return out
 
 
-def single(session: Session, slot: OpSlot, data: bytes, capacity: int | None) -> bytes:
-    """C_Encrypt / C_Decrypt / C_Digest / C_Sign: one call does update + final."""
+def single(session: Session, slot: OpSlot, data, capacity: int | None, out=None) -> bytes | int:
+    """C_Encrypt / C_Decrypt / C_Digest / C_Sign: one call does update + final.
+
+    An operation may offer ``oneshot(data)`` (same result as ``update(data) + final()``,
+    e.g. pyca's one-pass AEAD); only such operations may receive ``data`` as a view of the
+    caller's buffer (large inputs, no copy) -- every other one gets ``bytes``.
+
+    ``out`` (C_Encrypt with a large input and a buffer): the caller's output buffer. An
+    operation offering ``oneshot_into(data, out) -> int | None`` writes its output there
+    directly; the return value is then the length written (an ``int``), and the ABI only
+    sets ``*pulLen``."""
     active = session.active(slot)
     if active.started_multipart and active.pending is None:
         raise CKRError(CKR.OPERATION_ACTIVE, "a multi-part operation is in progress")
+    op = active.op
+    if out is not None and active.pending is None and not active.needs_context_login:
+        into = getattr(op, "oneshot_into", None)
+        if into is not None:
+            try:
+                n = into(data, out)
+            except BaseException:
+                session.end(slot)
+                raise
+            if n is not None:
+                session.end(slot)
+                return n
+    oneshot = getattr(op, "oneshot", None)
+    if oneshot is not None:
+        return deliver(session, slot, lambda: oneshot(data), capacity, finishes=True)
+    if data.__class__ is not bytes:
+        data = bytes(data)
 
     def compute() -> bytes:
-        head = active.op.update(data)
-        return head + active.op.final()
+        head = op.update(data)
+        return head + op.final()
 
     return deliver(session, slot, compute, capacity, finishes=True)
 

@@ -532,10 +532,10 @@ class Library:
     def digest_init(self, h: int, mech: Mechanism) -> None:
         self._begin(h, OpKind.DIGEST, mech, None)
 
-    def _single(self, h: int, slot: OpSlot, data: bytes, capacity: int | None) -> bytes:
+    def _single(self, h: int, slot: OpSlot, data: bytes, capacity: int | None, out: Any = None) -> Any:
         session = self._session(h)
         with session.lock:
-            return crypto.single(session, slot, data, capacity)
+            return crypto.single(session, slot, data, capacity, out)
 
     def _update(self, h: int, slot: OpSlot, data: bytes, capacity: int | None = 0,
                 output: bool = False) -> bytes:
@@ -548,8 +548,10 @@ class Library:
         with session.lock:
             return crypto.final(session, slot, capacity)
 
-    def encrypt(self, h: int, data: bytes, capacity: int | None) -> bytes:
-        return self._single(h, OpSlot.ENCRYPT, data, capacity)
+    def encrypt(self, h: int, data: bytes, capacity: int | None, out: Any = None) -> bytes | int:
+        """``out``: optionally the caller's writable output buffer (len = capacity); when
+        the operation wrote its output there the result is the length written (int)."""
+        return self._single(h, OpSlot.ENCRYPT, data, capacity, out)
 
     def encrypt_update(self, h: int, data: bytes, capacity: int | None) -> bytes:
         return self._update(h, OpSlot.ENCRYPT, data, capacity, output=True)

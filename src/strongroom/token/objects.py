@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -54,12 +53,20 @@ class ObjectRef:
         return bool(self.attrs.get(CKA.PRIVATE, False))
 
 
-@dataclass
+@dataclass(slots=True)
 class _KeyMaterial:
-    """What a mechanism sees of a key: all attributes plus the parsed-key cache."""
+    """What a mechanism sees of a key: all attributes plus the parsed-key cache.
+
+    ``checks`` remembers the (kind, mechanism) pairs whose core key checks (class, type,
+    usage, allowed mechanisms, size) passed for these very attributes, so a repeated
+    C_SignInit does not re-parse CKA_EC_PARAMS / CKA_MODULUS for the key size. The whole
+    object is dropped when the attributes change (``key_material`` compares identity),
+    at logout, C_Finalize, destroy and on another process's commit.
+    """
 
     attrs: Mapping[int, Any]
     _cache: dict[Callable, Any] = field(default_factory=dict)
+    checks: dict[Any, bool] = field(default_factory=dict)
 
     def parsed(self, loader: Callable[[Mapping[int, Any]], Any]) -> Any:
         try:
@@ -71,6 +78,8 @@ class _KeyMaterial:
 
 def new_unique_id() -> str:
     """CKA_UNIQUE_ID: assigned once by the token, never settable (v3.0 §4.4.1)."""
+    import uuid   # deferred: uuid imports platform (~2 ms of cold start)
+
     return uuid.uuid4().hex
 
 
