@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -56,6 +55,8 @@ def load_config() -> Config:
     path = Path(os.environ.get("STRONGROOM_CONFIG") or home / "strongroom.toml")
     values: dict[str, object] = {}
     if path.is_file():
+        import tomllib   # deferred: only when a config file exists (cold start)
+
         try:
             with path.open("rb") as fh:
                 values = tomllib.load(fh)

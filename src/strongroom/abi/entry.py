@@ -25,7 +25,7 @@ from ..pkcs11.errors import CKRError
 from ..token.library import LIBRARY
 from ..token.types import InitArgs, Mechanism
 from . import marshal as M
-from .params import DECODERS, WRITERS
+
 
 LOG = logging.getLogger("strongroom.abi")
 
@@ -102,6 +102,22 @@ def _param_type(mech: int) -> Any:
     return pt
 
 
+_codec_tables: tuple[Any, Any] | None = None
+
+
+def _codecs() -> tuple[Any, Any]:
+    """(DECODERS, WRITERS) of abi.params, imported on the first mechanism parameter:
+    the parameter dataclasses are not needed by C_Initialize (cold start)."""
+    global _codec_tables
+    if _codec_tables is None:
+        from .params import DECODERS, WRITERS
+        _codec_tables = (DECODERS, WRITERS)
+    return _codec_tables
+
+
+_bare: dict[int, Mechanism] = {}   # Mechanism(m, None) is immutable: one per CKM
+
+
 def _mechanism(pm: Any) -> Mechanism:
     m = pm.mechanism
     p = pm.pParameter
@@ -109,8 +125,13 @@ def _mechanism(pm: Any) -> Mechanism:
     if not p:
         if n:
             raise CKRError(_ARGUMENTS_BAD, "NULL pParameter with nonzero ulParameterLen")
-        return Mechanism(m, None)
-    dec = DECODERS.get(_param_type(m))
+        mech = _bare.get(m)
+        if mech is None:
+            mech = Mechanism(m, None)
+            if len(_bare) < 4096:
+                _bare[m] = mech
+        return mech
+    dec = _codecs()[0].get(_param_type(m))
     if dec is None:
         return Mechanism(m, _buffer(p, n)[:] if n else b"")
     return Mechanism(m, dec(ffi, p, n))
@@ -633,7 +654,7 @@ def sr_py_DecapsulateKey(h: int, pMechanism: Any, hPrivateKey: int, pTemplate: A
 def _message_param(h: int, encrypt: bool, p: Any, n: int) -> tuple[Any, Any]:
     """Decode a per-message parameter for the session's active message operation."""
     ptype = _message_param_type(h, encrypt)
-    dec = DECODERS.get(ptype)
+    dec = _codecs()[0].get(ptype)
     if dec is None:
         return ptype, (_buffer(p, n)[:] if (p and n) else None)
     if not p:
@@ -650,7 +671,7 @@ def sr_py_EncryptMessage(h: int, pParameter: Any, ulParameterLen: int, pAAD: Any
     if isinstance(out, int):
         return out
     ciphertext, param_out = out
-    writer = WRITERS.get(ptype)
+    writer = _codecs()[1].get(ptype)
     if writer is not None and param_out is not None:
         writer(ffi, pParameter, ulParameterLen, param_out)
     return _deliver(ciphertext, pCiphertext, pulCiphertextLen)
@@ -703,7 +724,7 @@ def _next_message(encrypt: bool) -> Callable:
             return out
         if encrypt:
             out, param_out = out
-            writer = WRITERS.get(ptype)
+            writer = _codecs()[1].get(ptype)
             if end and writer is not None and param_out is not None:
                 writer(ffi, pParameter, ulParameterLen, param_out)
         return _deliver(out, pOut, pulOut)

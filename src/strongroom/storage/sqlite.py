@@ -21,7 +21,6 @@ on re-initialisation.
 from __future__ import annotations
 
 import os
-import secrets
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -123,6 +122,7 @@ class SqliteStore(Store):
             conn.close()
             raise
         self._conn: sqlite3.Connection | None = conn
+        self._tokens_cache: tuple[int, tuple[TokenRecord, ...]] | None = None
 
     # --- plumbing -------------------------------------------------------------------
     @contextmanager
@@ -132,6 +132,8 @@ class SqliteStore(Store):
             conn = self._conn
             if conn is None:
                 raise CKRError(CKR.GENERAL_ERROR, "store is closed")
+            if write:
+                self._tokens_cache = None     # our own commits do not move data_version
             try:
                 conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             except sqlite3.Error as exc:
@@ -171,9 +173,19 @@ class SqliteStore(Store):
 
     # --- tokens -----------------------------------------------------------------------
     def list_tokens(self) -> list[TokenRecord]:
-        with self._tx() as conn:
-            rows = conn.execute(f"SELECT {_TOKEN_COLS} FROM tokens ORDER BY slot_id").fetchall()
-        return [self._record(r) for r in rows]
+        # Every C_OpenSession / C_GetSlotInfo asks: keep the (immutable) records while no
+        # connection committed. Another process's commit moves PRAGMA data_version; our
+        # own write transactions drop the cache in _tx.
+        with self._lock:
+            version = self.data_version()
+            cached = self._tokens_cache
+            if cached is not None and cached[0] == version:
+                return list(cached[1])
+            with self._tx() as conn:
+                rows = conn.execute(f"SELECT {_TOKEN_COLS} FROM tokens ORDER BY slot_id").fetchall()
+            records = tuple(self._record(r) for r in rows)
+            self._tokens_cache = (version, records)
+            return list(records)
 
     def get_token(self, token_id: int) -> TokenRecord:
         with self._tx() as conn:
@@ -193,9 +205,9 @@ class SqliteStore(Store):
         with self._tx(write=True) as conn:
             if conn.execute("SELECT 1 FROM tokens WHERE slot_id = ?", (slot_id,)).fetchone():
                 raise CKRError(CKR.SLOT_ID_INVALID, f"slot {slot_id} already holds a token")
-            serial = secrets.token_hex(8).upper()
+            serial = os.urandom(8).hex().upper()     # = secrets.token_hex(8) (cold start: no hmac import)
             while conn.execute("SELECT 1 FROM tokens WHERE serial = ?", (serial,)).fetchone():
-                serial = secrets.token_hex(8).upper()
+                serial = os.urandom(8).hex().upper()
             cols.update(slot_id=slot_id, serial=serial, label=label)
             names = ", ".join(cols)
             marks = ", ".join("?" for _ in cols)

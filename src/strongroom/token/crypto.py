@@ -67,6 +67,7 @@ def check_key_for(kind: OpKind, entry: registry.MechanismEntry, key: ObjectRef) 
 
 
 _CHECKED = True
+_FLAG_OF: dict[OpKind, int] = {k: int(v[0]) for k, v in _KIND_RULES.items()}   # plain ints: IntFlag & is Python code
 
 
 def begin(session: Session, kind: OpKind, mech: Mechanism, key: ObjectRef | None,
@@ -76,8 +77,7 @@ def begin(session: Session, kind: OpKind, mech: Mechanism, key: ObjectRef | None
     if slot in session.ops:
         raise CKRError(CKR.OPERATION_ACTIVE)
     entry = registry.get(mech.type)
-    flag = _KIND_RULES[kind][0]
-    if not entry.flags & flag or entry.operation is None:
+    if not _FLAG_OF[kind] & int(entry.flags) or entry.operation is None:
         raise CKRError(CKR.MECHANISM_INVALID)
     param = mech.param
     if param is not None or entry.param_type is not None:

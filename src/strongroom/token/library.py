@@ -15,8 +15,6 @@ from typing import Any, Iterable
 
 from .. import __version__
 from ..config import Config, load_config, setup_logging
-from ..mechanisms import checkvalue
-from ..mechanisms import keys as key_rules
 from ..mechanisms import random as rng
 from ..mechanisms import registry
 from ..mechanisms.registry import OpKind
@@ -27,9 +25,9 @@ from ..pkcs11.constants import (
 )
 from ..pkcs11.errors import CKRError
 from ..storage.base import KdfParams, Quota, Store, TokenRecord
-from . import crypto, keyops
+from . import crypto
 from .login import LoginState, authenticate, check_pin_length, pin_flags
-from .objects import ObjectManager, Visibility
+from .objects import SESSION_HANDLE_BASE, ObjectManager, Visibility
 from .sessions import ActiveOperation, OpSlot, Session
 from .types import (
     InitArgs, LibraryInfo, Mechanism, MechanismInfo, SessionInfo, SlotInfo, TokenInfo,
@@ -38,9 +36,36 @@ from .types import (
 
 LOG = logging.getLogger("strongroom.token")
 
+
+class _Deferred:
+    """A module imported on first attribute access. C_Initialize / C_OpenSession /
+    C_Login need none of these (they pull in pyca's key modules and the parameter
+    tables), so the cold start does not pay for them (docs/performance.md)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        import importlib
+
+        module = importlib.import_module(self._name, __package__)
+        globals()[self._alias] = module          # later calls bind the module directly
+        return getattr(module, attr)
+
+    def alias(self, alias: str) -> "_Deferred":
+        self._alias = alias
+        return self
+
+
+checkvalue = _Deferred("..mechanisms.checkvalue").alias("checkvalue")
+key_rules = _Deferred("..mechanisms.keys").alias("key_rules")
+keyops = _Deferred(".keyops").alias("keyops")
+
 MANUFACTURER = "strongroom"
 MODEL = "strongroom"
 VERSION = tuple(int(x) for x in __version__.split(".")[:2])
+_SERIAL_SESSION = int(SessionFlag.SERIAL_SESSION)
+_RW_SESSION = int(SessionFlag.RW_SESSION)
 _abandoned: list[Any] = []   # stores inherited across fork: never touched, never closed
 
 
@@ -246,13 +271,14 @@ class Library:
 
     def open_session(self, slot_id: int, flags: int) -> int:
         self._require_init()
-        if not flags & SessionFlag.SERIAL_SESSION:
+        flags = int(flags)                 # IntFlag & runs in Python: use plain ints
+        if not flags & _SERIAL_SESSION:
             raise CKRError(CKR.SESSION_PARALLEL_NOT_SUPPORTED)
         with self._lock:
             record = self._token_in(slot_id)
             if record is None:
                 raise CKRError(CKR.TOKEN_NOT_RECOGNIZED, "the token in this slot is not initialised")
-            rw = bool(flags & SessionFlag.RW_SESSION)
+            rw = bool(flags & _RW_SESSION)
             if not rw and self._login(record.token_id).user == CKU.SO:
                 raise CKRError(CKR.SESSION_READ_WRITE_SO_EXISTS)
             if self.config and self.config.max_sessions and len(self._sessions) >= self.config.max_sessions:
@@ -507,14 +533,18 @@ class Library:
         with session.lock:
             ref = km = None
             if key is not None:
-                self.objects.refresh()
+                objects = self.objects
+                if not SESSION_HANDLE_BASE <= key:
+                    # A token object: one PRAGMA data_version sees another process's
+                    # commit. Session objects live in this process only: no store read.
+                    objects.refresh()
                 try:
-                    ref = self.objects.get(key, self._visibility(session))
+                    ref = objects.get(key, self._visibility(session))
                 except CKRError as exc:
                     if exc.rv == CKR.OBJECT_HANDLE_INVALID:
                         raise CKRError(CKR.KEY_HANDLE_INVALID) from None
                     raise
-                km = self.objects.key_material(ref)
+                km = objects.key_material(ref)
             crypto.begin(session, kind, mech, ref, km)
 
     def encrypt_init(self, h: int, mech: Mechanism, key: int) -> None:
