@@ -76,6 +76,9 @@ def _open_store(config: Config) -> Store:
     return SqliteStore(config.database, Quota(config.quota_objects, config.quota_bytes))
 
 
+_LIBRARY_INFO = LibraryInfo((3, 0), MANUFACTURER, 0, "strongroom PKCS#11 token", VERSION)
+
+
 class Library:
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -156,7 +159,7 @@ class Library:
 
     def get_info(self) -> LibraryInfo:
         self._require_init()
-        return LibraryInfo((3, 0), MANUFACTURER, 0, "strongroom PKCS#11 token", VERSION)
+        return _LIBRARY_INFO            # constant and immutable: no allocation per call
 
     # --- slots and tokens ---------------------------------------------------------------
     def _tokens(self) -> list[TokenRecord]:
