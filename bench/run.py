@@ -280,6 +280,7 @@ def machine_facts(softhsm: str | None) -> dict:
         "strongroom_commit": sh(["git", "-C", str(REPO), "rev-parse", "HEAD"]),
         "strongroom_src_dirty": bool(dirty),
         "strongroom_kdf": "default config (scrypt N=2^15, r=8, p=1)",
+        "loadavg_at_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
 
@@ -372,8 +373,9 @@ def build_report(facts: dict, rows: list[dict], pyca: dict, args: argparse.Names
     out += ["| machine | |", "|---|---|"]
     for k in ("cpu", "cores", "affinity_cores", "kernel", "python", "cryptography", "cryptography_openssl",
               "openssl", "softhsm2", "gcc", "strongroom", "strongroom_commit", "strongroom_src_dirty",
-              "strongroom_kdf"):
-        out.append(f"| {k} | {facts[k]} |")
+              "strongroom_kdf", "strongroom_commit_at_end", "loadavg_at_start", "loadavg_at_end"):
+        if k in facts:
+            out.append(f"| {k} | {facts[k]} |")
     out += ["", f"Command: `{facts['command']}` — {args.seconds} s per case and thread count, "
             f"threads {','.join(map(str, args.threads))}; total {facts['total_seconds']:.0f} s.", ""]
 
@@ -580,6 +582,10 @@ def main(argv: list[str] | None = None) -> int:
                 pyca[(case, th)] = time_python(op, th, args.seconds)
 
     facts["total_seconds"] = time.monotonic() - t_start
+    facts["loadavg_at_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    end_commit = sh(["git", "-C", str(REPO), "rev-parse", "HEAD"])
+    if end_commit != facts["strongroom_commit"]:
+        facts["strongroom_commit_at_end"] = end_commit   # HEAD moved during the run
     md, summary = build_report(facts, rows, pyca, args)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
