@@ -3,6 +3,7 @@ second against strongroom, and against SoftHSM2 when it is installed, so the ben
 cannot rot. Nothing is timed here: each case must give a number or say "unsupported"."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -18,8 +19,9 @@ from support import make_home
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "bench"
 SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
-sys.path.insert(0, str(BENCH))
-import run as bench_run  # noqa: E402  (bench/run.py: the case lists)
+_spec = importlib.util.spec_from_file_location("strongroom_bench_run", BENCH / "run.py")
+bench_run = importlib.util.module_from_spec(_spec)   # bench/run.py: case lists, client build
+_spec.loader.exec_module(bench_run)
 
 LABEL, SO_PIN, PIN = "bench", "87654321", "12345678"
 
