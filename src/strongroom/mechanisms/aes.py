@@ -63,8 +63,12 @@ def _algorithm(key: KeyMaterial) -> algorithms.AES:
 
 
 def _aesgcm(attrs) -> AESGCM:
-    """pyca's one-shot AEAD object for a key (cached per key by ``KeyMaterial.parsed``)."""
-    return AESGCM(load_secret(attrs))
+    """pyca's one-shot AEAD object for a key (cached per key by ``KeyMaterial.parsed``);
+    the key length is checked here, so a cached object is a valid AES key."""
+    value = load_secret(attrs)
+    if len(value) not in AES_KEY_LENGTHS:
+        raise CKRError(CKR.KEY_SIZE_RANGE, "AES key must be 16, 24 or 32 bytes")
+    return AESGCM(value)
 
 
 class GcmEncrypt(Operation):
@@ -74,7 +78,8 @@ class GcmEncrypt(Operation):
     magnitude faster on large inputs than the streaming Cipher); multi-part streams."""
 
     def __init__(self, key: KeyMaterial, p: GcmParams) -> None:
-        _algorithm(key)                 # key length checked at init, as before
+        # The key length is checked at init (by _aesgcm); the AEAD object is cached per key.
+        self._aead = key.parsed(_aesgcm)
         self._key, self._p = key, p
         self._enc: Any = None
         self._tag_len = p.tag_bits // 8
@@ -95,7 +100,8 @@ class GcmEncrypt(Operation):
     def oneshot(self, data: Any) -> bytes:
         if self._enc is not None:
             return self.update(data) + self.final()
-        out = self._key.parsed(_aesgcm).encrypt(self._p.iv, data, self._p.aad or None)
+        p = self._p
+        out = self._aead.encrypt(p.iv, data, p.aad or None)
         if self._tag_len != BLOCK:          # a truncated tag is the full tag's prefix
             out = out[: len(out) - BLOCK + self._tag_len]
         return out
@@ -107,7 +113,7 @@ class GcmEncrypt(Operation):
         n = len(data) + BLOCK
         if self._enc is not None or self._tag_len != BLOCK or len(out) < n:
             return None
-        self._key.parsed(_aesgcm).encrypt_into(self._p.iv, data, self._p.aad or None, memoryview(out)[:n])
+        self._aead.encrypt_into(self._p.iv, data, self._p.aad or None, memoryview(out)[:n])
         return n
 
 

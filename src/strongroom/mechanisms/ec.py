@@ -130,15 +130,33 @@ def generate_pair(param: object, pub: dict, priv: dict) -> tuple[dict, dict]:
         raise CKRError(CKR.TEMPLATE_INCONSISTENT, "CKA_EC_PARAMS differ between templates")
     curve = ecparams.curve_from_params(params)
     key = ec.generate_private_key(curve.curve())
-    point = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    public = key.public_key()
+    point = public.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
     scalar = int_bytes(key.private_numbers().private_value, curve.field_bytes)
-    info = public_key_info(key.public_key())
+    prefix = _SPKI_PREFIX.get(curve.name)
+    if prefix is None:
+        info = public_key_info(public)
+        if info.endswith(point):
+            _SPKI_PREFIX[curve.name] = info[: len(info) - len(point)]
+    else:
+        info = prefix + point
     return (
-        {CKA.CLASS: CKO.PUBLIC_KEY, CKA.KEY_TYPE: CKK.EC, CKA.EC_POINT: ecparams.encode_point(point),
-         CKA.PUBLIC_KEY_INFO: info},
-        {CKA.CLASS: CKO.PRIVATE_KEY, CKA.KEY_TYPE: CKK.EC, CKA.EC_PARAMS: params, CKA.VALUE: scalar,
-         CKA.PUBLIC_KEY_INFO: info},
+        {_CLASS: _PUBLIC_KEY, _KEY_TYPE: _EC, _EC_POINT: ecparams.encode_point(point),
+         _PUBLIC_KEY_INFO: info},
+        {_CLASS: _PRIVATE_KEY, _KEY_TYPE: _EC, _EC_PARAMS: params, _VALUE: scalar,
+         _PUBLIC_KEY_INFO: info},
     )
+
+
+#: curve name -> the DER SubjectPublicKeyInfo up to the uncompressed point. For a named
+#: curve the SPKI of an uncompressed point is this fixed header followed by the point
+#: (SEQUENCE { AlgorithmIdentifier { id-ecPublicKey, curve OID }, BIT STRING 00 || point }),
+#: so after the first key of a curve pyca's DER encoder is not needed per key pair.
+_SPKI_PREFIX: dict[str, bytes] = {}
+_CLASS, _KEY_TYPE, _EC_POINT, _EC_PARAMS, _VALUE, _PUBLIC_KEY_INFO = (
+    int(CKA.CLASS), int(CKA.KEY_TYPE), int(CKA.EC_POINT), int(CKA.EC_PARAMS), int(CKA.VALUE),
+    int(CKA.PUBLIC_KEY_INFO))
+_PUBLIC_KEY, _PRIVATE_KEY, _EC = int(CKO.PUBLIC_KEY), int(CKO.PRIVATE_KEY), int(CKK.EC)
 
 
 def _factory(mech: int, hash_cls: type | None):

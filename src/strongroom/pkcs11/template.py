@@ -82,7 +82,7 @@ def _select(attrs: Attrs, cka: int, implied: int | None, enum: type,
         raise _err(CKR.TEMPLATE_INCOMPLETE, cka, "missing")
     else:
         value = given
-    if value not in frozenset(int(s) for s in supported):
+    if value not in (supported if supported.__class__ is frozenset else frozenset(int(s) for s in supported)):
         if not _spec_defines(enum, value):
             raise _err(CKR.ATTRIBUTE_VALUE_INVALID, cka, f"unknown value {value:#x}")
         raise _err(CKR.TEMPLATE_INCONSISTENT, cka, f"{value:#x} not supported by this token")
@@ -99,7 +99,7 @@ def _resolve(attrs: Attrs, op: Op, cls: int | None, key_type: int | None) -> Tab
     if sub_attr is not None:
         enum = CKC if c == CKO.CERTIFICATE else CKK
         implied = key_type if sub_attr == CKA.KEY_TYPE else None
-        sub = _select(attrs, sub_attr, implied, enum, schema.subtypes(c))
+        sub = _select(attrs, sub_attr, implied, enum, schema.supported_subtypes(c))
     table = schema.rules_for(c, sub)
     assert table is not None
     return table
@@ -126,6 +126,25 @@ def _required(rule: AttrRule, op: Op) -> bool:
             Op.GENERATE: rule.required_on_generate,
             Op.DERIVE: False,
             Op.UNWRAP: rule.required_on_unwrap}[op]
+
+
+_FORBIDDEN_FIELD = {Op.CREATE: "forbidden_on_create", Op.GENERATE: "forbidden_on_generate",
+                    Op.DERIVE: "forbidden_on_generate", Op.UNWRAP: "forbidden_on_unwrap"}
+#: (id(table), op) -> (table, forbidden ckas, required ckas, defaults): what ``build`` reads
+#: of a table for an operation, computed once per composed table (tables are immutable).
+_PLANS: dict[tuple[int, Op], tuple[Table, frozenset[int], tuple[int, ...], tuple[tuple[int, Any], ...]]] = {}
+
+
+def _plan(table: Table, op: Op) -> tuple[Table, frozenset[int], tuple[int, ...], tuple[tuple[int, Any], ...]]:
+    key = (id(table), op)
+    plan = _PLANS.get(key)
+    if plan is None or plan[0] is not table:
+        forbidden = frozenset(cka for cka, rule in table.items() if _forbidden(rule, op))
+        required = tuple(cka for cka, rule in table.items() if _required(rule, op))
+        defaults = tuple((cka, d) for cka, rule in table.items()
+                         if (d := rule.default_for(op)) is not NO_DEFAULT)
+        plan = _PLANS[key] = (table, forbidden, required, defaults)
+    return plan
 
 
 def _check_value(cka: int, rule: AttrRule, value: Any, so: bool) -> None:
@@ -157,24 +176,24 @@ def build(template: Template, op: Op, *, cls: int | None = None, key_type: int |
     """
     attrs = _collapse(template)
     table = _resolve(attrs, op, cls, key_type)
+    _, forbidden, required, defaults = _plan(table, op)
     for cka, value in attrs.items():
         rule = table.get(cka)
         if rule is None:
             raise _err(CKR.ATTRIBUTE_TYPE_INVALID, cka, "not an attribute of this object type")
         if rule.token_derived:
             raise _err(CKR.ATTRIBUTE_READ_ONLY, cka, "set by the token only")
-        if _forbidden(rule, op):
+        if cka in forbidden:
             # footnotes 2/4/6 "MUST not be specified" -> TEMPLATE_INCONSISTENT ("Creating objects" item 5)
             raise _err(CKR.TEMPLATE_INCONSISTENT, cka, f"must not be specified on {op.value}")
-        _check_value(cka, rule, value, so)
-    for cka, rule in table.items():
-        if cka not in attrs and _required(rule, op):
-            raise _err(CKR.TEMPLATE_INCOMPLETE, cka, f"required on {op.value}")
-    for cka, rule in table.items():
+        if rule.values is not None or rule.so_only_true:
+            _check_value(cka, rule, value, so)
+    for cka in required:
         if cka not in attrs:
-            default = rule.default_for(op)
-            if default is not NO_DEFAULT:
-                attrs[cka] = default
+            raise _err(CKR.TEMPLATE_INCOMPLETE, cka, f"required on {op.value}")
+    for cka, default in defaults:
+        if cka not in attrs:
+            attrs[cka] = default
     _derive_flags(attrs, table, op, mechanism, base)
     _check_constraints(attrs)
     return attrs

@@ -70,32 +70,39 @@ _CHECKED = True
 _FLAG_OF: dict[OpKind, int] = {k: int(v[0]) for k, v in _KIND_RULES.items()}   # plain ints: IntFlag & is Python code
 
 
+_ALWAYS_AUTHENTICATE = int(CKA.ALWAYS_AUTHENTICATE)   # a plain int: no enum attribute lookup per call
+_get_entry = registry.get
+_check_param = registry.check_param
+
+
 def begin(session: Session, kind: OpKind, mech: Mechanism, key: ObjectRef | None,
           key_material) -> None:
     """C_*Init: validate and make the operation active on ``session``."""
     slot = SLOT_OF[kind]
     if slot in session.ops:
         raise CKRError(CKR.OPERATION_ACTIVE)
-    entry = registry.get(mech.type)
-    if not _FLAG_OF[kind] & int(entry.flags) or entry.operation is None:
+    mtype = mech.type
+    entry = _get_entry(mtype)
+    operation = entry.operation
+    if not _FLAG_OF[kind] & int(entry.flags) or operation is None:
         raise CKRError(CKR.MECHANISM_INVALID)
     param = mech.param
     if param is not None or entry.param_type is not None:
-        registry.check_param(entry, param)
+        _check_param(entry, param)
     needs_login = False
     if key is not None:
         # The key checks depend only on the key's attributes and the entry: remember a
         # pass in the key material (dropped whenever the attributes change).
         checks = key_material.checks if key_material is not None else None
-        ck = (kind, entry.mechanism)
+        ck = (kind, mtype)
         if checks is None or ck not in checks:
             check_key_for(kind, entry, key)
             if checks is not None:
                 checks[ck] = _CHECKED
-        needs_login = bool(key.attrs.get(CKA.ALWAYS_AUTHENTICATE))
-    op = entry.operation(kind, key_material, param)
+        needs_login = bool(key.attrs.get(_ALWAYS_AUTHENTICATE))
+    op = operation(kind, key_material, param)
     session.begin(slot, ActiveOperation(
-        op, mech.type, key.handle if key is not None else 0,
+        op, mtype, key.handle if key is not None else 0,
         getattr(op, "multipart", True), False, needs_login,
     ))
 
@@ -135,6 +142,10 @@ def deliver(session: Session, slot: OpSlot, compute: Callable[[], bytes], capaci
     return out
 
 
+def _no_compute() -> bytes:   # pragma: no cover - pending is always set when used
+    raise AssertionError("output already computed")
+
+
 def single(session: Session, slot: OpSlot, data, capacity: int | None, out=None) -> bytes | int:
     """C_Encrypt / C_Decrypt / C_Digest / C_Sign: one call does update + final.
 
@@ -162,10 +173,23 @@ def single(session: Session, slot: OpSlot, data, capacity: int | None, out=None)
                 session.end(slot)
                 return n
     oneshot = getattr(op, "oneshot", None)
+    if oneshot is None and data.__class__ is not bytes:
+        data = bytes(data)
+    if active.pending is None and not active.needs_context_login:
+        # The common case inline (no closure, no second lookup): compute once, hand the
+        # output over if it fits, else keep it pending exactly as ``deliver`` would.
+        try:
+            result = oneshot(data) if oneshot is not None else op.update(data) + op.final()
+        except Exception:
+            session.end(slot)
+            raise
+        if capacity is not None and len(result) <= capacity:
+            session.end(slot)
+            return result
+        active.pending = result
+        return deliver(session, slot, _no_compute, capacity, finishes=True)
     if oneshot is not None:
         return deliver(session, slot, lambda: oneshot(data), capacity, finishes=True)
-    if data.__class__ is not bytes:
-        data = bytes(data)
 
     def compute() -> bytes:
         head = op.update(data)
