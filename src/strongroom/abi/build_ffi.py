@@ -439,6 +439,8 @@ def make_ffi(**source_kwargs):
     ffi.cdef("""
         const char *sr_module_path(void);
         int sr_owns_python(void);
+        int sr_dv_set_path(const char *path);
+        long long sr_dv_read(void);
     """)
     ffi.embedding_api(_python_api())
     ffi.set_source(MODULE_NAME, c_source(), **source_kwargs)
@@ -455,7 +457,8 @@ def extension_kwargs(build_temp: str) -> dict:
     with open(script, "w", encoding="utf-8") as fh:
         fh.write("{\n  global:\n    C_*;\n  local:\n    *;\n};\n")
     return {
-        "libraries": [ldver, "dl", "pthread"],
+        # the libsqlite3 that Python's _sqlite3 uses (freshness probe in shim.c)
+        "libraries": [ldver, "dl", "pthread", ":libsqlite3.so.0"],
         "library_dirs": [libdir] if libdir else [],
         "runtime_library_dirs": [libdir] if libdir else [],
         "extra_compile_args": ["-fvisibility=hidden", "-O2"],

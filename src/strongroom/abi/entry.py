@@ -14,6 +14,7 @@ bytes) and becomes CKR_GENERAL_ERROR. No Python exception crosses the ABI.
 from __future__ import annotations
 
 import logging
+import os
 import traceback
 from typing import Any, Callable
 
@@ -22,6 +23,7 @@ from _strongroom_abi import ffi, lib  # type: ignore[import-not-found]  # noqa: 
 from ..mechanisms import registry
 from ..pkcs11.constants import CKR
 from ..pkcs11.errors import CKRError
+from ..token import library as _library_module
 from ..token.library import LIBRARY
 from ..token.types import InitArgs, Mechanism
 from . import marshal as M
@@ -207,6 +209,18 @@ _get_slot_info = _method("get_slot_info")
 _get_token_info = _method("get_token_info")
 _get_mechanism_list = _method("get_mechanism_list")
 _get_mechanism_info = _method("get_mechanism_info")
+
+
+def _version_probe(path: str) -> Callable[[], int] | None:
+    """The store's data_version through the shim's own SQLite connection (shim.c):
+    ≈ 0.15 µs instead of ≈ 3 µs through Python's sqlite3. The shim closes it in
+    C_Finalize and forgets it in a forked child."""
+    if lib.sr_dv_set_path(os.fsencode(path)) != 0:
+        return None
+    return lib.sr_dv_read
+
+
+_library_module.version_probe_factory = _version_probe
 
 
 @_extern

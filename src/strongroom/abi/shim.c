@@ -63,6 +63,185 @@ static int sr_same_file(const char *a, const char *b)
     return strcmp(ra, rb) == 0;
 }
 
+/* ---- freshness probe: has any connection committed since we last looked? ------------ */
+/* The token's caches (attributes, parsed keys, token list) stay valid while no connection
+ * committed to the database. Python's sqlite3 needs ~3 us for one PRAGMA data_version
+ * (cursor, statement cache, row tuple); the same PRAGMA stepped from C still costs
+ * ~1.6 us (it opens a WAL read transaction: two fcntl locks and an fstat per call).
+ *
+ * The fast path reads the WAL-index header instead: the store runs in WAL mode, and every
+ * commit of any connection rewrites that header in the -shm file (mxFrame, iChange, the
+ * running frame checksum; https://sqlite.org/walformat.html, "WAL-Index Header") before
+ * the writer releases its lock. SQLite keeps two copies; a writer writes copy 2, then
+ * copy 1, and a lock-free reader reads copy 1, then copy 2, and trusts them only if they
+ * are equal (walIndexTryHdr). We do the same and return a 62-bit hash of the 48 header
+ * bytes: a different value after every commit. The shm mapping is SQLite's own (region 0,
+ * obtained once through the public VFS method xShmMap of our own read-only connection,
+ * which keeps it mapped and keeps the -shm file alive while open).
+ * If the copies differ (a writer mid-update, or one that crashed between the copies),
+ * we run the PRAGMA once (SQLite then waits or recovers the index) and read again.
+ *
+ * The connection is private to this process: opened lazily at the first read after the
+ * Python core gave the path (C_Initialize), closed in C_Finalize, and forgotten (never
+ * closed: SQLite forbids using it) in a forked child. It uses the libsqlite3.so.0 that
+ * Python's _sqlite3 module uses (same library instance, so SQLite's per-process POSIX
+ * lock bookkeeping is shared); the few prototypes are declared here. */
+typedef struct sqlite3 sqlite3;
+typedef struct sqlite3_stmt sqlite3_stmt;
+typedef struct sr_sqlite3_file sr_sqlite3_file;
+struct sr_sqlite3_io_methods {                 /* sqlite3.h: struct sqlite3_io_methods */
+    int iVersion;
+    int (*xClose)(sr_sqlite3_file *);
+    int (*xRead)(sr_sqlite3_file *, void *, int, long long);
+    int (*xWrite)(sr_sqlite3_file *, const void *, int, long long);
+    int (*xTruncate)(sr_sqlite3_file *, long long);
+    int (*xSync)(sr_sqlite3_file *, int);
+    int (*xFileSize)(sr_sqlite3_file *, long long *);
+    int (*xLock)(sr_sqlite3_file *, int);
+    int (*xUnlock)(sr_sqlite3_file *, int);
+    int (*xCheckReservedLock)(sr_sqlite3_file *, int *);
+    int (*xFileControl)(sr_sqlite3_file *, int, void *);
+    int (*xSectorSize)(sr_sqlite3_file *);
+    int (*xDeviceCharacteristics)(sr_sqlite3_file *);
+    int (*xShmMap)(sr_sqlite3_file *, int iPg, int pgsz, int, void volatile **);
+    /* xShmLock, xShmBarrier, xShmUnmap, xFetch, xUnfetch follow; not used */
+};
+struct sr_sqlite3_file { const struct sr_sqlite3_io_methods *pMethods; };
+int sqlite3_open_v2(const char *filename, sqlite3 **ppDb, int flags, const char *zVfs);
+int sqlite3_prepare_v2(sqlite3 *db, const char *zSql, int nByte, sqlite3_stmt **ppStmt,
+                       const char **pzTail);
+int sqlite3_step(sqlite3_stmt *stmt);
+long long sqlite3_column_int64(sqlite3_stmt *stmt, int iCol);
+int sqlite3_reset(sqlite3_stmt *stmt);
+int sqlite3_finalize(sqlite3_stmt *stmt);
+int sqlite3_close_v2(sqlite3 *db);
+int sqlite3_busy_timeout(sqlite3 *db, int ms);
+int sqlite3_file_control(sqlite3 *db, const char *zDbName, int op, void *arg);
+#define SR_SQLITE_OK 0
+#define SR_SQLITE_ROW 100
+#define SR_SQLITE_OPEN_READONLY 0x00000001
+#define SR_SQLITE_OPEN_NOMUTEX 0x00008000     /* we serialise with sr_dv_lock */
+#define SR_SQLITE_FCNTL_FILE_POINTER 7
+#define SR_WAL_REGION_SIZE 32768               /* WALINDEX_PGSZ */
+#define SR_WAL_HDR_SIZE 48                     /* sizeof(WalIndexHdr) */
+
+static pthread_mutex_t sr_dv_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *sr_dv_path;          /* set by the core after opening its store */
+static sqlite3 *sr_dv_db;
+static sqlite3_stmt *sr_dv_stmt;
+static const volatile unsigned char *sr_dv_shm;   /* WAL-index region 0, SQLite's mapping */
+static int sr_dv_broken;          /* open/prepare/map failed: stay failed until a new path */
+
+static void sr_dv_close_locked(void)
+{
+    if (sr_dv_stmt != NULL) sqlite3_finalize(sr_dv_stmt);
+    if (sr_dv_db != NULL) sqlite3_close_v2(sr_dv_db);
+    sr_dv_stmt = NULL;
+    sr_dv_db = NULL;
+    sr_dv_shm = NULL;
+}
+
+/* Python: remember the database path (a new path closes any previous connection). */
+static int sr_dv_set_path(const char *path)
+{
+    char *copy = path != NULL ? strdup(path) : NULL;
+    if (path != NULL && copy == NULL) return -1;
+    pthread_mutex_lock(&sr_dv_lock);
+    sr_dv_close_locked();
+    free(sr_dv_path);
+    sr_dv_path = copy;
+    sr_dv_broken = 0;
+    pthread_mutex_unlock(&sr_dv_lock);
+    return 0;
+}
+
+/* One PRAGMA data_version: a read transaction, so SQLite validates (or recovers) the
+ * WAL index and maps it. 0 on success. */
+static int sr_dv_step_locked(void)
+{
+    int rc = sqlite3_step(sr_dv_stmt);
+    return (sqlite3_reset(sr_dv_stmt) == SR_SQLITE_OK && rc == SR_SQLITE_ROW) ? 0 : -1;
+}
+
+static int sr_dv_open_locked(void)
+{
+    sr_sqlite3_file *file = NULL;
+    void volatile *region = NULL;
+
+    if (sr_dv_path == NULL || sr_dv_broken) return -1;
+    if (sqlite3_open_v2(sr_dv_path, &sr_dv_db, SR_SQLITE_OPEN_READONLY | SR_SQLITE_OPEN_NOMUTEX,
+                        NULL) != SR_SQLITE_OK
+        || sqlite3_busy_timeout(sr_dv_db, 10000) != SR_SQLITE_OK
+        || sqlite3_prepare_v2(sr_dv_db, "PRAGMA data_version", -1, &sr_dv_stmt, NULL) != SR_SQLITE_OK
+        || sr_dv_step_locked() != 0
+        || sqlite3_file_control(sr_dv_db, "main", SR_SQLITE_FCNTL_FILE_POINTER, &file) != SR_SQLITE_OK
+        || file == NULL || file->pMethods == NULL || file->pMethods->iVersion < 2
+        || file->pMethods->xShmMap == NULL
+        || file->pMethods->xShmMap(file, 0, SR_WAL_REGION_SIZE, 0, &region) != SR_SQLITE_OK
+        || region == NULL) {
+        sr_dv_close_locked();
+        sr_dv_broken = 1;
+        return -1;
+    }
+    sr_dv_shm = (const volatile unsigned char *)region;
+    return 0;
+}
+
+/* Both header copies equal and initialised: 0 and a hash of the header in *out. */
+static int sr_dv_try_header(long long *out)
+{
+    unsigned char a[SR_WAL_HDR_SIZE], b[SR_WAL_HDR_SIZE];
+    unsigned long long h = 1469598103934665603ULL;     /* FNV-1a 64 */
+    int i;
+
+    for (i = 0; i < SR_WAL_HDR_SIZE; i++) a[i] = sr_dv_shm[i];
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    for (i = 0; i < SR_WAL_HDR_SIZE; i++) b[i] = sr_dv_shm[SR_WAL_HDR_SIZE + i];
+    if (memcmp(a, b, SR_WAL_HDR_SIZE) != 0 || a[12] == 0)  /* a[12]: isInit */
+        return -1;
+    for (i = 0; i < SR_WAL_HDR_SIZE; i++) { h ^= a[i]; h *= 1099511628211ULL; }
+    *out = (long long)(h >> 2);                           /* >= 0 */
+    return 0;
+}
+
+/* Python: a value that changes whenever any connection committed (>= 0), or -1 (no path,
+ * open/map failed, or the index stayed inconsistent) so that the caller falls back to
+ * its own connection's PRAGMA data_version. */
+static long long sr_dv_read(void)
+{
+    long long v = -1;
+    int round, spin;
+
+    pthread_mutex_lock(&sr_dv_lock);
+    if (sr_dv_shm == NULL && sr_dv_open_locked() != 0) goto out;
+    for (round = 0; round < 3; round++) {
+        for (spin = 0; spin < 100; spin++)
+            if (sr_dv_try_header(&v) == 0) goto out;
+        if (sr_dv_step_locked() != 0) break;   /* SQLite waits for / recovers the index */
+    }
+    v = -1;
+out:
+    pthread_mutex_unlock(&sr_dv_lock);
+    return v;
+}
+
+/* C_Finalize: close the connection and forget the path. */
+static void sr_dv_close(void)
+{
+    (void)sr_dv_set_path(NULL);
+}
+
+/* Forked child: the parent's connection must not be used or closed here. */
+static void sr_dv_forget_in_child(void)
+{
+    pthread_mutex_init(&sr_dv_lock, NULL);
+    sr_dv_stmt = NULL;
+    sr_dv_db = NULL;
+    sr_dv_shm = NULL;
+    sr_dv_path = NULL;      /* the parent's copy leaks in the child: a few bytes */
+    sr_dv_broken = 0;
+}
+
 /* ---- fork ---------------------------------------------------------------------------- */
 /* A child must call C_Initialize again (v2.40 §6.7.7): the C flag drops; the Python core
  * notices the new pid in initialize() and forgets inherited sessions / SQLite handles.
@@ -94,6 +273,7 @@ static void sr_atfork_child(void)
 {
     __atomic_store_n(&sr_initialized, 0, __ATOMIC_RELEASE);
     pthread_mutex_init(&sr_start_lock, NULL);
+    sr_dv_forget_in_child();
     if (sr_fork_held) {
         sr_fork_held = 0;
         PyOS_AfterFork_Child();
@@ -295,8 +475,10 @@ SR_EXPORT CK_RV C_Finalize(CK_VOID_PTR pReserved)
     if (pReserved != NULL)
         return CKR_ARGUMENTS_BAD;
     rv = sr_py_Finalize(pReserved);
-    if (rv == CKR_OK || rv == CKR_CRYPTOKI_NOT_INITIALIZED)
+    if (rv == CKR_OK || rv == CKR_CRYPTOKI_NOT_INITIALIZED) {
         __atomic_store_n(&sr_initialized, 0, __ATOMIC_RELEASE);
+        sr_dv_close();
+    }
     return rv;
 }
 

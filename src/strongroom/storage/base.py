@@ -136,7 +136,10 @@ class Store(ABC):
     # --- freshness ----------------------------------------------------------------
     @abstractmethod
     def data_version(self) -> int:
-        """Changes whenever another connection/process committed (cheap: no read of data)."""
+        """Changes whenever another connection/process committed (cheap: no read of data).
+
+        May also change after this store's own commits (a probe on a connection of its
+        own): callers use it only to drop caches, so an extra change costs a refill."""
 
     @abstractmethod
     def close(self) -> None: ...

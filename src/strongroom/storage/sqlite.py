@@ -25,7 +25,7 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from ..pkcs11 import attributes as codec
 from ..pkcs11.constants import CKA, CKR, CKU
@@ -97,8 +97,14 @@ class SqliteStore(Store):
     """Store on the SQLite file ``path`` (created and migrated as needed)."""
 
     def __init__(self, path: str | os.PathLike[str], quota: Quota = Quota(),
-                 busy_timeout: float = BUSY_TIMEOUT_S) -> None:
+                 busy_timeout: float = BUSY_TIMEOUT_S,
+                 version_probe: Callable[[], int] | None = None) -> None:
         self._path = os.fspath(path)
+        # data_version() through a cheaper reader (the C library's own connection, see
+        # abi/shim.c) when one is given; it returns -1 when it cannot answer, and then
+        # this store falls back to its own connection for good (_probe_failed).
+        self._probe = version_probe
+        self._probe_failed = False
         self._quota = quota
         self._lock = threading.RLock()
         _create_private_file(self._path)
@@ -133,7 +139,7 @@ class SqliteStore(Store):
             if conn is None:
                 raise CKRError(CKR.GENERAL_ERROR, "store is closed")
             if write:
-                self._tokens_cache = None     # our own commits do not move data_version
+                self._tokens_cache = None     # our own commits do not move our connection's data_version
             try:
                 conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             except sqlite3.Error as exc:
@@ -174,8 +180,8 @@ class SqliteStore(Store):
     # --- tokens -----------------------------------------------------------------------
     def list_tokens(self) -> list[TokenRecord]:
         # Every C_OpenSession / C_GetSlotInfo asks: keep the (immutable) records while no
-        # connection committed. Another process's commit moves PRAGMA data_version; our
-        # own write transactions drop the cache in _tx.
+        # connection committed. Another process's commit moves data_version(); our
+        # own write transactions drop the cache in _tx (the C probe sees them too).
         with self._lock:
             version = self.data_version()
             cached = self._tokens_cache
@@ -449,17 +455,32 @@ class SqliteStore(Store):
         return all(stored.raw.get(c) == wanted[c] for c in types)
 
     # --- freshness ----------------------------------------------------------------------
+    @property
+    def path(self) -> str:
+        return self._path
+
     def data_version(self) -> int:
+        probe = self._probe
+        if probe is not None and self._conn is not None:
+            version = probe()
+            if version >= 0:
+                return version
+            self._probe = None
+            self._probe_failed = True
         with self._lock:
             if self._conn is None:
                 raise CKRError(CKR.GENERAL_ERROR, "store is closed")
             try:
-                return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+                version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
             except sqlite3.Error as exc:
                 raise _db_error(exc) from None
+        # After a probe failure: values of another connection's counter, kept apart from
+        # the probe's (>= 0) so that a cache keyed on the last probe value is dropped.
+        return ~version if self._probe_failed else version
 
     def close(self) -> None:
         with self._lock:
+            self._probe = None
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None

@@ -11,7 +11,7 @@ import itertools
 import logging
 import os
 import threading
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .. import __version__
 from ..config import Config, load_config, setup_logging
@@ -69,11 +69,20 @@ _RW_SESSION = int(SessionFlag.RW_SESSION)
 _abandoned: list[Any] = []   # stores inherited across fork: never touched, never closed
 
 
+#: Set by the C library (abi/entry.py): given the database path, returns a cheap
+#: ``data_version`` reader (or None). Without it (core used in-process) the store asks
+#: its own connection.
+version_probe_factory: Callable[[str], Callable[[], int] | None] | None = None
+
+
 def _open_store(config: Config) -> Store:
     from ..storage.sqlite import SqliteStore   # deferred: cold start pays for it at first use
 
     config.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return SqliteStore(config.database, Quota(config.quota_objects, config.quota_bytes))
+    path = os.fspath(config.database)
+    factory = version_probe_factory
+    probe = factory(path) if factory is not None else None
+    return SqliteStore(path, Quota(config.quota_objects, config.quota_bytes), version_probe=probe)
 
 
 _LIBRARY_INFO = LibraryInfo((3, 0), MANUFACTURER, 0, "strongroom PKCS#11 token", VERSION)
