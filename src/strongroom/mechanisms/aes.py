@@ -263,8 +263,11 @@ def _ctr(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
     return Ctr(key, param, encrypt)
 
 
+_AES_GCM = int(CKM.AES_GCM)
+
+
 def _gcm(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
-    encrypt = _direction(CKM.AES_GCM, kind, key)
+    encrypt = _direction(_AES_GCM, kind, key)
     if not isinstance(param, GcmParams):
         raise CKRError(CKR.MECHANISM_PARAM_INVALID, "CK_GCM_PARAMS required")
     if len(param.iv) not in GCM_IV_RANGE:

@@ -8,12 +8,28 @@ from __future__ import annotations
 
 from enum import IntEnum, IntFlag
 
+try:
+    # The stdlib's fast enum builder (used by re, http, ...; 3.11+): the same IntEnum /
+    # IntFlag classes (checked in tests with enum._test_simple_enum), built in about half
+    # the time of a class statement -- these ~1,000 members are a visible share of the
+    # module's cold start (docs/performance.md).
+    from enum import _simple_enum
+except ImportError:   # pragma: no cover - a future Python without it: the plain way
+    def _simple_enum(etype, **_):
+        def build(cls):
+            members = [(k, v) for k, v in vars(cls).items() if not k.startswith("_")]
+            made = etype(cls.__name__, members, module=cls.__module__, qualname=cls.__qualname__)
+            made.__doc__ = cls.__doc__
+            return made
+        return build
+
 CK_UNAVAILABLE_INFORMATION = 0xFFFFFFFFFFFFFFFF
 CK_EFFECTIVELY_INFINITE = 0
 CK_INVALID_HANDLE = 0
 CKF_ARRAY_ATTRIBUTE = 0x40000000
 
-class CKR(IntEnum):
+@_simple_enum(IntEnum)
+class CKR:
     """Return values (CK_RV)."""
 
     OK = 0x0
@@ -123,7 +139,8 @@ class CKR(IntEnum):
     VENDOR_DEFINED = 0x80000000
 
 
-class CKA(IntEnum):
+@_simple_enum(IntEnum)
+class CKA:
     """Attribute types."""
 
     CLASS = 0x0
@@ -288,7 +305,8 @@ class CKA(IntEnum):
     VENDOR_DEFINED = 0x80000000
 
 
-class CKO(IntEnum):
+@_simple_enum(IntEnum)
+class CKO:
     """Object classes."""
 
     DATA = 0x0
@@ -306,7 +324,8 @@ class CKO(IntEnum):
     VENDOR_DEFINED = 0x80000000
 
 
-class CKK(IntEnum):
+@_simple_enum(IntEnum)
+class CKK:
     """Key types."""
 
     RSA = 0x0
@@ -380,7 +399,8 @@ class CKK(IntEnum):
     VENDOR_DEFINED = 0x80000000
 
 
-class CKM(IntEnum):
+@_simple_enum(IntEnum)
+class CKM:
     """Mechanism types."""
 
     RSA_PKCS_KEY_PAIR_GEN = 0x0
@@ -865,7 +885,8 @@ class CKM(IntEnum):
     VENDOR_DEFINED = 0x80000000
 
 
-class CKU(IntEnum):
+@_simple_enum(IntEnum)
+class CKU:
     """User types."""
 
     SO = 0x0
@@ -873,7 +894,8 @@ class CKU(IntEnum):
     CONTEXT_SPECIFIC = 0x2
 
 
-class CKS(IntEnum):
+@_simple_enum(IntEnum)
+class CKS:
     """Session states."""
 
     RO_PUBLIC_SESSION = 0x0
@@ -883,7 +905,8 @@ class CKS(IntEnum):
     RW_SO_FUNCTIONS = 0x4
 
 
-class CKC(IntEnum):
+@_simple_enum(IntEnum)
+class CKC:
     """Certificate types."""
 
     X_509 = 0x0
@@ -893,7 +916,8 @@ class CKC(IntEnum):
     OPENPGP = 0x80504750
 
 
-class CKD(IntEnum):
+@_simple_enum(IntEnum)
+class CKD:
     """EC key derivation functions."""
 
     NULL = 0x1
@@ -924,7 +948,8 @@ class CKD(IntEnum):
     BLAKE2B_512_KDF = 0x1A
 
 
-class CKG(IntEnum):
+@_simple_enum(IntEnum)
+class CKG:
     """Mask generation functions."""
 
     MGF1_SHA1 = 0x1
@@ -938,13 +963,15 @@ class CKG(IntEnum):
     MGF1_SHA3_512 = 0x9
 
 
-class CKZ(IntEnum):
+@_simple_enum(IntEnum)
+class CKZ:
     """OAEP source types."""
 
     DATA_SPECIFIED = 0x1
 
 
-class CKH(IntEnum):
+@_simple_enum(IntEnum)
+class CKH:
     """Hardware feature types."""
 
     MONOTONIC_COUNTER = 0x1
@@ -953,7 +980,8 @@ class CKH(IntEnum):
     VENDOR_DEFINED = 0x80000000
 
 
-class SlotFlag(IntFlag):
+@_simple_enum(IntFlag)
+class SlotFlag:
     """CKF_* flags of Slot structures."""
 
     TOKEN_PRESENT = 0x1
@@ -961,7 +989,8 @@ class SlotFlag(IntFlag):
     HW_SLOT = 0x4
 
 
-class TokenFlag(IntFlag):
+@_simple_enum(IntFlag)
+class TokenFlag:
     """CKF_* flags of Token structures."""
 
     RNG = 0x1
@@ -987,7 +1016,8 @@ class TokenFlag(IntFlag):
     ASYNC_SESSION_SUPPORTED = 0x4000000
 
 
-class SessionFlag(IntFlag):
+@_simple_enum(IntFlag)
+class SessionFlag:
     """CKF_* flags of Session structures."""
 
     RW_SESSION = 0x2
@@ -995,7 +1025,8 @@ class SessionFlag(IntFlag):
     ASYNC_SESSION = 0x8
 
 
-class MechanismFlag(IntFlag):
+@_simple_enum(IntFlag)
+class MechanismFlag:
     """CKF_* flags of Mechanism structures."""
 
     HW = 0x1
@@ -1029,14 +1060,16 @@ class MechanismFlag(IntFlag):
     EXTENSION = 0x80000000
 
 
-class InitFlag(IntFlag):
+@_simple_enum(IntFlag)
+class InitFlag:
     """CKF_* flags of Init structures."""
 
     LIBRARY_CANT_CREATE_OS_THREADS = 0x1
     OS_LOCKING_OK = 0x2
 
 
-class CKP(IntEnum):
+@_simple_enum(IntEnum)
+class CKP:
     """Profile IDs (CK_PROFILE_ID, CKA_PROFILE_ID of CKO_PROFILE objects)."""
 
     INVALID_ID = 0x0
@@ -1049,7 +1082,8 @@ class CKP(IntEnum):
     VENDOR_DEFINED = 0x80000000
 
 
-class MLDSAParameterSet(IntEnum):
+@_simple_enum(IntEnum)
+class MLDSAParameterSet:
     """CKP_ML_DSA_* values of CKA_PARAMETER_SET (CK_ML_DSA_PARAMETER_SET_TYPE)."""
 
     ML_DSA_44 = 0x1
@@ -1057,7 +1091,8 @@ class MLDSAParameterSet(IntEnum):
     ML_DSA_87 = 0x3
 
 
-class MLKEMParameterSet(IntEnum):
+@_simple_enum(IntEnum)
+class MLKEMParameterSet:
     """CKP_ML_KEM_* values of CKA_PARAMETER_SET (CK_ML_KEM_PARAMETER_SET_TYPE)."""
 
     ML_KEM_512 = 0x1
@@ -1065,7 +1100,8 @@ class MLKEMParameterSet(IntEnum):
     ML_KEM_1024 = 0x3
 
 
-class SLHDSAParameterSet(IntEnum):
+@_simple_enum(IntEnum)
+class SLHDSAParameterSet:
     """CKP_SLH_DSA_* values of CKA_PARAMETER_SET (CK_SLH_DSA_PARAMETER_SET_TYPE)."""
 
     SLH_DSA_SHA2_128S = 0x1
@@ -1082,7 +1118,8 @@ class SLHDSAParameterSet(IntEnum):
     SLH_DSA_SHAKE_256F = 0xC
 
 
-class HedgeType(IntEnum):
+@_simple_enum(IntEnum)
+class HedgeType:
     """CKH_* hedge variants of ML-DSA / SLH-DSA signing (CK_HEDGE_TYPE); not CKH hardware features."""
 
     HEDGE_PREFERRED = 0x0
@@ -1090,7 +1127,8 @@ class HedgeType(IntEnum):
     DETERMINISTIC_REQUIRED = 0x2
 
 
-class GeneratorFunction(IntEnum):
+@_simple_enum(IntEnum)
+class GeneratorFunction:
     """CKG_* IV generators of the message-based API (CK_GENERATOR_FUNCTION); not CKG MGFs."""
 
     NO_GENERATE = 0x0
@@ -1100,7 +1138,8 @@ class GeneratorFunction(IntEnum):
     GENERATE_COUNTER_XOR = 0x4
 
 
-class HkdfSaltFlag(IntFlag):
+@_simple_enum(IntFlag)
+class HkdfSaltFlag:
     """CKF_HKDF_SALT_* of CK_HKDF_PARAMS.ulSaltType."""
 
     NULL = 0x1

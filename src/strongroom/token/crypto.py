@@ -101,10 +101,12 @@ def begin(session: Session, kind: OpKind, mech: Mechanism, key: ObjectRef | None
                 checks[ck] = _CHECKED
         needs_login = bool(key.attrs.get(_ALWAYS_AUTHENTICATE))
     op = operation(kind, key_material, param)
-    session.begin(slot, ActiveOperation(
+    # ``slot`` was checked free above (the caller holds the session lock): what
+    # Session.begin does, without a second check.
+    session.ops[slot] = ActiveOperation(
         op, mtype, key.handle if key is not None else 0,
         getattr(op, "multipart", True), False, needs_login,
-    ))
+    )
 
 
 def _guard(session: Session, slot: OpSlot) -> ActiveOperation:
@@ -157,7 +159,9 @@ def single(session: Session, slot: OpSlot, data, capacity: int | None, out=None)
     operation offering ``oneshot_into(data, out) -> int | None`` writes its output there
     directly; the return value is then the length written (an ``int``), and the ABI only
     sets ``*pulLen``."""
-    active = session.active(slot)
+    active = session.ops.get(slot)
+    if active is None:
+        raise CKRError(CKR.OPERATION_NOT_INITIALIZED)
     if active.started_multipart and active.pending is None:
         raise CKRError(CKR.OPERATION_ACTIVE, "a multi-part operation is in progress")
     op = active.op
