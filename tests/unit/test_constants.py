@@ -41,6 +41,11 @@ def test_same_enum_as_a_class_statement(name):
         [(n, int(m)) for n, m in plain.__members__.items()]
     assert fast._member_names_ == plain._member_names_
     assert fast.__doc__ == plain.__doc__
+    # members live in the class dict as with a class statement (C-speed ``CKA.LABEL``),
+    # not behind a Python-level descriptor
+    for member_name in plain.__members__:
+        assert isinstance(vars(plain)[member_name], plain)   # what a class statement does
+        assert vars(fast)[member_name] is fast.__members__[member_name], member_name
 
 
 def test_behaviour_spot_checks():
