@@ -92,7 +92,22 @@ def split_digest_info(data: bytes) -> tuple[hashes.HashAlgorithm, bytes] | None:
     return None
 
 
-class RsaPkcsOperation(Operation):
+class _HashOrCollect(Operation):
+    """Hash-and-sign variants hash as data arrives; the raw variants (a DigestInfo or a
+    pre-computed hash, single-part) collect it. Subclasses set ``_hash`` and ``_data``."""
+
+    _hash: "hashes.Hash | None"
+    _data: bytearray
+
+    def update(self, data: bytes) -> bytes:
+        if self._hash is not None:
+            self._hash.update(data)
+        else:
+            self._data += data
+        return b""
+
+
+class RsaPkcsOperation(_HashOrCollect):
     """One CKM_RSA_PKCS or CKM_SHA*_RSA_PKCS operation (see module docstring)."""
 
     def __init__(self, kind: OpKind, key: KeyMaterial, hash_cls: type | None) -> None:
@@ -104,12 +119,6 @@ class RsaPkcsOperation(Operation):
         self.multipart = hash_cls is not None
         self._data = bytearray()
 
-    def update(self, data: bytes) -> bytes:
-        if self._hash is not None:
-            self._hash.update(data)
-        else:
-            self._data += data
-        return b""
 
     def _raw_input(self) -> bytes:
         data = bytes(self._data)
@@ -209,7 +218,7 @@ def _pss_spec(param: object, key_bits: int, hash_cls: type | None) -> _PssSpec:
     return _PssSpec(h, padding.PSS(mgf=_mgf(param.mgf), salt_length=param.salt_len))
 
 
-class RsaPssOperation(Operation):
+class RsaPssOperation(_HashOrCollect):
     """CKM_RSA_PKCS_PSS (``hash_cls`` None: input is the hash) or CKM_SHA*_RSA_PKCS_PSS."""
 
     def __init__(self, kind: OpKind, key: KeyMaterial, hash_cls: type | None, param: object) -> None:
@@ -221,12 +230,6 @@ class RsaPssOperation(Operation):
         self._hash = hashes.Hash(self._spec.hash) if hash_cls else None
         self._data = bytearray()
 
-    def update(self, data: bytes) -> bytes:
-        if self._hash is not None:
-            self._hash.update(data)
-        else:
-            self._data += data
-        return b""
 
     def _digest(self) -> bytes:
         if self._hash is not None:
