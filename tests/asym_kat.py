@@ -10,21 +10,17 @@ from strongroom.mechanisms import registry
 from strongroom.mechanisms.registry import OpKind
 from strongroom.pkcs11.errors import CKRError
 
+from support import KeyStub
+
 ASYM = os.path.join(os.path.dirname(cryptography_vectors.__file__), "asymmetric")
 VECTORS = os.path.dirname(ASYM)
 
 
-class Key:
-    """What the core hands a mechanism: attributes plus the parsed-key cache."""
+class Key(KeyStub):
+    """What the core hands a mechanism, over a copy of ``attrs``."""
 
     def __init__(self, attrs):
-        self.attrs = dict(attrs)
-        self._cache = {}
-
-    def parsed(self, loader):
-        if loader not in self._cache:
-            self._cache[loader] = loader(self.attrs)
-        return self._cache[loader]
+        super().__init__(dict(attrs))
 
 
 def rsp_records(path, emit_on):

@@ -59,3 +59,17 @@ class Tool:
             if "uninitialized" in block:
                 return index
         raise AssertionError(f"no free slot in:\n{out}")
+
+
+class KeyStub:
+    """What the core hands a mechanism (registry.KeyMaterial): attributes plus the
+    parsed-key cache, one loader result per key, as token/objects.py keeps it."""
+
+    def __init__(self, attrs):
+        self.attrs = attrs
+        self._cache = {}
+
+    def parsed(self, loader):
+        if loader not in self._cache:
+            self._cache[loader] = loader(self.attrs)
+        return self._cache[loader]

@@ -10,18 +10,14 @@ import cryptography_vectors
 from strongroom.mechanisms import registry
 from strongroom.pkcs11.constants import CKA, CKO
 
+from support import KeyStub
+
 VECTORS = os.path.dirname(cryptography_vectors.__file__)
 
 
-class Key:
+class Key(KeyStub):
     def __init__(self, value: bytes, key_type: int, cls: int = CKO.SECRET_KEY):
-        self.attrs = {CKA.CLASS: cls, CKA.KEY_TYPE: key_type, CKA.VALUE: value}
-        self._cache = {}
-
-    def parsed(self, loader):
-        if loader not in self._cache:
-            self._cache[loader] = loader(self.attrs)
-        return self._cache[loader]
+        super().__init__({CKA.CLASS: cls, CKA.KEY_TYPE: key_type, CKA.VALUE: value})
 
 
 def records(path: str, start: str = "COUNT", limit: int | None = None) -> list[dict]:

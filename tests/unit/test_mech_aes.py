@@ -15,16 +15,12 @@ from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR
 from strongroom.pkcs11.errors import CKRError
 from strongroom.pkcs11.params import GcmParams
 
+from support import KeyStub
 
-class Key:
+
+class Key(KeyStub):
     def __init__(self, value: bytes):
-        self.attrs = {CKA.CLASS: CKO.SECRET_KEY, CKA.KEY_TYPE: CKK.AES, CKA.VALUE: value}
-        self._cache = {}
-
-    def parsed(self, loader):
-        if loader not in self._cache:
-            self._cache[loader] = loader(self.attrs)
-        return self._cache[loader]
+        super().__init__({CKA.CLASS: CKO.SECRET_KEY, CKA.KEY_TYPE: CKK.AES, CKA.VALUE: value})
 
 
 def start(mech, kind, key, param):

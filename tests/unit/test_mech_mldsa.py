@@ -26,23 +26,15 @@ from strongroom.pkcs11.errors import CKRError
 from strongroom.pkcs11.params import SignAdditionalContext
 from strongroom.pkcs11.schema import Op
 
+from support import KeyStub
+
 SETS = {44: P.ML_DSA_44, 65: P.ML_DSA_65, 87: P.ML_DSA_87}
 SIG_LEN = {P.ML_DSA_44: 2420, P.ML_DSA_65: 3309, P.ML_DSA_87: 4627}
 PUB_CLS = {P.ML_DSA_44: mldsa.MLDSA44PublicKey, P.ML_DSA_65: mldsa.MLDSA65PublicKey,
            P.ML_DSA_87: mldsa.MLDSA87PublicKey}
 
 
-class Key:
-    """Minimal KeyMaterial: caches per loader like the core does."""
-
-    def __init__(self, attrs):
-        self.attrs = attrs
-        self._cache = {}
-
-    def parsed(self, loader):
-        if loader not in self._cache:
-            self._cache[loader] = loader(self.attrs)
-        return self._cache[loader]
+Key = KeyStub
 
 
 def rv_of(fn, *args):

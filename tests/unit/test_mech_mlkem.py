@@ -25,23 +25,15 @@ from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR, MechanismFlag a
 from strongroom.pkcs11.errors import CKRError
 from strongroom.pkcs11.schema import Op
 
+from support import KeyStub
+
 SETS = {512: P.ML_KEM_512, 768: P.ML_KEM_768, 1024: P.ML_KEM_1024}
 PRIV_CLS = {P.ML_KEM_768: mlkem.MLKEM768PrivateKey, P.ML_KEM_1024: mlkem.MLKEM1024PrivateKey}
 PUB_CLS = {P.ML_KEM_768: mlkem.MLKEM768PublicKey, P.ML_KEM_1024: mlkem.MLKEM1024PublicKey}
 CT_LEN = {P.ML_KEM_768: 1088, P.ML_KEM_1024: 1568}
 
 
-class Key:
-    """Minimal KeyMaterial: caches per loader like the core does."""
-
-    def __init__(self, attrs):
-        self.attrs = attrs
-        self._cache = {}
-
-    def parsed(self, loader):
-        if loader not in self._cache:
-            self._cache[loader] = loader(self.attrs)
-        return self._cache[loader]
+Key = KeyStub
 
 
 def rv_of(fn, *args):
