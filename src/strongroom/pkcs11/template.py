@@ -242,6 +242,21 @@ def _check_change(cka: int, rule: AttrRule | None, old: Any, new: Any, *,
     _check_value(cka, rule, new, so)
 
 
+def _checked_changes(existing: Mapping[int, Any], template: Template, *, so: bool,
+                     on_copy: bool) -> Attrs:
+    """The template's attributes, each checked as a change to ``existing``: modifiable
+    attributes (and, on copy, the copy-settable ones) under the one-way rules."""
+    table = rules_of(existing)
+    if table is None:
+        raise CKRError(CKR.GENERAL_ERROR, "object of unsupported class/type")
+    changes = _collapse(template)
+    for cka, new in changes.items():
+        rule = table.get(cka)
+        settable = rule is not None and (rule.modifiable or (on_copy and rule.copy_settable))
+        _check_change(cka, rule, existing.get(cka, NO_DEFAULT), new, so=so, settable=settable)
+    return changes
+
+
 def copy(existing: Mapping[int, Any], template: Template, *, so: bool = False) -> Attrs:
     """The attribute dict of a C_CopyObject copy (without CKA_UNIQUE_ID; the core assigns it).
 
@@ -253,14 +268,7 @@ def copy(existing: Mapping[int, Any], template: Template, *, so: bool = False) -
     """
     if existing.get(CKA.COPYABLE) is False:
         raise CKRError(CKR.ACTION_PROHIBITED, "CKA_COPYABLE is CK_FALSE")
-    table = rules_of(existing)
-    if table is None:
-        raise CKRError(CKR.GENERAL_ERROR, "object of unsupported class/type")
-    changes = _collapse(template)
-    for cka, new in changes.items():
-        rule = table.get(cka)
-        _check_change(cka, rule, existing.get(cka, NO_DEFAULT), new, so=so,
-                      settable=rule is not None and (rule.modifiable or rule.copy_settable))
+    changes = _checked_changes(existing, template, so=so, on_copy=True)
     result = dict(existing)
     result.update(changes)
     result.pop(CKA.UNIQUE_ID, None)
@@ -281,14 +289,7 @@ def set(existing: Mapping[int, Any], template: Template, *, so: bool = False) ->
     if (existing.get(CKA.CLASS) in schema.FROZEN_WHEN_TRUSTED
             and existing.get(CKA.TRUSTED) is True and not so):
         raise CKRError(CKR.ACTION_PROHIBITED, "trusted certificates cannot be modified")
-    table = rules_of(existing)
-    if table is None:
-        raise CKRError(CKR.GENERAL_ERROR, "object of unsupported class/type")
-    changes = _collapse(template)
-    for cka, new in changes.items():
-        rule = table.get(cka)
-        _check_change(cka, rule, existing.get(cka, NO_DEFAULT), new, so=so,
-                      settable=rule is not None and rule.modifiable)
+    changes = _checked_changes(existing, template, so=so, on_copy=False)
     changes = {k: v for k, v in changes.items() if existing.get(k, NO_DEFAULT) != v}
     merged = dict(existing)
     merged.update(changes)
