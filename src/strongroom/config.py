@@ -7,30 +7,29 @@ configuration at all.
 """
 from __future__ import annotations
 
-import logging
 import os
-from dataclasses import dataclass, fields
-from pathlib import Path
+from typing import NamedTuple
 
+from . import log
 from .pkcs11.constants import CKR
 from .pkcs11.errors import CKRError
 
-LOG = logging.getLogger("strongroom")
+# No pathlib, dataclasses or logging here: this module is imported at C_Initialize, and
+# those three cost ~15 ms of the module's cold start (docs/performance.md).
 
 
-def default_home() -> Path:
+def default_home() -> str:
     """``$STRONGROOM_HOME``, else the user's data dir (XDG) + ``strongroom``."""
     env = os.environ.get("STRONGROOM_HOME")
     if env:
-        return Path(env).expanduser()
+        return os.path.expanduser(env)
     xdg = os.environ.get("XDG_DATA_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
-    return base / "strongroom"
+    base = os.path.expanduser(xdg) if xdg else os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "strongroom")
 
 
-@dataclass(frozen=True)
-class Config:
-    home: Path
+class Config(NamedTuple):
+    home: str
     log_file: str | None = None       # None: log to stderr only at WARNING and above
     log_level: str = "WARNING"
     pin_max_tries: int = 10           # consecutive wrong PINs before CKR_PIN_LOCKED
@@ -42,27 +41,27 @@ class Config:
     max_sessions: int = 0             # 0: CK_EFFECTIVELY_INFINITE
 
     @property
-    def database(self) -> Path:
-        return self.home / "strongroom.db"
+    def database(self) -> str:
+        return os.path.join(self.home, "strongroom.db")
 
 
-_INT_KEYS = {f.name for f in fields(Config) if f.type == "int"}
+_INT_KEYS = {name for name, kind in Config.__annotations__.items() if kind == "int"}
 
 
 def load_config() -> Config:
     """Read the environment and the optional config file; bad values are a clear error."""
     home = default_home()
-    path = Path(os.environ.get("STRONGROOM_CONFIG") or home / "strongroom.toml")
+    path = os.environ.get("STRONGROOM_CONFIG") or os.path.join(home, "strongroom.toml")
     values: dict[str, object] = {}
-    if path.is_file():
+    if os.path.isfile(path):
         import tomllib   # deferred: only when a config file exists (cold start)
 
         try:
-            with path.open("rb") as fh:
+            with open(path, "rb") as fh:
                 values = tomllib.load(fh)
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise CKRError(CKR.GENERAL_ERROR, f"cannot read config file {path}: {exc}") from None
-    known = {f.name for f in fields(Config)} - {"home"}
+    known = set(Config._fields) - {"home"}
     unknown = set(values) - known
     if unknown:
         raise CKRError(CKR.GENERAL_ERROR, f"unknown keys in {path}: {', '.join(sorted(unknown))}")
@@ -75,20 +74,5 @@ def load_config() -> Config:
 
 
 def setup_logging(config: Config) -> None:
-    """Send the ``strongroom`` logger to the configured file (never secrets: callers log
-    only exception types, handles and CKR names)."""
-    level = getattr(logging, str(config.log_level).upper(), logging.WARNING)
-    LOG.setLevel(level)
-    for handler in list(LOG.handlers):
-        if getattr(handler, "_strongroom", False):
-            LOG.removeHandler(handler)
-            handler.close()
-    if config.log_file:
-        handler: logging.Handler = logging.FileHandler(config.log_file)
-    else:
-        handler = logging.StreamHandler()
-        handler.setLevel(max(level, logging.WARNING))
-    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"))
-    handler._strongroom = True  # type: ignore[attr-defined]
-    LOG.addHandler(handler)
-    LOG.propagate = False
+    """Send the ``strongroom`` logger to the configured file (installed lazily, see log.py)."""
+    log.configure(config.log_file, config.log_level)

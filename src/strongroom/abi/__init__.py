@@ -5,7 +5,10 @@ shared library (it imports the ``_strongroom_abi`` cffi module that exists only 
 """
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 LIB_FILENAME = "libstrongroom.so"
 
@@ -13,4 +16,6 @@ LIB_FILENAME = "libstrongroom.so"
 def module_path() -> Path:
     """Absolute path of the PKCS#11 module inside the installed package (may not exist
     if the package was not built, e.g. when running from a plain source checkout)."""
+    from pathlib import Path   # not at import: the embedded interpreter imports this package
+
     return Path(__file__).resolve().parent.parent / LIB_FILENAME

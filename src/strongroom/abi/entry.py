@@ -13,9 +13,7 @@ bytes) and becomes CKR_GENERAL_ERROR. No Python exception crosses the ABI.
 """
 from __future__ import annotations
 
-import logging
 import os
-import traceback
 from typing import Any, Callable
 
 from _strongroom_abi import ffi, lib  # type: ignore[import-not-found]  # noqa: F401
@@ -29,7 +27,6 @@ from ..token.types import InitArgs, Mechanism
 from . import marshal as M
 
 
-LOG = logging.getLogger("strongroom.abi")
 
 M.bind(ffi)
 
@@ -47,8 +44,12 @@ def _onerror(exc_type: type, exc: BaseException, tb: Any) -> int:
     if isinstance(exc, CKRError):
         return int(exc.rv)
     try:
+        import traceback   # only on this (rare) path: cold start, docs/performance.md
+
+        from ..log import logger
+
         frames = "".join(traceback.format_tb(tb))
-        LOG.error("internal error (%s.%s) in the PKCS#11 ABI; returning CKR_GENERAL_ERROR\n%s",
+        logger("strongroom.abi").error("internal error (%s.%s) in the PKCS#11 ABI; returning CKR_GENERAL_ERROR\n%s",
                   exc_type.__module__, exc_type.__qualname__, frames)
     except BaseException:  # noqa: BLE001 -- logging must not break the ABI either
         pass

@@ -15,9 +15,8 @@ Division of checks (design.md, "Mechanism registry"):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable, Mapping, Protocol, TypeVar
+from typing import Any, Callable, Mapping, NamedTuple, Protocol, TypeVar
 
 from ..pkcs11.constants import CKR, MechanismFlag
 from ..pkcs11.errors import CKRError
@@ -132,8 +131,7 @@ class MessageOperation:
         return None
 
 
-@dataclass(frozen=True)
-class MechanismEntry:
+class MechanismEntry(NamedTuple):
     """What C_GetMechanismInfo reports plus the callables that implement the mechanism."""
 
     mechanism: int

@@ -15,10 +15,9 @@ this file only and are marked ``# token choice``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 from .constants import CKA, CKC, CKK, CKO, CKR, MLDSAParameterSet, MLKEMParameterSet
 
@@ -50,8 +49,7 @@ class Sticky(Enum):
     FALSE = False   # ^12^ cannot be changed once CK_FALSE (CKA_EXTRACTABLE, CKA_COPYABLE)
 
 
-@dataclass(frozen=True)
-class AttrRule:
+class AttrRule(NamedTuple):
     """One row of an attribute table; field comments name the spec footnote."""
 
     required_on_create: bool = False     # ^1^

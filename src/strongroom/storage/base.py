@@ -12,24 +12,21 @@ ciphertext formats.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from ..pkcs11.constants import CKU
 
 Attrs = dict[int, Any]
 
 
-@dataclass(frozen=True)
-class Quota:
+class Quota(NamedTuple):
     """Per-token limits; exceeding one raises CKRError(CKR.DEVICE_MEMORY)."""
 
     max_objects: int = 100_000
     max_bytes: int = 256 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class KdfParams:
+class KdfParams(NamedTuple):
     """scrypt parameters, stored beside each wrapped master key so they can be raised later."""
 
     log2_n: int = 15
@@ -37,8 +34,7 @@ class KdfParams:
     p: int = 1
 
 
-@dataclass(frozen=True)
-class TokenRecord:
+class TokenRecord(NamedTuple):
     token_id: int            # store-internal id
     slot_id: int             # stable slot number shown to applications
     serial: str              # 16 printable chars, stable for the token's life
@@ -140,6 +136,11 @@ class Store(ABC):
 
         May also change after this store's own commits (a probe on a connection of its
         own): callers use it only to drop caches, so an extra change costs a refill."""
+
+    def forget_keys(self) -> None:
+        """Drop every key derived from a master key (the core calls it when the master
+        key leaves its memory: logout, last session closed, C_Finalize). A store that
+        keeps no derived keys has nothing to do."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -9,7 +9,6 @@ new entry appended here; never edit an entry that has shipped.
 """
 from __future__ import annotations
 
-import logging
 import os
 import sqlite3
 from typing import Callable
@@ -17,7 +16,6 @@ from typing import Callable
 from ..pkcs11.constants import CKR
 from ..pkcs11.errors import CKRError
 
-log = logging.getLogger(__name__)
 
 _V1 = """
 CREATE TABLE tokens (
@@ -156,7 +154,9 @@ def migrate(conn: sqlite3.Connection, path: str) -> int:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        log.info("storage schema migrated from version %d to %d", found, LATEST)
+        from ..log import logger
+
+        logger(__name__).info("storage schema migrated from version %d to %d", found, LATEST)
         if backup is not None:
             os.remove(backup)
         return found

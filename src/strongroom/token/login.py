@@ -6,18 +6,20 @@ C_Finalize or the close of the token's last session.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..config import Config
 from ..pkcs11.constants import CKR, CKU, TokenFlag
 from ..pkcs11.errors import CKRError
 from ..storage.base import Store, TokenRecord
 
 
-@dataclass
 class LoginState:
-    user: CKU | None = None
-    master_key: bytes | None = None
+    """The application's login on one token, shared by all its sessions (v2.40 §5.6)."""
+
+    __slots__ = ("user", "master_key")
+
+    def __init__(self, user: CKU | None = None, master_key: bytes | None = None) -> None:
+        self.user = user
+        self.master_key = master_key
 
     def clear(self) -> None:
         self.user = None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from ..pkcs11 import attributes
@@ -24,36 +23,44 @@ from ..storage.base import Store
 SESSION_HANDLE_BASE = 0x4000_0000
 
 
-@dataclass
+# Plain classes, not dataclasses: building a dataclass costs ~0.5 ms at import, and these
+# modules are imported at C_Initialize (cold start, docs/performance.md).
+
 class Visibility:
     """What the caller may see on one token: private objects need a user login."""
 
-    token_id: int
-    master_key: bytes | None     # set only while CKU_USER is logged in
+    __slots__ = ("token_id", "master_key")
+
+    def __init__(self, token_id: int, master_key: bytes | None) -> None:
+        self.token_id = token_id
+        self.master_key = master_key     # set only while CKU_USER is logged in
 
 
-@dataclass
 class SessionObject:
-    attrs: dict[int, Any]
-    token_id: int
-    owner: int                   # session handle; the object dies with that session
+    __slots__ = ("attrs", "token_id", "owner")
+
+    def __init__(self, attrs: dict[int, Any], token_id: int, owner: int) -> None:
+        self.attrs = attrs
+        self.token_id = token_id
+        self.owner = owner               # session handle; the object dies with that session
 
 
-@dataclass
 class ObjectRef:
     """A resolved handle. ``attrs`` must be treated as read-only."""
 
-    handle: int
-    attrs: Mapping[int, Any]
-    on_token: bool
-    token_id: int
+    __slots__ = ("handle", "attrs", "on_token", "token_id")
+
+    def __init__(self, handle: int, attrs: Mapping[int, Any], on_token: bool, token_id: int) -> None:
+        self.handle = handle
+        self.attrs = attrs
+        self.on_token = on_token
+        self.token_id = token_id
 
     @property
     def private(self) -> bool:
         return bool(self.attrs.get(CKA.PRIVATE, False))
 
 
-@dataclass(slots=True)
 class _KeyMaterial:
     """What a mechanism sees of a key: all attributes plus the parsed-key cache.
 
@@ -64,9 +71,12 @@ class _KeyMaterial:
     at logout, C_Finalize, destroy and on another process's commit.
     """
 
-    attrs: Mapping[int, Any]
-    _cache: dict[Callable, Any] = field(default_factory=dict)
-    checks: dict[Any, bool] = field(default_factory=dict)
+    __slots__ = ("attrs", "_cache", "checks")
+
+    def __init__(self, attrs: Mapping[int, Any]) -> None:
+        self.attrs = attrs
+        self._cache: dict[Callable, Any] = {}
+        self.checks: dict[Any, bool] = {}
 
     def parsed(self, loader: Callable[[Mapping[int, Any]], Any]) -> Any:
         try:

@@ -7,7 +7,6 @@ login is shared by every session of the application (v2.40 §5.6, §6.7.1).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -34,7 +33,6 @@ class OpSlot(Enum):
     __hash__ = object.__hash__
 
 
-@dataclass(slots=True)
 class ActiveOperation:
     """One active operation: the mechanism's Operation plus what the core tracks around it.
 
@@ -43,25 +41,35 @@ class ActiveOperation:
     (v2.40 §5.2: CKR_BUFFER_TOO_SMALL does not terminate the operation).
     """
 
-    op: Any
-    mechanism: int = 0
-    key_handle: int = 0
-    multipart: bool = True
-    started_multipart: bool = False
-    needs_context_login: bool = False
-    pending: Any = None   # bytes; (inputs, outputs) for the message API
-    message_parts: Any = None   # (param, aad, bytearray) between C_*MessageBegin and the last Next
-    results: list[int] = field(default_factory=list)   # C_FindObjects handles still to return
+    # A plain class (no dataclass): see the note in objects.py on cold start.
+    __slots__ = ("op", "mechanism", "key_handle", "multipart", "started_multipart",
+                 "needs_context_login", "pending", "message_parts", "results")
+
+    def __init__(self, op: Any, mechanism: int = 0, key_handle: int = 0, multipart: bool = True,
+                 started_multipart: bool = False, needs_context_login: bool = False,
+                 pending: Any = None, message_parts: Any = None,
+                 results: list[int] | None = None) -> None:
+        self.op = op
+        self.mechanism = mechanism
+        self.key_handle = key_handle
+        self.multipart = multipart
+        self.started_multipart = started_multipart
+        self.needs_context_login = needs_context_login
+        self.pending = pending                  # bytes; (inputs, outputs) for the message API
+        self.message_parts = message_parts      # (param, aad, bytearray) between C_*MessageBegin and the last Next
+        self.results = [] if results is None else results   # C_FindObjects handles still to return
 
 
-@dataclass
 class Session:
-    handle: int
-    slot_id: int
-    token_id: int
-    rw: bool
-    ops: dict[OpSlot, ActiveOperation] = field(default_factory=dict)
-    lock: threading.RLock = field(default_factory=threading.RLock)
+    __slots__ = ("handle", "slot_id", "token_id", "rw", "ops", "lock")
+
+    def __init__(self, handle: int, slot_id: int, token_id: int, rw: bool) -> None:
+        self.handle = handle
+        self.slot_id = slot_id
+        self.token_id = token_id
+        self.rw = rw
+        self.ops: dict[OpSlot, ActiveOperation] = {}
+        self.lock = threading.RLock()
 
     def state(self, logged_in_as: CKU | None) -> CKS:
         if logged_in_as == CKU.SO:

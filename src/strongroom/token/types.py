@@ -5,20 +5,18 @@ Versions are ``(major, minor)`` tuples.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class InitArgs:
+class InitArgs(NamedTuple):
     """CK_C_INITIALIZE_ARGS as seen by the core (pointers reduced to facts)."""
 
     flags: int = 0
     has_mutex_callbacks: bool = False
 
 
-@dataclass(frozen=True)
-class LibraryInfo:
+class LibraryInfo(NamedTuple):
     cryptoki_version: tuple[int, int]
     manufacturer_id: str
     flags: int
@@ -26,8 +24,7 @@ class LibraryInfo:
     library_version: tuple[int, int]
 
 
-@dataclass(frozen=True)
-class SlotInfo:
+class SlotInfo(NamedTuple):
     slot_description: str
     manufacturer_id: str
     flags: int
@@ -35,8 +32,7 @@ class SlotInfo:
     firmware_version: tuple[int, int]
 
 
-@dataclass(frozen=True)
-class TokenInfo:
+class TokenInfo(NamedTuple):
     label: str
     manufacturer_id: str
     model: str
@@ -57,23 +53,20 @@ class TokenInfo:
     utc_time: str
 
 
-@dataclass(frozen=True)
-class MechanismInfo:
+class MechanismInfo(NamedTuple):
     min_key_size: int
     max_key_size: int
     flags: int
 
 
-@dataclass(frozen=True)
-class SessionInfo:
+class SessionInfo(NamedTuple):
     slot_id: int
     state: int
     flags: int
     device_error: int = 0
 
 
-@dataclass(frozen=True)
-class Mechanism:
+class Mechanism(NamedTuple):
     """CK_MECHANISM: ``param`` is None, bytes, or a pkcs11.params dataclass."""
 
     type: int
