@@ -469,3 +469,51 @@ def test_final_with_too_small_buffer_keeps_the_operation(lib, token):
         lib.digest_final(token, 31)
     assert rv(e) == CKR.BUFFER_TOO_SMALL and e.value.length == 32
     assert lib.digest_final(token, 32).hex().startswith("ba7816bf")
+
+
+def _derived_roots(lib) -> set[bytes]:
+    """Root keys whose derived sealing/index keys the store holds (white box: the
+    property is about memory, which no API shows)."""
+    return {root for (_uuid, root) in lib.store._keys}
+
+
+def test_derived_object_keys_do_not_outlive_logout(lib, token):
+    lib.create_object(token, [(CKA.CLASS, CKO.DATA), (CKA.TOKEN, True), (CKA.PRIVATE, True),
+                              (CKA.VALUE, b"x")])
+    master_key = lib._logins[lib._session(token).token_id].master_key
+    assert master_key in _derived_roots(lib)
+    lib.logout(token)
+    assert master_key not in _derived_roots(lib)
+
+
+def test_derived_object_keys_do_not_outlive_the_last_session(lib, token):
+    tid = lib._session(token).token_id
+    lib.create_object(token, [(CKA.CLASS, CKO.DATA), (CKA.TOKEN, True), (CKA.PRIVATE, True),
+                              (CKA.VALUE, b"x")])
+    master_key = lib._logins[tid].master_key
+    assert master_key in _derived_roots(lib)
+    store = lib.store
+    lib.close_session(token)
+    assert master_key not in {root for (_u, root) in store._keys}
+    lib.finalize()
+    assert not store._keys
+
+
+@pytest.mark.parametrize("private", [True, False])
+def test_find_by_unindexed_flags_is_exact(lib, token, private):
+    """CKA_MODIFIABLE / DESTROYABLE are not in the blind index: find still answers exactly."""
+    def data(label, **flags):
+        return lib.create_object(token, [(CKA.CLASS, CKO.DATA), (CKA.TOKEN, True),
+                                         (CKA.PRIVATE, private), (CKA.LABEL, label),
+                                         *[(getattr(CKA, k), v) for k, v in flags.items()]])
+    frozen = data("a", MODIFIABLE=False)
+    plain = data("a")
+    keep = data("b", DESTROYABLE=False)
+    for template, expected in (
+            ([(CKA.LABEL, "a"), (CKA.MODIFIABLE, False)], [frozen]),
+            ([(CKA.LABEL, "a"), (CKA.MODIFIABLE, True)], [plain]),
+            ([(CKA.MODIFIABLE, False)], [frozen]),
+            ([(CKA.DESTROYABLE, False), (CKA.CLASS, CKO.DATA)], [keep])):
+        lib.find_objects_init(token, template)
+        assert sorted(lib.find_objects(token, 10)) == expected
+        lib.find_objects_final(token)

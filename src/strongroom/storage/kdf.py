@@ -12,15 +12,11 @@ copied to another token or from the SO slot to the USER slot of the same token.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import struct
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-
+# pyca/cryptography and hashlib/hmac are imported where used: C_Initialize never derives
+# or checks a key, and importing them costs ~15 ms of cold start (docs/performance.md).
 from ..pkcs11.constants import CKR
 from ..pkcs11.errors import CKRError
 from .base import KdfParams
@@ -43,6 +39,8 @@ def check_params(kdf: KdfParams) -> None:
 
 def derive_pin_key(pin: bytes, salt: bytes, kdf: KdfParams) -> bytes:
     """scrypt(pin, salt) -> 32-byte key-encryption key."""
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
     check_params(kdf)
     n = 1 << kdf.log2_n
     return Scrypt(salt=salt, length=32, n=n, r=kdf.r, p=kdf.p).derive(bytes(pin))
@@ -55,6 +53,8 @@ def _aad(token_uuid: bytes, user_type: int) -> bytes:
 def wrap_master_key(master_key: bytes, pin: bytes, kdf: KdfParams, token_uuid: bytes,
                     user_type: int) -> tuple[bytes, bytes]:
     """Returns (salt, nonce ‖ ciphertext) with a fresh random salt and nonce."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     salt = os.urandom(SALT_LEN)
     nonce = os.urandom(NONCE_LEN)
     kek = AESGCM(derive_pin_key(pin, salt, kdf))
@@ -65,6 +65,9 @@ def unwrap_master_key(wrapped: bytes, salt: bytes, pin: bytes, kdf: KdfParams,
                       token_uuid: bytes, user_type: int) -> bytes | None:
     """The master key, or None when the PIN is wrong (or the wrap was tampered with:
     GCM cannot tell the two apart, and either way the PIN does not open this token)."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     if len(wrapped) != NONCE_LEN + MASTER_KEY_LEN + 16:
         return None
     kek = AESGCM(derive_pin_key(pin, salt, kdf))
@@ -78,11 +81,16 @@ def key_check(master_key: bytes, token_uuid: bytes) -> bytes:
     """A check value stored with the token so writers can refuse a wrong master key
     (which would otherwise seal objects nobody can open). Reveals nothing useful: the
     key is 256 random bits, and the wraps already allow verifying a guess."""
+    import hashlib
+    import hmac
+
     return hmac.new(master_key, _CHECK_LABEL + token_uuid, hashlib.sha256).digest()[:16]
 
 
 def verify_master_key(master_key: bytes, token_uuid: bytes, check: bytes) -> None:
     """CKRError(GENERAL_ERROR) unless ``master_key`` belongs to this token."""
+    import hmac
+
     if len(master_key) != MASTER_KEY_LEN or not hmac.compare_digest(
             key_check(master_key, token_uuid), check):
         raise CKRError(CKR.GENERAL_ERROR, "master key does not belong to this token")

@@ -30,17 +30,12 @@ CKRError(GENERAL_ERROR), never a message containing data.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import struct
 from typing import Any, Iterable, Mapping
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
+# pyca/cryptography, hashlib and hmac are imported when the first key set is built
+# (ObjectKeys), not at C_Initialize: ~15 ms of cold start (docs/performance.md).
 from ..pkcs11 import template
 from ..pkcs11.constants import CKA, CKO, CKR
 from ..pkcs11.errors import CKRError
@@ -54,15 +49,19 @@ MANIFEST_INFO = b"strongroom object manifest"
 # Never sealed even in private objects: the core and find need them without a PIN.
 ALWAYS_PLAIN = frozenset({CKA.CLASS, CKA.PRIVATE, CKA.TOKEN})
 
-# Indexed beyond schema.SEARCHABLE: flags and small public values, so a template such as
-# {CLASS, LABEL, SIGN} is answered wholly by index lookups instead of unsealing candidates.
+# Indexed beyond schema.SEARCHABLE: usage flags and small public values that applications
+# put in find templates, so {CLASS, LABEL, SIGN} is answered wholly by index lookups
+# instead of unsealing candidates. Not indexed: properties nobody searches by
+# (CKA_MODIFIABLE / COPYABLE / DESTROYABLE, LOCAL, ALWAYS_SENSITIVE, NEVER_EXTRACTABLE,
+# KEY_GEN_MECHANISM). Each index row costs a dirty page in every create's commit
+# (docs/performance.md); a template naming them is still answered exactly, by checking
+# the candidates the other attributes select.
 _EXTRA_INDEXED = frozenset({
     CKA.TRUSTED, CKA.PUBLIC_EXPONENT, CKA.MODULUS_BITS, CKA.VALUE_LEN, CKA.HW_FEATURE_TYPE,
-    CKA.KEY_GEN_MECHANISM, CKA.LOCAL, CKA.CHECK_VALUE, CKA.HASH_OF_SUBJECT_PUBLIC_KEY,
+    CKA.CHECK_VALUE, CKA.HASH_OF_SUBJECT_PUBLIC_KEY,
     CKA.HASH_OF_ISSUER_PUBLIC_KEY, CKA.SIGN, CKA.SIGN_RECOVER, CKA.VERIFY, CKA.VERIFY_RECOVER,
     CKA.ENCRYPT, CKA.DECRYPT, CKA.WRAP, CKA.UNWRAP, CKA.DERIVE, CKA.EXTRACTABLE,
-    CKA.SENSITIVE, CKA.MODIFIABLE, CKA.COPYABLE, CKA.DESTROYABLE, CKA.ALWAYS_SENSITIVE,
-    CKA.NEVER_EXTRACTABLE, CKA.ALWAYS_AUTHENTICATE, CKA.WRAP_WITH_TRUSTED,
+    CKA.SENSITIVE, CKA.ALWAYS_AUTHENTICATE, CKA.WRAP_WITH_TRUSTED,
 })
 
 # Hard floor under the schema's verdict: these are always treated as secret.
@@ -100,6 +99,9 @@ _NEVER_INDEXED = frozenset(getattr(template, "_SECRET_ANYWHERE", frozenset())
 
 
 def _hkdf(root: bytes, info: bytes) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(root)
 
 
@@ -115,14 +117,25 @@ class _Tampered(CKRError):
 class ObjectKeys:
     """Keys derived from one root (a master key or a public seal key) for one token.
 
-    Derived per store call and dropped after it, so the store keeps no key in memory
-    between calls."""
+    The store keeps the set of a logged-in user's master key only as long as the core
+    holds that master key: it is dropped at logout, at the end of the last session and at
+    C_Finalize (``Store.forget_keys``)."""
+
+    __slots__ = ("_uuid", "_seal", "_manifest", "_index", "_bad")
 
     def __init__(self, root: bytes, token_uuid: bytes) -> None:
+        import hashlib
+        import hmac
+
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         self._uuid = token_uuid
         self._seal = AESGCM(_hkdf(root, SEAL_INFO))
         self._manifest = AESGCM(_hkdf(root, MANIFEST_INFO))
-        self._index_key = _hkdf(root, INDEX_INFO)
+        # copied per digest: cheaper than hmac.new, and the key is not kept as bytes here
+        self._index = hmac.new(_hkdf(root, INDEX_INFO), digestmod=hashlib.sha256)
+        self._bad = (InvalidTag, ValueError)
 
     def seal(self, uid: bytes, cka: int, plain: bytes) -> bytes:
         nonce = os.urandom(NONCE_LEN)
@@ -132,11 +145,13 @@ class ObjectKeys:
         try:
             return self._seal.decrypt(blob[:NONCE_LEN], blob[NONCE_LEN:],
                                       self._uuid + uid + _type8(cka))
-        except (InvalidTag, ValueError):
+        except self._bad:
             raise _Tampered() from None
 
     def digest(self, cka: int, encoded: bytes) -> bytes:
-        return hmac.new(self._index_key, _type8(cka) + encoded, hashlib.sha256).digest()[:DIGEST_LEN]
+        h = self._index.copy()
+        h.update(_type8(cka) + encoded)
+        return h.digest()[:DIGEST_LEN]
 
     def seal_manifest(self, uid: bytes, types: Iterable[int]) -> bytes:
         plain = b"".join(_type8(t) for t in sorted(set(types)))
@@ -146,7 +161,7 @@ class ObjectKeys:
     def open_manifest(self, uid: bytes, blob: bytes) -> frozenset[int]:
         try:
             plain = self._manifest.decrypt(blob[:NONCE_LEN], blob[NONCE_LEN:], self._uuid + uid)
-        except (InvalidTag, ValueError):
+        except self._bad:
             raise _Tampered() from None
         return frozenset(struct.unpack(f">{len(plain) // 8}Q", plain))
 

@@ -24,8 +24,7 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 from ..pkcs11 import attributes as codec
 from ..pkcs11.constants import CKA, CKR, CKU
@@ -68,24 +67,40 @@ def _db_error(exc: sqlite3.Error) -> CKRError:
     return CKRError(CKR.DEVICE_ERROR, f"storage: {name}")
 
 
-@dataclass(frozen=True)
-class _TokenKeys:
+class _TokenKeys(NamedTuple):
     uuid: bytes
     public_seal_key: bytes
     key_check: bytes
+    object_count: int     # quota figures, read in the same statement (one query per write)
+    bytes_used: int
 
-    def keys(self, private: bool, master_key: bytes | None) -> ObjectKeys:
-        """The key set for a private (master key, verified) or public object."""
-        if not private:
-            return ObjectKeys(self.public_seal_key, self.uuid)
-        if master_key is None:
+    def keys(self, private: bool, master_key: bytes | None,
+             cache: dict[tuple[bytes, bytes], ObjectKeys]) -> ObjectKeys:
+        """The key set for a private (master key, verified) or public object.
+
+        ``cache`` (the store's, keyed by token uuid and root key) saves three HKDFs and the
+        master-key check per call; a re-initialised token has a new uuid, so a stale entry
+        is never hit."""
+        root = self.public_seal_key if not private else master_key
+        if root is None:
             raise CKRError(CKR.USER_NOT_LOGGED_IN)
-        kdfmod.verify_master_key(master_key, self.uuid, self.key_check)
-        return ObjectKeys(master_key, self.uuid)
+        try:
+            return cache[self.uuid, root]
+        except KeyError:
+            pass
+        if private:
+            kdfmod.verify_master_key(root, self.uuid, self.key_check)
+        keys = ObjectKeys(root, self.uuid)
+        if len(cache) >= _KEY_CACHE_MAX:
+            cache.clear()
+        cache[self.uuid, root] = keys
+        return keys
 
 
-@dataclass
-class _Stored:
+_KEY_CACHE_MAX = 16
+
+
+class _Stored(NamedTuple):
     """One object as read from the file: meta data and plain byte images."""
     uid: bytes
     private: bool
@@ -129,6 +144,8 @@ class SqliteStore(Store):
             raise
         self._conn: sqlite3.Connection | None = conn
         self._tokens_cache: tuple[int, tuple[TokenRecord, ...]] | None = None
+        # Derived sealing/index keys per (token uuid, root key); see forget_keys().
+        self._keys: dict[tuple[bytes, bytes], ObjectKeys] = {}
 
     # --- plumbing -------------------------------------------------------------------
     @contextmanager
@@ -171,11 +188,11 @@ class SqliteStore(Store):
 
     @staticmethod
     def _token_keys(conn: sqlite3.Connection, token_id: int) -> _TokenKeys:
-        row = conn.execute("SELECT uuid, public_seal_key, key_check FROM tokens WHERE id = ?",
-                           (token_id,)).fetchone()
+        row = conn.execute("SELECT uuid, public_seal_key, key_check, object_count, bytes_used "
+                           "FROM tokens WHERE id = ?", (token_id,)).fetchone()
         if row is None:
             raise CKRError(CKR.TOKEN_NOT_PRESENT)
-        return _TokenKeys(bytes(row[0]), bytes(row[1]), bytes(row[2]))
+        return _TokenKeys(bytes(row[0]), bytes(row[1]), bytes(row[2]), row[3], row[4])
 
     # --- tokens -----------------------------------------------------------------------
     def list_tokens(self) -> list[TokenRecord]:
@@ -300,20 +317,19 @@ class SqliteStore(Store):
                 index_rows.append((cka, keys.digest(cka, image)))
         return attr_rows, index_rows
 
-    def _check_quota(self, conn: sqlite3.Connection, token_id: int, add_objects: int,
-                     add_bytes: int) -> None:
-        count, used = conn.execute("SELECT object_count, bytes_used FROM tokens WHERE id = ?",
-                                   (token_id,)).fetchone()
+    def _check_quota(self, tk: _TokenKeys, add_objects: int, add_bytes: int) -> None:
+        count, used = tk.object_count, tk.bytes_used   # read inside this write transaction
         if count + add_objects > self._quota.max_objects or used + add_bytes > self._quota.max_bytes:
             raise CKRError(CKR.DEVICE_MEMORY, "token storage quota exceeded")
 
     def _write(self, conn: sqlite3.Connection, token_id: int, object_id: int | None,
                obj: Mapping[int, Any], raw: Mapping[int, bytes], uid: bytes, private: bool,
-               keys: ObjectKeys, old_size: int) -> int:
+               tk: _TokenKeys, master_key: bytes | None, old_size: int) -> int:
         """Insert (object_id None) or rewrite an object wholesale; returns its id."""
+        keys = tk.keys(private, master_key, self._keys)
         attr_rows, index_rows = self._rows(keys, obj, raw, uid, private)
         size = sum(len(v) for _, v, _ in attr_rows)
-        self._check_quota(conn, token_id, object_id is None, size - old_size)
+        self._check_quota(tk, object_id is None, size - old_size)
         manifest = keys.seal_manifest(uid, raw) if private else None
         if object_id is None:
             object_id = conn.execute(
@@ -336,8 +352,8 @@ class SqliteStore(Store):
         raw = {int(k): codec.encode(k, v) for k, v in attrs.items()}
         uid = os.urandom(16)
         with self._tx(write=True) as conn:
-            keys = self._token_keys(conn, token_id).keys(private, master_key)
-            return self._write(conn, token_id, None, attrs, raw, uid, private, keys, 0)
+            tk = self._token_keys(conn, token_id)
+            return self._write(conn, token_id, None, attrs, raw, uid, private, tk, master_key, 0)
 
     def _read(self, conn: sqlite3.Connection, token_id: int, object_id: int,
               master_key: bytes | None, types: tuple[int, ...] | None = None) -> _Stored:
@@ -347,7 +363,7 @@ class SqliteStore(Store):
         if row is None or (row[1] and master_key is None):
             raise CKRError(CKR.OBJECT_HANDLE_INVALID)
         uid, private, size, manifest = bytes(row[0]), bool(row[1]), row[2], row[3]
-        keys = self._token_keys(conn, token_id).keys(private, master_key)
+        keys = self._token_keys(conn, token_id).keys(private, master_key, self._keys)
         sql = "SELECT type, value, sealed FROM attributes WHERE object_id = ?"
         if types is not None:
             sql += f" AND type IN ({', '.join('?' for _ in types)})"
@@ -386,8 +402,9 @@ class SqliteStore(Store):
             raw = {**stored.raw, **new_raw}
             obj = self._decode(raw)
             private = bool(obj.get(CKA.PRIVATE, True))
-            keys = self._token_keys(conn, token_id).keys(private, master_key)
-            self._write(conn, token_id, object_id, obj, raw, stored.uid, private, keys, stored.size)
+            tk = self._token_keys(conn, token_id)
+            self._write(conn, token_id, object_id, obj, raw, stored.uid, private, tk, master_key,
+                        stored.size)
 
     def destroy_object(self, token_id: int, object_id: int) -> None:
         with self._tx(write=True) as conn:
@@ -409,9 +426,9 @@ class SqliteStore(Store):
         rest = tuple(c for c in wanted if c not in joined)
         with self._tx() as conn:
             tk = self._token_keys(conn, token_id)
-            domains = [ObjectKeys(tk.public_seal_key, tk.uuid)]
+            domains = [tk.keys(False, None, self._keys)]
             if master_key is not None:
-                domains.append(tk.keys(True, master_key))
+                domains.append(tk.keys(True, master_key, self._keys))
             ids = self._candidates(conn, token_id, joined, wanted, domains, master_key is not None)
             if not rest:
                 return ids
@@ -478,8 +495,13 @@ class SqliteStore(Store):
         # the probe's (>= 0) so that a cache keyed on the last probe value is dropped.
         return ~version if self._probe_failed else version
 
+    def forget_keys(self) -> None:
+        with self._lock:
+            self._keys.clear()
+
     def close(self) -> None:
         with self._lock:
+            self._keys.clear()
             self._probe = None
             if self._conn is not None:
                 self._conn.close()

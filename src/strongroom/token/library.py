@@ -8,7 +8,6 @@ parallel (as far as the GIL lets them).
 from __future__ import annotations
 
 import itertools
-import logging
 import os
 import threading
 from typing import Any, Callable, Iterable
@@ -34,7 +33,6 @@ from .types import (
     Unavailable,
 )
 
-LOG = logging.getLogger("strongroom.token")
 
 
 class _Deferred:
@@ -78,7 +76,7 @@ version_probe_factory: Callable[[str], Callable[[], int] | None] | None = None
 def _open_store(config: Config) -> Store:
     from ..storage.sqlite import SqliteStore   # deferred: cold start pays for it at first use
 
-    config.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.makedirs(config.home, mode=0o700, exist_ok=True)
     path = os.fspath(config.database)
     factory = version_probe_factory
     probe = factory(path) if factory is not None else None
@@ -313,6 +311,7 @@ class Library:
             state = self._logins.pop(session.token_id, None)
             if state is not None and state.user is not None:
                 state.clear()
+                self.store.forget_keys()
                 self.objects.forget_private(session.token_id)
 
     def close_all_sessions(self, slot_id: int) -> None:
@@ -376,6 +375,7 @@ class Library:
             if state.user is None:
                 raise CKRError(CKR.USER_NOT_LOGGED_IN)
             state.clear()
+            self.store.forget_keys()
             for s in self._sessions.values():
                 if s.token_id == session.token_id:
                     s.ops.clear()
