@@ -8,7 +8,7 @@ configuration at all.
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+from ._records import NamedTuple
 
 from . import log
 from .pkcs11.constants import CKR
@@ -48,19 +48,59 @@ class Config(NamedTuple):
 _INT_KEYS = {name for name, kind in Config.__annotations__.items() if kind == "int"}
 
 
+def parse_flat_toml(raw: bytes) -> dict[str, object] | None:
+    """The common config file (``key = 123`` / ``key = "text"`` lines, comments, blank
+    lines) read without importing tomllib, whose import costs ~6 ms of every cold start.
+
+    Returns None for anything else -- tables, escapes, inline comments, other value
+    types, duplicate keys, non-ASCII -- and the caller then uses tomllib, so every file
+    means exactly what TOML says (tests/unit/test_config.py compares both readers)."""
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    if "\r" in text.replace("\r\n", ""):   # a lone CR is not a TOML line break
+        return None
+    values: dict[str, object] = {}
+    for line in text.splitlines():
+        line = line.strip(" \t")
+        if not line or line.startswith("#"):
+            continue
+        key, eq, value = line.partition("=")
+        key, value = key.strip(" \t"), value.strip(" \t")
+        if not eq or not key or key in values or not all(c.isalnum() or c in "_-" for c in key):
+            return None
+        if len(value) >= 2 and value[0] == value[-1] == '"' and not any(
+                c in '"\\' or ord(c) < 0x20 or ord(c) == 0x7F for c in value[1:-1]):
+            values[key] = value[1:-1]
+        elif value.isdigit() and (value == "0" or value[0] != "0"):
+            values[key] = int(value)
+        else:
+            return None
+    return values
+
+
 def load_config() -> Config:
     """Read the environment and the optional config file; bad values are a clear error."""
     home = default_home()
     path = os.environ.get("STRONGROOM_CONFIG") or os.path.join(home, "strongroom.toml")
     values: dict[str, object] = {}
     if os.path.isfile(path):
-        import tomllib   # deferred: only when a config file exists (cold start)
-
         try:
             with open(path, "rb") as fh:
-                values = tomllib.load(fh)
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+                raw = fh.read()
+        except OSError as exc:
             raise CKRError(CKR.GENERAL_ERROR, f"cannot read config file {path}: {exc}") from None
+        simple = parse_flat_toml(raw)
+        if simple is not None:
+            values = simple
+        else:
+            import tomllib   # ~6 ms with the typing and re it imports: only for rich files
+
+            try:
+                values = tomllib.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+                raise CKRError(CKR.GENERAL_ERROR, f"cannot read config file {path}: {exc}") from None
     known = set(Config._fields) - {"home"}
     unknown = set(values) - known
     if unknown:

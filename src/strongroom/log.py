@@ -8,7 +8,7 @@ CKR names, never secrets.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     import logging

@@ -5,7 +5,7 @@ shared library (it imports the ``_strongroom_abi`` cffi module that exists only 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from pathlib import Path

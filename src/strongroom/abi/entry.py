@@ -14,7 +14,9 @@ bytes) and becomes CKR_GENERAL_ERROR. No Python exception crosses the ABI.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 from _strongroom_abi import ffi, lib  # type: ignore[import-not-found]  # noqa: F401
 

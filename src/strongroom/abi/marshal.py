@@ -15,7 +15,9 @@ Everything here works on cffi cdata of the module's own ``ffi`` (bound once with
 """
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 from ..pkcs11.attributes import ATTRIBUTE_KINDS, AttrKind, decode, encode
 from ..pkcs11.constants import CK_UNAVAILABLE_INFORMATION, CKR

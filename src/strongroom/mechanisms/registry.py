@@ -16,12 +16,18 @@ Division of checks (design.md, "Mechanism registry"):
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Callable, Mapping, NamedTuple, Protocol, TypeVar
+from .._records import NamedTuple
+TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Mapping, Protocol, TypeVar
 
 from ..pkcs11.constants import CKR, MechanismFlag
 from ..pkcs11.errors import CKRError
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    T = TypeVar("T")
+else:
+    Protocol = object   # KeyMaterial is a structural type for checkers only
 
 
 class OpKind(Enum):

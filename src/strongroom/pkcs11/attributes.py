@@ -17,7 +17,9 @@ from __future__ import annotations
 import datetime
 import struct
 from enum import Enum
-from typing import Any, Iterable
+TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
+if TYPE_CHECKING:
+    from typing import Any, Iterable
 
 from .constants import CKA, CKR
 from .errors import CKRError

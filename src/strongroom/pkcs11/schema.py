@@ -17,7 +17,10 @@ from __future__ import annotations
 
 from enum import Enum
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, NamedTuple
+from .._records import NamedTuple
+TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Mapping
 
 from .constants import CKA, CKC, CKK, CKO, CKR, MLDSAParameterSet, MLKEMParameterSet
 
@@ -75,7 +78,9 @@ class AttrRule(NamedTuple):
         return self.default
 
 
-Table = Mapping[int, AttrRule]
+Table = MappingProxyType   # Mapping[int, AttrRule]: an alias type checkers see below
+if TYPE_CHECKING:
+    Table = Mapping[int, AttrRule]  # type: ignore[misc]
 R = AttrRule
 
 
@@ -382,7 +387,8 @@ def rules_for(cls: int, subtype: int | None) -> Table | None:
 
 # --- cross-attribute constraints (checked on every resulting object) ----------------
 # (classes or None for all, predicate over the whole object -> True if violated, CKR, why)
-Constraint = tuple[frozenset[int] | None, Callable[[Mapping[int, Any]], bool], int, str]
+if TYPE_CHECKING:
+    Constraint = tuple[frozenset[int] | None, Callable[[Mapping[int, Any]], bool], int, str]
 
 CONSTRAINTS: tuple[Constraint, ...] = (
     # Private key objects: CKA_ALWAYS_AUTHENTICATE "may only be set to CK_TRUE when CKA_PRIVATE is also CK_TRUE".

@@ -16,7 +16,9 @@ missing attributes (TEMPLATE_INCOMPLETE), then cross-attribute constraints.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Iterable, Mapping
+TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Mapping
 
 from . import schema
 from .attributes import coerce
@@ -27,8 +29,11 @@ from .schema import NO_DEFAULT, AttrRule, Op, Table
 __all__ = ["Op", "Unreadable", "build", "copy", "set", "readable", "is_secret", "searchable",
            "rules_of"]
 
-Attrs = dict[int, Any]
-Template = Iterable[tuple[int, Any]]
+Attrs = dict   # dict[int, Any] for type checkers, below
+if TYPE_CHECKING:
+    Attrs = dict[int, Any]  # type: ignore[misc]
+if TYPE_CHECKING:
+    Template = Iterable[tuple[int, Any]]
 
 
 class Unreadable(Enum):

@@ -12,11 +12,16 @@ ciphertext formats.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Mapping, NamedTuple
+from .._records import NamedTuple
+TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
+if TYPE_CHECKING:
+    from typing import Any, Mapping
 
 from ..pkcs11.constants import CKU
 
-Attrs = dict[int, Any]
+Attrs = dict   # dict[int, Any]: an alias type checkers see below
+if TYPE_CHECKING:
+    Attrs = dict[int, Any]  # type: ignore[misc]
 
 
 class Quota(NamedTuple):

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from typing import Callable
+TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
+if TYPE_CHECKING:
+    from typing import Callable
 
 from ..pkcs11.constants import CKR
 from ..pkcs11.errors import CKRError
@@ -79,7 +81,8 @@ CREATE TRIGGER objects_upd AFTER UPDATE OF size ON objects BEGIN
 END;
 """
 
-Migration = Callable[[sqlite3.Connection], None]
+if TYPE_CHECKING:
+    Migration = Callable[[sqlite3.Connection], None]
 
 
 def _script(sql: str) -> Migration:

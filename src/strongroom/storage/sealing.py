@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import Any, Iterable, Mapping
+TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Mapping
 
 # pyca/cryptography, hashlib and hmac are imported when the first key set is built
 # (ObjectKeys), not at C_Initialize: ~15 ms of cold start (docs/performance.md).

@@ -24,7 +24,10 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Mapping, NamedTuple
+from .._records import NamedTuple
+TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterator, Mapping
 
 from ..pkcs11 import attributes as codec
 from ..pkcs11.constants import CKA, CKR, CKU

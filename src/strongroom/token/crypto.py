@@ -11,7 +11,9 @@ CKR_BUFFER_TOO_SMALL is returned and the operation stays active; any other error
 """
 from __future__ import annotations
 
-from typing import Callable
+TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
+if TYPE_CHECKING:
+    from typing import Callable
 
 from .. import mechanisms  # noqa: F401  (families load on the first registry lookup)
 from ..mechanisms import registry

@@ -10,7 +10,9 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from typing import Any, Callable, Iterable
+TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable
 
 from .. import __version__
 from ..config import Config, load_config, setup_logging

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import itertools
 import threading
-from typing import Any, Callable, Mapping
+TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Mapping
 
 from ..pkcs11 import attributes
 from ..pkcs11.constants import CKA, CKR

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import threading
 from enum import Enum
-from typing import Any
+TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 from ..pkcs11.constants import CKR, CKS, CKU
 from ..pkcs11.errors import CKRError

@@ -6,7 +6,7 @@ Versions are ``(major, minor)`` tuples.
 from __future__ import annotations
 
 from enum import Enum
-from typing import NamedTuple
+from .._records import NamedTuple
 
 
 class InitArgs(NamedTuple):
