@@ -17,13 +17,16 @@ def _reference_module():
     """The same source with plain ``class X(IntEnum):`` statements."""
     spec = importlib.util.find_spec("strongroom.pkcs11.constants")
     src = open(spec.origin, encoding="utf-8").read()
-    src = re.sub(r"^@_simple_enum\((IntEnum|IntFlag)\)\nclass (\w+):", r"class \2(\1):", src, flags=re.M)
+    src = re.sub(r"^( *)@_simple_enum\((IntEnum|IntFlag)\)\n( *)class (\w+):", r"\1class \4(\2):",
+                 src, flags=re.M)
     namespace: dict = {"__name__": constants.__name__}
     exec(compile(src, spec.origin, "exec"), namespace)
+    namespace["CKM"] = namespace["_make_ckm"]()   # built lazily in the real module
     return namespace
 
 
 _REFERENCE = _reference_module()
+constants.CKM   # built on first use (module __getattr__)
 _ENUMS = sorted(name for name, value in vars(constants).items()
                 if isinstance(value, enum.EnumType) and value not in (IntEnum, IntFlag))
 
@@ -56,3 +59,14 @@ def test_behaviour_spot_checks():
     assert isinstance(F.SIGN | F.VERIFY, F) and (F.SIGN | F.VERIFY) & F.SIGN
     with pytest.raises(ValueError):
         CKR(0x7FFFFFF1)
+
+
+def test_ckm_is_built_on_first_use_only():
+    """C_Initialize imports the constants but needs no mechanism name (cold start)."""
+    import subprocess
+    import sys
+
+    code = ("import strongroom.pkcs11.constants as c; assert 'CKM' not in vars(c); "
+            "from strongroom.pkcs11.constants import CKM; assert vars(c)['CKM'] is CKM; "
+            "assert CKM.ECDSA == 0x1041 and CKM(0x1041).name == 'ECDSA'")
+    subprocess.run([sys.executable, "-c", code], check=True)
