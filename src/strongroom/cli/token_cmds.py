@@ -1,0 +1,6 @@
+"""placeholder; commands follow."""
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    """No commands yet."""
