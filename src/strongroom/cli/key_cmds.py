@@ -1,6 +1,241 @@
-"""placeholder; commands follow."""
+"""``strongroom key generate | import | list | show | export-public | delete``."""
+from __future__ import annotations
+
+import argparse
+import os
 from typing import Any
+
+from . import common as C
+from . import selector as S
+
+KEY_TYPES = ("private", "public", "secret-key")
+SECRET_PREFIXES = ("aes", "generic", "hmac", "chacha20", "des3")
 
 
 def register(subparsers: Any) -> None:
-    """No commands yet."""
+    key = subparsers.add_parser("key", help="generate, import, list, show, export and delete keys")
+    sub = key.add_subparsers(dest="key_command", metavar="KEY_COMMAND", required=True)
+
+    p = sub.add_parser("generate", help="generate a key (pair) inside the token")
+    p.add_argument("--type", dest="kind", required=True, metavar="TYPE",
+                   help="ec:p256|p384|p521|secp256k1, rsa:2048|3072|4096, ed25519, ed448, x25519, x448, "
+                        "ml-dsa-44|65|87, ml-kem-768|1024, aes:128|192|256, generic:BITS, hmac:BITS")
+    p.add_argument("--label", required=True, help="CKA_LABEL of the new key(s)")
+    p.add_argument("--id", dest="object_id", type=S.parse_id, metavar="HEX",
+                   help="CKA_ID in hex (default: 8 random bytes)")
+    p.add_argument("--extractable", action="store_true",
+                   help="allow the private/secret key to be exported (default: never)")
+    p.add_argument("--allowed-mechanisms", metavar="M1,M2", type=_mechanism_list,
+                   help="CKA_ALLOWED_MECHANISMS, e.g. ECDSA-SHA256,ECDSA (CKM_ prefix optional)")
+    C.add_token_arguments(p)
+    C.add_json_argument(p)
+    p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("import", help="import a private key (PEM, DER, PKCS#8, PKCS#12 with its chain) "
+                                      "or a raw AES key (--type aes)")
+    p.add_argument("file", metavar="FILE", help="the key file ('-' for stdin)")
+    p.add_argument("--label", help="CKA_LABEL (default: the certificate's CN, else the file name)")
+    p.add_argument("--id", dest="object_id", type=S.parse_id, metavar="HEX",
+                   help="CKA_ID in hex (default: SHA-1 of the public key; random for AES)")
+    p.add_argument("--type", dest="kind", choices=("aes",), help="the file is a raw AES key (bytes or hex)")
+    p.add_argument("--password", metavar="PASSWORD", help="password of an encrypted PKCS#8 / PKCS#12")
+    p.add_argument("--password-source", metavar="SRC", help="file:/path or env:NAME holding the password")
+    p.add_argument("--extractable", action="store_true", help="allow the key to be exported again")
+    C.add_token_arguments(p)
+    C.add_json_argument(p)
+    p.set_defaults(func=_cmd_import)
+
+    p = sub.add_parser("list", help="the keys on the token")
+    C.add_token_arguments(p)
+    C.add_json_argument(p)
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("show", help="the attributes of the keys a selector names")
+    S.add_selector_argument(p)
+    C.add_token_arguments(p)
+    C.add_json_argument(p)
+    p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser("export-public", help="write a public key as PEM (or DER)")
+    S.add_selector_argument(p)
+    p.add_argument("--der", action="store_true", help="DER instead of PEM")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here (default stdout)")
+    C.add_token_arguments(p)
+    p.set_defaults(func=_cmd_export_public)
+
+    p = sub.add_parser("delete", help="delete the private, public and secret keys a selector names")
+    S.add_selector_argument(p)
+    C.add_token_arguments(p)
+    C.add_json_argument(p)
+    p.set_defaults(func=_cmd_delete)
+
+
+def _mechanism_list(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("empty mechanism list")
+    return names
+
+
+def ref_summary(ref: Any) -> dict[str, Any]:
+    """What a listing says of one object (never a value)."""
+    return {"type": ref.type, "key_type": ref.key_type, "label": ref.label,
+            "id": (ref.id or b"").hex(), "uri": ref.uri}
+
+
+def render_refs(refs: list[dict[str, Any]], empty: str) -> str:
+    if not refs:
+        return empty
+    width = max(len(r["type"] or "") for r in refs)
+    kwidth = max(len(str(r["key_type"] or "-")) for r in refs)
+    return "\n".join(f"{r['type']:<{width}}  {str(r['key_type'] or '-'):<{kwidth}}  id {r['id'] or '-'}  "
+                     f"{r['label']!r}" for r in refs)
+
+
+def _check_free(token: Any, label: str, object_id: bytes) -> None:
+    """Refuse to create a second object with this label and id (selectors would be ambiguous)."""
+    clash = [r for r in token.objects(label=label, id=object_id)]
+    if clash:
+        C.fail(f"the token already holds {len(clash)} object(s) labelled {label!r} with id "
+               f"{object_id.hex()}: delete them or choose another --label/--id", C.EXIT_USAGE)
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    object_id = args.object_id or os.urandom(8)
+    secret = args.kind.split(":", 1)[0].lower() in SECRET_PREFIXES
+    with C.open_token(args) as token:
+        _check_free(token, args.label, object_id)
+        if secret:
+            if args.allowed_mechanisms:
+                refs = [token.generate_secret_key(args.kind, label=args.label, id=object_id,
+                                                  extractable=args.extractable,
+                                                  allowed_mechanisms=args.allowed_mechanisms)]
+            else:
+                refs = [token.generate_secret_key(args.kind, label=args.label, id=object_id,
+                                                  extractable=args.extractable)]
+        else:
+            refs = list(token.generate_key_pair(args.kind, label=args.label, id=object_id,
+                                                extractable=args.extractable,
+                                                allowed_mechanisms=args.allowed_mechanisms))
+        data = [ref_summary(r) for r in refs]
+    C.emit(args, data, lambda d: "generated:\n" + render_refs(d, ""))
+    return C.EXIT_OK
+
+
+def _password(args: argparse.Namespace) -> bytes | None:
+    from ..pinsource import resolve_pin
+
+    value = resolve_pin(args.password, args.password_source, allow_prompt=False)
+    return value.encode() if value is not None else None
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from . import files, keyfiles
+
+    source = files.display_name(args.file)
+    data = files.read_input(args.file)
+    name = os.path.splitext(os.path.basename(args.file))[0] if args.file != "-" else "imported"
+    if args.kind == "aes":
+        secret = keyfiles.read_aes(data, source)
+        with C.open_token(args) as token:
+            label, object_id = args.label or name, args.object_id or os.urandom(8)
+            _check_free(token, label, object_id)
+            refs = [token.import_secret_key(secret, kind="aes", label=label, id=object_id,
+                                            extractable=args.extractable)]
+            result = {"file": source, "objects": [ref_summary(r) for r in refs]}
+        C.emit(args, result, _render_import)
+        return C.EXIT_OK
+    password = _password(args)
+    bundle = keyfiles.read_key_file(data, source, password)
+    object_id = args.object_id or keyfiles.default_id(bundle.private_key.public_key())
+    label = args.label or (keyfiles.certificate_label(bundle.certificate, name) if bundle.certificate else name)
+    with C.open_token(args) as token:
+        _check_free(token, label, object_id)
+        created: list[Any] = []
+        try:
+            created += token.import_private_key(bundle.private_key, label=label, id=object_id,
+                                                extractable=args.extractable)
+            if bundle.certificate is not None:
+                created.append(token.import_certificate(bundle.certificate, label=label, id=object_id))
+            for n, cert in enumerate(bundle.ca_certificates, 1):
+                cert_id = keyfiles.default_id(cert.public_key())
+                if token.objects(type="cert", id=cert_id):
+                    continue                     # that CA certificate is already on the token
+                created.append(token.import_certificate(
+                    cert, label=keyfiles.certificate_label(cert, f"{label} CA {n}"), id=cert_id))
+        except BaseException:
+            for ref in reversed(created):        # all or nothing: a half-imported bundle is worse
+                try:
+                    token.destroy(ref)
+                except Exception:  # noqa: BLE001 - the original error is the one to report
+                    pass
+            raise
+        result = {"file": source, "objects": [ref_summary(r) for r in created]}
+    C.emit(args, result, _render_import)
+    return C.EXIT_OK
+
+
+def _render_import(d: dict[str, Any]) -> str:
+    return f"imported from {d['file']}:\n" + render_refs(d["objects"], "")
+
+
+def _login_optional(args: argparse.Namespace) -> Any:
+    """Open the token logged in when a PIN is given (or typed); else public objects only."""
+    import sys
+
+    pin = C.user_pin(args, required=False)
+    if pin is None:
+        print("strongroom: note: not logged in (no --pin/--pin-source): private objects are not shown",
+              file=sys.stderr)
+        import strongroom
+        return strongroom.open(args.token, module=args.module)
+    import strongroom
+    return strongroom.open(args.token, pin=pin, module=args.module)
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    with _login_optional(args) as token:
+        refs = [ref_summary(r) for r in token.objects() if r.type in KEY_TYPES]
+    C.emit(args, refs, lambda d: render_refs(d, "no keys"))
+    return C.EXIT_OK
+
+
+def _key_refs(token: Any, args: argparse.Namespace) -> list[Any]:
+    selector, flt = S.filters(args)
+    refs = [r for r in token.objects(selector, **flt) if r.type in KEY_TYPES]
+    if not refs:
+        C.fail(f"no key matches {S.describe(selector, flt)}", C.EXIT_NOT_FOUND)
+    return refs
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from .objects_cmd import render_objects
+
+    with _login_optional(args) as token:
+        data = [dict(ref_summary(r), attributes=r.attributes()) for r in _key_refs(token, args)]
+    C.emit(args, data, render_objects)
+    return C.EXIT_OK
+
+
+def _cmd_export_public(args: argparse.Namespace) -> int:
+    from cryptography.hazmat.primitives import serialization
+
+    from . import files
+
+    selector, flt = S.filters(args)
+    with C.open_token(args, login=False) as token:
+        public = token.public_key(selector, **flt)
+    encoding = serialization.Encoding.DER if args.der else serialization.Encoding.PEM
+    files.write_output(args.output, public.public_bytes(encoding,
+                                                        serialization.PublicFormat.SubjectPublicKeyInfo))
+    return C.EXIT_OK
+
+
+def _cmd_delete(args: argparse.Namespace) -> int:
+    with C.open_token(args) as token:
+        refs = _key_refs(token, args)
+        deleted = [ref_summary(r) for r in refs]
+        for ref in refs:
+            token.destroy(ref)
+    C.emit(args, deleted, lambda d: "deleted:\n" + render_refs(d, ""))
+    return C.EXIT_OK

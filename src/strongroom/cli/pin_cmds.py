@@ -1,6 +1,72 @@
-"""placeholder; commands follow."""
+"""``strongroom pin set | unlock | change``.
+
+``pin set`` and ``pin unlock`` are one operation (C_InitPIN as the Security Officer): it
+sets the user PIN and so also clears a locked one. ``pin change`` is C_SetPIN, by the user
+or, with --so, by the Security Officer.
+"""
+from __future__ import annotations
+
+import argparse
 from typing import Any
+
+from . import common as C
 
 
 def register(subparsers: Any) -> None:
-    """No commands yet."""
+    pin = subparsers.add_parser("pin", help="set, unlock or change PINs")
+    sub = pin.add_subparsers(dest="pin_command", metavar="PIN_COMMAND", required=True)
+    for name, text in (("set", "the SO sets the user PIN (--pin / --pin-source is the new user PIN)"),
+                       ("unlock", "the SO resets a locked user PIN (same as 'pin set')")):
+        p = sub.add_parser(name, help=text)
+        C.add_token_arguments(p, so=True)
+        C.add_json_argument(p)
+        p.set_defaults(func=_cmd_set, verb=name)
+
+    p = sub.add_parser("change", help="change the user PIN (or the SO PIN with --so)")
+    C.add_token_arguments(p, so=True)
+    p.add_argument("--so", action="store_true", help="change the SO PIN (old one from --so-pin/--so-pin-source)")
+    p.add_argument("--new-pin", metavar="PIN", help="the new PIN")
+    p.add_argument("--new-pin-source", metavar="SRC", help="file:/path or env:NAME holding the new PIN")
+    C.add_json_argument(p)
+    p.set_defaults(func=_cmd_change)
+
+
+def _new_pin(value: str | None, source: str | None, what: str, option: str) -> str:
+    """A new PIN from its option or source, or typed twice at a terminal."""
+    from ..pinsource import resolve_pin
+
+    pin = resolve_pin(value, source, allow_prompt=False)
+    if pin is not None:
+        return pin
+    pin = resolve_pin(prompt=f"New {what}: ")
+    if pin is None:
+        C.fail(f"no new {what}: give {option}-source file:PATH|env:NAME or {option}", C.EXIT_AUTH)
+    if resolve_pin(prompt=f"New {what} again: ") != pin:
+        C.fail(f"the two new {what}s typed differ; nothing changed", C.EXIT_USAGE)
+    return pin
+
+
+def _cmd_set(args: argparse.Namespace) -> int:
+    new = _new_pin(args.pin, args.pin_source, "user PIN", "--pin")
+    with C.open_token(args, so=True) as token:
+        label = token.info.get("label")
+        token.init_pin(new)
+    verb = "unlocked: new user PIN set" if args.verb == "unlock" else "user PIN set"
+    C.emit(args, {"token": label, "user_pin_set": True},
+           lambda d: f"token {d['token']!r}: {verb}")
+    return C.EXIT_OK
+
+
+def _cmd_change(args: argparse.Namespace) -> int:
+    what = "SO PIN" if args.so else "user PIN"
+    old = C.so_pin(args, prompt="Current SO PIN: ") if args.so else C.user_pin(args, prompt="Current user PIN: ")
+    new = _new_pin(args.new_pin, args.new_pin_source, what, "--new-pin")
+    import strongroom
+
+    kwargs = {"so_pin": old} if args.so else {"pin": old}
+    with strongroom.open(args.token, module=args.module, **kwargs) as token:
+        label = token.info.get("label")
+        token.change_pin(old, new)
+    C.emit(args, {"token": label, "changed": "so" if args.so else "user"},
+           lambda d: f"token {d['token']!r}: {what} changed")
+    return C.EXIT_OK

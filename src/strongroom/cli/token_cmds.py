@@ -1,6 +1,143 @@
-"""placeholder; commands follow."""
+"""``strongroom token init | list | info | delete``."""
+from __future__ import annotations
+
+import argparse
 from typing import Any
+
+from . import common as C
 
 
 def register(subparsers: Any) -> None:
-    """No commands yet."""
+    token = subparsers.add_parser("token", help="create, list, inspect and delete tokens")
+    sub = token.add_subparsers(dest="token_command", metavar="TOKEN_COMMAND", required=True)
+
+    p = sub.add_parser("init", help="initialise the free slot's token (sets the SO PIN; "
+                                    "with --pin also the user PIN)")
+    p.add_argument("--label", required=True, help="token label (up to 32 bytes)")
+    C.add_token_arguments(p, so=True)
+    C.add_json_argument(p)
+    p.set_defaults(func=_cmd_init)
+
+    p = sub.add_parser("list", help="the module's slots and their tokens")
+    p.add_argument("--module", metavar="PATH", help="PKCS#11 module (default: strongroom's own)")
+    C.add_json_argument(p)
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("info", help="one token's flags, PIN states, objects and storage use")
+    C.add_token_arguments(p)
+    C.add_json_argument(p)
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("delete", help="remove a strongroom token and all its objects (needs the SO PIN)")
+    C.add_token_arguments(p, so=True)
+    C.add_json_argument(p)
+    p.set_defaults(func=_cmd_delete)
+
+
+def _check_label(label: str) -> None:
+    if not label.strip():
+        C.fail("--label: a token label cannot be empty", C.EXIT_USAGE)
+    if len(label.encode()) > 32:
+        C.fail(f"--label: {label!r} is longer than 32 bytes", C.EXIT_USAGE)
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    import strongroom
+    from ..api import admin
+
+    _check_label(args.label)
+    if any(t.get("label") == args.label for t in admin.list_tokens(args.module) if t.get("initialized", True)):
+        C.fail(f"a token labelled {args.label!r} already exists", C.EXIT_USAGE)
+    so = C.so_pin(args)
+    pin = C.user_pin(args, required=False, prompt="New user PIN (empty: set later with 'pin set'): ") \
+        if (args.pin is not None or args.pin_source is not None) else None
+    slot = admin.init_token(args.module, args.token, so, args.label)
+    result: dict[str, Any] = {"label": args.label, "slot_id": slot, "user_pin_set": False}
+    if pin is not None:
+        with strongroom.open(args.label, so_pin=so, module=args.module) as token:
+            token.init_pin(pin)
+        result["user_pin_set"] = True
+    C.emit(args, result, lambda d: f"token {d['label']!r} initialised in slot {d['slot_id']}"
+           + ("; user PIN set" if d["user_pin_set"] else "; set the user PIN with 'strongroom pin set'"))
+    return C.EXIT_OK
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from ..api import admin
+
+    tokens = admin.list_tokens(args.module)
+    C.emit(args, tokens, _render_list)
+    return C.EXIT_OK
+
+
+def _render_list(tokens: list[dict[str, Any]]) -> str:
+    if not tokens:
+        return "no slots"
+    lines = []
+    for t in tokens:
+        if not t.get("initialized", True) or not t.get("label"):
+            lines.append(f"slot {t.get('slot_id')}: (free: no token; 'strongroom token init' creates one)")
+        else:
+            lines.append(f"slot {t.get('slot_id')}: {t.get('label')!r}  serial {t.get('serial')}  "
+                         f"{t.get('manufacturer', '')} {t.get('model', '')}".rstrip())
+    return "\n".join(lines)
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from . import store_view
+
+    login = args.pin is not None or args.pin_source is not None
+    with C.open_token(args, login=login) as token:
+        info = dict(token.info)
+        info["objects_visible"] = len(token.objects())
+        info["logged_in"] = login
+    if store_view.is_own_module(args.module):
+        usage = store_view.token_usage(str(info.get("serial", "")))
+        if usage is not None:
+            info["storage"] = usage
+    C.emit(args, info, _render_info)
+    return C.EXIT_OK
+
+
+def _render_info(d: dict[str, Any]) -> str:
+    lines = [f"label:          {d.get('label')}",
+             f"serial:         {d.get('serial')}",
+             f"manufacturer:   {d.get('manufacturer')}",
+             f"model:          {d.get('model')}",
+             f"slot:           {d.get('slot_id')}",
+             f"module:         {d.get('module_path')}",
+             f"flags:          {', '.join(d.get('flags') or [])}",
+             f"user PIN:       {d.get('user_pin')}",
+             f"SO PIN:         {d.get('so_pin')}",
+             f"objects:        {d.get('objects_visible')} visible"
+             + ("" if d.get("logged_in") else " without login (give --pin to see private objects)")]
+    s = d.get("storage")
+    if s:
+        lines += [f"stored objects: {s['objects']} of {s['quota_objects']} ({s['free_objects']} free)",
+                  f"storage:        {s['bytes_used']} of {s['quota_bytes']} bytes ({s['bytes_free']} free)",
+                  f"PIN failures:   user {s['user_pin_failures']}, SO {s['so_pin_failures']} "
+                  f"(locks at {s['pin_max_tries']})",
+                  f"store:          {s['store']}"]
+    if d.get("mechanisms") is not None:
+        lines.append(f"mechanisms:     {d.get('mechanisms')}")
+    return "\n".join(lines)
+
+
+def _cmd_delete(args: argparse.Namespace) -> int:
+    from . import store_view
+
+    if not store_view.is_own_module(args.module):
+        C.fail("token delete works on strongroom's own tokens only (other modules: use their tools)",
+               C.EXIT_USAGE)
+    if not args.token:
+        C.fail("token delete needs --token (a label or pkcs11: URI): deleting is never implicit",
+               C.EXIT_USAGE)
+    # Logging in as SO checks the PIN through the module (failures count, locks apply).
+    with C.open_token(args, so=True) as token:
+        serial = str(token.info.get("serial", ""))
+    removed = store_view.delete_token(serial)
+    if removed is None:
+        C.fail(f"token {args.token!r} is not in this home's store", C.EXIT_NOT_FOUND)
+    C.emit(args, removed, lambda d: f"deleted token {d['label']!r} (serial {d['serial']}, slot "
+                                    f"{d['slot_id']}) and its {d['objects']} object(s)")
+    return C.EXIT_OK

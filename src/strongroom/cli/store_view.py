@@ -1,0 +1,80 @@
+"""strongroom-only administration that the PKCS#11 interface does not offer: a token's
+store record (object count, bytes used, PIN failure counters) and deleting a token.
+
+Reads the SQLite store of $STRONGROOM_HOME directly; used only when the module in use is
+strongroom's own. Opening the store never creates one: with no database there is nothing
+to read.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+
+def is_own_module(module: str | None) -> bool:
+    """True when `module` (None = the default) is strongroom's libstrongroom.so."""
+    if module is None:
+        return True
+    from ..abi import module_path
+
+    try:
+        return os.path.samefile(module, module_path())
+    except OSError:
+        return False
+
+
+@contextmanager
+def _store() -> Iterator[Any]:
+    from ..config import load_config
+    from ..storage.base import Quota
+    from ..storage.sqlite import SqliteStore
+
+    config = load_config()
+    if not os.path.exists(config.database):
+        yield None
+        return
+    store = SqliteStore(config.database, Quota(config.quota_objects, config.quota_bytes))
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def token_usage(serial: str) -> dict[str, Any] | None:
+    """Store figures of the token with `serial`: objects, bytes used/free against the
+    configured quota, PIN failure counters and the configured maximum; None if unknown."""
+    from ..config import load_config
+
+    config = load_config()
+    with _store() as store:
+        if store is None:
+            return None
+        for record in store.list_tokens():
+            if record.serial == serial:
+                return {
+                    "store": config.database,
+                    "objects": record.object_count,
+                    "quota_objects": config.quota_objects,
+                    "free_objects": max(0, config.quota_objects - record.object_count),
+                    "bytes_used": record.bytes_used,
+                    "quota_bytes": config.quota_bytes,
+                    "bytes_free": max(0, config.quota_bytes - record.bytes_used),
+                    "user_pin_failures": record.user_failures,
+                    "so_pin_failures": record.so_failures,
+                    "pin_max_tries": config.pin_max_tries,
+                }
+    return None
+
+
+def delete_token(serial: str) -> dict[str, Any] | None:
+    """Remove the token with `serial` and all its objects; returns what was removed."""
+    with _store() as store:
+        if store is None:
+            return None
+        for record in store.list_tokens():
+            if record.serial == serial:
+                store.delete_token(record.token_id)
+                return {"label": record.label, "serial": record.serial, "slot_id": record.slot_id,
+                        "objects": record.object_count}
+    return None
