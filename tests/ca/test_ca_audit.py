@@ -152,3 +152,18 @@ def test_concurrent_appenders_keep_one_chain(tmp_path):
         assert p.exitcode == 0
     report = AuditLog(path).verify()
     assert report.ok and report.count == 100
+
+
+def test_head_one_behind_is_an_interrupted_append(tmp_path):
+    """A kill between the log's fsync and the head's rename leaves the head one record
+    behind: the chain is whole, so that is not tampering; two behind is."""
+    log = _log(tmp_path, 3)
+    head = log.head_path.read_bytes()
+    log.append({"event": "issue", "serial": "ff"})
+    log.head_path.write_bytes(head)
+    assert log.verify().ok
+    log.append({"event": "issue", "serial": "fe"})     # rewrites the head
+    assert json.loads(log.head_path.read_bytes())["seq"] == 5
+    log.head_path.write_bytes(head)
+    report = log.verify()
+    assert not report.ok and report.line == 4
