@@ -1,0 +1,305 @@
+"""A CA's state on disk and its two acts: creating itself and issuing certificates.
+
+State lives in ``$STRONGROOM_HOME/ca/<name>/``:
+  ca.json        which token holds the key (URI, label, module), the key's CKA_ID and label
+  ca.pem         the CA certificate (also stored on the token beside the key)
+  issued/        one ``<serial hex>.pem`` per issued certificate
+  audit.jsonl    the hash-chained audit log (audit.py); every issue record carries the
+                 certificate itself, so the log alone can complete an interrupted run
+The CA private key never leaves its token: it is only used as a token key object whose
+``sign()`` runs on the token.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from . import profile as P
+from .audit import AuditLog
+from .errors import CAError
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+DEFAULT_KIND = "ec:p384"
+CA_KINDS = ("ec:p256", "ec:p384", "ec:p521", "rsa:2048", "rsa:3072", "rsa:4096", "ed25519")
+
+
+def ca_root(home: Path | None = None) -> Path:
+    """``$STRONGROOM_HOME/ca`` (the config module decides where the home is)."""
+    from ..config import default_home
+
+    return Path(home or default_home()) / "ca"
+
+
+def spki_sha256(public_key: Any) -> str:
+    """A key's identity across tokens and files: sha256 of its SubjectPublicKeyInfo."""
+    der = public_key.public_bytes(serialization.Encoding.DER,
+                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()
+
+
+def cert_sha256(cert: x509.Certificate) -> str:
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+def serial_hex(cert: x509.Certificate) -> str:
+    return format(cert.serial_number, "x")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write-then-rename with fsync so a crash leaves the old file or the new, never half."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass
+class Authority:
+    """One CA: its directory, configuration and certificate."""
+
+    name: str
+    directory: Path
+    config: dict[str, Any]
+    certificate: x509.Certificate
+
+    # -- loading ---------------------------------------------------------------------
+    @classmethod
+    def load(cls, name: str, home: Path | None = None) -> "Authority":
+        check_name(name)
+        directory = ca_root(home) / name
+        try:
+            config = json.loads((directory / "ca.json").read_text())
+            cert = x509.load_pem_x509_certificate((directory / "ca.pem").read_bytes())
+        except FileNotFoundError:
+            raise CAError(f"no CA named {name!r} (looked in {directory})", 3) from None
+        except ValueError as exc:
+            raise CAError(f"CA {name!r}: damaged state in {directory}: {type(exc).__name__}", 1) from None
+        return cls(name, directory, config, cert)
+
+    @staticmethod
+    def names(home: Path | None = None) -> list[str]:
+        root = ca_root(home)
+        if not root.is_dir():
+            return []
+        return sorted(p.name for p in root.iterdir() if (p / "ca.json").is_file())
+
+    @property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.directory / "audit.jsonl")
+
+    @property
+    def issued_dir(self) -> Path:
+        return self.directory / "issued"
+
+    @property
+    def key_id(self) -> bytes:
+        return bytes.fromhex(self.config["key_id"])
+
+    @property
+    def token_target(self) -> str:
+        """What ``strongroom.open()`` takes to reach the CA's token."""
+        return self.config["token_uri"]
+
+    @property
+    def module(self) -> str | None:
+        return self.config.get("module")
+
+    def summary(self) -> dict[str, Any]:
+        cert = self.certificate
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        return {
+            "name": self.name, "subject": cert.subject.rfc4514_string(),
+            "issuer": cert.issuer.rfc4514_string(), "serial": serial_hex(cert),
+            "not_before": cert.not_valid_before_utc.isoformat(),
+            "not_after": cert.not_valid_after_utc.isoformat(), "path_length": bc.path_length,
+            "key_kind": self.config.get("key_kind"), "key_id": self.config["key_id"],
+            "key_label": self.config.get("key_label"), "token": self.config.get("token_label"),
+            "token_uri": self.token_target, "module": self.module, "parent": self.config.get("parent"),
+            "directory": str(self.directory), "cert_sha256": cert_sha256(cert),
+            "issued": sum(1 for _ in self.issued_dir.glob("*.pem")) if self.issued_dir.is_dir() else 0,
+        }
+
+    # -- using the key -----------------------------------------------------------------
+    def key(self, token: Any) -> Any:
+        """The CA private key as a token key object (signs on the token); checks that it
+        is the key the CA certificate names, so a wrong token fails before signing."""
+        try:
+            key = token.private_key(id=self.key_id)
+        except Exception as exc:
+            raise CAError(f"CA {self.name!r}: its key (id {self.config['key_id']}) is not on "
+                          f"token {token.info.get('label')!r}: {exc}", 3) from None
+        if spki_sha256(key.public_key()) != spki_sha256(self.certificate.public_key()):
+            raise CAError(f"CA {self.name!r}: the key with id {self.config['key_id']} on this token "
+                          "does not match the CA certificate", 1)
+        return key
+
+    def issue(self, token: Any, csr: x509.CertificateSigningRequest, profile: P.Profile, *,
+              key_id: bytes | None = None, source: str = "csr", device: str | None = None,
+              ca_key: Any = None, subject: x509.Name | None = None) -> x509.Certificate:
+        """Sign ``csr``, record it in the audit log (with the certificate), then write
+        ``issued/<serial>.pem``. The log comes first so a crash never leaves an issued
+        certificate the log does not know. ``subject`` overrides the CSR's (the subject is
+        the CA's decision; the CSR proves possession of the key)."""
+        ca_key = ca_key or self.key(token)
+        cert = P.issue(ca_key, self.certificate, csr, profile, subject=subject)
+        der = cert.public_bytes(serialization.Encoding.DER)
+        record: dict[str, Any] = {
+            "event": "issue", "serial": serial_hex(cert), "subject": cert.subject.rfc4514_string(),
+            "key_id": key_id.hex() if key_id is not None else None,
+            "spki_sha256": spki_sha256(cert.public_key()),
+            "csr_sha256": hashlib.sha256(csr.public_bytes(serialization.Encoding.DER)).hexdigest(),
+            "cert_sha256": hashlib.sha256(der).hexdigest(),
+            "not_after": cert.not_valid_after_utc.isoformat(), "is_ca": profile.is_ca,
+            "source": source, "cert": base64.b64encode(der).decode(),
+        }
+        if device is not None:
+            record["device"] = device
+        self.audit.append(record)
+        self.write_issued(cert)
+        return cert
+
+    def write_issued(self, cert: x509.Certificate) -> Path:
+        self.issued_dir.mkdir(parents=True, exist_ok=True)
+        path = self.issued_dir / f"{serial_hex(cert)}.pem"
+        if not path.exists():
+            _write_atomic(path, cert.public_bytes(serialization.Encoding.PEM))
+        return path
+
+    def issued_records(self) -> Iterator[tuple[dict[str, Any], x509.Certificate]]:
+        """Every certificate this CA issued, from the audit log."""
+        for record in self.audit.records():
+            if record.get("event") == "issue" and record.get("cert"):
+                yield record, x509.load_der_x509_certificate(base64.b64decode(record["cert"]))
+
+    def issued_by_key(self) -> dict[str, list[x509.Certificate]]:
+        """spki sha256 → certificates issued for that key (oldest first)."""
+        index: dict[str, list[x509.Certificate]] = {}
+        for record, cert in self.issued_records():
+            index.setdefault(record["spki_sha256"], []).append(cert)
+        return index
+
+    def is_valid_for(self, cert: x509.Certificate, public_key: Any) -> bool:
+        """Issued by this CA (signature checks), unexpired, and for ``public_key``."""
+        if cert.issuer != self.certificate.subject:
+            return False
+        try:
+            cert.verify_directly_issued_by(self.certificate)
+        except (ValueError, TypeError, Exception):
+            return False
+        now = datetime.now(timezone.utc)
+        if not cert.not_valid_before_utc <= now < cert.not_valid_after_utc:
+            return False
+        return spki_sha256(cert.public_key()) == spki_sha256(public_key)
+
+    def verify_state(self) -> dict[str, Any]:
+        """The audit chain, plus: every issued/*.pem is in the log, and matches it."""
+        report = self.audit.verify()
+        result = report.as_dict()
+        if not report.ok:
+            return result
+        logged = {r["serial"]: r["cert_sha256"] for r, _ in self.issued_records()}
+        for path in sorted(self.issued_dir.glob("*.pem")) if self.issued_dir.is_dir() else []:
+            try:
+                cert = x509.load_pem_x509_certificate(path.read_bytes())
+            except ValueError:
+                return {**result, "ok": False, "error": f"issued/{path.name} is not a certificate"}
+            serial = serial_hex(cert)
+            if logged.get(serial) != cert_sha256(cert) or path.stem != serial:
+                return {**result, "ok": False,
+                        "error": f"issued/{path.name} is not recorded in the audit log"}
+        result["issued_files"] = len(list(self.issued_dir.glob("*.pem"))) if self.issued_dir.is_dir() else 0
+        return result
+
+
+def check_name(name: str) -> None:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise CAError(f"bad CA name {name!r}: use letters, digits, '.', '_' or '-' (up to 64)", 2)
+
+
+def store_certificate(token: Any, cert: x509.Certificate, *, key_id: bytes, label: str) -> bool:
+    """Put ``cert`` on ``token`` with ``key_id`` unless that exact certificate is there;
+    True when it was stored now."""
+    der = cert.public_bytes(serialization.Encoding.DER)
+    for existing in token.certificates(id=key_id):
+        if existing.public_bytes(serialization.Encoding.DER) == der:
+            return False
+    token.import_certificate(cert, label=label, id=key_id)
+    return True
+
+
+def init_ca(name: str, token: Any, *, subject: str, kind: str = DEFAULT_KIND, validity_days: int = 3650,
+            path_length: int | None = None, parent: Authority | None = None, parent_token: Any = None,
+            home: Path | None = None, module: str | None = None, key_label: str | None = None) -> Authority:
+    """Generate the CA key on ``token`` (non-extractable, sensitive), certify it (self-signed,
+    or by ``parent``), store the certificate on the token beside the key, write the state
+    directory. On failure nothing is left behind: the key is destroyed, the directory removed."""
+    check_name(name)
+    if kind not in CA_KINDS:
+        raise CAError(f"CA key type {kind!r} not supported; use one of {', '.join(CA_KINDS)}", 2)
+    name_obj = P.parse_subject(subject)
+    profile = P.Profile(validity_days=validity_days, is_ca=True, path_length=path_length)
+    root = ca_root(home)
+    final = root / name
+    if final.exists():
+        raise CAError(f"a CA named {name!r} already exists in {final}", 2)
+    if parent is not None:
+        parent_key = parent.key(parent_token or token)     # fail before generating anything
+    label = key_label or f"CA {name}"
+    key_id = secrets.token_bytes(16)
+    staging = root / f".{name}.{os.getpid()}.new"
+    priv_ref, pub_ref = token.generate_key_pair(kind, label=label, id=key_id, extractable=False)
+    stored_cert = None
+    try:
+        key = token.private_key(id=key_id)
+        if parent is None:
+            cert = P.self_signed(key, name_obj, profile)
+        else:
+            csr = P.build_csr(key, name_obj)
+            cert = parent.issue(parent_token or token, csr, profile, key_id=key_id,
+                                source=f"ca init {name}", ca_key=parent_key)
+        stored_cert = token.import_certificate(cert, label=label, id=key_id)
+        info = token.info
+        from ..uri import build
+
+        config = {
+            "name": name, "subject": cert.subject.rfc4514_string(), "key_kind": kind,
+            "key_id": key_id.hex(), "key_label": label, "token_label": info.get("label"),
+            "token_serial": info.get("serial"),
+            "token_uri": build(token=info.get("label"), serial=info.get("serial")).format(),
+            "module": module, "parent": parent.name if parent else None,
+            "created": datetime.now(timezone.utc).isoformat(),
+        }
+        staging.mkdir(parents=True)
+        (staging / "issued").mkdir()
+        _write_atomic(staging / "ca.json", (json.dumps(config, indent=2) + "\n").encode())
+        _write_atomic(staging / "ca.pem", cert.public_bytes(serialization.Encoding.PEM))
+        AuditLog(staging / "audit.jsonl").append({
+            "event": "ca-init", "serial": serial_hex(cert), "subject": config["subject"],
+            "key_id": key_id.hex(), "spki_sha256": spki_sha256(cert.public_key()),
+            "cert_sha256": cert_sha256(cert), "parent": config["parent"], "key_kind": kind,
+        })
+        os.rename(staging, final)
+    except BaseException:
+        for ref in (stored_cert, priv_ref, pub_ref):
+            if ref is not None:
+                try:
+                    token.destroy(ref)
+                except Exception:
+                    pass
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return Authority.load(name, home)

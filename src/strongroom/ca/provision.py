@@ -1,0 +1,214 @@
+"""The seed's device flow: key pair on the device's token → CSR → CA signs → certificate
+stored beside the key (same CKA_ID), for one device or a batch.
+
+Idempotent and resumable, because a batch can die anywhere (the seed's dropped session):
+  - a device whose token already holds a certificate from this CA for its key, unexpired,
+    is skipped;
+  - an existing device key pair (same CKA_ID) is reused, never generated twice;
+  - a certificate the CA already issued for that key (found in the audit log, which
+    carries every issued certificate) is stored instead of issuing another.
+So the only thing a crash can leave behind is work the next run picks up.
+"""
+from __future__ import annotations
+
+import csv
+import re
+import sys
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence, TextIO
+
+from . import profile as P
+from .authority import Authority, serial_hex, spki_sha256, store_certificate
+from .errors import CAError
+
+PRIV_LABEL = "Device Priv TLS Key"
+PUB_LABEL = "Device Pub TLS Key"
+CERT_LABEL = "Device Cert TLS"
+DEVICE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,31}$")   # a token label holds 32 bytes
+CSV_COLUMNS = ("device_id", "device", "id")
+
+TokenOpener = Callable[[str], AbstractContextManager[Any]]
+
+
+@dataclass
+class DeviceResult:
+    """What happened to one device: issued (new key and certificate), skipped (already
+    done), resumed (finished an interrupted run), failed."""
+
+    device: str
+    status: str
+    serial: str | None = None
+    key_id: str | None = None
+    token: str | None = None
+    detail: str | None = None
+
+
+@dataclass
+class Summary:
+    results: list[DeviceResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"total": len(self.results), "issued": self.count("issued"),
+                "skipped": self.count("skipped"), "resumed": self.count("resumed"),
+                "failed": self.count("failed"), "devices": [asdict(r) for r in self.results]}
+
+
+# -- which devices ---------------------------------------------------------------------
+def check_device_id(device: str, where: str = "device id") -> str:
+    if not isinstance(device, str) or not DEVICE_RE.match(device):
+        raise CAError(f"bad {where} {device!r}: 1-32 characters from letters, digits and ._:@- "
+                      "(it becomes a token label and a CKA_ID)", 2)
+    return device
+
+
+def devices_from_count(count: int, prefix: str = "dev-", start: int = 1, width: int = 4) -> list[str]:
+    if count < 1:
+        raise CAError(f"--count must be at least 1, not {count}", 2)
+    return [check_device_id(f"{prefix}{n:0{width}d}") for n in range(start, start + count)]
+
+
+def devices_from_csv(path: Path, column: str | None = None) -> list[str]:
+    """Device ids from a CSV file with a header row; the column is ``column`` or the first
+    of device_id/device/id present. Duplicates and bad ids are errors naming the line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise CAError(f"{path}: no such file", 3) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CAError(f"{path}: cannot read ({type(exc).__name__})", 2) from None
+    reader = csv.DictReader(text.splitlines())
+    header = [h.strip() for h in reader.fieldnames or []]
+    wanted = [column] if column else [c for c in CSV_COLUMNS if c in header]
+    if not wanted or wanted[0] not in header:
+        raise CAError(f"{path}: no device id column (header has {', '.join(header) or 'nothing'}; "
+                      f"expected {column or ' or '.join(CSV_COLUMNS)})", 2)
+    col = wanted[0]
+    seen: dict[str, int] = {}
+    out: list[str] = []
+    for row in reader:
+        line = reader.line_num
+        raw = {(k or "").strip(): v for k, v in row.items()}
+        value = (raw.get(col) or "").strip()
+        if not value:
+            continue
+        check_device_id(value, f"device id on line {line} of {path}")
+        if value in seen:
+            raise CAError(f"{path}: device {value!r} on line {line} repeats line {seen[value]}", 2)
+        seen[value] = line
+        out.append(value)
+    if not out:
+        raise CAError(f"{path}: no device ids in column {col!r}", 2)
+    return out
+
+
+# -- progress --------------------------------------------------------------------------
+class Progress:
+    """A bar on a terminal; plain periodic lines otherwise (logs, CI, pipes)."""
+
+    def __init__(self, total: int, stream: TextIO | None = None, quiet: bool = False) -> None:
+        self.total, self.stream, self.quiet = total, stream or sys.stderr, quiet
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.step = max(1, total // 20)
+        self.counts: dict[str, int] = {}
+
+    def __call__(self, done: int, result: DeviceResult) -> None:
+        self.counts[result.status] = self.counts.get(result.status, 0) + 1
+        if self.quiet or self.total < 2:
+            return
+        if self.tty:
+            width = 30
+            filled = width * done // self.total
+            self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} "
+                              f"{result.device} {result.status}\033[K")
+            if done == self.total:
+                self.stream.write("\n")
+        elif done % self.step == 0 or done == self.total:
+            tally = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
+            self.stream.write(f"provision: {done}/{self.total} ({tally})\n")
+        self.stream.flush()
+
+
+# -- the flow ------------------------------------------------------------------------
+def render(template: str, device: str) -> str:
+    try:
+        return template.format(device=device)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise CAError(f"bad template {template!r}: only {{device}} may be used ({exc})", 2) from None
+
+
+def provision(ca: Authority, ca_token: Any, devices: Sequence[str], token_for_device: TokenOpener, *,
+              kind: str = "ec:p256", profile: P.Profile = P.DEVICE_PROFILE,
+              subject: str = "CN={device}", san: Iterable[str] = (),
+              progress: Callable[[int, DeviceResult], None] | None = None) -> Summary:
+    """Provision every device in order; stops at the first failure (a re-run resumes)."""
+    san = tuple(san)
+    for device in devices:
+        check_device_id(device)
+        P.parse_subject(render(subject, device))
+        for entry in san:
+            P.parse_san(render(entry, device))
+    ca_key = ca.key(ca_token)
+    issued = ca.issued_by_key()
+    summary = Summary()
+    for done, device in enumerate(devices, start=1):
+        try:
+            with token_for_device(device) as token:
+                result = provision_one(ca, ca_token, ca_key, token, device, issued, kind=kind,
+                                       profile=profile, subject=render(subject, device),
+                                       san=[render(s, device) for s in san])
+        except Exception as exc:
+            result = DeviceResult(device, "failed", detail=str(exc) or type(exc).__name__)
+        summary.results.append(result)
+        if progress:
+            progress(done, result)
+        if result.status == "failed":
+            break
+    return summary
+
+
+def provision_one(ca: Authority, ca_token: Any, ca_key: Any, token: Any, device: str,
+                  issued: dict[str, list[Any]], *, kind: str, profile: P.Profile, subject: str,
+                  san: Sequence[str]) -> DeviceResult:
+    key_id = device.encode()
+    label = token.info.get("label")
+    base = {"key_id": key_id.hex(), "token": label}
+    key, resumed = _device_key(token, key_id, kind)
+    public = key.public_key()
+    for cert in token.certificates(id=key_id):
+        if ca.is_valid_for(cert, public):
+            return DeviceResult(device, "skipped", serial=serial_hex(cert), **base)
+    spki = spki_sha256(public)
+    for cert in reversed(issued.get(spki, [])):          # issued before the last run died
+        if ca.is_valid_for(cert, public):
+            ca.write_issued(cert)
+            store_certificate(token, cert, key_id=key_id, label=CERT_LABEL)
+            return DeviceResult(device, "resumed", serial=serial_hex(cert),
+                                detail="stored a certificate issued by an interrupted run", **base)
+    csr = P.build_csr(key, subject, san)
+    cert = ca.issue(ca_token, csr, profile, key_id=key_id, source="provision", device=device, ca_key=ca_key)
+    issued.setdefault(spki, []).append(cert)
+    store_certificate(token, cert, key_id=key_id, label=CERT_LABEL)
+    status = "resumed" if resumed else "issued"
+    return DeviceResult(device, status, serial=serial_hex(cert),
+                        detail="reused the key pair of an interrupted run" if resumed else None, **base)
+
+
+def _device_key(token: Any, key_id: bytes, kind: str) -> tuple[Any, bool]:
+    """The device's private key: the existing one with this CKA_ID, else a new pair.
+    A lone public key (no private half) is not a usable pair: it is replaced."""
+    privates = token.objects(id=key_id, type="private")
+    if len(privates) > 1:
+        raise CAError(f"{len(privates)} private keys with CKA_ID {key_id.hex()} on token "
+                      f"{token.info.get('label')!r}: resolve by hand", 1)
+    if privates:
+        return token.private_key(id=key_id), True
+    for stray in token.objects(id=key_id, type="public"):
+        token.destroy(stray)
+    token.generate_key_pair(kind, label=PRIV_LABEL, id=key_id, extractable=False,
+                            public_label=PUB_LABEL)
+    return token.private_key(id=key_id), False

@@ -1,0 +1,185 @@
+"""`strongroom provision`: a batch of 100 devices, idempotence, resuming after a SIGKILL and
+after each interruption point, per-device tokens, and bad input."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import PINS, SO_PINS, STRONGROOM
+from support import USER_PIN
+
+CA_PIN = ("--ca-pin", USER_PIN)
+
+
+def _objects(p11tool, token: str) -> dict[str, int]:
+    listing = p11tool.run("-O", "--login", "--pin", USER_PIN, token=token).stdout
+    return {kind: listing.count(f"{kind} Object") for kind in ("Private Key", "Public Key", "Certificate")}
+
+
+def _listing(p11tool, token: str) -> str:
+    return p11tool.run("-O", "--login", "--pin", USER_PIN, token=token).stdout
+
+
+def _issue_records(ca_dir: Path, prefix: str = "") -> list[dict]:
+    records = [json.loads(line) for line in (ca_dir / "audit.jsonl").read_text().splitlines()]
+    return [r for r in records if r["event"] == "issue" and r.get("device", "").startswith(prefix)]
+
+
+@pytest.fixture
+def acme(cli, ca_token, ca_home) -> Path:
+    cli("ca", "init", "acme", "--token", ca_token, *PINS, "--subject", "CN=Acme Device CA", "--key-type", "ec:p256")
+    return ca_home / "ca" / "acme"
+
+
+def _provision(cli, *args: str, check: bool = True):
+    return cli("provision", "--ca", "acme", *CA_PIN, *args, "--json", check=check)
+
+
+def test_batch_of_100_shared_token_then_idempotent(acme, cli, p11tool, tmp_path):
+    p11tool.init_token("fleet")
+    start = time.monotonic()
+    out = _provision(cli, "--count", "100", "--token", "fleet", *PINS)
+    first_run = time.monotonic() - start
+    summary = json.loads(out.stdout)
+    assert (summary["issued"], summary["skipped"], summary["resumed"], summary["failed"]) == (100, 0, 0, 0)
+    assert summary["devices"][0]["device"] == "dev-0001" and summary["devices"][-1]["device"] == "dev-0100"
+    assert _objects(p11tool, "fleet") == {"Private Key": 100, "Public Key": 100, "Certificate": 100}
+    listing = _listing(p11tool, "fleet")
+    assert listing.count("label:      Device Priv TLS Key") == 100
+    assert listing.count("label:      Device Pub TLS Key") == 100
+    assert listing.count("label:      Device Cert TLS") == 100
+    assert f"ID:         {b'dev-0042'.hex()}" in listing
+    report = json.loads(cli("ca", "audit", "verify", "acme", "--json").stdout)
+    assert report["ok"] and report["count"] == 101 and report["issued_files"] == 100
+    # every issued certificate verifies with openssl against the CA
+    issued = sorted((acme / "issued").glob("*.pem"))
+    bundle = tmp_path / "all.pem"
+    bundle.write_text("".join(p.read_text() for p in issued[:5]))
+    for path in issued[:5]:
+        proc = subprocess.run(["openssl", "verify", "-CAfile", str(acme / "ca.pem"), str(path)],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    # second run: nothing to do
+    summary = json.loads(_provision(cli, "--count", "100", "--token", "fleet", *PINS).stdout)
+    assert (summary["issued"], summary["skipped"]) == (0, 100)
+    assert _objects(p11tool, "fleet") == {"Private Key": 100, "Public Key": 100, "Certificate": 100}
+    assert json.loads(cli("ca", "audit", "verify", "acme", "--json").stdout)["count"] == 101
+    print(f"\n100 devices, shared token: {first_run:.1f} s")
+
+
+def test_killed_batch_resumes_without_duplicates(acme, cli, p11tool):
+    p11tool.init_token("fleet")
+    log = acme / "audit.jsonl"
+    argv = [STRONGROOM, "provision", "--ca", "acme", *CA_PIN, "--count", "100", "--prefix", "k-",
+            "--token", "fleet", *PINS]
+    proc = subprocess.Popen(argv, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    killed_after = None
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        lines = log.read_bytes().count(b"\n")
+        if lines >= 1 + 37:                 # ca-init + 37 issuances
+            os.kill(proc.pid, signal.SIGKILL)
+            killed_after = lines - 1
+            break
+        time.sleep(0.005)
+    proc.wait()
+    proc.stdout.close()
+    proc.stderr.close()
+    assert killed_after is not None and proc.returncode == -signal.SIGKILL, "the run ended before the kill"
+    assert killed_after < 100
+    summary = json.loads(_provision(cli, "--count", "100", "--prefix", "k-", "--token", "fleet", *PINS).stdout)
+    assert summary["failed"] == 0
+    assert summary["issued"] + summary["resumed"] + summary["skipped"] == 100
+    assert summary["skipped"] >= killed_after - 1       # all but possibly the one cut mid-store
+    assert _objects(p11tool, "fleet") == {"Private Key": 100, "Public Key": 100, "Certificate": 100}
+    records = _issue_records(acme, "k-")
+    assert len(records) == 100 and len({r["device"] for r in records}) == 100   # one certificate per device
+    report = json.loads(cli("ca", "audit", "verify", "acme", "--json").stdout)
+    assert report["ok"] and report["count"] == 101 and report["issued_files"] == 100
+
+
+def test_resume_after_key_generation(acme, cli, p11tool):
+    """Interrupted after the key pair was made: the pair is reused, not duplicated."""
+    p11tool.init_token("fleet")
+    key_id = b"dev-0001".hex()
+    p11tool.run("--login", "--pin", USER_PIN, "--keypairgen", "--key-type", "EC:prime256v1",
+                "--label", "Device Priv TLS Key", "--id", key_id, token="fleet")
+    before = _listing(p11tool, "fleet")
+    summary = json.loads(_provision(cli, "--device", "dev-0001", "--token", "fleet", *PINS).stdout)
+    assert summary["resumed"] == 1 and summary["issued"] == 0
+    after = _listing(p11tool, "fleet")
+    assert _objects(p11tool, "fleet") == {"Private Key": 1, "Public Key": 1, "Certificate": 1}
+    ec_point = before.split("EC_POINT:")[1].split()[0]
+    assert ec_point in after                           # the same key pair
+    assert len(_issue_records(acme)) == 1
+
+
+def test_resume_after_issue_before_store(acme, cli, p11tool, tmp_path):
+    """Interrupted after the CA signed but before the certificate reached the token: the
+    certificate from the audit log is stored; the CA does not sign again."""
+    p11tool.init_token("fleet")
+    key_id = b"dev-0001".hex()
+    p11tool.run("--login", "--pin", USER_PIN, "--keypairgen", "--key-type", "EC:prime256v1",
+                "--label", "Device Priv TLS Key", "--id", key_id, token="fleet")
+    cli("req", "--token", "fleet", *PINS, "--key", "Device Priv TLS Key", "--subject", "CN=dev-0001",
+        "-o", str(tmp_path / "d.csr"))
+    issued = json.loads(cli("ca", "issue", "acme", "--csr", str(tmp_path / "d.csr"), *CA_PIN, "--json").stdout)
+    (acme / "issued" / f"{issued['serial']}.pem").unlink()      # died before the file was written, too
+    assert _objects(p11tool, "fleet")["Certificate"] == 0
+    summary = json.loads(_provision(cli, "--device", "dev-0001", "--token", "fleet", *PINS).stdout)
+    assert summary["resumed"] == 1 and summary["devices"][0]["serial"] == issued["serial"]
+    assert _objects(p11tool, "fleet") == {"Private Key": 1, "Public Key": 1, "Certificate": 1}
+    assert len(_issue_records(acme)) == 1 and json.loads(   # the CA did not sign again
+        cli("ca", "audit", "verify", "acme", "--json").stdout)["count"] == 2
+    assert (acme / "issued" / f"{issued['serial']}.pem").exists()
+
+
+def test_per_device_tokens_from_csv(acme, cli, p11tool, tmp_path):
+    csv = tmp_path / "devices.csv"
+    csv.write_text("device_id,location\nsensor-a,hall\nsensor-b,roof\nsensor-c,yard\n")
+    start = time.monotonic()
+    out = _provision(cli, "--devices", str(csv), *PINS, *SO_PINS)
+    elapsed = time.monotonic() - start
+    summary = json.loads(out.stdout)
+    assert summary["issued"] == 3 and [d["token"] for d in summary["devices"]] == ["sensor-a", "sensor-b", "sensor-c"]
+    for token in ("sensor-a", "sensor-b", "sensor-c"):
+        assert _objects(p11tool, token) == {"Private Key": 1, "Public Key": 1, "Certificate": 1}
+    summary = json.loads(_provision(cli, "--devices", str(csv), *PINS, *SO_PINS).stdout)
+    assert summary["skipped"] == 3
+    print(f"\n3 devices, one token each: {elapsed:.1f} s")
+
+
+def test_progress_lines_when_not_a_tty(acme, cli, p11tool):
+    p11tool.init_token("fleet")
+    proc = cli("provision", "--ca", "acme", *CA_PIN, "--count", "40", "--token", "fleet", *PINS)
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("provision: ")]
+    assert lines[-1].startswith("provision: 40/40") and len(lines) == 20
+    assert "\r" not in proc.stderr
+    assert "issued 40, skipped 0, resumed 0, failed 0" in proc.stdout
+
+
+def test_bad_provision_input(acme, cli, p11tool, tmp_path):
+    p11tool.init_token("fleet")
+    before = _listing(p11tool, "fleet"), (acme / "audit.jsonl").read_bytes()
+    csv = tmp_path / "d.csv"
+    csv.write_text("name\nx\n")
+    proc = _provision(cli, "--devices", str(csv), "--token", "fleet", *PINS, check=False)
+    assert proc.returncode == 2 and "no device id column" in proc.stderr
+    csv.write_text("device_id\na\nb\na\n")
+    proc = _provision(cli, "--devices", str(csv), "--token", "fleet", *PINS, check=False)
+    assert proc.returncode == 2 and "repeats line 2" in proc.stderr
+    proc = _provision(cli, "--device", "bad id!", "--token", "fleet", *PINS, check=False)
+    assert proc.returncode == 2 and "bad device id" in proc.stderr
+    proc = _provision(cli, "--device", "d1", "--token", "fleet", "--pin", "wrong-pin-0", check=False)
+    assert proc.returncode == 4 and "wrong-pin-0" not in proc.stderr
+    proc = cli("provision", "--ca", "nope", *CA_PIN, "--device", "d1", "--token", "fleet", *PINS, check=False)
+    assert proc.returncode == 3 and "no CA named 'nope'" in proc.stderr
+    proc = _provision(cli, "--device", "d1", "--token", "fleet", *PINS, "--subject", "CN={serial}", check=False)
+    assert proc.returncode == 2 and "template" in proc.stderr
+    assert (_listing(p11tool, "fleet"), (acme / "audit.jsonl").read_bytes()) == before
