@@ -1,0 +1,105 @@
+"""Token administration the API needs beyond a session: list tokens, initialise one.
+
+python-pkcs11 has no C_InitToken, so init_token() calls it through ctypes on the same
+module python-pkcs11 has loaded (dlopen returns the same handle for the same path, so
+both share the module's C_Initialize state). Works with any PKCS#11 module.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+from typing import Any
+
+from pkcs11 import TokenFlag
+
+from ..uri import is_uri, parse
+from .errors import StrongroomError, TokenNotFound, ckr_code
+from .session import default_module, load_library, pin_state, present_tokens
+
+__all__ = ["init_token", "list_tokens"]
+
+_C_INIT_TOKEN = 9          # index of C_InitToken in CK_FUNCTION_LIST after the version field
+_CK_RV = ctypes.c_ulong
+_InitToken = ctypes.CFUNCTYPE(_CK_RV, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
+
+
+def list_tokens(module: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
+    """Every slot holding a token: slot_id, label, manufacturer, model, serial,
+    initialized, flags and PIN states (no login needed)."""
+    lib = load_library(module if module is not None else default_module())
+    found = []
+    for slot, token in present_tokens(lib):
+        flags = int(token.flags)
+        found.append({"slot_id": slot.slot_id, "label": token.label, "manufacturer": token.manufacturer_id,
+                      "model": token.model, "serial": token.serial.decode("utf-8", "replace"),
+                      "initialized": bool(flags & TokenFlag.TOKEN_INITIALIZED),
+                      "flags": [f.name for f in TokenFlag if f.value and f.value & flags],
+                      "user_pin": pin_state(flags, "user"), "so_pin": pin_state(flags, "so")})
+    return found
+
+
+def _function_list(path: str) -> ctypes.c_void_p:
+    library = ctypes.CDLL(path)
+    get = library.C_GetFunctionList
+    get.restype = _CK_RV
+    get.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
+    table = ctypes.c_void_p()
+    rv = get(ctypes.byref(table))
+    if rv != 0 or not table.value:
+        raise StrongroomError(f"C_GetFunctionList of {path} failed (rv 0x{rv:x})", ckr=rv)
+    return table
+
+
+def _slot_for(lib: Any, slot_or_uri: int | str | None) -> int:
+    """The slot to initialise: a slot id, a URI's slot-id, or the first slot whose token
+    is not initialised yet."""
+    if isinstance(slot_or_uri, int):
+        return slot_or_uri
+    if isinstance(slot_or_uri, str) and is_uri(slot_or_uri):
+        uri = parse(slot_or_uri)
+        if uri.slot_id is not None:
+            return uri.slot_id
+        if uri.token is not None:          # re-initialise the token with that label
+            for slot, token in present_tokens(lib):
+                if token.label == uri.token:
+                    return slot.slot_id
+            raise TokenNotFound(f"no token labelled {uri.token!r} to re-initialise")
+    elif slot_or_uri is not None:
+        raise ValueError(f"slot must be a slot id, a pkcs11: URI or None, not {slot_or_uri!r}")
+    for slot, token in present_tokens(lib):
+        if not token.flags & TokenFlag.TOKEN_INITIALIZED:
+            return slot.slot_id
+    raise TokenNotFound("no slot with an uninitialised token left in the module")
+
+
+def init_token(module: str | os.PathLike[str] | None, slot_or_uri: int | str | None, so_pin: str, label: str,
+               *, user_pin: str | None = None) -> int:
+    """C_InitToken on a slot (see _slot_for), then, if `user_pin`, C_InitPIN as SO.
+    Returns the slot id the token was initialised in (some modules, e.g. SoftHSM2, then
+    move the token to a new slot id: find it again by label)."""
+    path = os.fspath(module) if module is not None else default_module()
+    if len(label.encode("utf-8")) > 32:
+        raise ValueError(f"token label {label!r} is longer than 32 bytes")
+    lib = load_library(path)
+    slot_id = _slot_for(lib, slot_or_uri)
+    table = _function_list(path)
+    pointer = ctypes.c_void_p.from_address(table.value + ctypes.sizeof(ctypes.c_void_p) * (1 + _C_INIT_TOKEN))
+    c_init_token = _InitToken(pointer.value)
+    pin = so_pin.encode("utf-8")
+    padded = label.encode("utf-8").ljust(32, b" ")
+    rv = c_init_token(slot_id, pin, len(pin), padded)
+    if rv != 0:
+        from strongroom.pkcs11.constants import CKR
+
+        try:
+            name = "CKR_" + CKR(rv).name
+        except ValueError:
+            name = f"0x{rv:x}"
+        raise StrongroomError(f"initialising the token in slot {slot_id} as {label!r} failed: {name}",
+                              ckr=ckr_code(name) if name.startswith("CKR_") else rv)
+    if user_pin is not None:
+        from .session import open as open_token
+
+        with open_token(label, so_pin=so_pin, module=path) as token:
+            token.init_pin(user_pin)
+    return slot_id

@@ -1,0 +1,123 @@
+"""The API's errors: one class per thing a caller reacts to differently.
+
+python-pkcs11 raises one exception class per CKR value and keeps no code; callers of
+strongroom's API want fewer, broader classes (a wrong PIN, a missing object) with a
+one-line message naming what was looked for, and the CKR code for the rest. Messages
+never hold a PIN or key material: they are built here from names and labels only.
+"""
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from typing import Iterator
+
+__all__ = ["StrongroomError", "TokenNotFound", "ObjectNotFound", "AmbiguousMatch", "PinIncorrect",
+           "PinLocked", "NotLoggedIn", "Unsupported", "NotExtractable", "ckr_name", "translated"]
+
+
+class StrongroomError(Exception):
+    """Base of every API error; `.ckr` is the PKCS#11 return value when the token gave one."""
+
+    def __init__(self, message: str, *, ckr: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.ckr = ckr
+
+
+class TokenNotFound(StrongroomError):
+    """No token matched the label / URI given (the message lists the labels that exist)."""
+
+
+class ObjectNotFound(StrongroomError):
+    """No object matched the selector given."""
+
+
+class AmbiguousMatch(StrongroomError):
+    """Several tokens or objects matched where exactly one was wanted."""
+
+
+class PinIncorrect(StrongroomError):
+    """The token rejected the PIN; `.pin_state` is what the token says about the
+    remaining tries (ok | count_low | final_try | locked) when it says anything."""
+
+    def __init__(self, message: str, *, ckr: int | None = None, pin_state: str | None = None) -> None:
+        super().__init__(message, ckr=ckr)
+        self.pin_state = pin_state
+
+
+class PinLocked(StrongroomError):
+    """Too many wrong PINs: the PIN is locked (the SO can set a new user PIN)."""
+
+
+class NotLoggedIn(StrongroomError):
+    """The operation needs a logged-in session (open the token with a PIN)."""
+
+
+class Unsupported(StrongroomError):
+    """The token (or this API) does not offer the mechanism, key kind or function asked for."""
+
+
+class NotExtractable(StrongroomError):
+    """Key material that stays on the token was asked for."""
+
+
+# python-pkcs11 spells a few CKR names differently from the standard.
+_RENAMED = {"TokenNotRecognised": "TOKEN_NOT_RECOGNIZED", "FunctionCancelled": "FUNCTION_CANCELED",
+            "AnotherUserAlreadyLoggedIn": "USER_ANOTHER_ALREADY_LOGGED_IN",
+            "RandomNoRNG": "RANDOM_NO_RNG", "SessionReadWriteSOExists": "SESSION_READ_WRITE_SO_EXISTS",
+            "SlotIDInvalid": "SLOT_ID_INVALID", "NoSuchKey": None, "NoSuchToken": None, "MultipleObjectsReturned": None,
+            "MultipleTokensReturned": None, "PKCS11Error": None}
+
+
+def ckr_name(exc: BaseException) -> str | None:
+    """The CKR_ name python-pkcs11's exception class stands for, or None (its own errors)."""
+    cls = type(exc).__name__
+    if cls in _RENAMED:
+        name = _RENAMED[cls]
+    else:
+        name = re.sub(r"(?<!^)(?=[A-Z])", "_", cls).upper()
+    return None if name is None else "CKR_" + name
+
+
+def ckr_code(name: str | None) -> int | None:
+    """The numeric CKR value of a CKR_ name (strongroom's constant table knows them all)."""
+    if name is None:
+        return None
+    from strongroom.pkcs11.constants import CKR
+
+    try:
+        return int(CKR[name[4:]])
+    except KeyError:
+        return None
+
+
+_CLASSES: dict[str, type[StrongroomError]] = {
+    "CKR_PIN_INCORRECT": PinIncorrect, "CKR_PIN_LOCKED": PinLocked,
+    "CKR_USER_NOT_LOGGED_IN": NotLoggedIn, "CKR_KEY_UNEXTRACTABLE": NotExtractable,
+    "CKR_ATTRIBUTE_SENSITIVE": NotExtractable, "CKR_MECHANISM_INVALID": Unsupported,
+    "CKR_FUNCTION_NOT_SUPPORTED": Unsupported, "CKR_KEY_TYPE_INCONSISTENT": Unsupported,
+    "CKR_TOKEN_NOT_PRESENT": TokenNotFound, "CKR_SLOT_ID_INVALID": TokenNotFound,
+}
+
+
+def translate(exc: BaseException, doing: str) -> StrongroomError:
+    """The API error for a python-pkcs11 exception raised while `doing` (a short phrase
+    such as "signing with 'ca key'"): "<doing> failed: CKR_XYZ"."""
+    if isinstance(exc, StrongroomError):
+        return exc
+    name = ckr_name(exc)
+    code = ckr_code(name)
+    cls = _CLASSES.get(name or "", StrongroomError)
+    reason = name or type(exc).__name__
+    return cls(f"{doing} failed: {reason}", ckr=code)
+
+
+@contextmanager
+def translated(doing: str) -> Iterator[None]:
+    """Run a block, turning python-pkcs11 errors into API errors about `doing`."""
+    from pkcs11.exceptions import PKCS11Error
+
+    try:
+        yield
+    except PKCS11Error as exc:
+        raise translate(exc, doing) from None
