@@ -26,6 +26,40 @@ def _listing(p11tool, token: str) -> str:
     return p11tool.run("-O", "--login", "--pin", USER_PIN, token=token).stdout
 
 
+COUNT_SCRIPT = """
+import json, sys, strongroom
+from strongroom.api import admin
+out = {}
+for t in admin.list_tokens():
+    if not t.get("initialized", True) or t.get("label") in ("ca",):
+        continue
+    with strongroom.open(t["label"], pin=sys.argv[1]) as tok:
+        out[t["label"]] = [[o.type, o.label, o.id.hex()] for o in tok.objects()]
+print(json.dumps(out))
+"""
+
+
+def _all_device_objects(cli) -> dict[str, list[list[str]]]:
+    """Every device token's objects (type, label, id), read in one process through the API."""
+    proc = subprocess.run([str(Path(STRONGROOM).with_name("python")), "-c", COUNT_SCRIPT, USER_PIN],
+                          env=cli.env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _check_one_pair_one_cert_each(objects: dict[str, list[list[str]]], devices: list[str], shared: bool) -> None:
+    """Exactly one private key, public key and certificate per device, with the seed's
+    labels and CKA_ID = device id, and nothing else."""
+    flat = [(tok, *o) for tok, objs in objects.items() for o in objs]
+    want = {"private": "Device Priv TLS Key", "public": "Device Pub TLS Key", "cert": "Device Cert TLS"}
+    assert len(flat) == 3 * len(devices)
+    for kind, label in want.items():
+        ids = sorted(bytes.fromhex(i).decode() for tok, t, lab, i in flat if t == kind and lab == label)
+        assert ids == sorted(devices), kind
+    if not shared:
+        assert all(sorted(o[0] for o in objects[d]) == ["cert", "private", "public"] for d in devices)
+
+
 def _issue_records(ca_dir: Path, prefix: str = "") -> list[dict]:
     records = [json.loads(line) for line in (ca_dir / "audit.jsonl").read_text().splitlines()]
     return [r for r in records if r["event"] == "issue" and r.get("device", "").startswith(prefix)]
@@ -41,43 +75,43 @@ def _provision(cli, *args: str, check: bool = True):
     return cli("provision", "--ca", "acme", *CA_PIN, *args, "--json", check=check)
 
 
-def test_batch_of_100_shared_token_then_idempotent(acme, cli, p11tool, tmp_path):
-    p11tool.init_token("fleet")
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-token", "token-per-device"])
+def test_batch_of_100_then_idempotent(acme, cli, p11tool, shared):
+    devices = [f"dev-{n:04d}" for n in range(1, 101)]
+    tokens = ("--token", "fleet") if shared else SO_PINS
+    if shared:
+        p11tool.init_token("fleet")
     start = time.monotonic()
-    out = _provision(cli, "--count", "100", "--token", "fleet", *PINS)
-    first_run = time.monotonic() - start
-    summary = json.loads(out.stdout)
+    summary = json.loads(_provision(cli, "--count", "100", *tokens, *PINS).stdout)
+    elapsed = time.monotonic() - start
     assert (summary["issued"], summary["skipped"], summary["resumed"], summary["failed"]) == (100, 0, 0, 0)
-    assert summary["devices"][0]["device"] == "dev-0001" and summary["devices"][-1]["device"] == "dev-0100"
-    assert _objects(p11tool, "fleet") == {"Private Key": 100, "Public Key": 100, "Certificate": 100}
-    listing = _listing(p11tool, "fleet")
-    assert listing.count("label:      Device Priv TLS Key") == 100
-    assert listing.count("label:      Device Pub TLS Key") == 100
-    assert listing.count("label:      Device Cert TLS") == 100
-    assert f"ID:         {b'dev-0042'.hex()}" in listing
+    assert [d["device"] for d in summary["devices"]] == devices
+    _check_one_pair_one_cert_each(_all_device_objects(cli), devices, shared)
+    if shared:        # an independent count by pkcs11-tool
+        assert _objects(p11tool, "fleet") == {"Private Key": 100, "Public Key": 100, "Certificate": 100}
     report = json.loads(cli("ca", "audit", "verify", "acme", "--json").stdout)
     assert report["ok"] and report["count"] == 101 and report["issued_files"] == 100
-    # every issued certificate verifies with openssl against the CA
-    issued = sorted((acme / "issued").glob("*.pem"))
-    bundle = tmp_path / "all.pem"
-    bundle.write_text("".join(p.read_text() for p in issued[:5]))
-    for path in issued[:5]:
+    for path in sorted((acme / "issued").glob("*.pem"))[:5]:
         proc = subprocess.run(["openssl", "verify", "-CAfile", str(acme / "ca.pem"), str(path)],
                               capture_output=True, text=True)
         assert proc.returncode == 0, proc.stdout + proc.stderr
     # second run: nothing to do
-    summary = json.loads(_provision(cli, "--count", "100", "--token", "fleet", *PINS).stdout)
+    summary = json.loads(_provision(cli, "--count", "100", *tokens, *PINS).stdout)
     assert (summary["issued"], summary["skipped"]) == (0, 100)
-    assert _objects(p11tool, "fleet") == {"Private Key": 100, "Public Key": 100, "Certificate": 100}
+    _check_one_pair_one_cert_each(_all_device_objects(cli), devices, shared)
     assert json.loads(cli("ca", "audit", "verify", "acme", "--json").stdout)["count"] == 101
-    print(f"\n100 devices, shared token: {first_run:.1f} s")
+    print(f"\n100 devices, {'one shared token' if shared else 'one token each'}: {elapsed:.1f} s")
 
 
-def test_killed_batch_resumes_without_duplicates(acme, cli, p11tool):
-    p11tool.init_token("fleet")
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-token", "token-per-device"])
+def test_killed_batch_resumes_without_duplicates(acme, cli, p11tool, shared):
+    devices = [f"k-{n:04d}" for n in range(1, 101)]
+    tokens = ["--token", "fleet"] if shared else list(SO_PINS)
+    if shared:
+        p11tool.init_token("fleet")
     log = acme / "audit.jsonl"
     argv = [STRONGROOM, "provision", "--ca", "acme", *CA_PIN, "--count", "100", "--prefix", "k-",
-            "--token", "fleet", *PINS]
+            *tokens, *PINS]
     proc = subprocess.Popen(argv, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     killed_after = None
     deadline = time.monotonic() + 300
@@ -87,17 +121,17 @@ def test_killed_batch_resumes_without_duplicates(acme, cli, p11tool):
             os.kill(proc.pid, signal.SIGKILL)
             killed_after = lines - 1
             break
-        time.sleep(0.005)
+        time.sleep(0.002)
     proc.wait()
     proc.stdout.close()
     proc.stderr.close()
     assert killed_after is not None and proc.returncode == -signal.SIGKILL, "the run ended before the kill"
     assert killed_after < 100
-    summary = json.loads(_provision(cli, "--count", "100", "--prefix", "k-", "--token", "fleet", *PINS).stdout)
+    summary = json.loads(_provision(cli, "--count", "100", "--prefix", "k-", *tokens, *PINS).stdout)
     assert summary["failed"] == 0
     assert summary["issued"] + summary["resumed"] + summary["skipped"] == 100
     assert summary["skipped"] >= killed_after - 1       # all but possibly the one cut mid-store
-    assert _objects(p11tool, "fleet") == {"Private Key": 100, "Public Key": 100, "Certificate": 100}
+    _check_one_pair_one_cert_each(_all_device_objects(cli), devices, shared)
     records = _issue_records(acme, "k-")
     assert len(records) == 100 and len({r["device"] for r in records}) == 100   # one certificate per device
     report = json.loads(cli("ca", "audit", "verify", "acme", "--json").stdout)
@@ -183,3 +217,18 @@ def test_bad_provision_input(acme, cli, p11tool, tmp_path):
     proc = _provision(cli, "--device", "d1", "--token", "fleet", *PINS, "--subject", "CN={serial}", check=False)
     assert proc.returncode == 2 and "template" in proc.stderr
     assert (_listing(p11tool, "fleet"), (acme / "audit.jsonl").read_bytes()) == before
+
+
+def test_per_device_token_interrupted_before_user_pin(acme, cli, p11tool):
+    """A run killed between C_InitToken and C_InitPIN leaves a token without a user PIN:
+    the next run sets the PIN on that token instead of failing or making another."""
+    p11tool.run("--init-token", "--slot-index", str(p11tool.free_slot_index()), "--label", "dev-0001",
+                "--so-pin", SO_PINS[1], token=None)
+    proc = _provision(cli, "--device", "dev-0001", *PINS, check=False)      # no SO PIN: cannot finish it
+    assert proc.returncode == 1 and "no user PIN yet" in proc.stdout + proc.stderr
+    summary = json.loads(_provision(cli, "--device", "dev-0001", *PINS, *SO_PINS).stdout)
+    assert summary["issued"] == 1
+    labels = [line for line in p11tool.run("--list-slots", token=None).stdout.splitlines()
+              if "token label" in line and "dev-0001" in line]
+    assert len(labels) == 1
+    assert _objects(p11tool, "dev-0001") == {"Private Key": 1, "Public Key": 1, "Certificate": 1}
