@@ -403,7 +403,7 @@ class Library:
             if not session.rw:
                 raise CKRError(CKR.SESSION_READ_ONLY)
             state = self._login(session.token_id)
-            who = state.user or CKU.USER
+            who = state.user if state.user is not None else CKU.USER   # CKU.SO is 0: falsy
             record = self.store.get_token(session.token_id)
             if who == CKU.USER and not record.user_pin_initialized:
                 raise CKRError(CKR.USER_PIN_NOT_INITIALIZED)
