@@ -24,6 +24,7 @@ Template = dict[Any, Any]
 # CKA_PUBLIC_KEY_INFO (PKCS#11 2.40) is missing from python-pkcs11's Attribute enum;
 # sessions opened by the API register a bytes handler for it (session.attribute_mapper()).
 PUBLIC_KEY_INFO = 0x129
+CKK_EC_MONTGOMERY = 0x41        # also missing from python-pkcs11's KeyType
 
 
 def _int(value: int) -> bytes:
@@ -62,8 +63,8 @@ def _public_parts(public_key: Any) -> Template:
                 Attribute.EC_POINT: octet_string(point)}
     for cls, name, key_type in ((ed25519.Ed25519PublicKey, "ed25519", KeyType.EC_EDWARDS),
                                 (ed448.Ed448PublicKey, "ed448", KeyType.EC_EDWARDS),
-                                (x25519.X25519PublicKey, "x25519", KeyType.EC_MONTGOMERY),
-                                (x448.X448PublicKey, "x448", KeyType.EC_MONTGOMERY)):
+                                (x25519.X25519PublicKey, "x25519", CKK_EC_MONTGOMERY),
+                                (x448.X448PublicKey, "x448", CKK_EC_MONTGOMERY)):
         if isinstance(public_key, cls):
             return {Attribute.KEY_TYPE: key_type,
                     Attribute.EC_PARAMS: kinds.parse_kind(name).ec_params,
@@ -75,7 +76,7 @@ def _public_parts(public_key: Any) -> Template:
 def _capabilities(key_type: Any, private: bool) -> Template:
     signs = key_type in (KeyType.RSA, KeyType.EC, KeyType.EC_EDWARDS)
     rsa_key = key_type == KeyType.RSA
-    derives = key_type in (KeyType.EC, KeyType.EC_MONTGOMERY)
+    derives = key_type in (KeyType.EC, CKK_EC_MONTGOMERY)
     if private:
         return {Attribute.SIGN: signs, Attribute.DECRYPT: rsa_key, Attribute.DERIVE: derives}
     return {Attribute.VERIFY: signs, Attribute.ENCRYPT: rsa_key}

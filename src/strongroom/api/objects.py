@@ -38,6 +38,9 @@ _LISTED = [
 ]
 
 
+_OTHER_KEY_TYPES = {0x41: "ec_montgomery"}     # not in python-pkcs11's KeyType
+
+
 def key_type_name(value: Any) -> str | None:
     """"rsa", "ec", "ec_edwards", "aes", ... for a CKK_ value (None for non-keys)."""
     if value is None:
@@ -45,7 +48,7 @@ def key_type_name(value: Any) -> str | None:
     try:
         return KeyType(value).name.lower()
     except ValueError:
-        return f"0x{int(value):x}"
+        return _OTHER_KEY_TYPES.get(int(value), f"0x{int(value):x}")
 
 
 def _display(name: str, value: Any) -> Any:

@@ -58,6 +58,15 @@ def attribute_mapper() -> Any:
     mapper = AttributeMapper()
     mapper.register_handler(importing.PUBLIC_KEY_INFO, *handle_bytes)
     mapper.register_handler(Attribute.ALLOWED_MECHANISMS, _pack_ulongs, _unpack_ulongs)
+    pack_key_type, unpack_key_type = mapper.attribute_types[Attribute.KEY_TYPE]
+
+    def key_type(data: bytes) -> Any:       # CKK_EC_MONTGOMERY and vendor types stay ints
+        try:
+            return unpack_key_type(data)
+        except ValueError:
+            return _unpack_ulongs(data)[0]
+
+    mapper.register_handler(Attribute.KEY_TYPE, pack_key_type, key_type)
     return mapper
 
 
@@ -74,6 +83,12 @@ def _unpack_ulongs(data: bytes) -> list[int]:
 
     size = struct.calcsize("@L")
     return list(struct.unpack(f"@{len(data) // size}L", data[:len(data) - len(data) % size]))
+
+
+def pkcs11_version() -> str:
+    from importlib.metadata import version
+
+    return version("python-pkcs11")
 
 
 def pin_state(flags: int, who: str = "user") -> str:
@@ -399,6 +414,9 @@ class Token:
         `public_label` names the public object (default: `label`).
         """
         spec = kinds.parse_kind(kind)
+        if spec.key_type not in KeyType.__members__ or spec.mechanism not in Mechanism.__members__:
+            raise Unsupported(f"generating {spec.name} keys is not possible through python-pkcs11 "
+                              f"{pkcs11_version()} (no CKK_{spec.key_type}); import one instead")
         key_type = KeyType[spec.key_type]
         public: dict[Any, Any] = {
             Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.KEY_TYPE: key_type, Attribute.TOKEN: True,
@@ -640,5 +658,5 @@ def _read(obj: Any, attributes: Iterable[Any]) -> dict[Any, Any]:
     attributes = list(attributes)
     try:
         return obj.get_attributes(attributes)
-    except p11e.PKCS11Error:
+    except (p11e.PKCS11Error, ValueError, NotImplementedError):
         return {a: v for a in attributes if (v := _get(obj, a)) is not None}
