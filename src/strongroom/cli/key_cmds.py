@@ -22,7 +22,7 @@ def register(subparsers: Any) -> None:
                         "ml-dsa-44|65|87, ml-kem-768|1024, aes:128|192|256, generic:BITS, hmac:BITS")
     p.add_argument("--label", required=True, help="CKA_LABEL of the new key(s)")
     p.add_argument("--id", dest="object_id", type=S.parse_id, metavar="HEX",
-                   help="CKA_ID in hex (default: 8 random bytes)")
+                   help="CKA_ID in hex (default: SHA-1 of the public key; 8 random bytes for a secret key)")
     p.add_argument("--extractable", action="store_true",
                    help="allow the private/secret key to be exported (default: never)")
     p.add_argument("--allowed-mechanisms", metavar="M1,M2", type=_mechanism_list,
@@ -101,20 +101,17 @@ def _check_free(token: Any, label: str, object_id: bytes) -> None:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    object_id = args.object_id or os.urandom(8)
     secret = args.kind.split(":", 1)[0].lower() in SECRET_PREFIXES
     with C.open_token(args) as token:
-        _check_free(token, args.label, object_id)
+        if args.object_id is not None:
+            _check_free(token, args.label, args.object_id)
+        # Without --id the API picks it: SHA-1 of the public key for a pair, random for a secret.
         if secret:
-            if args.allowed_mechanisms:
-                refs = [token.generate_secret_key(args.kind, label=args.label, id=object_id,
-                                                  extractable=args.extractable,
-                                                  allowed_mechanisms=args.allowed_mechanisms)]
-            else:
-                refs = [token.generate_secret_key(args.kind, label=args.label, id=object_id,
-                                                  extractable=args.extractable)]
+            refs = [token.generate_secret_key(args.kind, label=args.label, id=args.object_id,
+                                              extractable=args.extractable,
+                                              allowed_mechanisms=args.allowed_mechanisms)]
         else:
-            refs = list(token.generate_key_pair(args.kind, label=args.label, id=object_id,
+            refs = list(token.generate_key_pair(args.kind, label=args.label, id=args.object_id,
                                                 extractable=args.extractable,
                                                 allowed_mechanisms=args.allowed_mechanisms))
         data = [ref_summary(r) for r in refs]
@@ -138,9 +135,10 @@ def _cmd_import(args: argparse.Namespace) -> int:
     if args.kind == "aes":
         secret = keyfiles.read_aes(data, source)
         with C.open_token(args) as token:
-            label, object_id = args.label or name, args.object_id or os.urandom(8)
-            _check_free(token, label, object_id)
-            refs = [token.import_secret_key(secret, kind="aes", label=label, id=object_id,
+            label = args.label or name
+            if args.object_id is not None:
+                _check_free(token, label, args.object_id)
+            refs = [token.import_secret_key(secret, kind="aes", label=label, id=args.object_id,
                                             extractable=args.extractable)]
             result = {"file": source, "objects": [ref_summary(r) for r in refs]}
         C.emit(args, result, _render_import)

@@ -72,6 +72,8 @@ def exit_code_for(exc: BaseException) -> int | None:
         if isinstance(exc, E.AmbiguousMatch):
             return C.EXIT_USAGE
         return C.EXIT_FAILURE
+    if type(exc).__module__.startswith("pkcs11"):     # python-pkcs11 error the API let through
+        return C.EXIT_FAILURE
     if isinstance(exc, PinSourceError):
         return C.EXIT_AUTH
     if isinstance(exc, URIError):
@@ -86,6 +88,10 @@ def exit_code_for(exc: BaseException) -> int | None:
 
 
 def _message(exc: BaseException) -> str:
+    if type(exc).__module__.startswith("pkcs11"):
+        from ..api.errors import ckr_name
+
+        return f"the token refused: {ckr_name(exc) or type(exc).__name__}"
     if isinstance(exc, FileNotFoundError) and exc.filename:
         return f"{exc.filename}: no such file or directory"
     if isinstance(exc, OSError) and exc.filename:

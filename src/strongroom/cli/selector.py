@@ -8,13 +8,14 @@ from . import common as C
 
 
 def add_selector_argument(parser: argparse.ArgumentParser, *, name: str = "selector",
-                          option: str | None = None, required: bool = True) -> None:
-    """SELECTOR (positional, or `option` such as --key) plus --id HEX."""
+                          option: str | None = None) -> None:
+    """SELECTOR (positional, or `option` such as --key) plus --id HEX; filters() insists on
+    one of the two."""
     help_text = "pkcs11: URI or label of the object"
     if option:
-        parser.add_argument(option, dest=name, metavar="SELECTOR", required=required, help=help_text)
+        parser.add_argument(option, dest=name, metavar="SELECTOR", help=help_text + " (or --id alone)")
     else:
-        parser.add_argument(name, metavar="SELECTOR", nargs=None if required else "?", help=help_text)
+        parser.add_argument(name, metavar="SELECTOR", nargs="?", help=help_text + " (or --id alone)")
     parser.add_argument("--id", dest="object_id", type=parse_id, metavar="HEX",
                         help="CKA_ID in hex (narrows the selector, or selects alone)")
 

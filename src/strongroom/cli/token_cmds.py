@@ -42,7 +42,6 @@ def _check_label(label: str) -> None:
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
-    import strongroom
     from ..api import admin
 
     _check_label(args.label)
@@ -51,12 +50,8 @@ def _cmd_init(args: argparse.Namespace) -> int:
     so = C.so_pin(args)
     pin = C.user_pin(args, required=False, prompt="New user PIN (empty: set later with 'pin set'): ") \
         if (args.pin is not None or args.pin_source is not None) else None
-    slot = admin.init_token(args.module, args.token, so, args.label)
-    result: dict[str, Any] = {"label": args.label, "slot_id": slot, "user_pin_set": False}
-    if pin is not None:
-        with strongroom.open(args.label, so_pin=so, module=args.module) as token:
-            token.init_pin(pin)
-        result["user_pin_set"] = True
+    slot = admin.init_token(args.module, None, so, args.label, user_pin=pin)
+    result: dict[str, Any] = {"label": args.label, "slot_id": slot, "user_pin_set": pin is not None}
     C.emit(args, result, lambda d: f"token {d['label']!r} initialised in slot {d['slot_id']}"
            + ("; user PIN set" if d["user_pin_set"] else "; set the user PIN with 'strongroom pin set'"))
     return C.EXIT_OK
