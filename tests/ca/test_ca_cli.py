@@ -210,3 +210,14 @@ def test_bad_inputs_change_nothing(acme, cli, dev_token, p11tool, ca_home, tmp_p
     assert proc.returncode == 4
     assert _snapshot(ca_home, p11tool, "ca", "dev") == before
     assert json.loads(cli("ca", "audit", "verify", "acme", "--json").stdout)["count"] == 1
+
+
+def test_issue_for_key_on_the_ca_token_uses_one_login(acme, cli, p11tool, tmp_path):
+    """A key on the CA's own token: the --pin given opens it once, no --ca-pin needed."""
+    p11tool.run("--login", "--pin", USER_PIN, "--keypairgen", "--key-type", "EC:prime256v1",
+                "--label", "svc", "--id", "5151", token="ca")
+    out = json.loads(cli("ca", "issue", "acme", "--key", "svc", "--token", "ca", *PINS, "--subject", "CN=svc",
+                         "--eku", "serverAuth", "--json").stdout)
+    assert out["stored"] == {"token": "ca", "id": "5151", "label": "svc"}
+    proc = _openssl("verify", "-CAfile", str(acme / "ca.pem"), out["file"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

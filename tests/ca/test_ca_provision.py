@@ -232,3 +232,46 @@ def test_per_device_token_interrupted_before_user_pin(acme, cli, p11tool):
               if "token label" in line and "dev-0001" in line]
     assert len(labels) == 1
     assert _objects(p11tool, "dev-0001") == {"Private Key": 1, "Public Key": 1, "Certificate": 1}
+
+
+def test_progress_bar_on_a_terminal(acme, cli, p11tool):
+    """With stderr on a terminal the batch draws one bar redrawn in place."""
+    import pty
+
+    p11tool.init_token("fleet")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([STRONGROOM, "provision", "--ca", "acme", *CA_PIN, "--count", "5", "--token", "fleet",
+                             *PINS], env=cli.env, stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:          # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    out, _ = proc.communicate(timeout=300)
+    os.close(master)
+    bar = b"".join(chunks).decode()
+    assert proc.returncode == 0
+    assert bar.count("\r[") == 5 and "5/5 dev-0005 issued" in bar and "provision: " not in bar
+    assert "[" + "#" * 30 + "]" in bar
+    assert "issued 5, skipped 0" in out
+
+
+def test_concurrent_run_is_refused(acme, cli, p11tool):
+    """A second provisioning run against the same CA while one is running is refused
+    (both could otherwise find a device unfinished and issue twice)."""
+    import fcntl
+
+    p11tool.init_token("fleet")
+    fd = os.open(acme / ".lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)          # what a running batch holds
+        proc = _provision(cli, "--count", "2", "--token", "fleet", *PINS, check=False)
+    finally:
+        os.close(fd)
+    assert proc.returncode == 1 and "busy" in proc.stderr
+    assert _objects(p11tool, "fleet") == {"Private Key": 0, "Public Key": 0, "Certificate": 0}

@@ -12,12 +12,14 @@ The CA private key never leaves its token: it is only used as a token key object
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import json
 import os
 import re
 import secrets
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -132,6 +134,20 @@ class Authority:
             "directory": str(self.directory), "cert_sha256": cert_sha256(cert),
             "issued": sum(1 for _ in self.issued_dir.glob("*.pem")) if self.issued_dir.is_dir() else 0,
         }
+
+    @contextmanager
+    def exclusive(self, what: str) -> Iterator[None]:
+        """Hold the CA's run lock: two provisioning runs over the same devices at once
+        could each find a device unfinished and both issue for it."""
+        fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise CAError(f"CA {self.name!r} is busy: another {what} run holds it", 1) from None
+            yield
+        finally:
+            os.close(fd)
 
     # -- using the key -----------------------------------------------------------------
     def key(self, token: Any) -> Any:

@@ -153,21 +153,22 @@ def provision(ca: Authority, ca_token: Any, devices: Sequence[str], token_for_de
         for entry in san:
             P.parse_san(render(entry, device))
     ca_key = ca.key(ca_token)
-    issued = ca.issued_by_key()
     summary = Summary()
-    for done, device in enumerate(devices, start=1):
-        try:
-            with token_for_device(device) as token:
-                result = provision_one(ca, ca_token, ca_key, token, device, issued, kind=kind,
-                                       profile=profile, subject=render(subject, device),
-                                       san=[render(s, device) for s in san])
-        except Exception as exc:
-            result = DeviceResult(device, "failed", detail=str(exc) or type(exc).__name__)
-        summary.results.append(result)
-        if progress:
-            progress(done, result)
-        if result.status == "failed":
-            break
+    with ca.exclusive("provision"):
+        issued = ca.issued_by_key()
+        for done, device in enumerate(devices, start=1):
+            try:
+                with token_for_device(device) as token:
+                    result = provision_one(ca, ca_token, ca_key, token, device, issued, kind=kind,
+                                           profile=profile, subject=render(subject, device),
+                                           san=[render(s, device) for s in san])
+            except Exception as exc:
+                result = DeviceResult(device, "failed", detail=" ".join((str(exc) or type(exc).__name__).split()))
+            summary.results.append(result)
+            if progress:
+                progress(done, result)
+            if result.status == "failed":
+                break
     return summary
 
 

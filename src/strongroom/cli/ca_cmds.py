@@ -85,10 +85,12 @@ def _load_ca(name: str) -> Any:
 
 
 def _same_token(ca: Any, token: Any) -> bool:
+    """Is ``token`` (already open and logged in) the one holding the CA key? Then it is
+    used as is, rather than opening and logging in a second time."""
     info = token.info
     return (info.get("label") == ca.config.get("token_label")
             and info.get("serial") == ca.config.get("token_serial")
-            and (ca.module or None) == (getattr(token, "module_path_arg", None) or None))
+            and (ca.module is None or Path(ca.module) == Path(token.module_path)))
 
 
 @contextmanager
@@ -212,8 +214,7 @@ def _cmd_ca_init(args: argparse.Namespace) -> int:
                     from ..pinsource import resolve_pin
 
                     pin = resolve_pin(args.parent_pin, args.parent_pin_source, allow_prompt=False) \
-                        or _ca_pin(argparse.Namespace(ca_pin=None, ca_pin_source=None, pin=args.pin,
-                                                      pin_source=args.pin_source), parent.name)
+                        or C.user_pin(args, prompt=f"User PIN of CA {parent.name}'s token: ")
                     parent_token = strongroom.open(parent.token_target, pin=pin,
                                                    module=parent.module or args.module)
                 ca = init_ca(args.name, token, subject=args.subject, kind=args.key_type,
