@@ -221,3 +221,32 @@ def test_issue_for_key_on_the_ca_token_uses_one_login(acme, cli, p11tool, tmp_pa
     assert out["stored"] == {"token": "ca", "id": "5151", "label": "svc"}
     proc = _openssl("verify", "-CAfile", str(acme / "ca.pem"), out["file"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("kind", ["rsa:2048", "ed25519", "ec:p521"])
+def test_other_ca_key_types_and_devices_on_the_ca_token(cli, ca_token, ca_home, tmp_path, kind):
+    """RSA and EdDSA CA keys sign through the token too; provisioning onto the CA's own
+    token shares its one logged-in session."""
+    cli("ca", "init", "k", "--token", ca_token, *PINS, "--subject", f"CN={kind} CA", "--key-type", kind)
+    summary = json.loads(cli("provision", "--ca", "k", "--device", "d1", "--token", ca_token, *PINS,
+                             "--key-type", "rsa:2048", "--json").stdout)
+    assert summary["issued"] == 1
+    ca_dir = ca_home / "ca" / "k"
+    (issued,) = (ca_dir / "issued").glob("*.pem")
+    proc = _openssl("verify", "-x509_strict", "-CAfile", str(ca_dir / "ca.pem"), str(issued), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_no_issuing_on_a_broken_log(acme, cli, tmp_path):
+    assert _openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", "k", "-subj", "/CN=x", "-out", "x.csr", cwd=tmp_path).returncode == 0
+    cli("ca", "issue", "acme", "--csr", str(tmp_path / "x.csr"), "--ca-pin", USER_PIN)
+    log = acme / "audit.jsonl"
+    log.write_text(log.read_text().replace("CN=x", "CN=z"))
+    before = sorted(p.name for p in (acme / "issued").iterdir())
+    proc = cli("ca", "issue", "acme", "--csr", str(tmp_path / "x.csr"), "--ca-pin", USER_PIN, check=False)
+    assert proc.returncode == 1 and "broken at line 2" in proc.stderr
+    proc = cli("provision", "--ca", "acme", "--ca-pin", USER_PIN, "--device", "d", "--token", "ca", *PINS,
+               check=False)
+    assert proc.returncode == 1 and "broken at line 2" in proc.stdout + proc.stderr
+    assert sorted(p.name for p in (acme / "issued").iterdir()) == before

@@ -97,7 +97,8 @@ class Authority:
         root = ca_root(home)
         if not root.is_dir():
             return []
-        return sorted(p.name for p in root.iterdir() if (p / "ca.json").is_file())
+        return sorted(p.name for p in root.iterdir()
+                      if not p.name.startswith(".") and (p / "ca.json").is_file())   # .NAME.PID.new: an init in progress
 
     @property
     def audit(self) -> AuditLog:
@@ -148,6 +149,13 @@ class Authority:
             yield
         finally:
             os.close(fd)
+
+    def require_sound_audit(self) -> None:
+        """Refuse to issue on top of a broken log: the break must be looked at first."""
+        report = self.audit.verify()
+        if not report.ok:
+            raise CAError(f"audit log of CA {self.name!r} is broken at line {report.line}: {report.error}; "
+                          f"see 'strongroom ca audit verify {self.name}' before issuing", 1)
 
     # -- using the key -----------------------------------------------------------------
     def key(self, token: Any) -> Any:

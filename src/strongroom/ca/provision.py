@@ -155,6 +155,7 @@ def provision(ca: Authority, ca_token: Any, devices: Sequence[str], token_for_de
     ca_key = ca.key(ca_token)
     summary = Summary()
     with ca.exclusive("provision"):
+        ca.require_sound_audit()
         issued = ca.issued_by_key()
         for done, device in enumerate(devices, start=1):
             try:

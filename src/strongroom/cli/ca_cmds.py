@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -242,6 +242,7 @@ def _cmd_ca_issue(args: argparse.Namespace) -> int:
         if args.key and subject is None:
             C.fail("--subject is required with --key", C.EXIT_USAGE)
         ca = _load_ca(args.name)
+        ca.require_sound_audit()
         stored = None
         if args.csr:
             source = "<stdin>" if args.csr == "-" else args.csr
@@ -364,10 +365,12 @@ def _cmd_provision(args: argparse.Namespace) -> int:
         else:
             devices = PV.devices_from_csv(Path(args.devices), args.column)
         ca = _load_ca(args.ca)
-        opener, closer = _device_tokens(args)
+        opener, closer, shared = _device_tokens(args)
         progress = PV.Progress(len(devices), sys.stderr, quiet=args.quiet or args.json)
         try:
-            with _open_ca_token(ca, args) as ca_token:
+            # devices on the CA's own token: one session serves both (a second login fails)
+            same = shared is not None and _same_token(ca, shared)
+            with (nullcontext(shared) if same else _open_ca_token(ca, args)) as ca_token:
                 summary = PV.provision(ca, ca_token, devices, opener, kind=args.key_type, profile=prof,
                                        subject=args.subject, san=args.san, progress=progress)
         finally:
@@ -387,8 +390,9 @@ def _render_summary(d: dict[str, Any]) -> str:
     return text
 
 
-def _device_tokens(args: argparse.Namespace) -> tuple[Any, Any]:
-    """(opener(device) -> context manager yielding its token, closer()). With --token every
+def _device_tokens(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """(opener(device) -> context manager yielding its token, closer(), the shared token
+    or None). With --token every
     device shares one token (one open for the batch); otherwise each device has its own
     token labelled with its id, created with --so-pin/--pin when missing."""
     import strongroom
@@ -400,7 +404,7 @@ def _device_tokens(args: argparse.Namespace) -> tuple[Any, Any]:
         def shared_opener(device: str) -> Iterator[Any]:
             yield shared
 
-        return shared_opener, shared.close
+        return shared_opener, shared.close, shared
     from ..ca.tokens import open_or_create
 
     user_pin = _pin(args.pin, args.pin_source, "User PIN for the device tokens: ")
@@ -421,4 +425,4 @@ def _device_tokens(args: argparse.Namespace) -> tuple[Any, Any]:
         finally:
             token.close()
 
-    return opener, lambda: None
+    return opener, lambda: None, None
