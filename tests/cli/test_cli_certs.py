@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives import serialization
 
-import keys as K
-from conftest import USER_PIN, error_line
+import cli_keys as K
+from cli_support import USER_PIN, error_line
 
 
 def test_import_matches_key_id_then_list_and_export(token, tmp_path, p11tool):

@@ -8,8 +8,8 @@ import re
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-import keys as K
-from conftest import USER_PIN, error_line
+import cli_keys as K
+from cli_support import USER_PIN, error_line
 
 
 def _labels(objs, kind=None):

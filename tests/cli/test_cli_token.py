@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import SO_PIN, USER_PIN, error_line
+from cli_support import SO_PIN, USER_PIN, error_line
 
 
 def test_init_list_info(cli, module):
