@@ -126,3 +126,17 @@ def test_second_token_makes_none_ambiguous_and_locks(backend):
     with pytest.raises(PinLocked):
         backend.open("second", pin=USER_PIN)
     assert next(t for t in admin.list_tokens(backend.module) if t["label"] == "second")["user_pin"] == "locked"
+
+
+def test_two_tokens_on_one_token_share_the_login(backend):
+    """PKCS#11 login is per application: a second open() with a PIN succeeds, and closing
+    one Token does not log the other out (no C_Logout at close)."""
+    first = backend.open(pin=USER_PIN)
+    first.generate_key_pair("ec:p256", label="shared login", id=b"\x5e")
+    second = backend.open(pin=USER_PIN)
+    assert second.logged_in == "user"
+    second.close()
+    assert [r.type for r in first.objects(id=b"\x5e", type="private")] == ["private"]
+    first.close()
+    with backend.open() as anonymous:                     # last session closed: logged out
+        assert anonymous.objects(id=b"\x5e", type="private") == []

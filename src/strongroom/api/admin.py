@@ -1,27 +1,21 @@
 """Token administration the API needs beyond a session: list tokens, initialise one.
 
-python-pkcs11 has no C_InitToken, so init_token() calls it through ctypes on the same
-module python-pkcs11 has loaded (dlopen returns the same handle for the same path, so
-both share the module's C_Initialize state). Works with any PKCS#11 module.
+python-pkcs11 has no C_InitToken, so init_token() calls it through ctypes (cfuncs.py) on
+the module python-pkcs11 has loaded. Works with any PKCS#11 module.
 """
 from __future__ import annotations
 
-import ctypes
 import os
 from typing import Any
 
 from pkcs11 import TokenFlag
 
 from ..uri import is_uri, parse
-from .errors import StrongroomError, TokenNotFound, ckr_code
+from . import cfuncs
+from .errors import StrongroomError, TokenNotFound, rv_name
 from .session import default_module, load_library, pin_state, present_tokens
 
 __all__ = ["init_token", "list_tokens"]
-
-_C_INIT_TOKEN = 9          # index of C_InitToken in CK_FUNCTION_LIST after the version field
-_CK_RV = ctypes.c_ulong
-_InitToken = ctypes.CFUNCTYPE(_CK_RV, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
-
 
 def list_tokens(module: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
     """Every slot holding a token: slot_id, label, manufacturer, model, serial,
@@ -36,18 +30,6 @@ def list_tokens(module: str | os.PathLike[str] | None = None) -> list[dict[str, 
                       "flags": [f.name for f in TokenFlag if f.value and f.value & flags],
                       "user_pin": pin_state(flags, "user"), "so_pin": pin_state(flags, "so")})
     return found
-
-
-def _function_list(path: str) -> ctypes.c_void_p:
-    library = ctypes.CDLL(path)
-    get = library.C_GetFunctionList
-    get.restype = _CK_RV
-    get.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
-    table = ctypes.c_void_p()
-    rv = get(ctypes.byref(table))
-    if rv != 0 or not table.value:
-        raise StrongroomError(f"C_GetFunctionList of {path} failed (rv 0x{rv:x})", ckr=rv)
-    return table
 
 
 def _slot_for(lib: Any, slot_or_uri: int | str | None) -> int:
@@ -82,21 +64,10 @@ def init_token(module: str | os.PathLike[str] | None, slot_or_uri: int | str | N
         raise ValueError(f"token label {label!r} is longer than 32 bytes")
     lib = load_library(path)
     slot_id = _slot_for(lib, slot_or_uri)
-    table = _function_list(path)
-    pointer = ctypes.c_void_p.from_address(table.value + ctypes.sizeof(ctypes.c_void_p) * (1 + _C_INIT_TOKEN))
-    c_init_token = _InitToken(pointer.value)
-    pin = so_pin.encode("utf-8")
-    padded = label.encode("utf-8").ljust(32, b" ")
-    rv = c_init_token(slot_id, pin, len(pin), padded)
+    rv = cfuncs.init_token(path, slot_id, so_pin, label)
     if rv != 0:
-        from strongroom.pkcs11.constants import CKR
-
-        try:
-            name = "CKR_" + CKR(rv).name
-        except ValueError:
-            name = f"0x{rv:x}"
-        raise StrongroomError(f"initialising the token in slot {slot_id} as {label!r} failed: {name}",
-                              ckr=ckr_code(name) if name.startswith("CKR_") else rv)
+        raise StrongroomError(f"initialising the token in slot {slot_id} as {label!r} failed: {rv_name(rv)}",
+                              ckr=rv)
     if user_pin is not None:
         from .session import open as open_token
 

@@ -91,6 +91,16 @@ def ckr_code(name: str | None) -> int | None:
         return None
 
 
+def rv_name(rv: int) -> str:
+    """"CKR_PIN_INCORRECT" for 0xA0; hex for a value strongroom's table does not know."""
+    from strongroom.pkcs11.constants import CKR
+
+    try:
+        return "CKR_" + CKR(rv).name
+    except ValueError:
+        return f"CKR 0x{rv:x}"
+
+
 _CLASSES: dict[str, type[StrongroomError]] = {
     "CKR_PIN_INCORRECT": PinIncorrect, "CKR_PIN_LOCKED": PinLocked,
     "CKR_USER_NOT_LOGGED_IN": NotLoggedIn, "CKR_KEY_UNEXTRACTABLE": NotExtractable,
@@ -98,6 +108,12 @@ _CLASSES: dict[str, type[StrongroomError]] = {
     "CKR_FUNCTION_NOT_SUPPORTED": Unsupported, "CKR_KEY_TYPE_INCONSISTENT": Unsupported,
     "CKR_TOKEN_NOT_PRESENT": TokenNotFound, "CKR_SLOT_ID_INVALID": TokenNotFound,
 }
+
+
+def from_rv(rv: int, doing: str) -> StrongroomError:
+    """The API error for a CK_RV a ctypes call returned."""
+    name = rv_name(rv)
+    return _CLASSES.get(name, StrongroomError)(f"{doing} failed: {name}", ckr=rv)
 
 
 def translate(exc: BaseException, doing: str) -> StrongroomError:

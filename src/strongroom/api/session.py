@@ -18,7 +18,7 @@ from pkcs11.constants import DEFAULT
 from ..uri import PKCS11URI, build, is_uri, parse
 from . import importing, kinds, mechanisms
 from .errors import (AmbiguousMatch, NotLoggedIn, ObjectNotFound, PinIncorrect, PinLocked,
-                     StrongroomError, TokenNotFound, Unsupported, translated)
+                     StrongroomError, TokenNotFound, Unsupported, from_rv, translated)
 from .objects import TYPE_CLASSES, TYPE_NAMES, ObjectRef, key_type_name
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["open", "Token", "load_library", "pin_state"]
 
+_CKR_PIN_INCORRECT, _CKR_PIN_LOCKED, _CKR_USER_ALREADY_LOGGED_IN = 0xA0, 0xA4, 0x100
 _PIN_STATES = (("locked", "PIN_LOCKED"), ("final_try", "PIN_FINAL_TRY"),
                ("count_low", "PIN_COUNT_LOW"), ("to_be_changed", "PIN_TO_BE_CHANGED"))
 
@@ -160,6 +161,11 @@ def open(target: str | None = None, *, pin: str | None = None, so_pin: str | Non
             token label, or None for the only initialised token.
     pin     user PIN (wins over the URI's); so_pin logs in as Security Officer instead.
     module  PKCS#11 module path; default the URI's module-path, else strongroom's own.
+
+    PKCS#11 login is per application: while another Token of this process is logged in
+    to the same token as user, a new user login is accepted without checking the PIN
+    again, and close() never logs out the others (the module logs out when the last
+    session closes).
     """
     uri = parse(target) if target is not None and is_uri(target) else None
     label = target if uri is None else None
@@ -174,20 +180,35 @@ def open(target: str | None = None, *, pin: str | None = None, so_pin: str | Non
     lib = load_library(module_path)
     slot, token = _select(lib, uri, label, module_path)
     who = "SO" if so_pin is not None else "user"
-    try:
-        session = token.open(rw=rw, user_pin=pin, so_pin=so_pin, attribute_mapper=attribute_mapper())
-    except p11e.PinIncorrect:
-        state = pin_state(slot.get_token().flags, "so" if so_pin is not None else "user")
-        raise PinIncorrect(f"incorrect {who} PIN for token {token.label!r} (CKR_PIN_INCORRECT; "
-                           f"PIN state now: {state})", ckr=0xA0, pin_state=state) from None
-    except p11e.PinLocked:
-        raise PinLocked(f"the {who} PIN of token {token.label!r} is locked (CKR_PIN_LOCKED)",
-                        ckr=0xA4) from None
-    except p11e.PKCS11Error as exc:
-        with translated(f"opening a session on token {token.label!r}"):
-            raise exc
+    with translated(f"opening a session on token {token.label!r}"):
+        session = token.open(rw=rw, attribute_mapper=attribute_mapper())
+    secret = so_pin if so_pin is not None else pin
+    if secret is not None:
+        _login(module_path, slot, token, session, who, secret)
     logged_in = None if pin is None and so_pin is None else who
     return Token(lib, slot, token, session, module_path, logged_in)
+
+
+def _login(module_path: str, slot: Any, token: Any, session: Any, who: str, secret: str) -> None:
+    """C_Login on the new session (cfuncs.py says why not python-pkcs11's); the session is
+    closed again when the login fails. A user login when this process is already logged
+    in to the token (another Token) is accepted: login state is per application."""
+    from . import cfuncs
+
+    rv = cfuncs.login(module_path, session.handle, cfuncs.CKU_SO if who == "SO" else cfuncs.CKU_USER, secret)
+    if rv == 0 or (rv == _CKR_USER_ALREADY_LOGGED_IN and who == "user"):
+        return
+    try:
+        session.close()
+    except p11e.PKCS11Error:
+        pass
+    if rv == _CKR_PIN_INCORRECT:
+        state = pin_state(slot.get_token().flags, "so" if who == "SO" else "user")
+        raise PinIncorrect(f"incorrect {who} PIN for token {token.label!r} (CKR_PIN_INCORRECT; "
+                           f"PIN state now: {state})", ckr=rv, pin_state=state)
+    if rv == _CKR_PIN_LOCKED:
+        raise PinLocked(f"the {who} PIN of token {token.label!r} is locked (CKR_PIN_LOCKED)", ckr=rv)
+    raise from_rv(rv, f"logging in as {who} to token {token.label!r}")
 
 
 def _wanted(selector: str | None, label: str | None, id: bytes | None,

@@ -1,0 +1,54 @@
+"""The few Cryptoki calls python-pkcs11 lacks or makes awkward, through ctypes.
+
+python-pkcs11 has no C_InitToken, and its Token.open() logs in inside the call: a
+second open() of an already logged-in token fails with CKR_USER_ALREADY_LOGGED_IN
+(login is per application, not per session), a failed login leaks the session it
+opened, and closing any session calls C_Logout, logging out every other session of
+the process. So the API opens sessions without a PIN and calls C_Login itself. The
+function table comes from the same module python-pkcs11 loaded (dlopen hands back the
+same handle for the same path, so both share its C_Initialize state).
+"""
+from __future__ import annotations
+
+import ctypes
+
+__all__ = ["init_token", "login", "CKU_SO", "CKU_USER"]
+
+CKU_SO, CKU_USER = 0, 1
+_ULONG = ctypes.c_ulong
+# Positions in CK_FUNCTION_LIST after its CK_VERSION (padded to a pointer).
+_INDEX = {"C_InitToken": 9, "C_Login": 18}
+_TYPES = {
+    "C_InitToken": ctypes.CFUNCTYPE(_ULONG, _ULONG, ctypes.c_char_p, _ULONG, ctypes.c_char_p),
+    "C_Login": ctypes.CFUNCTYPE(_ULONG, _ULONG, _ULONG, ctypes.c_char_p, _ULONG),
+}
+_tables: dict[str, int] = {}
+
+
+def _function(path: str, name: str):
+    table = _tables.get(path)
+    if table is None:
+        get = ctypes.CDLL(path).C_GetFunctionList
+        get.restype = _ULONG
+        get.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
+        pointer = ctypes.c_void_p()
+        rv = get(ctypes.byref(pointer))
+        if rv != 0 or not pointer.value:
+            from .errors import StrongroomError
+
+            raise StrongroomError(f"C_GetFunctionList of {path} failed (rv 0x{rv:x})", ckr=rv)
+        table = _tables[path] = pointer.value
+    slot = ctypes.c_void_p.from_address(table + ctypes.sizeof(ctypes.c_void_p) * (1 + _INDEX[name]))
+    return _TYPES[name](slot.value)
+
+
+def init_token(path: str, slot_id: int, so_pin: str, label: str) -> int:
+    """C_InitToken; returns the CK_RV. `label` is blank-padded to 32 bytes here."""
+    pin = so_pin.encode("utf-8")
+    return int(_function(path, "C_InitToken")(slot_id, pin, len(pin), label.encode("utf-8").ljust(32, b" ")))
+
+
+def login(path: str, session_handle: int, user_type: int, pin: str) -> int:
+    """C_Login on a session python-pkcs11 opened; returns the CK_RV."""
+    data = pin.encode("utf-8")
+    return int(_function(path, "C_Login")(session_handle, user_type, data, len(data)))
