@@ -123,7 +123,31 @@ class TokenECPrivateKey(_TokenKey, ec.EllipticCurvePrivateKey):
         return utils.encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
 
     def exchange(self, algorithm: ec.ECDH, peer_public_key: ec.EllipticCurvePublicKey) -> bytes:
-        raise Unsupported("ECDH with a token key is not offered by this API (derive a key on the token)")
+        """ECDH on the token (CKM_ECDH1_DERIVE, no KDF): the shared secret is derived
+        into a short-lived session object that is readable, read, and destroyed. The key
+        needs CKA_DERIVE (generated EC keys have it)."""
+        if not isinstance(algorithm, ec.ECDH):
+            raise Unsupported(f"EC token keys exchange with ec.ECDH, not {type(algorithm).__name__}")
+        if peer_public_key.curve.name != self.curve.name:
+            raise ValueError(f"the peer key is on {peer_public_key.curve.name}, this key on {self.curve.name}")
+        from cryptography.hazmat.primitives import serialization
+        from pkcs11 import KDF, Attribute, KeyType
+
+        from . import errors
+
+        point = peer_public_key.public_bytes(serialization.Encoding.X962,
+                                             serialization.PublicFormat.UncompressedPoint)
+        size = (self.key_size + 7) // 8
+        template = {Attribute.TOKEN: False, Attribute.SENSITIVE: False, Attribute.EXTRACTABLE: True}
+        with errors.translated(f"ECDH with {self._ref.label!r}"):
+            if not hasattr(self._ref.obj, "derive_key"):
+                raise errors.Unsupported(f"private key {self._ref.label!r} does not allow derivation (CKA_DERIVE)")
+            secret = self._ref.obj.derive_key(KeyType.GENERIC_SECRET, size * 8, mechanism=Mechanism.ECDH1_DERIVE,
+                                              mechanism_param=(KDF.NULL, None, point), template=template)
+            try:
+                return bytes(secret[Attribute.VALUE])
+            finally:
+                secret.destroy()
 
 
 class TokenRSAPrivateKey(_TokenKey, rsa.RSAPrivateKey):

@@ -28,6 +28,8 @@ IV_MECHANISMS = {"AES_GCM": 12, "AES_CBC_PAD": 16, "AES_CBC": 16, "AES_CTR": 16}
 def mechanism(name: str) -> Any:
     """The python-pkcs11 Mechanism for a name ("ECDSA_SHA256" or "CKM_ECDSA_SHA256")."""
     key = name.strip().upper().removeprefix("CKM_").replace("-", "_")
+    if key.startswith("RSA_PKCS_OAEP_") and hash_of(key):     # "RSA_PKCS_OAEP_SHA1": OAEP with that hash
+        key = "RSA_PKCS_OAEP"
     try:
         return Mechanism[key]
     except KeyError:
@@ -66,7 +68,7 @@ def sign_params(name: str, data: bytes) -> Any:
 
 def oaep_params(name: str) -> Any:
     """python-pkcs11's OAEP parameter (hash mechanism, MGF, label): SHA-256 unless the
-    name says another hash ("RSA_PKCS_OAEP_SHA1")."""
+    name says another hash ("RSA_PKCS_OAEP_SHA1" — SoftHSM2 2.6 only does SHA-1)."""
     hash_name = hash_of(name) or "SHA256"
     return (_HASH_MECH[hash_name], _MGF[hash_name], None)
 
