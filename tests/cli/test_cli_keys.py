@@ -180,3 +180,21 @@ def test_no_output_ever_holds_the_private_key(token, tmp_path):
     # the whole scalar as any-case hex with separators
     pattern = re.compile(b"[:\\s]?".join(re.escape(f"{b:02x}".encode()) for b in scalar), re.I)
     assert not any(pattern.search(p.stdout) for p in outputs)
+
+
+def test_uri_selectors_for_token_and_objects(token):
+    token.user("key", "generate", "--type", "ec:p256", "--label", "u", "--id", "0102")
+    token.user("key", "generate", "--type", "ec:p256", "--label", "u", "--id", "0304")
+    pin = ["--pin", USER_PIN]
+    shown = token.json("key", "show", "pkcs11:object=u;type=private;id=%01%02", "--token", "pkcs11:token=t", *pin)
+    assert [(o["type"], o["id"]) for o in shown] == [("private", "0102")]
+    # a listing's uri selects exactly that object again
+    assert token.json("key", "show", shown[0]["uri"], "--token", "t", *pin)[0]["uri"] == shown[0]["uri"]
+    assert {o["id"] for o in token.json("key", "show", "u", "--id", "0304", "--token", "t", *pin)} == {"0304"}
+    # two keys named u: signing needs the id
+    proc = token.user("sign", "--key", "u", input=b"x", code=2)
+    assert "--id" in error_line(proc)
+    token.user("sign", "--key", "u", "--id", "0304", input=b"x")
+    token("key", "list", "--token", "pkcs11:token=nosuch", *pin, code=3)
+    deleted = token.json("key", "delete", "pkcs11:id=%01%02", "--token", "t", *pin)
+    assert {(o["type"], o["id"]) for o in deleted} == {("private", "0102"), ("public", "0102")}

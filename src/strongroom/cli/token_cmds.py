@@ -86,7 +86,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         info = dict(token.info)
         info["objects_visible"] = len(token.objects())
         info["logged_in"] = login
-    if store_view.is_own_module(args.module):
+    if store_view.is_own_module(info.get("module_path")):     # also a URI's module-path
         usage = store_view.token_usage(str(info.get("serial", "")))
         if usage is not None:
             info["storage"] = usage
@@ -129,7 +129,11 @@ def _cmd_delete(args: argparse.Namespace) -> int:
                C.EXIT_USAGE)
     # Logging in as SO checks the PIN through the module (failures count, locks apply).
     with C.open_token(args, so=True) as token:
-        serial = str(token.info.get("serial", ""))
+        info = token.info
+    if not store_view.is_own_module(info.get("module_path")):          # a URI's module-path
+        C.fail("token delete works on strongroom's own tokens only (other modules: use their tools)",
+               C.EXIT_USAGE)
+    serial = str(info.get("serial", ""))
     removed = store_view.delete_token(serial)
     if removed is None:
         C.fail(f"token {args.token!r} is not in this home's store", C.EXIT_NOT_FOUND)
