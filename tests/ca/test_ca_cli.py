@@ -250,3 +250,22 @@ def test_no_issuing_on_a_broken_log(acme, cli, tmp_path):
                check=False)
     assert proc.returncode == 1 and "broken at line 2" in proc.stdout + proc.stderr
     assert sorted(p.name for p in (acme / "issued").iterdir()) == before
+
+
+def test_ca_key_missing_from_its_token(acme, cli, p11tool, tmp_path):
+    conf = json.loads((acme / "ca.json").read_text())
+    p11tool.run("--login", "--pin", USER_PIN, "--delete-object", "--type", "privkey", "--id", conf["key_id"],
+                token="ca")
+    assert _openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", "k", "-subj", "/CN=x", "-out", "x.csr", cwd=tmp_path).returncode == 0
+    proc = cli("ca", "issue", "acme", "--csr", str(tmp_path / "x.csr"), "--ca-pin", USER_PIN, check=False)
+    assert proc.returncode == 3 and f"its key (id {conf['key_id']}) is not on token 'ca'" in proc.stderr
+    assert json.loads(cli("ca", "audit", "verify", "acme", "--json").stdout)["count"] == 1
+
+
+def test_req_to_stdout(cli, dev_token):
+    out = cli("req", "--token", dev_token, *PINS, "--key", "dev-key", "--subject", "CN=dev-003,O=Acme").stdout
+    assert out.startswith("-----BEGIN CERTIFICATE REQUEST-----")
+    proc = subprocess.run(["openssl", "req", "-noout", "-verify", "-subject"], input=out, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0 and "CN = dev-003" in proc.stdout, proc.stdout + proc.stderr

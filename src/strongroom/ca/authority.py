@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from . import profile as P
@@ -161,11 +162,13 @@ class Authority:
     def key(self, token: Any) -> Any:
         """The CA private key as a token key object (signs on the token); checks that it
         is the key the CA certificate names, so a wrong token fails before signing."""
+        from ..api.errors import ObjectNotFound
+
         try:
             key = token.private_key(id=self.key_id)
-        except Exception as exc:
+        except ObjectNotFound:
             raise CAError(f"CA {self.name!r}: its key (id {self.config['key_id']}) is not on "
-                          f"token {token.info.get('label')!r}: {exc}", 3) from None
+                          f"token {token.info.get('label')!r}", 3) from None
         if spki_sha256(key.public_key()) != spki_sha256(self.certificate.public_key()):
             raise CAError(f"CA {self.name!r}: the key with id {self.config['key_id']} on this token "
                           "does not match the CA certificate", 1)
@@ -222,7 +225,7 @@ class Authority:
             return False
         try:
             cert.verify_directly_issued_by(self.certificate)
-        except (ValueError, TypeError, Exception):
+        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
             return False
         now = datetime.now(timezone.utc)
         if not cert.not_valid_before_utc <= now < cert.not_valid_after_utc:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterable, Sequence
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -161,7 +162,7 @@ def check_csr(csr: x509.CertificateSigningRequest, source: str = "CSR") -> None:
     """The CSR must be signed by the key it carries (proof of possession)."""
     try:
         valid = csr.is_signature_valid
-    except Exception:                                          # unsupported algorithm etc.
+    except (ValueError, TypeError, UnsupportedAlgorithm):     # a key or algorithm pyca cannot check
         valid = False
     if not valid:
         raise CAError(f"{source}: the request's signature does not verify with its own public key", 2)
