@@ -105,7 +105,7 @@ def test_import_encrypted_pkcs8(token, tmp_path, fmt):
 
 def test_import_pkcs12_with_chain(token, tmp_path):
     path = tmp_path / "device.p12"
-    leaf_key, leaf_cert, ca_cert = K.pkcs12_bundle(path)
+    leaf_key, leaf_cert, ca_cert = K.pkcs12_bundle(path)   # friendly name "device-007"
     before = token.snapshot()
     proc = token.user("key", "import", str(path), "--password", "nope", code=2)
     line = error_line(proc)
@@ -198,3 +198,27 @@ def test_uri_selectors_for_token_and_objects(token):
     token("key", "list", "--token", "pkcs11:token=nosuch", *pin, code=3)
     deleted = token.json("key", "delete", "pkcs11:id=%01%02", "--token", "t", *pin)
     assert {(o["type"], o["id"]) for o in deleted} == {("private", "0102"), ("public", "0102")}
+
+
+def test_no_output_holds_imported_rsa_or_aes_secrets(token, tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (tmp_path / "rsa.der").write_bytes(K.der(rsa_key))
+    aes = bytes.fromhex("5a" * 4 + "c3" * 4 + "0f1e2d3c4b5a6978" * 3)
+    (tmp_path / "aes.bin").write_bytes(aes)
+    outputs = [token.user("key", "import", str(tmp_path / "rsa.der"), "--label", "r", "--extractable"),
+               token.user("key", "import", str(tmp_path / "aes.bin"), "--type", "aes", "--label", "a",
+                          "--extractable")]
+    for args in (["key", "show", "r", "--json"], ["key", "show", "a"], ["objects"], ["objects", "--json"],
+                 ["key", "list", "--json"]):
+        outputs.append(token.user(*args))
+    n = rsa_key.private_numbers()
+    secrets = [aes, aes.hex().encode(), aes.hex().upper().encode()]
+    for value in (n.d, n.p, n.q):
+        raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
+        secrets += [raw[:32], raw.hex().encode()[:64], raw.hex().upper().encode()[:64]]
+    for proc in outputs:
+        for secret in secrets:
+            assert secret not in proc.stdout and secret not in proc.stderr
+    assert b"<sensitive>" in outputs[2].stdout

@@ -34,7 +34,8 @@ def register(subparsers: Any) -> None:
     p = sub.add_parser("import", help="import a private key (PEM, DER, PKCS#8, PKCS#12 with its chain) "
                                       "or a raw AES key (--type aes)")
     p.add_argument("file", metavar="FILE", help="the key file ('-' for stdin)")
-    p.add_argument("--label", help="CKA_LABEL (default: the certificate's CN, else the file name)")
+    p.add_argument("--label", help="CKA_LABEL (default: the PKCS#12 friendly name, else the certificate's CN, "
+                        "else the file name)")
     p.add_argument("--id", dest="object_id", type=S.parse_id, metavar="HEX",
                    help="CKA_ID in hex (default: SHA-1 of the public key; random for AES)")
     p.add_argument("--type", dest="kind", choices=("aes",), help="the file is a raw AES key (bytes or hex)")
@@ -146,7 +147,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
     password = _password(args)
     bundle = keyfiles.read_key_file(data, source, password)
     object_id = args.object_id or keyfiles.default_id(bundle.private_key.public_key())
-    label = args.label or (keyfiles.certificate_label(bundle.certificate, name) if bundle.certificate else name)
+    label = args.label or bundle.friendly_name or (
+        keyfiles.certificate_label(bundle.certificate, name) if bundle.certificate else name)
     with C.open_token(args) as token:
         _check_free(token, label, object_id)
         created: list[Any] = []
@@ -193,7 +195,8 @@ def _login_optional(args: argparse.Namespace) -> Any:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     with _login_optional(args) as token:
-        refs = [ref_summary(r) for r in token.objects() if r.type in KEY_TYPES]
+        refs = sorted((ref_summary(r) for r in token.objects() if r.type in KEY_TYPES),
+                      key=lambda r: (r["label"], r["id"], r["type"]))
     C.emit(args, refs, lambda d: render_refs(d, "no keys"))
     return C.EXIT_OK
 

@@ -28,6 +28,7 @@ class KeyBundle:
     secret: bytes | None = None
     certificate: x509.Certificate | None = None          # the key's own (leaf) certificate
     ca_certificates: list[x509.Certificate] = field(default_factory=list)
+    friendly_name: str | None = None                       # PKCS#12 friendlyName of the key's bag
 
 
 def _bad(source: str, why: str) -> None:
@@ -143,7 +144,9 @@ def _read_pkcs12(data: bytes, source: str, password: bytes | None) -> KeyBundle:
         leaf, certs = _split_chain(p12.key, certs)
     elif spki(leaf.public_key()) != spki(p12.key.public_key()):
         _bad(source, "the PKCS#12's certificate is not for its private key")
-    return KeyBundle(private_key=p12.key, certificate=leaf, ca_certificates=certs)
+    name = p12.cert.friendly_name if p12.cert is not None else None
+    friendly = name.decode("utf-8", "replace") if name else None
+    return KeyBundle(private_key=p12.key, certificate=leaf, ca_certificates=certs, friendly_name=friendly)
 
 
 def read_certificate(data: bytes, source: str) -> x509.Certificate:
