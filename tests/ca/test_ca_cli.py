@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -269,3 +270,27 @@ def test_req_to_stdout(cli, dev_token):
     proc = subprocess.run(["openssl", "req", "-noout", "-verify", "-subject"], input=out, capture_output=True,
                           text=True)
     assert proc.returncode == 0 and "CN = dev-003" in proc.stdout, proc.stdout + proc.stderr
+
+
+SOFTHSM = Path("/usr/lib/softhsm/libsofthsm2.so")
+
+
+@pytest.mark.skipif(not SOFTHSM.exists() or not shutil.which("softhsm2-util"), reason="SoftHSM2 not installed")
+def test_ca_key_on_another_module(cli, p11tool, ca_home, tmp_path):
+    """The CA only needs a PKCS#11 token: its key on SoftHSM2 (--module, recorded in ca.json)
+    signs devices whose keys are on a strongroom token."""
+    (tmp_path / "softhsm").mkdir()
+    conf = tmp_path / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {tmp_path / 'softhsm'}\nobjectstore.backend = file\n")
+    cli.env["SOFTHSM2_CONF"] = str(conf)
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "hsmca", "--so-pin", "12345678",
+                    "--pin", USER_PIN], env=cli.env, check=True, capture_output=True)
+    cli("ca", "init", "hsm", "--module", str(SOFTHSM), "--token", "hsmca", *PINS, "--subject", "CN=HSM CA")
+    assert json.loads((ca_home / "ca" / "hsm" / "ca.json").read_text())["module"] == str(SOFTHSM.resolve())
+    p11tool.init_token("fleet")
+    summary = json.loads(cli("provision", "--ca", "hsm", "--ca-pin", USER_PIN, "--count", "2", "--token", "fleet",
+                             *PINS, "--json").stdout)
+    assert summary["issued"] == 2
+    for pem in (ca_home / "ca" / "hsm" / "issued").glob("*.pem"):
+        proc = _openssl("verify", "-CAfile", str(ca_home / "ca" / "hsm" / "ca.pem"), str(pem), cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -75,7 +75,8 @@ def _ca_pin(args: argparse.Namespace, ca_name: str) -> str:
 def _open_ca_token(ca: Any, args: argparse.Namespace) -> Any:
     import strongroom
 
-    return strongroom.open(ca.token_target, pin=_ca_pin(args, ca.name), module=ca.module or getattr(args, "module", None))
+    # ca.module None means strongroom's own module, whatever --module names for the device token
+    return strongroom.open(ca.token_target, pin=_ca_pin(args, ca.name), module=ca.module)
 
 
 def _load_ca(name: str) -> Any:
@@ -87,10 +88,12 @@ def _load_ca(name: str) -> Any:
 def _same_token(ca: Any, token: Any) -> bool:
     """Is ``token`` (already open and logged in) the one holding the CA key? Then it is
     used as is, rather than opening and logging in a second time."""
+    from ..abi import module_path
+
     info = token.info
     return (info.get("label") == ca.config.get("token_label")
             and info.get("serial") == ca.config.get("token_serial")
-            and (ca.module is None or Path(ca.module) == Path(token.module_path)))
+            and Path(ca.module or module_path()).resolve() == Path(token.module_path).resolve())
 
 
 @contextmanager
@@ -215,8 +218,7 @@ def _cmd_ca_init(args: argparse.Namespace) -> int:
 
                     pin = resolve_pin(args.parent_pin, args.parent_pin_source, allow_prompt=False) \
                         or C.user_pin(args, prompt=f"User PIN of CA {parent.name}'s token: ")
-                    parent_token = strongroom.open(parent.token_target, pin=pin,
-                                                   module=parent.module or args.module)
+                    parent_token = strongroom.open(parent.token_target, pin=pin, module=parent.module)
                 ca = init_ca(args.name, token, subject=args.subject, kind=args.key_type,
                              validity_days=args.validity_days, path_length=args.path_length,
                              parent=parent, parent_token=parent_token or token,
@@ -256,6 +258,9 @@ def _cmd_ca_issue(args: argparse.Namespace) -> int:
         else:
             with C.open_token(args) as token:
                 ref = token.find(args.key, type="private")
+                if not ref.id:
+                    C.fail(f"key {args.key!r} has no CKA_ID, so a certificate cannot be stored beside it; "
+                           "give it one or use 'strongroom req' and 'ca issue --csr'", C.EXIT_USAGE)
                 key = token.private_key(args.key)
                 csr = P.build_csr(key, subject, ())
                 ca_token = token if _same_token(ca, token) else _open_ca_token(ca, args)
