@@ -7,7 +7,7 @@ users (subject strings, SAN strings, usage names) are parsed here with precise e
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Sequence
 

@@ -8,7 +8,6 @@ prompt on a terminal.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -400,7 +399,6 @@ def _device_tokens(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     or None). With --token every
     device shares one token (one open for the batch); otherwise each device has its own
     token labelled with its id, created with --so-pin/--pin when missing."""
-    import strongroom
 
     if args.token:
         shared = C.open_token(args)
