@@ -202,14 +202,16 @@ def provision_one(ca: Authority, ca_token: Any, ca_key: Any, token: Any, device:
 
 def _device_key(token: Any, key_id: bytes, kind: str) -> tuple[Any, bool]:
     """The device's private key: the existing one with this CKA_ID, else a new pair.
-    A lone public key (no private half) is not a usable pair: it is replaced."""
+    A lone device public key (our label, no private half; a token whose key generation is
+    not atomic can leave one) is not a usable pair: it is replaced. Other objects that
+    happen to share the CKA_ID are left alone."""
     privates = token.objects(id=key_id, type="private")
     if len(privates) > 1:
         raise CAError(f"{len(privates)} private keys with CKA_ID {key_id.hex()} on token "
                       f"{token.info.get('label')!r}: resolve by hand", 1)
     if privates:
         return token.private_key(id=key_id), True
-    for stray in token.objects(id=key_id, type="public"):
+    for stray in token.objects(id=key_id, type="public", label=PUB_LABEL):
         token.destroy(stray)
     token.generate_key_pair(kind, label=PRIV_LABEL, id=key_id, extractable=False,
                             public_label=PUB_LABEL)
