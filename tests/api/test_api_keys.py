@@ -74,7 +74,8 @@ def test_allowed_mechanisms_are_stored_and_enforced(token):
 
 
 @pytest.mark.parametrize("kind,algorithm", [("ec:p256", hashes.SHA256()), ("ec:p384", hashes.SHA384()),
-                                            ("rsa:2048", hashes.SHA256()), ("ed25519", None)])
+                                            ("rsa:2048", hashes.SHA256()), ("ed25519", None),
+                                            ("ed448", None)])
 def test_csr_and_certificate_signed_on_token(token, kind, algorithm):
     priv, _ = token.generate_key_pair(kind, label=f"x509 {kind}")
     key = token.private_key(id=priv.id)

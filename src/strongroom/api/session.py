@@ -45,7 +45,7 @@ def load_library(path: str | os.PathLike[str]) -> Any:
     if not os.path.exists(path):
         raise StrongroomError(f"PKCS#11 module not found: {path}")
     try:
-        return pkcs11.lib(path)
+        return pkcs11.lib(os.path.realpath(path))    # one spelling per module: python-pkcs11 caches by path
     except p11e.PKCS11Error as exc:
         raise StrongroomError(f"cannot initialise PKCS#11 module {path}: {type(exc).__name__}") from None
     except Exception as exc:   # noqa: BLE001 - dlopen errors come as RuntimeError/OSError
