@@ -140,3 +140,14 @@ def test_two_tokens_on_one_token_share_the_login(backend):
     first.close()
     with backend.open() as anonymous:                     # last session closed: logged out
         assert anonymous.objects(id=b"\x5e", type="private") == []
+
+
+def test_module_by_another_path_is_the_same_library(backend, tmp_path):
+    """A symlink to the module must not make python-pkcs11 load and C_Initialize it twice."""
+    from strongroom.api.session import load_library
+
+    link = tmp_path / "link.so"
+    link.symlink_to(backend.module)
+    assert load_library(link) is load_library(backend.module)
+    with strongroom.open(backend.label, module=link, pin=USER_PIN) as token:
+        assert token.logged_in == "user"

@@ -44,8 +44,13 @@ def load_library(path: str | os.PathLike[str]) -> Any:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise StrongroomError(f"PKCS#11 module not found: {path}")
+    real = os.path.realpath(path)
+    for spelling in list(getattr(pkcs11, "_loaded", {})):   # python-pkcs11 caches by spelling: a second
+        if os.path.realpath(spelling) == real:            # spelling would C_Initialize the module twice
+            path = spelling
+            break
     try:
-        return pkcs11.lib(os.path.realpath(path))    # one spelling per module: python-pkcs11 caches by path
+        return pkcs11.lib(path)
     except p11e.PKCS11Error as exc:
         raise StrongroomError(f"cannot initialise PKCS#11 module {path}: {type(exc).__name__}") from None
     except Exception as exc:   # noqa: BLE001 - dlopen errors come as RuntimeError/OSError
