@@ -131,6 +131,8 @@ def test_killed_batch_resumes_without_duplicates(acme, cli, p11tool, shared):
     assert summary["failed"] == 0
     assert summary["issued"] + summary["resumed"] + summary["skipped"] == 100
     assert summary["skipped"] >= killed_after - 1       # all but possibly the one cut mid-store
+    print(f"\nkilled after {killed_after} issuances; re-run: skipped {summary['skipped']}, "
+          f"resumed {summary['resumed']}, issued {summary['issued']}")
     _check_one_pair_one_cert_each(_all_device_objects(cli), devices, shared)
     records = _issue_records(acme, "k-")
     assert len(records) == 100 and len({r["device"] for r in records}) == 100   # one certificate per device
