@@ -151,3 +151,19 @@ def test_module_by_another_path_is_the_same_library(backend, tmp_path):
     assert load_library(link) is load_library(backend.module)
     with strongroom.open(backend.label, module=link, pin=USER_PIN) as token:
         assert token.logged_in == "user"
+
+
+def test_pin_values_in_uris_never_reach_messages(backend):
+    secret = "uri-pin-5678"
+    with pytest.raises(TokenNotFound) as caught:
+        backend.open(f"pkcs11:token=nope?pin-value={secret}")
+    assert secret not in str(caught.value) and "pin-value=***" in str(caught.value)
+    with backend.open(pin=USER_PIN) as token:
+        for call in (lambda: token.find(f"pkcs11:object=none?pin-value={secret}"),
+                     lambda: token.sign(f"pkcs11:object=none?pin-value={secret}", b"x")):
+            with pytest.raises(strongroom.api.ObjectNotFound) as caught:
+                call()
+            assert secret not in str(caught.value)
+    with pytest.raises(PinIncorrect) as caught:
+        backend.open(f"pkcs11:token={backend.label}?pin-value={secret}")
+    assert secret not in str(caught.value)

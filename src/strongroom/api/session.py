@@ -247,8 +247,18 @@ def _wanted(selector: str | None, label: str | None, id: bytes | None,
     return template, uri
 
 
+def _shown(selector: str) -> str:
+    """A selector as messages may show it: a URI's pin-value masked."""
+    if is_uri(selector):
+        try:
+            return repr(parse(selector).format(hide_pin=True))
+        except ValueError:
+            return "the URI given"
+    return repr(selector)
+
+
 def _describe(selector: str | None, filters: dict[str, Any]) -> str:
-    parts = [f"{selector!r}"] if selector is not None else []
+    parts = [_shown(selector)] if selector is not None else []
     for key, value in filters.items():
         if value is not None:
             parts.append(f"{key}={value.hex() if isinstance(value, bytes) else repr(value)}")
@@ -376,9 +386,9 @@ class Token:
         types = tuple(types)
         found = [r for r in self.objects(ref) if r.type in types]
         if not found:
-            raise ObjectNotFound(f"no {' or '.join(types)} object matching {ref!r} on token {self.label!r}")
+            raise ObjectNotFound(f"no {' or '.join(types)} object matching {_shown(ref)} on token {self.label!r}")
         if len(found) > 1:
-            raise AmbiguousMatch(f"{len(found)} {'/'.join(types)} objects match {ref!r} on token "
+            raise AmbiguousMatch(f"{len(found)} {'/'.join(types)} objects match {_shown(ref)} on token "
                                  f"{self.label!r}: narrow the selection")
         return found[0]
 
