@@ -13,7 +13,7 @@ from pkcs11 import TokenFlag
 from ..uri import is_uri, parse
 from . import cfuncs
 from .errors import StrongroomError, TokenNotFound, rv_name
-from .session import default_module, load_library, pin_state, present_tokens
+from .library import default_module, load_library, pin_state, present_tokens
 
 __all__ = ["init_token", "list_tokens"]
 

@@ -9,11 +9,13 @@ no listing can leak it, whatever the key's CKA_SENSITIVE/CKA_EXTRACTABLE say.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
+from pkcs11 import exceptions as _p11e
 
-__all__ = ["ObjectRef", "TYPE_NAMES", "TYPE_CLASSES", "SENSITIVE", "key_type_name"]
+__all__ = ["ObjectRef", "TYPE_NAMES", "TYPE_CLASSES", "SENSITIVE", "key_type_name", "get_attribute",
+           "read_attributes"]
 
 SENSITIVE = "<sensitive>"
 TYPE_NAMES = {ObjectClass.DATA: "data", ObjectClass.CERTIFICATE: "cert",
@@ -119,3 +121,20 @@ class ObjectRef:
         for attr in secret:
             result.setdefault("CKA_" + Attribute(attr).name, SENSITIVE)
         return result
+
+
+def get_attribute(obj: Any, attribute: Any) -> Any:
+    """One attribute's value, or None when the object has none / will not say."""
+    try:
+        return obj[attribute]
+    except (_p11e.PKCS11Error, NotImplementedError, KeyError, ValueError):
+        return None
+
+
+def read_attributes(obj: Any, attributes: Iterable[Any]) -> dict[Any, Any]:
+    """Several attributes in one call when the module allows, one by one otherwise."""
+    attributes = list(attributes)
+    try:
+        return obj.get_attributes(attributes)
+    except (_p11e.PKCS11Error, ValueError, NotImplementedError):
+        return {a: v for a in attributes if (v := get_attribute(obj, a)) is not None}
