@@ -113,3 +113,9 @@ def test_uri_build_matches_objects_contract(token, pair):
     uri = build(token=token.label, object="findme", type="private").format()
     key = token.private_key(uri)
     assert key.ref.handle == pair[0].handle
+
+
+def test_operation_the_key_does_not_allow_is_refused(token):
+    priv, pub = token.generate_key_pair("ed25519", label="no-encrypt")
+    with pytest.raises(Unsupported, match=r"public key 'no-encrypt' does not allow encrypt \(CKA_ENCRYPT is false\)"):
+        token.encrypt(pub, b"x", "RSA_PKCS")

@@ -189,6 +189,7 @@ class TokenRSAPrivateKey(_TokenKey, rsa.RSAPrivateKey):
 
     def decrypt(self, ciphertext: bytes, padding_: padding.AsymmetricPadding) -> bytes:
         from . import errors
+        from .operations import _allowed
 
         if isinstance(padding_, padding.PKCS1v15):
             mech, param = Mechanism.RSA_PKCS, None
@@ -199,7 +200,7 @@ class TokenRSAPrivateKey(_TokenKey, rsa.RSAPrivateKey):
         else:
             raise Unsupported(f"RSA token keys decrypt with PKCS1v15 or OAEP, not {padding_.name}")
         with errors.translated(f"decrypting with {self._ref.label!r} ({mech.name})"):
-            return bytes(self._ref.obj.decrypt(ciphertext, mechanism=mech, mechanism_param=param))
+            return bytes(_allowed(self._ref, "decrypt")(ciphertext, mechanism=mech, mechanism_param=param))
 
 
 class TokenEd25519PrivateKey(_TokenKey, ed25519.Ed25519PrivateKey):

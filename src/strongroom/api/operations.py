@@ -8,10 +8,22 @@ from typing import Any
 from pkcs11 import Attribute, Mechanism
 
 from . import kinds, mechanisms
-from .errors import ObjectNotFound, translated
+from .errors import ObjectNotFound, Unsupported, translated
 from .objects import ObjectRef, get_attribute as _get
 
 __all__ = ["OperationsMixin"]
+
+
+_FLAG = {"sign": "CKA_SIGN", "verify": "CKA_VERIFY", "encrypt": "CKA_ENCRYPT", "decrypt": "CKA_DECRYPT"}
+
+
+def _allowed(ref: ObjectRef, operation: str) -> Any:
+    """The python-pkcs11 method for `operation` on the object; python-pkcs11 gives an
+    object only the methods its CKA_SIGN/VERIFY/ENCRYPT/DECRYPT allow."""
+    method = getattr(ref.obj, operation, None)
+    if method is None:
+        raise Unsupported(f"{ref.type} key {ref.label!r} does not allow {operation} ({_FLAG[operation]} is false)")
+    return method
 
 
 class OperationsMixin:
@@ -33,12 +45,12 @@ class OperationsMixin:
         name = self._key_mechanism(ref, mechanism, mechanisms.default_sign)
         mech, data = self._ecdsa_fallback(name, data)
         with translated(f"signing with {ref.label!r} ({mech.name})"):
-            return ref.obj.sign(data, mechanism=mech, mechanism_param=mechanisms.sign_params(name, data))
+            return _allowed(ref, "sign")(data, mechanism=mech, mechanism_param=mechanisms.sign_params(name, data))
 
     def sign_raw(self, ref: ObjectRef, data: bytes, mechanism: Any, param: Any = None) -> bytes:
         """One C_Sign with a python-pkcs11 mechanism and parameter (used by token keys)."""
         with translated(f"signing with {ref.label!r} ({getattr(mechanism, 'name', mechanism)})"):
-            return ref.obj.sign(data, mechanism=mechanism, mechanism_param=param)
+            return _allowed(ref, "sign")(data, mechanism=mechanism, mechanism_param=param)
 
     def _ecdsa_fallback(self, name: str, data: bytes) -> tuple[Any, bytes]:
         mech = mechanisms.mechanism(name)
@@ -67,7 +79,7 @@ class OperationsMixin:
         name = self._key_mechanism(ref, mechanism, mechanisms.default_sign)
         mech, data = self._ecdsa_fallback(name, data)
         with translated(f"verifying with {ref.label!r} ({mech.name})"):
-            return bool(ref.obj.verify(data, signature, mechanism=mech,
+            return bool(_allowed(ref, "verify")(data, signature, mechanism=mech,
                                        mechanism_param=mechanisms.sign_params(name, data)))
 
     def encrypt(self, key_ref: ObjectRef | str, data: bytes, mechanism: str | None = None) -> bytes:
@@ -77,7 +89,7 @@ class OperationsMixin:
         name = self._key_mechanism(ref, mechanism, mechanisms.default_encrypt)
         iv = mechanisms.fresh_iv(name)
         with translated(f"encrypting with {ref.label!r} ({name})"):
-            out = ref.obj.encrypt(data, mechanism=mechanisms.mechanism(name),
+            out = _allowed(ref, "encrypt")(data, mechanism=mechanisms.mechanism(name),
                                   mechanism_param=mechanisms.crypt_params(name, iv))
         return (iv or b"") + bytes(out)
 
@@ -90,5 +102,5 @@ class OperationsMixin:
             raise ValueError(f"{name} ciphertext is shorter than its {size}-byte IV")
         iv, body = (data[:size], data[size:]) if size else (None, data)
         with translated(f"decrypting with {ref.label!r} ({name})"):
-            return bytes(ref.obj.decrypt(body, mechanism=mechanisms.mechanism(name),
+            return bytes(_allowed(ref, "decrypt")(body, mechanism=mechanisms.mechanism(name),
                                          mechanism_param=mechanisms.crypt_params(name, iv)))
