@@ -156,5 +156,8 @@ def test_secret_key_generation(token):
     ct = token.encrypt(ref, b"hello", "AES_GCM")
     assert len(ct) == 12 + 5 + 16
     assert token.decrypt(ref, ct, "AES_GCM") == b"hello"
+    # any spelling of a mechanism name selects the same mechanism and IV handling
+    for name in ("aes-gcm", "CKM_AES_GCM", "aes-cbc-pad"):
+        assert token.decrypt(ref, token.encrypt(ref, b"hello", name), name) == b"hello"
     generic = token.generate_secret_key("generic:256", label="hmac gen")
     assert generic.key_type == "generic_secret"

@@ -25,9 +25,14 @@ _HASH_MECH = {"SHA1": Mechanism.SHA_1, "SHA224": Mechanism.SHA224, "SHA256": Mec
 IV_MECHANISMS = {"AES_GCM": 12, "AES_CBC_PAD": 16, "AES_CBC": 16, "AES_CTR": 16}
 
 
+def normalise(name: str) -> str:
+    """The one spelling every lookup here uses: "ckm_aes-gcm" -> "AES_GCM"."""
+    return name.strip().upper().removeprefix("CKM_").replace("-", "_")
+
+
 def mechanism(name: str) -> Any:
-    """The python-pkcs11 Mechanism for a name ("ECDSA_SHA256" or "CKM_ECDSA_SHA256")."""
-    key = name.strip().upper().removeprefix("CKM_").replace("-", "_")
+    """The python-pkcs11 Mechanism for a name ("ECDSA_SHA256", "CKM_ECDSA_SHA256", "aes-gcm")."""
+    key = normalise(name)
     if key.startswith("RSA_PKCS_OAEP_") and hash_of(key):     # "RSA_PKCS_OAEP_SHA1": OAEP with that hash
         key = "RSA_PKCS_OAEP"
     try:
@@ -60,7 +65,7 @@ def hash_for_digest(length: int) -> str:
 
 def sign_params(name: str, data: bytes) -> Any:
     """The mechanism parameter a signing mechanism needs (None for most)."""
-    upper = name.upper().removeprefix("CKM_")
+    upper = normalise(name)
     if upper.endswith("RSA_PKCS_PSS"):
         return pss_params(hash_of(upper) or hash_for_digest(len(data)))
     return None
@@ -101,7 +106,7 @@ def default_encrypt(key_type: str | None) -> str:
 def crypt_params(name: str, iv: bytes | None) -> Any:
     """Parameter for an encrypt/decrypt mechanism: the IV (GCM: nonce, no AAD, 128-bit
     tag), OAEP hash/MGF, or None."""
-    upper = name.upper().removeprefix("CKM_")
+    upper = normalise(name)
     if upper == "AES_GCM":
         from pkcs11.mechanisms import GCMParams
 
@@ -114,5 +119,5 @@ def crypt_params(name: str, iv: bytes | None) -> Any:
 
 
 def fresh_iv(name: str) -> bytes | None:
-    size = IV_MECHANISMS.get(name.upper().removeprefix("CKM_"))
+    size = IV_MECHANISMS.get(normalise(name))
     return os.urandom(size) if size else None

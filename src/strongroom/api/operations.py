@@ -97,7 +97,7 @@ class OperationsMixin:
         """Decrypt on the token; the inverse of encrypt() (reads the IV it prepended)."""
         ref = self._resolve(key_ref, ("private", "secret-key"))
         name = self._key_mechanism(ref, mechanism, mechanisms.default_encrypt)
-        size = mechanisms.IV_MECHANISMS.get(name.upper().removeprefix("CKM_"), 0)
+        size = mechanisms.IV_MECHANISMS.get(mechanisms.normalise(name), 0)
         if len(data) < size:
             raise ValueError(f"{name} ciphertext is shorter than its {size}-byte IV")
         iv, body = (data[:size], data[size:]) if size else (None, data)
