@@ -2,32 +2,12 @@
 subprocess, and pkcs11-tool for an independent view of the token."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from support import SO_PIN, USER_PIN, Tool, make_home, subprocess_env
-
-STRONGROOM = str(Path(sys.executable).with_name("strongroom"))
-
-
-class CLI:
-    """``strongroom`` bound to one token home."""
-
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        self.env = subprocess_env(home)
-
-    def __call__(self, *args: str, check: bool = True, input: str | None = None,
-                 timeout: int = 600) -> subprocess.CompletedProcess:
-        proc = subprocess.run([STRONGROOM, *args], env=self.env, capture_output=True, text=True,
-                              input=input, timeout=timeout, cwd=self.home.parent)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"strongroom {' '.join(args)} -> {proc.returncode}\n"
-                                 f"stdout: {proc.stdout}\nstderr: {proc.stderr}")
-        return proc
+from ca_support import CLI
+from support import Tool, make_home
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +41,3 @@ def ca_token(p11tool) -> str:
     """A token "ca" with the standard test PINs, made by pkcs11-tool."""
     p11tool.init_token("ca")
     return "ca"
-
-
-PINS = ("--pin", USER_PIN)
-SO_PINS = ("--so-pin", SO_PIN)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PINS
+from ca_support import PINS
 from support import USER_PIN, subprocess_env
 
 CA_SUBJECT = "CN=Acme Device CA,O=Acme"

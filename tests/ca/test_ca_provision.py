@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PINS, SO_PINS, STRONGROOM
+from ca_support import PINS, SO_PINS, STRONGROOM
 from support import USER_PIN
 
 CA_PIN = ("--ca-pin", USER_PIN)

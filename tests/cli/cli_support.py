@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from support import SO_PIN, USER_PIN, Tool, make_home, subprocess_env
 
-STRONGROOM = "/work/main/.venv/bin/strongroom"
+STRONGROOM = str(Path(sys.executable).with_name("strongroom"))   # the venv running the tests
 
 
 class CLI:
