@@ -517,3 +517,22 @@ def test_find_by_unindexed_flags_is_exact(lib, token, private):
         lib.find_objects_init(token, template)
         assert sorted(lib.find_objects(token, 10)) == expected
         lib.find_objects_final(token)
+
+
+def test_usage_defaults_follow_what_the_key_type_can_do(lib, token):
+    """Unspecified usage flags default to CK_TRUE (token choice, footnote 9) only where a
+    mechanism exists for the key type: an EC key is not made able to decrypt or recover."""
+    pub, priv = lib.generate_key_pair(
+        token, Mechanism(CKM.EC_KEY_PAIR_GEN), [(CKA.EC_PARAMS, P256)], [])
+    usage = [CKA.SIGN, CKA.DECRYPT, CKA.UNWRAP, CKA.SIGN_RECOVER, CKA.DECAPSULATE]
+    assert lib.get_attribute_value(token, priv, usage) == [True, False, False, False, False]
+    usage = [CKA.VERIFY, CKA.ENCRYPT, CKA.WRAP, CKA.VERIFY_RECOVER, CKA.ENCAPSULATE]
+    assert lib.get_attribute_value(token, pub, usage) == [True, False, False, False, False]
+    # still the caller's to set
+    pub, priv = lib.generate_key_pair(
+        token, Mechanism(CKM.EC_KEY_PAIR_GEN), [(CKA.EC_PARAMS, P256)], [(CKA.SIGN_RECOVER, True)])
+    assert lib.get_attribute_value(token, priv, [CKA.SIGN_RECOVER]) == [True]
+    pub, priv = lib.generate_key_pair(
+        token, Mechanism(CKM.RSA_PKCS_KEY_PAIR_GEN), [(CKA.MODULUS_BITS, 2048)], [])
+    assert lib.get_attribute_value(token, priv, [CKA.SIGN, CKA.DECRYPT, CKA.SIGN_RECOVER, CKA.DECAPSULATE]) \
+        == [True, True, True, False]
