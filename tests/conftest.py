@@ -8,6 +8,16 @@ import pytest
 from support import make_home
 
 
+@pytest.fixture(scope="session")
+def module() -> str:
+    """Path of the built libstrongroom.so (tests/abi overrides this with its own)."""
+    from strongroom.abi import module_path
+
+    path = module_path()
+    assert path.is_file(), f"libstrongroom not built at {path}: run ./install.sh"
+    return str(path)
+
+
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
     env = make_home(tmp_path / "home")

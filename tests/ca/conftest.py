@@ -10,15 +10,6 @@ from ca_support import CLI
 from support import Tool, make_home
 
 
-@pytest.fixture(scope="session")
-def module() -> str:
-    from strongroom.abi import module_path
-
-    path = module_path()
-    assert path.is_file(), f"libstrongroom not built at {path}: run ./install.sh"
-    return str(path)
-
-
 @pytest.fixture
 def ca_home(tmp_path) -> Path:
     home = tmp_path / "home"

@@ -1,6 +1,6 @@
 """Helpers for the CLI tests: the installed ``strongroom`` run in a subprocess against a
-temp STRONGROOM_HOME (fast KDF), a token made by pkcs11-tool; the fixtures are imported by
-the test modules."""
+temp STRONGROOM_HOME (fast KDF), and what a failed command must print; the fixtures are
+in conftest.py."""
 from __future__ import annotations
 
 import json
@@ -8,9 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from support import SO_PIN, USER_PIN, Tool, make_home, subprocess_env
+from support import SO_PIN, USER_PIN, subprocess_env  # noqa: F401 - re-exported for the tests
 
 STRONGROOM = str(Path(sys.executable).with_name("strongroom"))   # the venv running the tests
 
@@ -54,43 +52,3 @@ def error_line(proc: subprocess.CompletedProcess) -> str:
     assert len(lines) == 1 and lines[0].startswith("strongroom: error: "), text
     assert "Traceback" not in text
     return lines[0]
-
-
-# -- fixtures (imported by the test modules: no conftest.py here, since several test
-# folders' conftest modules would share the name "conftest") ------------------------------
-@pytest.fixture(scope="session")
-def module() -> str:
-    from strongroom.abi import module_path
-
-    path = module_path()
-    assert path.is_file(), f"libstrongroom not built at {path}: run ./install.sh"
-    return str(path)
-
-
-@pytest.fixture
-def cli_home(tmp_path) -> Path:
-    home = tmp_path / "home"
-    make_home(home)
-    return home
-
-
-@pytest.fixture
-def cli(cli_home) -> CLI:
-    return CLI(cli_home)
-
-
-@pytest.fixture
-def p11tool(module, cli_home) -> Tool:
-    return Tool(module, cli_home)
-
-
-@pytest.fixture
-def token(cli, p11tool) -> CLI:
-    """Token 't' with SO and user PINs set, created by another client (pkcs11-tool)."""
-    p11tool.init_token("t")
-    return cli
-
-
-
-FIXTURES = (module, cli_home, cli, p11tool, token)
-__all__ = ["CLI", "SO_PIN", "STRONGROOM", "USER_PIN", "error_line", "module", "cli_home", "cli", "p11tool", "token"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from cryptography.hazmat.primitives import serialization
 
 import cli_keys as K
-from cli_support import USER_PIN, error_line, cli, cli_home, module, p11tool, token  # noqa: F401 - fixtures
+from cli_support import USER_PIN, error_line
 
 
 def test_import_matches_key_id_then_list_and_export(token, tmp_path, p11tool):

@@ -7,7 +7,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from cli_support import USER_PIN, error_line, cli, cli_home, module, p11tool, token  # noqa: F401 - fixtures
+from cli_support import USER_PIN, error_line
 
 DATA = bytes(range(256)) * 3 + b"\x00\r\n\xff"
 

@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 import cli_keys as K
-from cli_support import USER_PIN, error_line, cli, cli_home, module, p11tool, token  # noqa: F401 - fixtures
+from cli_support import USER_PIN, error_line
 
 
 def _labels(objs, kind=None):

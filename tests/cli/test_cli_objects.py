@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from cli_support import STRONGROOM, USER_PIN, error_line, cli, cli_home, module, p11tool, token  # noqa: F401 - fixtures
+from cli_support import STRONGROOM, USER_PIN, error_line
 
 
 def test_objects_shows_attributes_and_hides_secrets(token):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from cli_support import SO_PIN, USER_PIN, error_line, cli, cli_home, module, p11tool, token  # noqa: F401 - fixtures
+from cli_support import SO_PIN, USER_PIN, error_line
 
 
 def test_init_list_info(cli, module):

@@ -6,15 +6,6 @@ import pytest
 from support import USER_PIN, Tool, make_home, subprocess_env
 
 
-@pytest.fixture(scope="session")
-def module() -> str:
-    from strongroom.abi import module_path
-
-    path = module_path()
-    assert path.is_file(), f"libstrongroom not built at {path}: run ./install.sh"
-    return str(path)
-
-
 @pytest.fixture
 def tool(module, tmp_path) -> Tool:
     home = tmp_path / "home"
