@@ -161,3 +161,31 @@ def test_secret_key_generation(token):
         assert token.decrypt(ref, token.encrypt(ref, b"hello", name), name) == b"hello"
     generic = token.generate_secret_key("generic:256", label="hmac gen")
     assert generic.key_type == "generic_secret"
+
+
+@pytest.mark.parametrize("kind", ["x25519", "x448"])
+def test_montgomery_pair_agrees_with_pyca(backend, token, kind):
+    """X25519 / X448 key pairs (generated through cfuncs: python-pkcs11 0.10 has no
+    CKK_EC_MONTGOMERY) do ECDH on the token with the same result pyca computes."""
+    if backend.name == "softhsm":
+        pytest.skip("SoftHSM2 2.6 has no CKK_EC_MONTGOMERY keys (it treats X25519 as Edwards)")
+    from cryptography.hazmat.primitives.asymmetric import x448, x25519
+    from pkcs11 import KDF, Attribute, KeyType, Mechanism, ObjectClass
+
+    priv, pub = token.generate_key_pair(kind, label=f"gen {kind}")
+    attrs = priv.attributes()
+    assert attrs["CKA_DERIVE"] is True and attrs["CKA_SIGN"] is False
+    assert attrs["CKA_SENSITIVE"] is True and attrs["CKA_EXTRACTABLE"] is False
+    assert attrs["CKA_VALUE"] == "<sensitive>"
+    ours = token.public_key(id=pub.id)
+    assert priv.id == pub.id == hashlib.sha1(spki(ours)).digest()
+    peer = (x25519.X25519PrivateKey if kind == "x25519" else x448.X448PrivateKey).generate()
+    peer_raw = peer.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    secret = priv.obj.derive_key(
+        KeyType.GENERIC_SECRET, 8 * len(peer_raw), mechanism=Mechanism.ECDH1_DERIVE,
+        mechanism_param=(KDF.NULL, None, peer_raw),
+        template={Attribute.TOKEN: False, Attribute.SENSITIVE: False, Attribute.EXTRACTABLE: True,
+                  Attribute.CLASS: ObjectClass.SECRET_KEY})
+    assert secret[Attribute.VALUE] == peer.exchange(ours)
+    explicit, _ = token.generate_key_pair(kind, label="with id", id=b"\x07")
+    assert explicit.id == b"\x07"

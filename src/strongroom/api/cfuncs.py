@@ -12,16 +12,27 @@ from __future__ import annotations
 
 import ctypes
 
-__all__ = ["init_token", "login", "CKU_SO", "CKU_USER"]
+__all__ = ["init_token", "login", "generate_key_pair", "CKU_SO", "CKU_USER"]
 
 CKU_SO, CKU_USER = 0, 1
 _ULONG = ctypes.c_ulong
 # Positions in CK_FUNCTION_LIST after its CK_VERSION (padded to a pointer).
-_INDEX = {"C_InitToken": 9, "C_Login": 18}
+_INDEX = {"C_InitToken": 9, "C_Login": 18, "C_GenerateKeyPair": 59}
 _TYPES = {
     "C_InitToken": ctypes.CFUNCTYPE(_ULONG, _ULONG, ctypes.c_char_p, _ULONG, ctypes.c_char_p),
     "C_Login": ctypes.CFUNCTYPE(_ULONG, _ULONG, _ULONG, ctypes.c_char_p, _ULONG),
+    "C_GenerateKeyPair": ctypes.CFUNCTYPE(_ULONG, _ULONG, ctypes.c_void_p, ctypes.c_void_p, _ULONG,
+                                          ctypes.c_void_p, _ULONG, ctypes.POINTER(_ULONG),
+                                          ctypes.POINTER(_ULONG)),
 }
+
+
+class _Mechanism(ctypes.Structure):
+    _fields_ = [("mechanism", _ULONG), ("pParameter", ctypes.c_void_p), ("ulParameterLen", _ULONG)]
+
+
+class _Attribute(ctypes.Structure):
+    _fields_ = [("type", _ULONG), ("pValue", ctypes.c_void_p), ("ulValueLen", _ULONG)]
 _tables: dict[str, int] = {}
 
 
@@ -52,3 +63,39 @@ def login(path: str, session_handle: int, user_type: int, pin: str) -> int:
     """C_Login on a session python-pkcs11 opened; returns the CK_RV."""
     data = pin.encode("utf-8")
     return int(_function(path, "C_Login")(session_handle, user_type, data, len(data)))
+
+
+def _value(value: bool | int | bytes | str) -> bytes:
+    """The C image of a template value: CK_BBOOL, CK_ULONG (native), bytes or UTF-8."""
+    if isinstance(value, bool):
+        return b"\x01" if value else b"\x00"
+    if isinstance(value, int):
+        return bytes(_ULONG(value))
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return bytes(value)
+
+
+def _template(items: list[tuple[int, bool | int | bytes | str]]) -> tuple[ctypes.Array, list]:
+    buffers = [ctypes.create_string_buffer(_value(v), len(_value(v)) or 1) for _, v in items]
+    array = (_Attribute * max(len(items), 1))()
+    for i, ((cka, value), buf) in enumerate(zip(items, buffers)):
+        array[i] = _Attribute(cka, ctypes.cast(buf, ctypes.c_void_p), len(_value(value)))
+    return array, buffers     # the buffers must outlive the call
+
+
+def generate_key_pair(path: str, session_handle: int, mechanism: int,
+                      public: list[tuple[int, bool | int | bytes | str]],
+                      private: list[tuple[int, bool | int | bytes | str]]) -> tuple[int, int, int]:
+    """C_GenerateKeyPair with a parameterless mechanism, for the key types python-pkcs11
+    has no enum member for (CKK_EC_MONTGOMERY). Returns (CK_RV, public handle, private handle)."""
+    mech = _Mechanism(mechanism, None, 0)
+    pub, keep_pub = _template(public)
+    priv, keep_priv = _template(private)
+    h_pub, h_priv = _ULONG(0), _ULONG(0)
+    rv = _function(path, "C_GenerateKeyPair")(session_handle, ctypes.addressof(mech),
+                                              ctypes.addressof(pub), len(public),
+                                              ctypes.addressof(priv), len(private),
+                                              ctypes.byref(h_pub), ctypes.byref(h_priv))
+    del keep_pub, keep_priv
+    return int(rv), h_pub.value, h_priv.value

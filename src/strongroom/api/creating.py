@@ -21,6 +21,12 @@ if TYPE_CHECKING:
 __all__ = ["CreatingMixin"]
 
 
+def _ulong(value: int) -> Any:
+    import ctypes
+
+    return ctypes.c_ulong(value)
+
+
 def pkcs11_version() -> str:
     from importlib.metadata import version
 
@@ -42,6 +48,10 @@ class CreatingMixin:
         `public_label` names the public object (default: `label`).
         """
         spec = kinds.parse_kind(kind)
+        if spec.key_type == "EC_MONTGOMERY":
+            return self._generate_montgomery(spec, label=label, id=id, extractable=extractable,
+                                             allowed_mechanisms=allowed_mechanisms,
+                                             public_label=public_label)
         if spec.key_type not in KeyType.__members__ or spec.mechanism not in Mechanism.__members__:
             raise Unsupported(f"generating {spec.name} keys is not possible through python-pkcs11 "
                               f"{pkcs11_version()} (no CKK_{spec.key_type}); import one instead")
@@ -77,6 +87,45 @@ class CreatingMixin:
             pub_obj, priv_obj = self.session.generate_keypair(
                 key_type, spec.bits, mechanism=Mechanism[spec.mechanism], public_template=public,
                 private_template=private)
+        return self._finish_pair(spec, priv_obj, pub_obj, id)
+
+    def _generate_montgomery(self, spec: Any, *, label: str | None, id: bytes | None,
+                             extractable: bool, allowed_mechanisms: Iterable[str] | None,
+                             public_label: str | None) -> tuple[ObjectRef, ObjectRef]:
+        """X25519 / X448 (key agreement only): python-pkcs11 0.10 has no CKK_EC_MONTGOMERY
+        or its key-pair mechanism, so C_GenerateKeyPair goes through cfuncs; the new
+        objects are then found by a one-off CKA_ID and given their final one."""
+        from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO
+
+        from . import cfuncs
+        from .errors import from_rv
+
+        temporary = os.urandom(16)
+        ident = bytes(id) if id is not None else temporary
+        public = [(CKA.CLASS, CKO.PUBLIC_KEY), (CKA.KEY_TYPE, CKK.EC_MONTGOMERY), (CKA.TOKEN, True),
+                  (CKA.PRIVATE, False), (CKA.EC_PARAMS, spec.ec_params), (CKA.ID, ident)]
+        private = [(CKA.CLASS, CKO.PRIVATE_KEY), (CKA.KEY_TYPE, CKK.EC_MONTGOMERY), (CKA.TOKEN, True),
+                   (CKA.PRIVATE, True), (CKA.SENSITIVE, True), (CKA.EXTRACTABLE, bool(extractable)),
+                   (CKA.DERIVE, True), (CKA.ID, ident)]
+        if label is not None:
+            private.append((CKA.LABEL, label))
+        if (public_label if public_label is not None else label) is not None:
+            public.append((CKA.LABEL, public_label if public_label is not None else label))
+        if allowed_mechanisms is not None:
+            ids = [int(mechanisms.mechanism(m)) for m in allowed_mechanisms]
+            private.append((CKA.ALLOWED_MECHANISMS, b"".join(bytes(_ulong(m)) for m in ids)))
+        rv, h_pub, h_priv = cfuncs.generate_key_pair(
+            self.module_path, self.session.handle, int(CKM.EC_MONTGOMERY_KEY_PAIR_GEN), public, private)
+        if rv != 0:
+            raise from_rv(rv, f"generating a {spec.name} key pair on token {self.label!r}")
+        with translated(f"reading the new {spec.name} key pair"):
+            found = {obj.object_class: obj for obj in self.session.get_objects({Attribute.ID: ident})
+                     if obj.handle in (h_pub, h_priv)}
+        return self._finish_pair(spec, found[ObjectClass.PRIVATE_KEY], found[ObjectClass.PUBLIC_KEY], id)
+
+    def _finish_pair(self, spec: Any, priv_obj: Any, pub_obj: Any,
+                     id: bytes | None) -> tuple[ObjectRef, ObjectRef]:
+        """The refs of a new pair; without a caller's `id`, both objects get the derived one."""
         priv_ref, pub_ref = self._ref(priv_obj), self._ref(pub_obj)
         if id is None:
             try:
