@@ -189,3 +189,15 @@ def test_montgomery_pair_agrees_with_pyca(backend, token, kind):
     assert secret[Attribute.VALUE] == peer.exchange(ours)
     explicit, _ = token.generate_key_pair(kind, label="with id", id=b"\x07")
     assert explicit.id == b"\x07"
+
+
+@pytest.mark.parametrize("kind", ["ml-dsa-44", "ml-dsa-65", "ml-dsa-87"])
+def test_ml_dsa_sign_on_token_verifies_with_pyca(backend, token, kind):
+    if backend.name == "softhsm":
+        pytest.skip("SoftHSM2 2.6 has no ML-DSA")
+    priv, pub = token.generate_key_pair(kind, label=f"gen {kind}")
+    assert priv.attributes()["CKA_SIGN"] is True and priv.attributes()["CKA_DECRYPT"] is False
+    signature = token.sign(priv, b"firmware image")
+    assert token.verify(pub, b"firmware image", signature)
+    assert not token.verify(pub, b"firmware imagE", signature)
+    token.public_key(id=pub.id).verify(signature, b"firmware image")   # pyca raises if invalid
