@@ -52,7 +52,14 @@ SLOT_OF: dict[OpKind, OpSlot] = {
 
 
 def check_key_for(kind: OpKind, entry: registry.MechanismEntry, key: ObjectRef) -> None:
-    flag, classes, usage = _KIND_RULES[kind]
+    _flag, classes, usage = _KIND_RULES[kind]
+    check_key(entry, key, classes, usage)
+
+
+def check_key(entry: registry.MechanismEntry, key: ObjectRef, classes: frozenset[int] | tuple[int, ...],
+              usage: int | None) -> None:
+    """The key checks every operation makes (class and type, usage flag, allowed
+    mechanisms, size); C_*Init and keyops' derive/wrap/unwrap/KEM share them."""
     attrs = key.attrs
     if attrs.get(CKA.CLASS) not in classes or attrs.get(CKA.KEY_TYPE) not in entry.key_types:
         raise CKRError(CKR.KEY_TYPE_INCONSISTENT)

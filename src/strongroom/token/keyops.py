@@ -10,7 +10,7 @@ object's attributes (template validator + ``keys.normalize_key_attrs``).
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from ..mechanisms import checkvalue, keys, registry
 from ..mechanisms.registry import OpKind
@@ -61,21 +61,6 @@ def _entry(mech: Mechanism, flag: int, present: object) -> registry.MechanismEnt
         raise CKRError(CKR.MECHANISM_INVALID, f"mechanism 0x{mech.type:x} cannot do this")
     registry.check_param(entry, mech.param)
     return entry
-
-
-def _check_key(entry: registry.MechanismEntry, key: ObjectRef, classes: Iterable[int],
-               usage: int) -> None:
-    attrs = key.attrs
-    if attrs.get(CKA.CLASS) not in classes or attrs.get(CKA.KEY_TYPE) not in entry.key_types:
-        raise CKRError(CKR.KEY_TYPE_INCONSISTENT)
-    if not attrs.get(usage, False):
-        raise CKRError(CKR.KEY_FUNCTION_NOT_PERMITTED)
-    allowed = attrs.get(CKA.ALLOWED_MECHANISMS) or ()
-    if allowed and entry.mechanism not in allowed:
-        raise CKRError(CKR.MECHANISM_INVALID, "mechanism not in the key's CKA_ALLOWED_MECHANISMS")
-    size = keys.key_size(attrs)
-    if size and entry.max_key_size and not entry.min_key_size <= size <= entry.max_key_size:
-        raise CKRError(CKR.KEY_SIZE_RANGE)
 
 
 def merge_template(template: Template, extra: Any) -> Template:
@@ -130,7 +115,7 @@ def derive_key(lib: "Library", h: int, mech: Mechanism, base: int, template: Tem
     session = lib._session(h)
     entry = _entry(mech, MechanismFlag.DERIVE, lambda e: e.derive)
     ref = _resolve(lib, session, base)
-    _check_key(entry, ref, (CKO.PRIVATE_KEY, CKO.SECRET_KEY), CKA.DERIVE)
+    crypto.check_key(entry, ref, (CKO.PRIVATE_KEY, CKO.SECRET_KEY), CKA.DERIVE)
     merged = merge_template(template, ref.attrs.get(CKA.DERIVE_TEMPLATE))
     param = _resolve_param(lib, session, mech.param)
     if dict(merged).get(CKA.CLASS) == CKO.DATA:
@@ -162,7 +147,7 @@ def wrap_key(lib: "Library", h: int, mech: Mechanism, wrapping: int, key: int,
     entry = _entry(mech, MechanismFlag.WRAP, lambda e: e.operation)
     try:
         wref = _resolve(lib, session, wrapping)
-        _check_key(entry, wref, (CKO.PUBLIC_KEY, CKO.SECRET_KEY), CKA.WRAP)
+        crypto.check_key(entry, wref, (CKO.PUBLIC_KEY, CKO.SECRET_KEY), CKA.WRAP)
     except CKRError as exc:
         raise _remap(exc, _WRAPPING) from None
     target = _resolve(lib, session, key).attrs
@@ -195,7 +180,7 @@ def unwrap_key(lib: "Library", h: int, mech: Mechanism, unwrapping: int, wrapped
     entry = _entry(mech, MechanismFlag.UNWRAP, lambda e: e.operation)
     try:
         uref = _resolve(lib, session, unwrapping)
-        _check_key(entry, uref, (CKO.PRIVATE_KEY, CKO.SECRET_KEY), CKA.UNWRAP)
+        crypto.check_key(entry, uref, (CKO.PRIVATE_KEY, CKO.SECRET_KEY), CKA.UNWRAP)
     except CKRError as exc:
         raise _remap(exc, _UNWRAPPING) from None
     merged = merge_template(template, uref.attrs.get(CKA.UNWRAP_TEMPLATE))
@@ -230,7 +215,7 @@ def encapsulate_key(lib: "Library", h: int, mech: Mechanism, public: int, templa
     session = lib._session(h)
     entry = _entry(mech, MechanismFlag.ENCAPSULATE, lambda e: e.encapsulate)
     ref = _resolve(lib, session, public)
-    _check_key(entry, ref, (CKO.PUBLIC_KEY,), CKA.ENCAPSULATE)
+    crypto.check_key(entry, ref, (CKO.PUBLIC_KEY,), CKA.ENCAPSULATE)
     merged = merge_template(template, ref.attrs.get(CKA.ENCAPSULATE_TEMPLATE))
     attrs = _secret_template(merged, rules.Op.DERIVE)
     lib._check_write(session, attrs)
@@ -248,7 +233,7 @@ def decapsulate_key(lib: "Library", h: int, mech: Mechanism, private: int, templ
     session = lib._session(h)
     entry = _entry(mech, MechanismFlag.DECAPSULATE, lambda e: e.decapsulate)
     ref = _resolve(lib, session, private)
-    _check_key(entry, ref, (CKO.PRIVATE_KEY,), CKA.DECAPSULATE)
+    crypto.check_key(entry, ref, (CKO.PRIVATE_KEY,), CKA.DECAPSULATE)
     merged = merge_template(template, ref.attrs.get(CKA.DECAPSULATE_TEMPLATE))
     attrs = _secret_template(merged, rules.Op.DERIVE, base=ref.attrs)
     lib._check_write(session, attrs)
