@@ -65,28 +65,34 @@ def login(path: str, session_handle: int, user_type: int, pin: str) -> int:
     return int(_function(path, "C_Login")(session_handle, user_type, data, len(data)))
 
 
-def _value(value: bool | int | bytes | str) -> bytes:
-    """The C image of a template value: CK_BBOOL, CK_ULONG (native), bytes or UTF-8."""
+Value = bool | int | bytes | str | list[int]
+
+
+def _value(value: Value) -> bytes:
+    """The C image of a template value: CK_BBOOL, CK_ULONG (native), bytes, UTF-8, or a
+    list of CK_ULONGs (CKA_ALLOWED_MECHANISMS)."""
     if isinstance(value, bool):
         return b"\x01" if value else b"\x00"
     if isinstance(value, int):
         return bytes(_ULONG(value))
     if isinstance(value, str):
         return value.encode("utf-8")
+    if isinstance(value, list):
+        return b"".join(bytes(_ULONG(v)) for v in value)
     return bytes(value)
 
 
-def _template(items: list[tuple[int, bool | int | bytes | str]]) -> tuple[ctypes.Array, list]:
-    buffers = [ctypes.create_string_buffer(_value(v), len(_value(v)) or 1) for _, v in items]
+def _template(items: list[tuple[int, Value]]) -> tuple[ctypes.Array, list]:
+    images = [_value(v) for _, v in items]
+    buffers = [ctypes.create_string_buffer(image, len(image) or 1) for image in images]
     array = (_Attribute * max(len(items), 1))()
-    for i, ((cka, value), buf) in enumerate(zip(items, buffers)):
-        array[i] = _Attribute(cka, ctypes.cast(buf, ctypes.c_void_p), len(_value(value)))
+    for i, ((cka, _), image, buf) in enumerate(zip(items, images, buffers)):
+        array[i] = _Attribute(cka, ctypes.cast(buf, ctypes.c_void_p), len(image))
     return array, buffers     # the buffers must outlive the call
 
 
 def generate_key_pair(path: str, session_handle: int, mechanism: int,
-                      public: list[tuple[int, bool | int | bytes | str]],
-                      private: list[tuple[int, bool | int | bytes | str]]) -> tuple[int, int, int]:
+                      public: list[tuple[int, Value]], private: list[tuple[int, Value]]) -> tuple[int, int, int]:
     """C_GenerateKeyPair with a parameterless mechanism, for the key types python-pkcs11
     has no enum member for (CKK_EC_MONTGOMERY). Returns (CK_RV, public handle, private handle)."""
     mech = _Mechanism(mechanism, None, 0)

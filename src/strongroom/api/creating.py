@@ -21,12 +21,6 @@ if TYPE_CHECKING:
 __all__ = ["CreatingMixin"]
 
 
-def _ulong(value: int) -> Any:
-    import ctypes
-
-    return ctypes.c_ulong(value)
-
-
 def pkcs11_version() -> str:
     from importlib.metadata import version
 
@@ -112,8 +106,7 @@ class CreatingMixin:
         if (public_label if public_label is not None else label) is not None:
             public.append((CKA.LABEL, public_label if public_label is not None else label))
         if allowed_mechanisms is not None:
-            ids = [int(mechanisms.mechanism(m)) for m in allowed_mechanisms]
-            private.append((CKA.ALLOWED_MECHANISMS, b"".join(bytes(_ulong(m)) for m in ids)))
+            private.append((CKA.ALLOWED_MECHANISMS, [int(mechanisms.mechanism(m)) for m in allowed_mechanisms]))
         rv, h_pub, h_priv = cfuncs.generate_key_pair(
             self.module_path, self.session.handle, int(CKM.EC_MONTGOMERY_KEY_PAIR_GEN), public, private)
         if rv != 0:
