@@ -6,6 +6,7 @@ Flags that share bit positions across structures live in separate classes.
 """
 from __future__ import annotations
 
+import threading
 from enum import IntEnum, IntFlag
 
 try:
@@ -1168,7 +1169,7 @@ class HkdfSaltFlag:
     KEY = 0x4
 
 
-_ckm_lock = __import__("threading").Lock()
+_ckm_lock = threading.Lock()
 
 
 def __getattr__(name: str) -> object:

@@ -240,8 +240,10 @@ def _no_use(*ckas: int) -> dict[int, AttrRule]:
     return {cka: NO_USE for cka in ckas}
 
 
-_EC_PUBLIC_UNUSED = _no_use(CKA.ENCRYPT, CKA.WRAP, CKA.VERIFY_RECOVER, CKA.ENCAPSULATE)
-_EC_PRIVATE_UNUSED = _no_use(CKA.DECRYPT, CKA.UNWRAP, CKA.SIGN_RECOVER, CKA.DECAPSULATE)
+# Keys that sign/verify (and, for EC, derive) but never encrypt, wrap, recover or encapsulate:
+# EC, EdDSA, ML-DSA; X25519/X448 drop sign/verify too.
+_SIGN_ONLY_PUBLIC_UNUSED = _no_use(CKA.ENCRYPT, CKA.WRAP, CKA.VERIFY_RECOVER, CKA.ENCAPSULATE)
+_SIGN_ONLY_PRIVATE_UNUSED = _no_use(CKA.DECRYPT, CKA.UNWRAP, CKA.SIGN_RECOVER, CKA.DECAPSULATE)
 
 # One entry per key type: {key class: rows added to that class's table}.
 KEY_TYPES: Mapping[int, Mapping[int, Table]] = MappingProxyType({
@@ -268,12 +270,12 @@ KEY_TYPES: Mapping[int, Mapping[int, Table]] = MappingProxyType({
         CKO.PUBLIC_KEY: {
             CKA.EC_PARAMS: R(required_on_create=True, required_on_generate=True),   # ^1,3^
             CKA.EC_POINT: MATERIAL,
-            **_EC_PUBLIC_UNUSED,
+            **_SIGN_ONLY_PUBLIC_UNUSED,
         },
         CKO.PRIVATE_KEY: {
             CKA.EC_PARAMS: PRIV_MATERIAL,
             CKA.VALUE: SECRET,
-            **_EC_PRIVATE_UNUSED,
+            **_SIGN_ONLY_PRIVATE_UNUSED,
         },
     },
     # "Edwards / Montgomery Elliptic curve public/private key objects" tables: same rows
@@ -282,17 +284,17 @@ KEY_TYPES: Mapping[int, Mapping[int, Table]] = MappingProxyType({
         CKO.PUBLIC_KEY: {
             CKA.EC_PARAMS: R(required_on_create=True, required_on_generate=True),   # ^1,3^
             CKA.EC_POINT: MATERIAL,
-            **_EC_PUBLIC_UNUSED,
+            **_SIGN_ONLY_PUBLIC_UNUSED,
         },
-        CKO.PRIVATE_KEY: {CKA.EC_PARAMS: PRIV_MATERIAL, CKA.VALUE: SECRET, **_EC_PRIVATE_UNUSED},
+        CKO.PRIVATE_KEY: {CKA.EC_PARAMS: PRIV_MATERIAL, CKA.VALUE: SECRET, **_SIGN_ONLY_PRIVATE_UNUSED},
     },
     CKK.EC_MONTGOMERY: {   # key agreement only
         CKO.PUBLIC_KEY: {
             CKA.EC_PARAMS: R(required_on_create=True, required_on_generate=True),   # ^1,3^
             CKA.EC_POINT: MATERIAL,
-            **_EC_PUBLIC_UNUSED, **_no_use(CKA.VERIFY),
+            **_SIGN_ONLY_PUBLIC_UNUSED, **_no_use(CKA.VERIFY),
         },
-        CKO.PRIVATE_KEY: {CKA.EC_PARAMS: PRIV_MATERIAL, CKA.VALUE: SECRET, **_EC_PRIVATE_UNUSED,
+        CKO.PRIVATE_KEY: {CKA.EC_PARAMS: PRIV_MATERIAL, CKA.VALUE: SECRET, **_SIGN_ONLY_PRIVATE_UNUSED,
                           **_no_use(CKA.SIGN)},
     },
     CKK.GENERIC_SECRET: {   # "Generic secret key objects" table
@@ -320,14 +322,14 @@ KEY_TYPES: Mapping[int, Mapping[int, Table]] = MappingProxyType({
             CKA.PARAMETER_SET: R(required_on_create=True, required_on_generate=True,   # ^1,3^
                                  values=frozenset(MLDSAParameterSet)),
             CKA.VALUE: MATERIAL,                                                      # ^1,4^
-            **_EC_PUBLIC_UNUSED,                                                      # signatures only
+            **_SIGN_ONLY_PUBLIC_UNUSED,                                                      # signatures only
         },
         CKO.PRIVATE_KEY: {
             CKA.PARAMETER_SET: R(required_on_create=True, forbidden_on_generate=True,  # ^1,4,6^
                                  forbidden_on_unwrap=True, values=frozenset(MLDSAParameterSet)),
             CKA.SEED: OPT_SECRET,                                                     # ^4,6,7^
             CKA.VALUE: OPT_SECRET,                                                    # see above
-            **_EC_PRIVATE_UNUSED,
+            **_SIGN_ONLY_PRIVATE_UNUSED,
         },
     },
     CKK.ML_KEM: {
