@@ -39,6 +39,8 @@ class Config(NamedTuple):
     quota_bytes: int = 256 * 1024 * 1024
     kdf_log2_n: int = 15              # scrypt N = 2**15, r=8 -> 32 MiB per PIN check
     max_sessions: int = 0             # 0: CK_EFFECTIVELY_INFINITE
+    max_data_len: int = 64 * 1024 * 1024   # bytes of input per C_Encrypt/Decrypt/Sign/...Update call
+    rsa_min_generate_bits: int = 2048      # smallest RSA modulus C_GenerateKeyPair makes (>= 1024)
 
     @property
     def database(self) -> str:
@@ -108,6 +110,10 @@ def load_config() -> Config:
     for key in _INT_KEYS & set(values):
         if not isinstance(values[key], int) or isinstance(values[key], bool) or values[key] < 0:
             raise CKRError(CKR.GENERAL_ERROR, f"{path}: {key} must be a non-negative integer")
+    if "rsa_min_generate_bits" in values and values["rsa_min_generate_bits"] < 1024:  # type: ignore[operator]
+        raise CKRError(CKR.GENERAL_ERROR, f"{path}: rsa_min_generate_bits must be at least 1024")
+    if "max_data_len" in values and values["max_data_len"] < 1:  # type: ignore[operator]
+        raise CKRError(CKR.GENERAL_ERROR, f"{path}: max_data_len must be at least 1")
     if "home" in values:
         raise CKRError(CKR.GENERAL_ERROR, f"{path}: set STRONGROOM_HOME instead of 'home'")
     return Config(home=home, **values)  # type: ignore[arg-type]

@@ -384,7 +384,7 @@ def _wrapper(name: str, params: list[tuple[str, str]]) -> str:
             body.append(f"    if ({p} == NULL) return CKR_ARGUMENTS_BAD;")
         for ptr, length in _pairs(params):
             body.append(f"    if ({ptr} == NULL && {length} != 0) return CKR_ARGUMENTS_BAD;")
-        body.append(f"    return {py_name(name)}({', '.join(p for _, p in params)});")
+        body.append(f"    SR_CALL({py_name(name)}({', '.join(p for _, p in params)}));")
     else:
         body.append(f"    return {FIXED_RV.get(name, 'CKR_FUNCTION_NOT_SUPPORTED')};")
     return f"SR_EXPORT {_proto(name, params)}\n{{\n" + "\n".join(body) + "\n}\n"

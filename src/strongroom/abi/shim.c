@@ -28,6 +28,7 @@
 #define CKR_BUFFER_TOO_SMALL             0x00000150UL
 #define CKR_CRYPTOKI_NOT_INITIALIZED     0x00000190UL
 #define CKR_CRYPTOKI_ALREADY_INITIALIZED 0x00000191UL
+#define CKR_CANT_LOCK                    0x0000000AUL
 
 /* ---- state --------------------------------------------------------------------------- */
 static int sr_initialized;        /* C view: C_Initialize succeeded in this process */
@@ -37,6 +38,39 @@ static int sr_python_state;       /* 0 not started, 1 ready, -1 start failed */
 static int sr_we_own_python;      /* we called Py_InitializeFromConfig (C host) */
 static pthread_mutex_t sr_start_lock = PTHREAD_MUTEX_INITIALIZER;
 static char sr_so_path[PATH_MAX];
+
+/* The application's own mutex callbacks (CK_C_INITIALIZE_ARGS without CKF_OS_LOCKING_OK).
+ * v2.40 §5.4 / v3.0 §5.4 (C_Initialize, case 3): "the library needs to use the supplied
+ * function pointers for mutex-handling". The core's own locks are OS primitives (Python's
+ * threading, which cannot be routed through callbacks), so in that case every call into the
+ * core also holds one application mutex, created here with CreateMutex: the application's
+ * threading model decides who enters the library, and the core never sees two of its threads
+ * at once. NULL in every other case (the fast path pays one load). */
+static void *sr_app_mutex;
+static CK_LOCKMUTEX sr_app_lock_fn;
+static CK_UNLOCKMUTEX sr_app_unlock_fn;
+static CK_DESTROYMUTEX sr_app_destroy_fn;
+
+/* Every generated C_* wrapper ends with this: the core call, inside the application's
+ * mutex when it gave us one. A failing LockMutex means no call was made. */
+#define SR_CALL(call) do { \
+        if (__builtin_expect(sr_app_mutex != NULL, 0)) { \
+            CK_RV sr_rv_; \
+            if (sr_app_lock_fn(sr_app_mutex) != CKR_OK) return CKR_GENERAL_ERROR; \
+            sr_rv_ = (call); \
+            (void)sr_app_unlock_fn(sr_app_mutex); \
+            return sr_rv_; \
+        } \
+        return (call); \
+    } while (0)
+
+static void sr_app_mutex_destroy(void)
+{
+    void *m = sr_app_mutex;
+    sr_app_mutex = NULL;
+    if (m != NULL && sr_app_destroy_fn != NULL)
+        (void)sr_app_destroy_fn(m);
+}
 
 /* Every generated C_* wrapper starts with this: one relaxed load on the fast path. */
 #define SR_GUARD() do { \
@@ -272,6 +306,7 @@ static void sr_atfork_parent(void)
 static void sr_atfork_child(void)
 {
     __atomic_store_n(&sr_initialized, 0, __ATOMIC_RELEASE);
+    sr_app_mutex = NULL;        /* the parent's: a child must C_Initialize again */
     pthread_mutex_init(&sr_start_lock, NULL);
     sr_dv_forget_in_child();
     if (sr_fork_held) {
@@ -479,8 +514,10 @@ SR_EXPORT CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
                 SR_PY_VERSION, sr_host_version, SR_PY_VERSION);
         return CKR_GENERAL_ERROR;
     }
-    if (pInitArgs != NULL) {
-        CK_C_INITIALIZE_ARGS *a = (CK_C_INITIALIZE_ARGS *)pInitArgs;
+    void *app_mutex = NULL;
+    CK_C_INITIALIZE_ARGS *a = (CK_C_INITIALIZE_ARGS *)pInitArgs;
+
+    if (a != NULL) {
         int n = (a->CreateMutex != NULL) + (a->DestroyMutex != NULL)
                 + (a->LockMutex != NULL) + (a->UnlockMutex != NULL);
         if (a->pReserved != NULL || (n != 0 && n != 4))
@@ -488,7 +525,22 @@ SR_EXPORT CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
     }
     if (sr_start_python() != 0)
         return CKR_GENERAL_ERROR;
+    if (__atomic_load_n(&sr_initialized, __ATOMIC_ACQUIRE))
+        return CKR_CRYPTOKI_ALREADY_INITIALIZED;
+    if (a != NULL && a->CreateMutex != NULL && !(a->flags & 0x2 /* CKF_OS_LOCKING_OK */)) {
+        /* case 3 of C_Initialize: the application's mutexes (see sr_app_mutex) */
+        if (a->CreateMutex(&app_mutex) != CKR_OK || app_mutex == NULL)
+            return CKR_CANT_LOCK;
+    }
     rv = sr_py_Initialize(pInitArgs);
+    if (rv == CKR_OK && app_mutex != NULL) {
+        sr_app_lock_fn = a->LockMutex;
+        sr_app_unlock_fn = a->UnlockMutex;
+        sr_app_destroy_fn = a->DestroyMutex;
+        sr_app_mutex = app_mutex;
+    } else if (app_mutex != NULL) {
+        (void)a->DestroyMutex(app_mutex);
+    }
     if (rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
         __atomic_store_n(&sr_initialized, 1, __ATOMIC_RELEASE);
     return rv;
@@ -501,10 +553,15 @@ SR_EXPORT CK_RV C_Finalize(CK_VOID_PTR pReserved)
     SR_GUARD();
     if (pReserved != NULL)
         return CKR_ARGUMENTS_BAD;
+    if (sr_app_mutex != NULL && sr_app_lock_fn(sr_app_mutex) != CKR_OK)
+        return CKR_GENERAL_ERROR;
     rv = sr_py_Finalize(pReserved);
+    if (sr_app_mutex != NULL)
+        (void)sr_app_unlock_fn(sr_app_mutex);
     if (rv == CKR_OK || rv == CKR_CRYPTOKI_NOT_INITIALIZED) {
         __atomic_store_n(&sr_initialized, 0, __ATOMIC_RELEASE);
         sr_dv_close();
+        sr_app_mutex_destroy();
     }
     return rv;
 }

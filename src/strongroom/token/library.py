@@ -21,7 +21,7 @@ from ..mechanisms import registry
 from ..mechanisms.registry import OpKind
 from ..pkcs11 import template as rules
 from ..pkcs11.constants import (
-    CK_EFFECTIVELY_INFINITE, CKA, CKO, CKR, CKU, InitFlag, MechanismFlag, SessionFlag,
+    CK_EFFECTIVELY_INFINITE, CKA, CKO, CKR, CKU, MechanismFlag, SessionFlag,
     SlotFlag, TokenFlag,
 )
 from ..pkcs11.errors import CKRError
@@ -122,10 +122,9 @@ class Library:
         with self._lock:
             if self._initialized:
                 raise CKRError(CKR.CRYPTOKI_ALREADY_INITIALIZED)
-            if args is not None and args.has_mutex_callbacks and not args.flags & InitFlag.OS_LOCKING_OK:
-                # We lock with OS primitives only; an application insisting on its own
-                # mutexes (without allowing OS locking) cannot be served (v2.40 §5.4).
-                raise CKRError(CKR.CANT_LOCK)
+            # Application mutex callbacks without CKF_OS_LOCKING_OK (v2.40 §5.4 case 3) are
+            # honoured by the C library (abi/shim.c SR_CALL): it holds one application mutex
+            # around every call, so the core's own OS locks never see two such threads.
             config = load_config()
             setup_logging(config)
             self.config = config
