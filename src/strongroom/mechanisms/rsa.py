@@ -1,8 +1,9 @@
 """RSA PKCS #1 v1.5 (PKCS#11 v3.0 Current Mechanisms §2.1).
 
 * CKM_RSA_PKCS_KEY_PAIR_GEN (§2.1.4): CKA_MODULUS_BITS (required) and CKA_PUBLIC_EXPONENT
-  (default 65537) from the public template. Generation is 2048..8192 bits; 1024-bit keys
-  are accepted only by import, for verification and legacy use.
+  (default 65537) from the public template. Generation is 2048..8192 bits by default;
+  the config key rsa_min_generate_bits (>= 1024) lowers the floor for test suites that
+  generate 1024-bit keys for speed. 1024-bit keys are always accepted by import.
 * CKM_RSA_PKCS (§2.1.6): single-part; sign/verify input ≤ k-11 bytes, encrypt input
   ≤ k-11, decrypt input exactly k.
 * CKM_SHA*_RSA_PKCS (§2.1.9), SHA-1/2/3: hash inside, multi-part sign/verify.
@@ -50,7 +51,7 @@ from ..pkcs11.errors import CKRError
 from ..pkcs11.params import RsaOaepParams, RsaPssParams
 from . import pkhash
 from .keys import (
-    RSA_GEN_MIN_BITS, RSA_MAX_BITS, RSA_MIN_BITS, int_bytes, load_private, load_public, public_key_info,
+    RSA_MAX_BITS, RSA_MIN_BITS, int_bytes, load_private, load_public, public_key_info,
 )
 from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, register, unsupported_kind
 
@@ -323,8 +324,10 @@ def generate_pair(param: object, pub: dict, priv: dict) -> tuple[dict, dict]:
     bits = pub.get(CKA.MODULUS_BITS)
     if bits is None:
         raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_MODULUS_BITS missing from public template")
-    if not isinstance(bits, int) or not RSA_GEN_MIN_BITS <= bits <= RSA_MAX_BITS:
-        raise CKRError(CKR.KEY_SIZE_RANGE, "RSA key generation supports 2048..8192 bits")
+    # The mechanism can make 1024..8192 bits; the token's policy floor (config
+    # rsa_min_generate_bits, default 2048) is applied by the core before this runs.
+    if not isinstance(bits, int) or not RSA_MIN_BITS <= bits <= RSA_MAX_BITS:
+        raise CKRError(CKR.KEY_SIZE_RANGE, f"RSA key generation supports {RSA_MIN_BITS}..{RSA_MAX_BITS} bits")
     e = _exponent(pub)
     given = priv.get(CKA.PUBLIC_EXPONENT)
     if given is not None and (not isinstance(given, bytes) or int.from_bytes(given, "big") != e):
@@ -387,7 +390,7 @@ def _flags(kinds: frozenset) -> int:
 
 register(MechanismEntry(
     mechanism=CKM.RSA_PKCS_KEY_PAIR_GEN, flags=F.GENERATE_KEY_PAIR,
-    min_key_size=RSA_GEN_MIN_BITS, max_key_size=RSA_MAX_BITS,
+    min_key_size=RSA_MIN_BITS, max_key_size=RSA_MAX_BITS,   # the core reports the policy floor
     key_types=frozenset(), param_type=None, generate_pair=generate_pair, gen_key_type=CKK.RSA,
 ))
 _PKCS_KINDS = frozenset({OpKind.ENCRYPT, OpKind.DECRYPT, OpKind.SIGN, OpKind.VERIFY,

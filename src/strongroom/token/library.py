@@ -21,7 +21,7 @@ from ..mechanisms import registry
 from ..mechanisms.registry import OpKind
 from ..pkcs11 import template as rules
 from ..pkcs11.constants import (
-    CK_EFFECTIVELY_INFINITE, CKA, CKO, CKR, CKU, MechanismFlag, SessionFlag,
+    CK_EFFECTIVELY_INFINITE, CKA, CKK, CKO, CKR, CKU, MechanismFlag, SessionFlag,
     SlotFlag, TokenFlag,
 )
 from ..pkcs11.errors import CKRError
@@ -237,7 +237,16 @@ class Library:
         self._require_init()
         self._token_in(slot_id)
         entry = registry.get(mech)
-        return MechanismInfo(entry.min_key_size, entry.max_key_size, int(entry.flags))
+        low = max(entry.min_key_size, self._generation_floor(entry))
+        return MechanismInfo(low, entry.max_key_size, int(entry.flags))
+
+    def _generation_floor(self, entry: registry.MechanismEntry) -> int:
+        """The token's policy minimum for keys a generation mechanism makes (bits; 0: the
+        mechanism's own range). Only RSA has one: below 2048 bits by default, lowered with
+        ``rsa_min_generate_bits`` for client test suites that generate 1024-bit keys."""
+        if entry.gen_key_type == CKK.RSA and entry.generate_pair is not None and self.config:
+            return self.config.rsa_min_generate_bits
+        return 0
 
     def _kdf(self) -> KdfParams:
         assert self.config is not None
@@ -527,6 +536,11 @@ class Library:
                            key_type=entry.gen_key_type, mechanism=mech.type)
         self._check_write(session, pub)
         self._check_write(session, priv)
+        floor = self._generation_floor(entry)
+        bits = pub.get(CKA.MODULUS_BITS)
+        if floor and isinstance(bits, int) and bits < floor:
+            raise CKRError(CKR.KEY_SIZE_RANGE, f"RSA keys below {floor} bits are not generated "
+                           "(rsa_min_generate_bits in strongroom.toml, at least 1024)")
         pub_add, priv_add = entry.generate_pair(mech.param, pub, priv)
         pub.update(pub_add)
         priv.update(priv_add)
