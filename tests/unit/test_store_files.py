@@ -172,10 +172,11 @@ def test_future_migration_keeps_backup_until_commit(tmp_path, monkeypatch):
     store = SqliteStore(path)
     tid = store.create_token(0, "t", SO_PIN, KDF).token_id
     store.close()
+    base = migrations.LATEST        # the version a new file gets; the two steps below follow it
     seen: list[bool] = []
 
     def v2(conn: sqlite3.Connection) -> None:
-        seen.append(Path(f"{path}.bak-v1").exists())
+        seen.append(Path(f"{path}.bak-v{base}").exists())
         conn.execute("ALTER TABLE tokens ADD COLUMN note TEXT")
 
     def broken(conn: sqlite3.Connection) -> None:
@@ -183,17 +184,17 @@ def test_future_migration_keeps_backup_until_commit(tmp_path, monkeypatch):
         raise RuntimeError("migration bug")
 
     monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS + [v2, broken])
-    monkeypatch.setattr(migrations, "LATEST", 3)
+    monkeypatch.setattr(migrations, "LATEST", base + 2)
     with pytest.raises(RuntimeError):
         SqliteStore(path)
-    assert _version(path) == 1                      # all-or-nothing: v2 rolled back too
-    assert Path(f"{path}.bak-v1").exists()          # the copy survives a failed migration
+    assert _version(path) == base                      # all-or-nothing: v2 rolled back too
+    assert Path(f"{path}.bak-v{base}").exists()          # the copy survives a failed migration
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:2])
-    monkeypatch.setattr(migrations, "LATEST", 2)
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:base + 1])
+    monkeypatch.setattr(migrations, "LATEST", base + 1)
     store = SqliteStore(path)
-    assert seen == [True, True] and _version(path) == 2
-    assert not Path(f"{path}.bak-v1").exists()      # removed once committed
+    assert seen == [True, True] and _version(path) == base + 1
+    assert not Path(f"{path}.bak-v{base}").exists()      # removed once committed
     assert store.get_token(tid).label == "t"
     store.close()
 

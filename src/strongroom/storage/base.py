@@ -52,6 +52,19 @@ class TokenRecord(NamedTuple):
     bytes_used: int
 
 
+class PinAttempt(NamedTuple):
+    """One PIN check, already counted as a failure in the store (Store.spend_pin_attempt).
+
+    Carries what the check needs, read in the same transaction that spent it: the wrap
+    and its scrypt parameters, and the token uuid that guards the settling write (a token
+    deleted or re-initialised meanwhile has another uuid, or none)."""
+
+    token_uuid: bytes
+    wrap: bytes
+    salt: bytes
+    kdf: KdfParams
+
+
 class Store(ABC):
     """Persistent tokens and token objects. All methods are thread-safe."""
 
@@ -75,7 +88,9 @@ class Store(ABC):
         """Wipe every object and the user PIN, new master key; keeps slot_id, serial."""
 
     @abstractmethod
-    def delete_token(self, token_id: int) -> None: ...
+    def delete_token(self, token_id: int) -> None:
+        """Remove the token and its objects; its slot becomes the free slot again. Like
+        every call that drops secrets, returns only once they are scrubbed from the files."""
 
     # --- PINs and the master key ------------------------------------------------
     @abstractmethod
@@ -83,6 +98,31 @@ class Store(ABC):
         """The 32-byte master key if ``pin`` is right for ``user_type`` (SO or USER), else None.
 
         Does not touch the failure counters (the core's policy does)."""
+
+    @abstractmethod
+    def spend_pin_attempt(self, token_id: int, user_type: CKU, max_tries: int) -> PinAttempt:
+        """Count one PIN attempt as failed, durably, before the PIN is checked.
+
+        One write transaction checks the tries left and counts the attempt, and is
+        committed (fsynced) before returning, so a caller killed at any later instant has
+        used its try and N callers at once never get more attempts than the tries left.
+        No try left -> CKRError(PIN_LOCKED) (the caller may first be made to wait, bounded,
+        while other callers' attempts are still being checked: one of them may prove the
+        PIN right and give the tries back). User PIN not set -> USER_PIN_NOT_INITIALIZED.
+        """
+
+    @abstractmethod
+    def open_master_key(self, attempt: PinAttempt, user_type: CKU, pin: bytes) -> bytes | None:
+        """The master key if ``pin`` opens the attempt's wrap, else None. Runs the KDF
+        outside any transaction (never holds the write lock)."""
+
+    @abstractmethod
+    def settle_pin_attempt(self, token_id: int, user_type: CKU, attempt: PinAttempt,
+                           right: bool) -> None:
+        """End an attempt: ``right`` gives the tries back (counter reset to 0); a wrong PIN
+        leaves it counted. Both write the same row the same way, so the files show no
+        difference until the answer is returned. CKRError(TOKEN_NOT_PRESENT) if the token
+        was deleted or re-initialised since the spend."""
 
     @abstractmethod
     def record_pin_failure(self, token_id: int, user_type: CKU) -> int:

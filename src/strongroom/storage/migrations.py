@@ -81,6 +81,19 @@ CREATE TRIGGER objects_upd AFTER UPDATE OF size ON objects BEGIN
 END;
 """
 
+# 1 -> 2: PIN attempts in flight (token/login.py). An attempt is spent (counted as a
+# failure) before scrypt runs and settled afterwards; ``*_pending`` counts the attempts
+# spent but not yet settled and ``*_spent_at`` (unix time) dates the latest spend, so a
+# caller who finds no tries left can tell "others are still checking their PIN" (wait
+# for their outcome) from "locked". Settling also rewrites ``*_pending``, so a right and
+# a wrong PIN write the same row the same way.
+_V2 = """
+ALTER TABLE tokens ADD COLUMN user_pending  INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tokens ADD COLUMN so_pending    INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tokens ADD COLUMN user_spent_at REAL    NOT NULL DEFAULT 0;
+ALTER TABLE tokens ADD COLUMN so_spent_at   REAL    NOT NULL DEFAULT 0;
+"""
+
 if TYPE_CHECKING:
     Migration = Callable[[sqlite3.Connection], None]
 
@@ -112,6 +125,7 @@ def _split(sql: str) -> list[str]:
 
 MIGRATIONS: list[Migration] = [
     _script(_V1),   # 0 -> 1: initial schema
+    _script(_V2),   # 1 -> 2: PIN attempts in flight
 ]
 LATEST = len(MIGRATIONS)
 
@@ -135,6 +149,7 @@ def migrate(conn: sqlite3.Connection, path: str) -> int:
     while True:
         found = _version(conn)
         if found == LATEST:
+            _remove_stale_backups(path)
             return LATEST
         if found > LATEST:
             raise CKRError(CKR.DEVICE_ERROR,
@@ -163,6 +178,22 @@ def migrate(conn: sqlite3.Connection, path: str) -> int:
         if backup is not None:
             os.remove(backup)
         return found
+
+
+def _remove_stale_backups(path: str) -> None:
+    """Delete ``<db>.bak-v<N>`` copies of versions already migrated past.
+
+    A copy survives a crash between the migration's commit and its removal; it holds the
+    wraps and objects of that moment, which later C_SetPIN / C_DestroyObject calls are
+    meant to erase (docs/design.md, "What is scrubbed"). Once the database is at LATEST
+    such a copy is no longer needed for anything."""
+    for version in range(1, LATEST):
+        try:
+            os.remove(f"{path}.bak-v{version}")
+        except FileNotFoundError:
+            pass
+        except OSError:
+            pass   # not ours to remove (permissions): left for the owner; never fatal
 
 
 def _data_version(conn: sqlite3.Connection) -> int:

@@ -9,7 +9,16 @@ Why these settings (field notes, "Storage and scale"):
   the last commits on power loss; for a token that would mean a key the application was
   told exists (C_GenerateKeyPair returned CKR_OK) vanishing, or a PIN failure counter
   rolling back. Commits are rare compared to reads, so durability wins.
-* ``secure_delete``: freed pages are zeroed, so old wraps and deleted objects do not linger.
+* ``secure_delete`` plus a truncating checkpoint (``_scrub``): ``secure_delete`` zeroes
+  deleted rows and freed pages only in the *new* version of a page, and in WAL mode that
+  new version is appended to ``-wal`` while every older version (old wraps, destroyed
+  objects) stays in the earlier frames, and in the main file until a checkpoint copies the
+  new one over it. So every call that drops a secret (C_SetPIN / C_InitPIN: the old wrap;
+  C_DestroyObject; C_InitToken on a token; deleting a token) commits, then runs
+  ``PRAGMA wal_checkpoint(TRUNCATE)``: the zeroed pages overwrite the main file and the
+  WAL is cut to 0 bytes. A reader of another process can hold it up; it is waited for
+  (``SCRUB_WAIT_S``) and, if it still blocks, the scrub is retried after every later
+  write until it completes (docs/design.md, "What is scrubbed").
 * One connection per store, guarded by an RLock; every public method is one transaction
   (``BEGIN IMMEDIATE`` for writes), so an error or interruption leaves no partial change,
   and nothing is cached between calls: each call reads what was committed.
@@ -23,6 +32,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from .._records import NamedTuple
 TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
@@ -33,11 +43,16 @@ from ..pkcs11 import attributes as codec
 from ..pkcs11.constants import CKA, CKR, CKU
 from ..pkcs11.errors import CKRError
 from . import kdf as kdfmod
-from .base import Attrs, KdfParams, Quota, Store, TokenRecord
+from .base import Attrs, KdfParams, PinAttempt, Quota, Store, TokenRecord
 from .migrations import migrate
 from .sealing import ALWAYS_PLAIN, ObjectKeys, indexed, must_seal, tampered
 
 BUSY_TIMEOUT_S = 10.0
+SCRUB_WAIT_S = 2.0       # how long a scrub waits for other processes' readers to move on
+# How long a caller that finds no PIN try left waits for attempts still being checked
+# (pending) before it answers CKR_PIN_LOCKED: a few KDF times at the default cost.
+PIN_WAIT_S = 5.0
+_PIN_POLL_S = 0.02
 _MAX_JOIN = 8        # indexed template attributes matched in SQL; the rest by comparison
 _SELECTIVE = (CKA.UNIQUE_ID, CKA.LABEL, CKA.ID, CKA.EC_POINT, CKA.MODULUS, CKA.SUBJECT,
               CKA.SERIAL_NUMBER, CKA.HASH_OF_SUBJECT_PUBLIC_KEY, CKA.PUBLIC_KEY_INFO,
@@ -51,6 +66,11 @@ _WRAP_COLS = {
     CKU.SO: ("so_wrap", "so_salt", "so_log2_n", "so_r", "so_p", "so_failures"),
     CKU.USER: ("user_wrap", "user_salt", "user_log2_n", "user_r", "user_p", "user_failures"),
 }
+# The attempt bookkeeping per user type (migrations.py, version 2).
+_ATTEMPT_COLS = {
+    CKU.SO: ("so_failures", "so_pending", "so_spent_at"),
+    CKU.USER: ("user_failures", "user_pending", "user_spent_at"),
+}
 
 
 def _user(user_type: int) -> CKU:
@@ -60,6 +80,11 @@ def _user(user_type: int) -> CKU:
     if user_type not in (CKU.SO, CKU.USER):
         raise CKRError(CKR.USER_TYPE_INVALID)
     return CKU(user_type)
+
+
+def _pin_wait_s(kdf: KdfParams) -> float:
+    """PIN_WAIT_S, scaled with the wrap's scrypt cost above the default (2**15)."""
+    return min(PIN_WAIT_S * 2 ** max(0, kdf.log2_n - 15), 120.0)
 
 
 def _db_error(exc: sqlite3.Error) -> CKRError:
@@ -124,6 +149,8 @@ class SqliteStore(Store):
         self._probe = version_probe
         self._probe_failed = False
         self._quota = quota
+        self._busy_ms = int(busy_timeout * 1000)
+        self._scrub_pending = False     # a scrub could not complete: retried after each write
         self._lock = threading.RLock()
         _create_private_file(self._path)
         try:
@@ -152,8 +179,10 @@ class SqliteStore(Store):
 
     # --- plumbing -------------------------------------------------------------------
     @contextmanager
-    def _tx(self, write: bool = False) -> Iterator[sqlite3.Connection]:
-        """One transaction: committed on success, rolled back on any exception."""
+    def _tx(self, write: bool = False, scrub: bool = False) -> Iterator[sqlite3.Connection]:
+        """One transaction: committed on success, rolled back on any exception.
+
+        ``scrub``: the transaction dropped a secret; once committed, scrub the files."""
         with self._lock:
             conn = self._conn
             if conn is None:
@@ -175,6 +204,37 @@ class SqliteStore(Store):
                 if isinstance(exc, sqlite3.Error):
                     raise _db_error(exc) from None
                 raise
+            if scrub or (write and self._scrub_pending):
+                self._scrub(SCRUB_WAIT_S if scrub else 0.0)
+
+    def _scrub(self, wait_s: float) -> None:
+        """Copy the newest (zeroed) pages into the main file and cut the WAL to 0 bytes.
+
+        ``PRAGMA wal_checkpoint(TRUNCATE)`` waits, through the busy handler, for readers of
+        other processes still using older WAL frames (https://sqlite.org/pragma.html#pragma_wal_checkpoint,
+        https://sqlite.org/c3ref/wal_checkpoint_v2.html). If one still holds them after
+        ``wait_s``, the data is committed all the same (the call succeeds); the old frames
+        stay until a later scrub, tried again after every write of this store, completes.
+        Called with the store lock held and no transaction open."""
+        conn = self._conn
+        assert conn is not None
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
+            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        except sqlite3.Error:
+            busy = 1
+        finally:
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            except sqlite3.Error:
+                pass
+        if busy and not self._scrub_pending:
+            from ..log import logger
+
+            logger(__name__).warning(
+                "storage: another process's reader kept the WAL busy; old frames stay in "
+                "%s-wal until a later write completes the checkpoint", self._path)
+        self._scrub_pending = bool(busy)
 
     @staticmethod
     def _record(row: tuple) -> TokenRecord:
@@ -244,7 +304,7 @@ class SqliteStore(Store):
         cols = self._fresh_token(so_pin, kdf)
         cols.update(label=label, user_wrap=None, user_salt=None, user_log2_n=None, user_r=None,
                     user_p=None, user_failures=0, so_failures=0)
-        with self._tx(write=True) as conn:
+        with self._tx(write=True, scrub=True) as conn:
             self._get(conn, token_id)
             conn.execute("DELETE FROM objects WHERE token_id = ?", (token_id,))
             sets = ", ".join(f"{c} = ?" for c in cols)
@@ -253,7 +313,7 @@ class SqliteStore(Store):
             return self._get(conn, token_id)
 
     def delete_token(self, token_id: int) -> None:
-        with self._tx(write=True) as conn:
+        with self._tx(write=True, scrub=True) as conn:
             if conn.execute("DELETE FROM tokens WHERE id = ?", (token_id,)).rowcount == 0:
                 raise CKRError(CKR.TOKEN_NOT_PRESENT)
 
@@ -276,6 +336,66 @@ class SqliteStore(Store):
             return None
         return kdfmod.unwrap_master_key(bytes(wrap), bytes(salt), pin, KdfParams(log2_n, r, p),
                                         bytes(uuid), _user(user_type))
+
+    def spend_pin_attempt(self, token_id: int, user_type: CKU, max_tries: int) -> PinAttempt:
+        user = _user(user_type)
+        deadline = None
+        while True:
+            attempt, wait = self._try_spend(token_id, user, max_tries)
+            if attempt is not None:
+                return attempt
+            now = time.monotonic()
+            deadline = now + wait if deadline is None else deadline
+            if now >= deadline:
+                raise CKRError(CKR.PIN_LOCKED)
+            time.sleep(_PIN_POLL_S)
+
+    def _try_spend(self, token_id: int, user: CKU, max_tries: int) -> tuple[PinAttempt | None, float]:
+        """(the spent attempt, 0) or (None, seconds worth waiting for attempts in flight).
+
+        BEGIN IMMEDIATE takes the write lock before the counter is read, so concurrent
+        spenders are serialised and each sees the others' spends; COMMIT under
+        synchronous=FULL makes the spend durable before scrypt runs."""
+        wrap_c, salt_c, n_c, r_c, p_c, _ = _WRAP_COLS[user]
+        fail_c, pend_c, at_c = _ATTEMPT_COLS[user]
+        with self._tx(write=True) as conn:
+            row = conn.execute(f"SELECT uuid, {wrap_c}, {salt_c}, {n_c}, {r_c}, {p_c}, {fail_c}, "
+                               f"{pend_c}, {at_c} FROM tokens WHERE id = ?", (token_id,)).fetchone()
+            if row is None:
+                raise CKRError(CKR.TOKEN_NOT_PRESENT)
+            uuid, wrap, salt, log2_n, r, p, failures, pending, spent_at = row
+            if wrap is None:
+                raise CKRError(CKR.USER_PIN_NOT_INITIALIZED)
+            kdf = KdfParams(log2_n, r, p)
+            if failures >= max_tries:
+                # v2.40 §5.1: CKR_PIN_LOCKED "because some particular number of failed
+                # authentication attempts has been reached". Attempts still in flight
+                # may yet prove right and give their tries back: worth a bounded wait.
+                recent = pending > 0 and 0 <= time.time() - spent_at < _pin_wait_s(kdf)
+                if not recent:
+                    raise CKRError(CKR.PIN_LOCKED)
+                return None, _pin_wait_s(kdf)
+            conn.execute(f"UPDATE tokens SET {fail_c} = {fail_c} + 1, {pend_c} = {pend_c} + 1, "
+                         f"{at_c} = ? WHERE id = ?", (time.time(), token_id))
+        return PinAttempt(bytes(uuid), bytes(wrap), bytes(salt), kdf), 0.0
+
+    def open_master_key(self, attempt: PinAttempt, user_type: CKU, pin: bytes) -> bytes | None:
+        return kdfmod.unwrap_master_key(attempt.wrap, attempt.salt, pin, attempt.kdf,
+                                        attempt.token_uuid, _user(user_type))
+
+    def settle_pin_attempt(self, token_id: int, user_type: CKU, attempt: PinAttempt,
+                           right: bool) -> None:
+        fail_c, pend_c, _ = _ATTEMPT_COLS[_user(user_type)]
+        # Same statement either way, one row of one page rewritten: the pending count
+        # always changes, so a wrong PIN dirties the page exactly as a right one does
+        # (SQLite skips the write of a row whose bytes did not change).
+        with self._tx(write=True) as conn:
+            cur = conn.execute(
+                f"UPDATE tokens SET {fail_c} = CASE WHEN ? THEN 0 ELSE {fail_c} END, "
+                f"{pend_c} = max({pend_c} - 1, 0) WHERE id = ? AND uuid = ?",
+                (int(right), token_id, attempt.token_uuid))
+            if cur.rowcount == 0:   # deleted or re-initialised while scrypt ran
+                raise CKRError(CKR.TOKEN_NOT_PRESENT)
 
     def record_pin_failure(self, token_id: int, user_type: CKU) -> int:
         col = _WRAP_COLS[_user(user_type)][5]
@@ -300,7 +420,7 @@ class SqliteStore(Store):
         kdfmod.verify_master_key(master_key, tk.uuid, tk.key_check)
         salt, wrap = kdfmod.wrap_master_key(master_key, pin, kdf, tk.uuid, user)
         wrap_c, salt_c, n_c, r_c, p_c, fail_c = _WRAP_COLS[user]
-        with self._tx(write=True) as conn:
+        with self._tx(write=True, scrub=True) as conn:    # scrub: the old wrap
             cur = conn.execute(
                 f"UPDATE tokens SET {wrap_c} = ?, {salt_c} = ?, {n_c} = ?, {r_c} = ?, {p_c} = ?, "
                 f"{fail_c} = 0 WHERE id = ? AND uuid = ?",
@@ -410,7 +530,7 @@ class SqliteStore(Store):
                         stored.size)
 
     def destroy_object(self, token_id: int, object_id: int) -> None:
-        with self._tx(write=True) as conn:
+        with self._tx(write=True, scrub=True) as conn:
             if conn.execute("DELETE FROM objects WHERE id = ? AND token_id = ?",
                             (object_id, token_id)).rowcount == 0:
                 raise CKRError(CKR.OBJECT_HANDLE_INVALID)
@@ -506,6 +626,8 @@ class SqliteStore(Store):
         with self._lock:
             self._keys.clear()
             self._probe = None
+            if self._conn is not None and self._scrub_pending:
+                self._scrub(0.0)
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None

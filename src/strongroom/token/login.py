@@ -35,19 +35,28 @@ def check_pin_length(config: Config, pin: bytes) -> None:
 def authenticate(store: Store, config: Config, record: TokenRecord, user: CKU, pin: bytes) -> bytes:
     """Check ``pin`` for ``user`` (SO or USER) and return the token's master key.
 
-    Counts failures persistently: once ``pin_max_tries`` consecutive wrong PINs are
-    recorded the PIN is locked (CKR_PIN_LOCKED) until the SO re-initialises the user PIN
-    (or, for the SO PIN, forever: the token must be deleted).
+    The attempt is paid for first: ``spend_pin_attempt`` counts it as a failure in a
+    committed (fsynced) write before scrypt runs, and only a right PIN gives it back
+    (counter to 0). So a caller killed at any instant, even the moment it could tell the
+    answer, has used its try, and N callers at once get at most the tries that were left.
+    A wrong PIN settles with the same write as a right one, so the store files look the
+    same until the answer is returned. Anything that stops the check half way (an
+    exception in the KDF) leaves the try spent.
+
+    Lockout (v2.40 §5.1 CKR_PIN_LOCKED; §3.2 CK_TOKEN_INFO CKF_USER_PIN_FINAL_TRY "True if
+    supplying an incorrect user PIN will cause it to become locked"): the wrong PIN that
+    uses the last try is answered CKR_PIN_INCORRECT, every attempt after it
+    CKR_PIN_LOCKED, until the SO sets a new user PIN (C_InitPIN) or, for the SO PIN, the
+    owner of the store runs ``strongroom token reset``.
     """
-    failures = record.so_failures if user == CKU.SO else record.user_failures
-    if failures >= config.pin_max_tries:
-        raise CKRError(CKR.PIN_LOCKED)
-    master_key = store.unwrap_master_key(record.token_id, user, pin)
+    attempt = store.spend_pin_attempt(record.token_id, user, config.pin_max_tries)
+    master_key = None
+    try:
+        master_key = store.open_master_key(attempt, user, pin)
+    finally:
+        store.settle_pin_attempt(record.token_id, user, attempt, right=master_key is not None)
     if master_key is None:
-        store.record_pin_failure(record.token_id, user)
         raise CKRError(CKR.PIN_INCORRECT)
-    if failures:
-        store.reset_pin_failures(record.token_id, user)
     return master_key
 
 
