@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 from _strongroom_abi import ffi, lib  # type: ignore[import-not-found]  # noqa: F401
 
 from ..mechanisms import registry
+from ..pkcs11 import limits as _limits
 from ..pkcs11.constants import CKR
 from ..pkcs11.errors import CKRError
 from ..token import library as _library_module
@@ -121,6 +122,16 @@ def _codecs() -> tuple[Any, Any]:
 
 
 _bare: dict[int, Mechanism] = {}   # Mechanism(m, None) is immutable: one per CKM
+_MAX_RAW_PARAM = _limits.MAX_RAW_PARAM_LEN
+_PARAM_INVALID = int(CKR.MECHANISM_PARAM_INVALID)
+
+
+def _raw_param(p: Any, n: int) -> bytes:
+    """A parameter without a struct decoder (an IV, or an unknown mechanism's): bounded
+    by MAX_RAW_PARAM_LEN before it is read (v3.0 §5.1.6: CKR_MECHANISM_PARAM_INVALID)."""
+    if n > _MAX_RAW_PARAM:
+        raise CKRError(_PARAM_INVALID, f"ulParameterLen above {_MAX_RAW_PARAM} (pkcs11/limits.py)")
+    return _buffer(p, n)[:] if n else b""
 
 
 def _mechanism(pm: Any) -> Mechanism:
@@ -138,8 +149,8 @@ def _mechanism(pm: Any) -> Mechanism:
         return mech
     dec = _codecs()[0].get(_param_type(m))
     if dec is None:
-        return Mechanism(m, _buffer(p, n)[:] if n else b"")
-    return Mechanism(m, dec(ffi, p, n))
+        return Mechanism(m, _raw_param(p, n))
+    return Mechanism(m, dec(ffi, p, n))   # struct size and nested lengths checked (abi/params.py)
 
 
 # --- info records (cached C images: the records are small and rarely change) -----------
@@ -297,7 +308,21 @@ _login = _method("login")
 _logout = _method("logout")
 
 
-def _required_pin(p: Any, n: int) -> bytes:
+_PIN_LEN_RANGE = int(CKR.PIN_LEN_RANGE)
+
+
+def _pin_max(new: bool) -> int:
+    """Longest PIN read at the ABI: a new PIN ``pin_max_len`` (check_pin_len would refuse
+    a longer one after copying it), a PIN to check also at least MAX_PIN_LEN (a PIN set
+    before ``pin_max_len`` was lowered must still be checkable)."""
+    config = LIBRARY.config
+    configured = config.pin_max_len if config is not None else 0
+    return configured if new else max(configured, _limits.MAX_PIN_LEN)
+
+
+def _required_pin(p: Any, n: int, new: bool = True) -> bytes:
+    if n > _pin_max(new):      # before the PIN is read: a lying ulPinLen (pkcs11/limits.py)
+        raise CKRError(_PIN_LEN_RANGE, "PIN longer than the token allows")
     pin = M.pin_in(p, n)
     if pin is None:
         raise CKRError(_ARGUMENTS_BAD, "NULL PIN (no protected authentication path)")
@@ -318,7 +343,7 @@ def sr_py_InitPIN(h: int, pPin: Any, ulPinLen: int) -> int:
 
 @_extern
 def sr_py_SetPIN(h: int, pOld: Any, ulOld: int, pNew: Any, ulNew: int) -> int:
-    _set_pin(h, _required_pin(pOld, ulOld), _required_pin(pNew, ulNew))
+    _set_pin(h, _required_pin(pOld, ulOld, new=False), _required_pin(pNew, ulNew))
     return _OK
 
 
@@ -352,6 +377,8 @@ def sr_py_GetSessionInfo(h: int, pInfo: Any) -> int:
 
 @_extern
 def sr_py_Login(h: int, userType: int, pPin: Any, ulPinLen: int) -> int:
+    if ulPinLen > _pin_max(False):   # can never be right; C_Login has no PIN_LEN_RANGE (v3.0 §5.6)
+        raise CKRError(_ARGUMENTS_BAD, "PIN longer than any PIN the token accepts")
     _login(h, userType, M.pin_in(pPin, ulPinLen))
     return _OK
 
@@ -526,7 +553,6 @@ for _c, _factory, _core in (
     ("DigestUpdate", _feed, "digest_update"),
     ("SignUpdate", _feed, "sign_update"),
     ("VerifyUpdate", _feed, "verify_update"),
-    ("SeedRandom", _feed, "seed_random"),
     ("SignRecoverInit", _init_with_key, "sign_recover_init"),
     ("VerifyRecoverInit", _init_with_key, "verify_recover_init"),
     ("SignRecover", _single, "sign_recover"),
@@ -585,8 +611,27 @@ def sr_py_GenerateKeyPair(h: int, pMechanism: Any, pPub: Any, ulPub: int, pPriv:
     return _OK
 
 
+_seed_random = _method("seed_random")
+_MAX_RANDOM_LEN = _limits.MAX_RANDOM_LEN
+_MAX_SEED_LEN = _limits.MAX_SEED_LEN
+
+
+@_extern
+def sr_py_SeedRandom(h: int, pSeed: Any, ulSeedLen: int) -> int:
+    """C_SeedRandom: a seed above MAX_SEED_LEN is CKR_ARGUMENTS_BAD before it is read
+    (C_SeedRandom has no length code, v3.0 §5.17)."""
+    if ulSeedLen > _MAX_SEED_LEN:
+        raise CKRError(_ARGUMENTS_BAD, f"ulSeedLen above {_MAX_SEED_LEN} (pkcs11/limits.py)")
+    _seed_random(h, _data(pSeed, ulSeedLen))
+    return _OK
+
+
 @_extern
 def sr_py_GenerateRandom(h: int, pRandom: Any, ulLen: int) -> int:
+    """C_GenerateRandom: above MAX_RANDOM_LEN CKR_ARGUMENTS_BAD at once (the function has
+    no range code, v3.0 §5.17), never an allocation of ulRandomLen bytes."""
+    if ulLen > _MAX_RANDOM_LEN:
+        raise CKRError(_ARGUMENTS_BAD, f"ulRandomLen above {_MAX_RANDOM_LEN} (pkcs11/limits.py)")
     out = _generate_random(h, ulLen)
     if len(out) != ulLen:
         raise RuntimeError("core returned the wrong number of random bytes")
@@ -673,7 +718,7 @@ def _message_param(h: int, encrypt: bool, p: Any, n: int) -> tuple[Any, Any]:
     ptype = _message_param_type(h, encrypt)
     dec = _codecs()[0].get(ptype)
     if dec is None:
-        return ptype, (_buffer(p, n)[:] if (p and n) else None)
+        return ptype, (_raw_param(p, n) if (p and n) else None)
     if not p:
         raise CKRError(CKR.MECHANISM_PARAM_INVALID, "this mechanism needs a per-message parameter")
     return ptype, dec(ffi, p, n)

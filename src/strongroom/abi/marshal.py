@@ -6,6 +6,10 @@ Everything here works on cffi cdata of the module's own ``ffi`` (bound once with
 * input templates: each value is decoded with the attribute codec; TEMPLATE-kind
   attributes (CKA_WRAP_TEMPLATE ...) are nested CK_ATTRIBUTE arrays decoded here;
   a NULL pValue with a nonzero ulValueLen is CKR_ARGUMENTS_BAD;
+* lying lengths: every count and ``ulValueLen`` is compared with its maximum
+  (``pkcs11/limits.py``) before a byte is read -- a count beyond any template is
+  CKR_ARGUMENTS_BAD, a value longer than its type allows CKR_ATTRIBUTE_VALUE_INVALID
+  (v3.0 §5.1.6; §4.1.1 rule 2) -- so a length no real buffer backs never reaches a copy;
 * C_GetAttributeValue output: per attribute, NULL pValue -> length; too small ->
   CK_UNAVAILABLE_INFORMATION + BUFFER_TOO_SMALL; sensitive -> UNAVAILABLE +
   ATTRIBUTE_SENSITIVE; invalid -> UNAVAILABLE + ATTRIBUTE_TYPE_INVALID; every attribute
@@ -19,14 +23,18 @@ TYPE_CHECKING = False   # typing is not imported at run time: cold start (_recor
 if TYPE_CHECKING:
     from typing import Any
 
+from ..pkcs11 import limits as L
 from ..pkcs11.attributes import ATTRIBUTE_KINDS, AttrKind, decode, encode
 from ..pkcs11.constants import CK_UNAVAILABLE_INFORMATION, CKR
 from ..pkcs11.errors import CKRError
+from ..token.library import LIBRARY
 from ..token.types import Unavailable
 
 ffi: Any = None
-ATTR_SIZE = 24                      # sizeof(CK_ATTRIBUTE) on LP64, checked in bind()
-MAX_TEMPLATE_DEPTH = 4
+ATTR_SIZE = L.SIZEOF_ATTRIBUTE      # sizeof(CK_ATTRIBUTE) on LP64, checked in bind()
+MAX_TEMPLATE_DEPTH = L.MAX_TEMPLATE_DEPTH
+MAX_TEMPLATE_COUNT = L.MAX_TEMPLATE_COUNT
+MAX_GET_COUNT = L.MAX_GET_COUNT
 
 _TEMPLATE = AttrKind.TEMPLATE
 _KIND_GET = ATTRIBUTE_KINDS.get
@@ -34,6 +42,31 @@ _SENSITIVE = Unavailable.SENSITIVE
 _INVALID = Unavailable.INVALID
 _UNAV = CK_UNAVAILABLE_INFORMATION
 _ARGUMENTS_BAD = CKR.ARGUMENTS_BAD
+_VALUE_INVALID = CKR.ATTRIBUTE_VALUE_INVALID
+
+
+def _value_maxima() -> dict[int, int]:
+    """{CKA: largest ulValueLen} for every type with a bound of its own: the fixed-size
+    kinds by their C size, CK_ULONG arrays and nested templates by their entry limits,
+    then the per-type table of ``pkcs11/limits.py``. Other types: the quota (:func:`_cap`)."""
+    by_kind = {AttrKind.BOOL: L.SIZEOF_BBOOL, AttrKind.ULONG: L.SIZEOF_ULONG,
+               AttrKind.DATE: L.SIZEOF_DATE,
+               AttrKind.MECHANISMS: L.SIZEOF_ULONG * L.MAX_MECHANISM_LIST,
+               AttrKind.TEMPLATE: L.SIZEOF_ATTRIBUTE * L.MAX_TEMPLATE_COUNT}
+    table = {t: by_kind[k] for t, k in ATTRIBUTE_KINDS.items() if k in by_kind}
+    table.update({int(t): n for t, n in L.ATTRIBUTE_VALUE_MAX.items()})
+    return table
+
+
+VALUE_MAX: dict[int, int] = _value_maxima()
+_MAX_GET = VALUE_MAX.get
+
+
+def _cap() -> int:
+    """Bound of a value with none of its own: the running ``quota_bytes`` (no object can
+    hold a larger value), read once per template."""
+    config = LIBRARY.config
+    return (config.quota_bytes if config is not None else 0) or L.DEFAULT_VALUE_MAX
 
 
 def bind(the_ffi: Any) -> None:
@@ -83,24 +116,26 @@ def pin_in(ptr: Any, n: int) -> bytes | None:
 
 
 # --- templates in ----------------------------------------------------------------------
-def template_in(arr: Any, count: int, depth: int = 0) -> list[tuple[int, Any]]:
-    """CK_ATTRIBUTE[count] -> [(type, typed value)]."""
+def template_in(arr: Any, count: int, depth: int = 0, room: list[int] | None = None,
+                cap: int = 0) -> list[tuple[int, Any]]:
+    """CK_ATTRIBUTE[count] -> [(type, typed value)]; ``count`` is already bounded.
+
+    Each ``ulValueLen`` is checked against :data:`VALUE_MAX` (else ``cap``) before its
+    value is read; ``room`` counts the entries nested templates may still add."""
     out = []
+    append = out.append
+    cap = cap or _cap()
     for i in range(count):
         a = arr[i]
         t = a.type
-        p = a.pValue
         n = a.ulValueLen
+        if n > _MAX_GET(t, cap):
+            raise CKRError(_VALUE_INVALID, "ulValueLen above the attribute's maximum (pkcs11/limits.py)")
+        p = a.pValue
         if _KIND_GET(t) is _TEMPLATE:
-            if not p and n:
-                raise CKRError(_ARGUMENTS_BAD, "NULL pValue with nonzero ulValueLen")
-            if n % ATTR_SIZE:
-                raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "template attribute length is not "
-                                                            "a multiple of sizeof(CK_ATTRIBUTE)")
-            if depth >= MAX_TEMPLATE_DEPTH:
-                raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "template nested too deeply")
-            inner = ffi.cast("CK_ATTRIBUTE *", p) if n else None
-            out.append((t, tuple(template_in(inner, n // ATTR_SIZE, depth + 1)) if n else ()))
+            if room is None:
+                room = [MAX_TEMPLATE_COUNT - count]
+            append((t, _nested(p, n, depth, room, cap)))
             continue
         if p:
             raw = ffi.buffer(p, n)[:] if n else b""
@@ -108,17 +143,44 @@ def template_in(arr: Any, count: int, depth: int = 0) -> list[tuple[int, Any]]:
             raise CKRError(_ARGUMENTS_BAD, "NULL pValue with nonzero ulValueLen")
         else:
             raw = b""
-        out.append((t, decode(t, raw)))
+        append((t, decode(t, raw)))
     return out
 
 
+def _nested(p: Any, n: int, depth: int, room: list[int], cap: int) -> tuple[tuple[int, Any], ...]:
+    """The value of a CKA_*_TEMPLATE attribute: a CK_ATTRIBUTE array of ``n`` bytes."""
+    if not p and n:
+        raise CKRError(_ARGUMENTS_BAD, "NULL pValue with nonzero ulValueLen")
+    if n % ATTR_SIZE:
+        raise CKRError(_VALUE_INVALID, "template attribute length is not "
+                                       "a multiple of sizeof(CK_ATTRIBUTE)")
+    if depth >= MAX_TEMPLATE_DEPTH:
+        raise CKRError(_VALUE_INVALID, "template nested too deeply")
+    if not n:
+        return ()
+    count = n // ATTR_SIZE
+    room[0] -= count
+    if room[0] < 0:
+        raise CKRError(_VALUE_INVALID, f"template and nested templates above {MAX_TEMPLATE_COUNT} entries")
+    return tuple(template_in(ffi.cast("CK_ATTRIBUTE *", p), count, depth + 1, room, cap))
+
+
 def template_arg(arr: Any, count: int) -> list[tuple[int, Any]]:
-    if count and not arr:
+    """An input template argument (pTemplate, ulCount)."""
+    if not count:
+        return []
+    if count > MAX_TEMPLATE_COUNT:
+        raise CKRError(_ARGUMENTS_BAD, f"ulCount above {MAX_TEMPLATE_COUNT} (pkcs11/limits.py)")
+    if not arr:
         raise CKRError(_ARGUMENTS_BAD, "NULL template with nonzero count")
-    return template_in(arr, count) if count else []
+    return template_in(arr, count)
 
 
 def types_in(arr: Any, count: int) -> list[int]:
+    """The types of a C_GetAttributeValue template; a count beyond MAX_GET_COUNT is
+    CKR_ARGUMENTS_BAD before any entry is read."""
+    if count > MAX_GET_COUNT:
+        raise CKRError(_ARGUMENTS_BAD, f"ulCount above {MAX_GET_COUNT} (pkcs11/limits.py)")
     return [arr[i].type for i in range(count)]
 
 
