@@ -14,10 +14,14 @@ tests time their SIGKILL from there). Commands:
   {"op": "inittoken", "so_pin": P, "label": L} C_CloseAllSessions + C_InitToken on that slot
   {"op": "ctx_setup"}                          an ALWAYS_AUTHENTICATE EC key + C_SignInit
   {"op": "flags"}                              C_GetTokenInfo flags
+  {"op": "initpin", "pin": P}                  C_InitPIN (the SO logged in)
+  {"op": "create", "label": L}                 a private token AES key -> {"handle": h}
+  {"op": "destroy", "handle": h}               C_DestroyObject
 """
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 # Warm the imports the module's KDF needs, so that a parent watching this process's
@@ -114,6 +118,27 @@ class Host:
             return {"rv": rv}
         mech = ffi.new("CK_MECHANISM *", {"mechanism": CKM.ECDSA})
         return {"rv": fl.C_SignInit(self.session, mech, key[0])}
+
+    def initpin(self, cmd: dict) -> dict:
+        pin, n = self._pin(cmd["pin"])
+        return {"rv": self.fl.C_InitPIN(self.session, pin, n)}
+
+    def create(self, cmd: dict) -> dict:
+        ffi = self.ffi
+        pairs = [(CKA.CLASS, CKO.SECRET_KEY), (CKA.KEY_TYPE, CKK.AES), (CKA.VALUE, os.urandom(32)),
+                 (CKA.TOKEN, True), (CKA.PRIVATE, True), (CKA.LABEL, cmd["label"])]
+        arr = ffi.new("CK_ATTRIBUTE[]", len(pairs))
+        keep = []
+        for i, (t, v) in enumerate(pairs):
+            raw = v if isinstance(v, bytes) else encode(t, v)
+            keep.append(ffi.new("char[]", raw))
+            arr[i].type, arr[i].pValue, arr[i].ulValueLen = t, keep[-1], len(raw)
+        out = ffi.new("CK_OBJECT_HANDLE *")
+        rv = self.fl.C_CreateObject(self.session, arr, len(pairs), out)
+        return {"rv": rv, "handle": int(out[0])}
+
+    def destroy(self, cmd: dict) -> dict:
+        return {"rv": self.fl.C_DestroyObject(self.session, cmd["handle"])}
 
     def flags(self, cmd: dict) -> dict:
         info = self.ffi.new("CK_TOKEN_INFO *")
