@@ -27,6 +27,8 @@ from ..pkcs11.errors import CKRError
 from ..token import library as _library_module
 from ..token.library import LIBRARY
 from ..token.types import InitArgs, Mechanism
+from ..wipe import wipe_template as _wipe_template
+from ..wipe import zero as _zero
 from . import marshal as M
 
 
@@ -331,19 +333,35 @@ def _required_pin(p: Any, n: int, new: bool = True) -> bytes:
 
 @_extern
 def sr_py_InitToken(slotID: int, pPin: Any, ulPinLen: int, pLabel: Any) -> int:
-    _init_token(slotID, _required_pin(pPin, ulPinLen), M.unpad(_buffer(pLabel, 32)[:]))
+    pin = _required_pin(pPin, ulPinLen)
+    try:
+        _init_token(slotID, pin, M.unpad(_buffer(pLabel, 32)[:]))
+    finally:
+        _zero(pin)
+# PINs arrive as bytearrays (M.pin_in) and are zeroed when the core returns (issue 10).
     return _OK
 
 
 @_extern
 def sr_py_InitPIN(h: int, pPin: Any, ulPinLen: int) -> int:
-    _init_pin(h, _required_pin(pPin, ulPinLen))
+    pin = _required_pin(pPin, ulPinLen)
+    try:
+        _init_pin(h, pin)
+    finally:
+        _zero(pin)
     return _OK
 
 
 @_extern
 def sr_py_SetPIN(h: int, pOld: Any, ulOld: int, pNew: Any, ulNew: int) -> int:
-    _set_pin(h, _required_pin(pOld, ulOld, new=False), _required_pin(pNew, ulNew))
+    old = new = None
+    try:
+        old = _required_pin(pOld, ulOld, new=False)
+        new = _required_pin(pNew, ulNew)
+        _set_pin(h, old, new)
+    finally:
+        _zero(old)
+        _zero(new)
     return _OK
 
 
@@ -379,7 +397,11 @@ def sr_py_GetSessionInfo(h: int, pInfo: Any) -> int:
 def sr_py_Login(h: int, userType: int, pPin: Any, ulPinLen: int) -> int:
     if ulPinLen > _pin_max(False):   # can never be right; C_Login has no PIN_LEN_RANGE (v3.0 §5.6)
         raise CKRError(_ARGUMENTS_BAD, "PIN longer than any PIN the token accepts")
-    _login(h, userType, M.pin_in(pPin, ulPinLen))
+    pin = M.pin_in(pPin, ulPinLen)
+    try:
+        _login(h, userType, pin)
+    finally:
+        _zero(pin)
     return _OK
 
 
@@ -405,6 +427,27 @@ _template = M.template_arg
 @_extern
 def sr_py_CreateObject(h: int, pTemplate: Any, ulCount: int, phObject: Any) -> int:
     phObject[0] = _create_object(h, _template(pTemplate, ulCount))
+def _wiping(call: Callable) -> Callable:
+    """``call`` with each template argument (a decoded template: the only ``list``
+    arguments core calls take) wiped when the core returns or raises: the secret values
+    the core did not keep (wipe.wipe_template) are overwritten before they are freed, the
+    ones it kept are its to wipe (issue 10)."""
+    def run(*args: Any) -> Any:
+        try:
+            return call(*args)
+        finally:
+            for a in args:
+                if a.__class__ is list:
+                    _wipe_template(a)
+    return run
+
+
+_create_object = _wiping(_create_object)
+_copy_object = _wiping(_copy_object)
+_set_attribute_value = _wiping(_set_attribute_value)
+_find_objects_init = _wiping(_find_objects_init)
+
+
     return _OK
 
 
@@ -566,8 +609,8 @@ _digest_init = _method("digest_init")
 _digest_key = _method("digest_key")
 _verify = _method("verify")
 _verify_final = _method("verify_final")
-_generate_key = _method("generate_key")
-_generate_key_pair = _method("generate_key_pair")
+_generate_key = _wiping(_method("generate_key"))
+_generate_key_pair = _wiping(_method("generate_key_pair"))
 _generate_random = _method("generate_random")
 
 
@@ -641,11 +684,11 @@ def sr_py_GenerateRandom(h: int, pRandom: Any, ulLen: int) -> int:
 
 
 # --- key management, KEM, message API (issue 4) ----------------------------------------------
-_derive_key = _method("derive_key")
+_derive_key = _wiping(_method("derive_key"))
 _wrap_key = _method("wrap_key")
-_unwrap_key = _method("unwrap_key")
-_encapsulate_key = _method("encapsulate_key")
-_decapsulate_key = _method("decapsulate_key")
+_unwrap_key = _wiping(_method("unwrap_key"))
+_encapsulate_key = _wiping(_method("encapsulate_key"))
+_decapsulate_key = _wiping(_method("decapsulate_key"))
 _message_param_type = _method("message_param_type")
 _encrypt_message = _method("encrypt_message")
 _decrypt_message = _method("decrypt_message")

@@ -108,11 +108,13 @@ def data_in(ptr: Any, n: int) -> bytes:
     return ffi.buffer(ptr, n)[:] if n else b""
 
 
-def pin_in(ptr: Any, n: int) -> bytes | None:
-    """A PIN: NULL (protected authentication path) -> None."""
+def pin_in(ptr: Any, n: int) -> bytearray | None:
+    """A PIN: NULL (protected authentication path) -> None; else a ``bytearray`` copied
+    straight from the caller's buffer (no ``bytes`` in between), which the entry point
+    zeroes when the core returns (issue 10: no PIN left in memory)."""
     if not ptr:
         return None
-    return ffi.buffer(ptr, n)[:] if n else b""
+    return bytearray(ffi.buffer(ptr, n)) if n else bytearray()
 
 
 # --- templates in ----------------------------------------------------------------------

@@ -19,6 +19,7 @@ import struct
 # or checks a key, and importing them costs ~15 ms of cold start (docs/performance.md).
 from ..pkcs11.constants import CKR
 from ..pkcs11.errors import CKRError
+from ..wipe import zero
 from .base import KdfParams
 
 MASTER_KEY_LEN = 32
@@ -37,47 +38,63 @@ def check_params(kdf: KdfParams) -> None:
         raise CKRError(CKR.ARGUMENTS_BAD, "scrypt parameters out of range")
 
 
-def derive_pin_key(pin: bytes, salt: bytes, kdf: KdfParams) -> bytes:
-    """scrypt(pin, salt) -> 32-byte key-encryption key."""
+def derive_pin_key(pin: bytes | bytearray, salt: bytes, kdf: KdfParams) -> bytearray:
+    """scrypt(pin, salt) -> 32-byte key-encryption key, in a bytearray the caller zeroes
+    (``derive_into``: the key never exists as an immutable ``bytes``; the PIN is passed
+    as given, not copied)."""
     from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
     check_params(kdf)
     n = 1 << kdf.log2_n
-    return Scrypt(salt=salt, length=32, n=n, r=kdf.r, p=kdf.p).derive(bytes(pin))
+    out = bytearray(32)
+    Scrypt(salt=salt, length=32, n=n, r=kdf.r, p=kdf.p).derive_into(pin, out)
+    return out
 
 
 def _aad(token_uuid: bytes, user_type: int) -> bytes:
     return _WRAP_AAD_PREFIX + token_uuid + struct.pack(">Q", int(user_type))
 
 
-def wrap_master_key(master_key: bytes, pin: bytes, kdf: KdfParams, token_uuid: bytes,
-                    user_type: int) -> tuple[bytes, bytes]:
+def wrap_master_key(master_key: bytes | bytearray, pin: bytes | bytearray, kdf: KdfParams,
+                    token_uuid: bytes, user_type: int) -> tuple[bytes, bytes]:
     """Returns (salt, nonce ‖ ciphertext) with a fresh random salt and nonce."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     salt = os.urandom(SALT_LEN)
     nonce = os.urandom(NONCE_LEN)
-    kek = AESGCM(derive_pin_key(pin, salt, kdf))
-    return salt, nonce + kek.encrypt(nonce, master_key, _aad(token_uuid, user_type))
+    kek = derive_pin_key(pin, salt, kdf)
+    try:
+        return salt, nonce + AESGCM(kek).encrypt(nonce, master_key, _aad(token_uuid, user_type))
+    finally:
+        zero(kek)
 
 
-def unwrap_master_key(wrapped: bytes, salt: bytes, pin: bytes, kdf: KdfParams,
-                      token_uuid: bytes, user_type: int) -> bytes | None:
+def unwrap_master_key(wrapped: bytes, salt: bytes, pin: bytes | bytearray, kdf: KdfParams,
+                      token_uuid: bytes, user_type: int) -> bytearray | None:
     """The master key, or None when the PIN is wrong (or the wrap was tampered with:
-    GCM cannot tell the two apart, and either way the PIN does not open this token)."""
+    GCM cannot tell the two apart, and either way the PIN does not open this token).
+
+    The key is a ``bytearray`` (``decrypt_into``) that its holder zeroes when done
+    (token/login.py LoginState.clear); the PIN key is zeroed here."""
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     if len(wrapped) != NONCE_LEN + MASTER_KEY_LEN + 16:
         return None
-    kek = AESGCM(derive_pin_key(pin, salt, kdf))
+    kek = derive_pin_key(pin, salt, kdf)
+    out = bytearray(MASTER_KEY_LEN)
     try:
-        return kek.decrypt(wrapped[:NONCE_LEN], wrapped[NONCE_LEN:], _aad(token_uuid, user_type))
+        AESGCM(kek).decrypt_into(wrapped[:NONCE_LEN], wrapped[NONCE_LEN:],
+                                 _aad(token_uuid, user_type), out)
     except InvalidTag:
+        zero(out)
         return None
+    finally:
+        zero(kek)
+    return out
 
 
-def key_check(master_key: bytes, token_uuid: bytes) -> bytes:
+def key_check(master_key: bytes | bytearray, token_uuid: bytes) -> bytes:
     """A check value stored with the token so writers can refuse a wrong master key
     (which would otherwise seal objects nobody can open). Reveals nothing useful: the
     key is 256 random bits, and the wraps already allow verifying a guess."""
@@ -87,7 +104,7 @@ def key_check(master_key: bytes, token_uuid: bytes) -> bytes:
     return hmac.new(master_key, _CHECK_LABEL + token_uuid, hashlib.sha256).digest()[:16]
 
 
-def verify_master_key(master_key: bytes, token_uuid: bytes, check: bytes) -> None:
+def verify_master_key(master_key: bytes | bytearray, token_uuid: bytes, check: bytes) -> None:
     """CKRError(GENERAL_ERROR) unless ``master_key`` belongs to this token."""
     import hmac
 

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 from ..pkcs11 import template
 from ..pkcs11.constants import CKA, CKO, CKR
 from ..pkcs11.errors import CKRError
+from ..wipe import zero
 
 NONCE_LEN = 12
 DIGEST_LEN = 16
@@ -100,11 +101,14 @@ _NEVER_INDEXED = frozenset(getattr(template, "_SECRET_ANYWHERE", frozenset())
                            | _SECRET_KEY_PARTS | {CKA.VALUE})
 
 
-def _hkdf(root: bytes, info: bytes) -> bytes:
+def _hkdf(root: bytes | bytearray, info: bytes) -> bytearray:
+    """HKDF-SHA256(root, info) into a bytearray (``derive_into``) that ObjectKeys zeroes."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(root)
+    out = bytearray(32)
+    HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive_into(root, out)
+    return out
 
 
 def _type8(cka: int) -> bytes:
@@ -121,11 +125,13 @@ class ObjectKeys:
 
     The store keeps the set of a logged-in user's master key only as long as the core
     holds that master key: it is dropped at logout, at the end of the last session and at
-    C_Finalize (``Store.forget_keys``)."""
+    C_Finalize (``Store.forget_keys``), and :meth:`wipe` zeroes the derived keys then.
+    ``root`` is kept (by reference: the caller's master-key bytearray) so a cache hit can
+    check that it is still the key the set was made from."""
 
-    __slots__ = ("_uuid", "_seal", "_manifest", "_index", "_bad")
+    __slots__ = ("_uuid", "_seal", "_manifest", "_index", "_bad", "root", "_secrets")
 
-    def __init__(self, root: bytes, token_uuid: bytes) -> None:
+    def __init__(self, root: bytes | bytearray, token_uuid: bytes) -> None:
         import hashlib
         import hmac
 
@@ -133,11 +139,25 @@ class ObjectKeys:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         self._uuid = token_uuid
-        self._seal = AESGCM(_hkdf(root, SEAL_INFO))
-        self._manifest = AESGCM(_hkdf(root, MANIFEST_INFO))
-        # copied per digest: cheaper than hmac.new, and the key is not kept as bytes here
-        self._index = hmac.new(_hkdf(root, INDEX_INFO), digestmod=hashlib.sha256)
+        self.root = root
+        seal, manifest, index = (_hkdf(root, SEAL_INFO), _hkdf(root, MANIFEST_INFO),
+                                 _hkdf(root, INDEX_INFO))
+        # pyca and OpenSSL copy the keys into their contexts (freed with OPENSSL_cleanse);
+        # our bytearrays are kept until wipe() so that no copy depends on pyca's choice.
+        self._secrets = (seal, manifest, index)
+        self._seal = AESGCM(seal)
+        self._manifest = AESGCM(manifest)
+        # copied per digest: cheaper than hmac.new
+        self._index = hmac.new(index, digestmod=hashlib.sha256)
         self._bad = (InvalidTag, ValueError)
+
+    def wipe(self) -> None:
+        """Zero the derived keys and drop pyca's contexts (OpenSSL frees them with
+        EVP_CIPHER_CTX_free / EVP_MAC_CTX_free, which cleanse the key schedules)."""
+        for key in self._secrets:
+            zero(key)
+        self._seal = self._manifest = self._index = None   # type: ignore[assignment]
+        self.root = b""
 
     def seal(self, uid: bytes, cka: int, plain: bytes) -> bytes:
         nonce = os.urandom(NONCE_LEN)

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 from ..pkcs11 import attributes as codec
 from ..pkcs11.constants import CKA, CKR, CKU
 from ..pkcs11.errors import CKRError
+from ..wipe import random_bytearray, wipe_secret_values, zero
 from . import kdf as kdfmod
 from .base import Attrs, KdfParams, PinAttempt, Quota, Store, TokenRecord
 from .migrations import migrate
@@ -102,30 +103,47 @@ class _TokenKeys(NamedTuple):
     object_count: int     # quota figures, read in the same statement (one query per write)
     bytes_used: int
 
-    def keys(self, private: bool, master_key: bytes | None,
-             cache: dict[tuple[bytes, bytes], ObjectKeys]) -> ObjectKeys:
+    def keys(self, private: bool, master_key: bytes | bytearray | None,
+             cache: dict[tuple[bytes, bool], ObjectKeys]) -> ObjectKeys:
         """The key set for a private (master key, verified) or public object.
 
-        ``cache`` (the store's, keyed by token uuid and root key) saves three HKDFs and the
-        master-key check per call; a re-initialised token has a new uuid, so a stale entry
-        is never hit."""
+        ``cache`` (the store's, keyed by token uuid and private/public) saves three HKDFs
+        and the master-key check per call; a hit is used only for the very root it was
+        made from (the master key is a bytearray: compared by identity, then by value); a
+        re-initialised token has a new uuid, so a stale entry is never hit."""
         root = self.public_seal_key if not private else master_key
         if root is None:
             raise CKRError(CKR.USER_NOT_LOGGED_IN)
-        try:
-            return cache[self.uuid, root]
-        except KeyError:
-            pass
+        keys = cache.get((self.uuid, private))
+        if keys is not None and (keys.root is root or keys.root == root):
+            return keys
         if private:
+            if root.__class__ is bytearray and not any(root):
+                # the login's key, zeroed by a C_Logout racing this call (LoginState.clear)
+                raise CKRError(CKR.USER_NOT_LOGGED_IN)
             kdfmod.verify_master_key(root, self.uuid, self.key_check)
-        keys = ObjectKeys(root, self.uuid)
-        if len(cache) >= _KEY_CACHE_MAX:
-            cache.clear()
-        cache[self.uuid, root] = keys
+        if keys is not None or len(cache) >= _KEY_CACHE_MAX:
+            _wipe_keys(cache)
+        keys = cache[self.uuid, private] = ObjectKeys(root, self.uuid)
         return keys
 
 
 _KEY_CACHE_MAX = 16
+
+
+def _wipe_keys(cache: dict[tuple[bytes, bool], ObjectKeys]) -> None:
+    """Empty the derived-key cache, zeroing each key set (forget_keys, close, overflow)."""
+    entries = list(cache.values())
+    cache.clear()
+    for keys in entries:
+        keys.wipe()
+
+
+def _drop_raw(*images: dict) -> None:
+    """Unsealed byte images the store made for itself (update, find's compare): wipe the
+    secret ones no one else holds before they are freed (wipe.py)."""
+    for raw in images:
+        wipe_secret_values(raw, 3)     # held here: the caller's local, ``images``, ``raw``
 
 
 class _Stored(NamedTuple):
@@ -174,8 +192,8 @@ class SqliteStore(Store):
             raise
         self._conn: sqlite3.Connection | None = conn
         self._tokens_cache: tuple[int, tuple[TokenRecord, ...]] | None = None
-        # Derived sealing/index keys per (token uuid, root key); see forget_keys().
-        self._keys: dict[tuple[bytes, bytes], ObjectKeys] = {}
+        # Derived sealing/index keys per (token uuid, private?); see forget_keys().
+        self._keys: dict[tuple[bytes, bool], ObjectKeys] = {}
 
     # --- plumbing -------------------------------------------------------------------
     @contextmanager
@@ -280,10 +298,14 @@ class SqliteStore(Store):
     def _fresh_token(self, so_pin: bytes, kdf: KdfParams) -> dict[str, Any]:
         """New uuid, master key, public seal key and SO wrap (scrypt: outside any lock)."""
         uuid = os.urandom(16)
-        master_key = os.urandom(kdfmod.MASTER_KEY_LEN)
-        salt, wrap = kdfmod.wrap_master_key(master_key, so_pin, kdf, uuid, CKU.SO)
+        master_key = random_bytearray(kdfmod.MASTER_KEY_LEN)   # zeroed below (issue 10)
+        try:
+            salt, wrap = kdfmod.wrap_master_key(master_key, so_pin, kdf, uuid, CKU.SO)
+            check = kdfmod.key_check(master_key, uuid)
+        finally:
+            zero(master_key)
         return {"uuid": uuid, "public_seal_key": os.urandom(32),
-                "key_check": kdfmod.key_check(master_key, uuid), "so_wrap": wrap,
+                "key_check": check, "so_wrap": wrap,
                 "so_salt": salt, "so_log2_n": kdf.log2_n, "so_r": kdf.r, "so_p": kdf.p}
 
     def create_token(self, slot_id: int, label: str, so_pin: bytes, kdf: KdfParams) -> TokenRecord:
@@ -520,14 +542,22 @@ class SqliteStore(Store):
     def update_object(self, token_id: int, object_id: int, changes: Mapping[int, Any],
                       master_key: bytes | None) -> None:
         new_raw = {int(k): codec.encode(k, v) for k, v in changes.items()}
-        with self._tx(write=True) as conn:
-            stored = self._read(conn, token_id, object_id, master_key)
-            raw = {**stored.raw, **new_raw}
-            obj = self._decode(raw)
-            private = bool(obj.get(CKA.PRIVATE, True))
-            tk = self._token_keys(conn, token_id)
-            self._write(conn, token_id, object_id, obj, raw, stored.uid, private, tk, master_key,
-                        stored.size)
+        old_raw: dict = {}
+        raw: dict = {}
+        obj: dict = {}
+        try:
+            with self._tx(write=True) as conn:
+                stored = self._read(conn, token_id, object_id, master_key)
+                old_raw = stored.raw
+                raw = {**old_raw, **new_raw}
+                obj = self._decode(raw)
+                private = bool(obj.get(CKA.PRIVATE, True))
+                tk = self._token_keys(conn, token_id)
+                self._write(conn, token_id, object_id, obj, raw, stored.uid, private, tk,
+                            master_key, stored.size)
+                del stored
+        finally:
+            _drop_raw(obj, raw, old_raw)
 
     def destroy_object(self, token_id: int, object_id: int) -> None:
         with self._tx(write=True, scrub=True) as conn:
@@ -592,7 +622,12 @@ class SqliteStore(Store):
     def _matches(self, conn: sqlite3.Connection, token_id: int, object_id: int,
                  master_key: bytes | None, types: tuple[int, ...], wanted: Mapping[int, bytes]) -> bool:
         stored = self._read(conn, token_id, object_id, master_key, types)
-        return all(stored.raw.get(c) == wanted[c] for c in types)
+        raw = stored.raw
+        del stored
+        try:
+            return all(raw.get(c) == wanted[c] for c in types)
+        finally:
+            _drop_raw(raw)
 
     # --- freshness ----------------------------------------------------------------------
     @property
@@ -620,11 +655,11 @@ class SqliteStore(Store):
 
     def forget_keys(self) -> None:
         with self._lock:
-            self._keys.clear()
+            _wipe_keys(self._keys)
 
     def close(self) -> None:
         with self._lock:
-            self._keys.clear()
+            _wipe_keys(self._keys)
             self._probe = None
             if self._conn is not None and self._scrub_pending:
                 self._scrub(0.0)

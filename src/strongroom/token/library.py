@@ -26,6 +26,7 @@ from ..pkcs11.constants import (
 )
 from ..pkcs11.errors import CKRError
 from ..storage.base import KdfParams, Quota, Store, TokenRecord
+from ..wipe import zero
 from . import crypto
 from .login import LoginState, authenticate, check_pin_length, pin_flags
 from .objects import SESSION_HANDLE_BASE, ObjectManager, Visibility
@@ -265,9 +266,11 @@ class Library:
                 self.store.create_token(slot_id, label, so_pin, self._kdf())
                 return
             # Re-initialisation needs the current SO PIN and wipes every object (v2.40 §5.5).
-            authenticate(self.store, self.config, record, CKU.SO, so_pin)
+            zero(authenticate(self.store, self.config, record, CKU.SO, so_pin))
             self.store.reinit_token(record.token_id, label, so_pin, self._kdf())
-            self._logins.pop(record.token_id, None)
+            old_login = self._logins.pop(record.token_id, None)
+            if old_login is not None:
+                old_login.clear()
             self.objects.drop_token(record.token_id)
 
     # --- sessions -----------------------------------------------------------------------------
@@ -320,8 +323,8 @@ class Library:
             # Closing the application's last session on a token logs it out (v2.40 §5.6).
             state = self._logins.pop(session.token_id, None)
             if state is not None and state.user is not None:
-                state.clear()
                 self.store.forget_keys()
+                state.clear()          # zeroes the master key (issue 10)
                 self.objects.forget_private(session.token_id)
 
     def close_all_sessions(self, slot_id: int) -> None:
@@ -374,7 +377,7 @@ class Library:
         if state.user != CKU.USER:
             raise CKRError(CKR.USER_NOT_LOGGED_IN)
         assert self.config is not None
-        authenticate(self.store, self.config, record, CKU.USER, pin)
+        zero(authenticate(self.store, self.config, record, CKU.USER, pin))
         for active in waiting:
             active.needs_context_login = False
 
@@ -384,11 +387,13 @@ class Library:
             state = self._login(session.token_id)
             if state.user is None:
                 raise CKRError(CKR.USER_NOT_LOGGED_IN)
-            state.clear()
-            self.store.forget_keys()
+            # Operations (and the pyca keys they hold) first, then the derived keys, the
+            # master key and the cached objects, each zeroed as it goes (issue 10).
             for s in self._sessions.values():
                 if s.token_id == session.token_id:
                     s.ops.clear()
+            self.store.forget_keys()
+            state.clear()
             self.objects.forget_private(session.token_id)
 
     def init_pin(self, handle: int, pin: bytes) -> None:
@@ -416,8 +421,12 @@ class Library:
             if who == CKU.USER and not record.user_pin_initialized:
                 raise CKRError(CKR.USER_PIN_NOT_INITIALIZED)
             master_key = authenticate(self.store, self.config, record, who, old)
-            check_pin_length(self.config, new)
-            self.store.set_pin(session.token_id, who, master_key, new, self._kdf())
+            try:
+                check_pin_length(self.config, new)
+                self.store.set_pin(session.token_id, who, master_key, new, self._kdf())
+            finally:
+                if master_key is not state.master_key:
+                    zero(master_key)   # this call's own copy (issue 10)
 
     # --- objects ------------------------------------------------------------------------------
     def _check_write(self, session: Session, attrs: dict) -> None:

@@ -10,6 +10,7 @@ from ..config import Config
 from ..pkcs11.constants import CKR, CKU, TokenFlag
 from ..pkcs11.errors import CKRError
 from ..storage.base import Store, TokenRecord
+from ..wipe import zero
 
 
 class LoginState:
@@ -17,12 +18,14 @@ class LoginState:
 
     __slots__ = ("user", "master_key")
 
-    def __init__(self, user: CKU | None = None, master_key: bytes | None = None) -> None:
+    def __init__(self, user: CKU | None = None, master_key: bytearray | None = None) -> None:
         self.user = user
-        self.master_key = master_key
+        self.master_key = master_key     # a bytearray (storage/kdf.py), zeroed by clear()
 
     def clear(self) -> None:
+        """Logged out: the master key is overwritten in place, not just dropped (issue 10)."""
         self.user = None
+        zero(self.master_key)
         self.master_key = None
 
 

@@ -8,6 +8,13 @@ Two caches make the hot path cheap: the attributes of token objects, and parsed 
 objects (``KeyMaterial.parsed``). Both are flushed when another process commits (the
 store's ``data_version`` changes), at logout, at C_Finalize and when an object is
 destroyed, so no secret outlives the login that unlocked it.
+
+Flushing is not enough by itself: CPython frees a ``bytes`` without clearing it. Every
+attribute dict that leaves a cache or a session object is *retired*; :meth:`sweep`
+wipes the secret values (wipe.py) of each retired dict nothing else references any
+more -- at once when possible, else at the next sweep (an operation may still hold the
+key) -- and runs at logout, C_Finalize, destroy and every flush. Parsed pyca keys are
+released before the dicts, so OpenSSL frees them with its clear-free.
 """
 from __future__ import annotations
 
@@ -21,6 +28,7 @@ from ..pkcs11 import attributes
 from ..pkcs11.constants import CKA, CKR
 from ..pkcs11.errors import CKRError
 from ..storage.base import Store
+from ..wipe import wipe_all
 
 SESSION_HANDLE_BASE = 0x4000_0000
 
@@ -80,6 +88,12 @@ class _KeyMaterial:
         self._cache: dict[Callable, Any] = {}
         self.checks: dict[Any, bool] = {}
 
+    def release(self) -> None:
+        """Drop the parsed keys (pyca objects: OpenSSL clear-frees them when the last
+        reference goes) and the attributes reference."""
+        self._cache.clear()
+        self.checks.clear()
+
     def parsed(self, loader: Callable[[Mapping[int, Any]], Any]) -> Any:
         try:
             return self._cache[loader]
@@ -104,38 +118,66 @@ class ObjectManager:
         self._attr_cache: dict[int, dict[int, Any]] = {}
         self._key_cache: dict[int, _KeyMaterial] = {}
         self._seen_version: int | None = None
+        self._retired: list[dict[int, Any]] = []   # dropped attribute dicts, see sweep()
 
     # --- caches -----------------------------------------------------------------------
+    def _flush_caches(self) -> None:
+        """Empty both caches (lock held): parsed keys released, attribute dicts retired."""
+        for km in self._key_cache.values():
+            km.release()
+        self._key_cache.clear()
+        self._retired.extend(self._attr_cache.values())
+        self._attr_cache.clear()
+
+    def _drop_key(self, handle: int) -> None:
+        km = self._key_cache.pop(handle, None)
+        if km is not None:
+            km.release()
+
+    def sweep(self) -> None:
+        """Wipe the secret values of retired attribute dicts that nothing else holds any
+        more; keep the rest for a later sweep (bounded: the oldest are let go unwiped
+        only if more than 4096 stay referenced, which no ordinary host reaches)."""
+        with self._lock:
+            if not self._retired:
+                return
+            retired = self._retired
+            self._retired = []
+            kept = wipe_all(retired)
+            self._retired = (kept + self._retired)[-4096:]
+
     def refresh(self) -> None:
         """Drop cached token objects if another process committed since we last looked."""
         version = self.store.data_version()
         if version != self._seen_version:
             with self._lock:
-                self._attr_cache.clear()
-                self._key_cache.clear()
+                self._flush_caches()
                 self._seen_version = version
+            self.sweep()
 
     def forget_token_objects(self) -> None:
         with self._lock:
-            self._attr_cache.clear()
-            self._key_cache.clear()
+            self._flush_caches()
+        self.sweep()
 
     def forget_private(self, token_id: int) -> None:
         """At logout: private session objects are destroyed (v2.40 §5.6 C_Logout) and every
-        cached private value or parsed key is dropped."""
+        cached private value or parsed key is dropped and wiped."""
         with self._lock:
             for handle in [h for h, o in self._session_objects.items()
                            if o.token_id == token_id and o.attrs.get(CKA.PRIVATE)]:
-                del self._session_objects[handle]
-                self._key_cache.pop(handle, None)
-            self._attr_cache.clear()
-            self._key_cache.clear()
+                self._retired.append(self._session_objects.pop(handle).attrs)
+                self._drop_key(handle)
+            self._flush_caches()
+        self.sweep()
 
     def clear(self) -> None:
+        """C_Finalize: everything goes, secrets wiped."""
         with self._lock:
+            self._retired.extend(o.attrs for o in self._session_objects.values())
             self._session_objects.clear()
-            self._attr_cache.clear()
-            self._key_cache.clear()
+            self._flush_caches()
+        self.sweep()
 
     # --- lookup ------------------------------------------------------------------------
     def get(self, handle: int, vis: Visibility) -> ObjectRef:
@@ -188,35 +230,47 @@ class ObjectManager:
             self.store.update_object(vis.token_id, ref.handle, changes,
                                      vis.master_key if ref.private else None)
             with self._lock:
+                old = self._attr_cache.get(ref.handle)
                 self._attr_cache[ref.handle] = {**ref.attrs, **changes}
-                self._key_cache.pop(ref.handle, None)
+                if old is not None:
+                    self._retired.append(old)
+                self._drop_key(ref.handle)
         else:
             with self._lock:
                 sobj = self._session_objects[ref.handle]
+                self._retired.append(sobj.attrs)
                 sobj.attrs = {**sobj.attrs, **changes}
-                self._key_cache.pop(ref.handle, None)
+                self._drop_key(ref.handle)
 
     def destroy(self, ref: ObjectRef) -> None:
+        """Gone from the store and the caches; its values are wiped by the next sweep that
+        finds them unreferenced (the caller's ``ref`` still holds them here)."""
         if ref.on_token:
             self.store.destroy_object(ref.token_id, ref.handle)
         with self._lock:
-            self._session_objects.pop(ref.handle, None)
-            self._attr_cache.pop(ref.handle, None)
-            self._key_cache.pop(ref.handle, None)
+            sobj = self._session_objects.pop(ref.handle, None)
+            if sobj is not None:
+                self._retired.append(sobj.attrs)
+            attrs = self._attr_cache.pop(ref.handle, None)
+            if attrs is not None:
+                self._retired.append(attrs)
+            self._drop_key(ref.handle)
+        self.sweep()
 
     def drop_session(self, session: int) -> None:
         """Session objects vanish with the session that created them."""
         with self._lock:
             for handle in [h for h, o in self._session_objects.items() if o.owner == session]:
-                del self._session_objects[handle]
-                self._key_cache.pop(handle, None)
+                self._retired.append(self._session_objects.pop(handle).attrs)
+                self._drop_key(handle)
+        self.sweep()
 
     def drop_token(self, token_id: int) -> None:
         with self._lock:
             for handle in [h for h, o in self._session_objects.items() if o.token_id == token_id]:
-                del self._session_objects[handle]
-            self._attr_cache.clear()
-            self._key_cache.clear()
+                self._retired.append(self._session_objects.pop(handle).attrs)
+            self._flush_caches()
+        self.sweep()
 
     # --- search ------------------------------------------------------------------------
     def find(self, template: Mapping[int, Any], vis: Visibility) -> list[int]:
