@@ -1,5 +1,6 @@
 """strongroom-only administration that the PKCS#11 interface does not offer: a token's
-store record (object count, bytes used, PIN failure counters) and deleting a token.
+store record (object count, bytes used, PIN failure counters), deleting a token and
+resetting one without any PIN (``token reset``: the way out of a locked SO PIN).
 
 Reads the SQLite store of $STRONGROOM_HOME directly; used only when the module in use is
 strongroom's own. Opening the store never creates one: with no database there is nothing
@@ -78,3 +79,47 @@ def delete_token(serial: str) -> dict[str, Any] | None:
                 return {"label": record.label, "serial": record.serial, "slot_id": record.slot_id,
                         "objects": record.object_count}
     return None
+
+
+def home_owned_by_caller() -> bool:
+    """True when this process's user owns STRONGROOM_HOME (token reset works on its file
+    without any PIN: only the owner of the store may)."""
+    from ..config import load_config
+
+    try:
+        return os.stat(load_config().home).st_uid == os.getuid()
+    except OSError:
+        return False
+
+
+def find_tokens(selector: str) -> list[dict[str, Any]] | None:
+    """The tokens of this home's store that `selector` (a label or a pkcs11: URI) names,
+    read from the file, not through the module; None when there is no store."""
+    from .. import uri as urimod
+
+    wanted = urimod.parse(selector) if urimod.is_uri(selector) else None
+    with _store() as store:
+        if store is None:
+            return None
+        found = []
+        for record in store.list_tokens():
+            if wanted is None:
+                hit = record.label == selector
+            else:
+                hit = wanted.matches_token({"token": record.label, "serial": record.serial,
+                                            "manufacturer": "strongroom", "model": "strongroom"}) \
+                    and wanted.matches_slot({"slot-id": record.slot_id,
+                                             "slot-description": f"strongroom slot {record.slot_id}",
+                                             "slot-manufacturer": "strongroom"})
+            if hit:
+                found.append({"label": record.label, "serial": record.serial,
+                              "slot_id": record.slot_id, "objects": record.object_count})
+        return found
+
+
+def reset_token(serial: str) -> dict[str, Any] | None:
+    """Wipe the token with `serial` back to the free-slot state: the token record (both
+    PIN wraps, the master key check, the counters) and all its objects are deleted and,
+    before this returns, scrubbed from the store's files (SqliteStore.delete_token).
+    Other tokens are not touched. Returns what was removed, None if unknown."""
+    return delete_token(serial)

@@ -1,7 +1,8 @@
-"""``strongroom token init | list | info | delete``."""
+"""``strongroom token init | list | info | delete | reset``."""
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from . import common as C
@@ -32,6 +33,14 @@ def register(subparsers: Any) -> None:
     C.add_token_arguments(p, so=True)
     C.add_json_argument(p)
     p.set_defaults(func=_cmd_delete)
+
+    p = sub.add_parser("reset", help="wipe one strongroom token back to a free slot without any PIN "
+                                     "(e.g. a locked SO PIN); only the owner of STRONGROOM_HOME")
+    p.add_argument("--token", metavar="TOKEN", help="pkcs11: URI or token label (required)")
+    p.add_argument("--module", metavar="PATH", help=argparse.SUPPRESS)   # only strongroom's own
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    C.add_json_argument(p)
+    p.set_defaults(func=_cmd_reset)
 
 
 def _check_label(label: str) -> None:
@@ -140,3 +149,58 @@ def _cmd_delete(args: argparse.Namespace) -> int:
     C.emit(args, removed, lambda d: f"deleted token {d['label']!r} (serial {d['serial']}, slot "
                                     f"{d['slot_id']}) and its {d['objects']} object(s)")
     return C.EXIT_OK
+
+
+def _cmd_reset(args: argparse.Namespace) -> int:
+    """Works on the store file of $STRONGROOM_HOME directly, like ``token delete``, but
+    asks for no PIN: it is the way out when the SO PIN is locked. What stands in for the
+    PIN is owning the home (whoever can write the file can delete it anyway)."""
+    from . import store_view
+    from .. import uri as urimod
+
+    if not store_view.is_own_module(args.module):
+        C.fail("token reset works on strongroom's own tokens only (other modules: use their tools)",
+               C.EXIT_USAGE)
+    if not args.token:
+        C.fail("token reset needs --token (a label or pkcs11: URI): resetting is never implicit",
+               C.EXIT_USAGE)
+    if urimod.is_uri(args.token):
+        try:
+            module = urimod.parse(args.token).module_path
+        except urimod.URIError as exc:
+            C.fail(f"--token: {exc}", C.EXIT_USAGE)
+        if not store_view.is_own_module(module):
+            C.fail("token reset works on strongroom's own tokens only (the URI names another module)",
+                   C.EXIT_USAGE)
+    if not store_view.home_owned_by_caller():
+        C.fail("token reset must be run by the owner of STRONGROOM_HOME", C.EXIT_FAILURE)
+    found = store_view.find_tokens(args.token) or []
+    if not found:
+        C.fail(f"token {args.token!r} is not in this home's store", C.EXIT_NOT_FOUND)
+    if len(found) > 1:
+        C.fail(f"{len(found)} tokens match {args.token!r}: name one by URI with its serial "
+               "(pkcs11:serial=...)", C.EXIT_USAGE)
+    target = found[0]
+    if not args.yes:
+        _confirm_reset(target)
+    removed = store_view.reset_token(target["serial"])
+    if removed is None:                     # removed by someone else since we looked
+        C.fail(f"token {args.token!r} is not in this home's store", C.EXIT_NOT_FOUND)
+    C.emit(args, removed, lambda d: f"reset token {d['label']!r} (serial {d['serial']}): its "
+                                    f"{d['objects']} object(s) and PINs are gone; slot {d['slot_id']} "
+                                    "is free for 'strongroom token init'")
+    return C.EXIT_OK
+
+
+def _confirm_reset(target: dict[str, Any]) -> None:
+    """Ask on the terminal; without one (a script) the caller must say --yes."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        C.fail("token reset destroys the token and its objects: confirm on a terminal or give --yes",
+               C.EXIT_USAGE)
+    sys.stderr.write(f"Reset token {target['label']!r} (serial {target['serial']}, slot "
+                     f"{target['slot_id']})? Its {target['objects']} object(s) and both PINs are "
+                     "destroyed for good. Type 'yes' to go on: ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline().strip().lower()
+    if answer != "yes":
+        C.fail("token reset not confirmed: nothing was changed", C.EXIT_FAILURE)
