@@ -13,7 +13,8 @@ bytes are read; anything larger is CKR_MECHANISM_PARAM_INVALID (v3.0 §5.1.6).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..pkcs11 import limits as L
 from ..pkcs11 import params as P
@@ -151,7 +152,7 @@ def _pbkd2(ffi: Any, ptr: Any, n: int) -> P.Pbkdf2Params:
     if n != 9 * ffi.sizeof("CK_ULONG"):
         raise _bad(f"CK_PKCS5_PBKD2_PARAMS2: ulParameterLen {n}")
     u = ffi.cast("CK_ULONG *", ptr)
-    ptr_at = lambda i: ffi.cast("CK_BYTE_PTR", u[i])  # noqa: E731
+    ptr_at = lambda i: ffi.cast("CK_BYTE_PTR", u[i])
     return P.Pbkdf2Params(salt_source=u[0], salt=_bytes(ffi, ptr_at(1), u[2], "pSaltSourceData", "pbkdf2_salt"),
                           iterations=u[3], prf=u[4],
                           prf_data=_bytes(ffi, ptr_at(5), u[6], "pPrfData", "pbkdf2_prf_data"),
