@@ -331,6 +331,7 @@ def _required_pin(p: Any, n: int, new: bool = True) -> bytes:
     return pin
 
 
+# PINs arrive as bytearrays (M.pin_in) and are zeroed when the core returns (issue 10).
 @_extern
 def sr_py_InitToken(slotID: int, pPin: Any, ulPinLen: int, pLabel: Any) -> int:
     pin = _required_pin(pPin, ulPinLen)
@@ -338,7 +339,6 @@ def sr_py_InitToken(slotID: int, pPin: Any, ulPinLen: int, pLabel: Any) -> int:
         _init_token(slotID, pin, M.unpad(_buffer(pLabel, 32)[:]))
     finally:
         _zero(pin)
-# PINs arrive as bytearrays (M.pin_in) and are zeroed when the core returns (issue 10).
     return _OK
 
 
@@ -424,9 +424,6 @@ _find_objects_final = _method("find_objects_final")
 _template = M.template_arg
 
 
-@_extern
-def sr_py_CreateObject(h: int, pTemplate: Any, ulCount: int, phObject: Any) -> int:
-    phObject[0] = _create_object(h, _template(pTemplate, ulCount))
 def _wiping(call: Callable) -> Callable:
     """``call`` with each template argument (a decoded template: the only ``list``
     arguments core calls take) wiped when the core returns or raises: the secret values
@@ -448,6 +445,9 @@ _set_attribute_value = _wiping(_set_attribute_value)
 _find_objects_init = _wiping(_find_objects_init)
 
 
+@_extern
+def sr_py_CreateObject(h: int, pTemplate: Any, ulCount: int, phObject: Any) -> int:
+    phObject[0] = _create_object(h, _template(pTemplate, ulCount))
     return _OK
 
 
