@@ -62,9 +62,11 @@ def test_ed448_rfc8032(v):
         param = EddsaParams(ph_flag=False, context=bytes.fromhex(v["CONTEXT"]))
         assert rv_of(run, CKM.EDDSA, OpKind.SIGN, priv, [msg], param) == CKR.MECHANISM_PARAM_INVALID
         return
-    for param in (None, EddsaParams()):
-        assert run(CKM.EDDSA, OpKind.SIGN, priv, [msg], param) == signature
-        run(CKM.EDDSA, OpKind.VERIFY, pub, [msg], param, signature=signature)
+    assert run(CKM.EDDSA, OpKind.SIGN, priv, [msg], EddsaParams()) == signature
+    run(CKM.EDDSA, OpKind.VERIFY, pub, [msg], EddsaParams(), signature=signature)
+    for kind in (OpKind.SIGN, OpKind.VERIFY):      # the parameter is mandatory for Ed448
+        key = priv if kind is OpKind.SIGN else pub
+        assert rv_of(registry.get(CKM.EDDSA).operation, kind, key, None) == CKR.MECHANISM_PARAM_INVALID
 
 
 @pytest.mark.parametrize("params,key_type,length", [
@@ -86,8 +88,9 @@ def test_generate(params, key_type, length):
     assert key_size({**priv}) == (255 if length == 32 else 448)
     if key_type == CKK.EC_EDWARDS:
         pk = Key({**pub, CKA.EC_PARAMS: params})
-        signature = run(CKM.EDDSA, OpKind.SIGN, Key(priv), [b"abc"])
-        run(CKM.EDDSA, OpKind.VERIFY, pk, [b"abc"], signature=signature)
+        param = EddsaParams() if length == 57 else None      # mandatory for Ed448 only
+        signature = run(CKM.EDDSA, OpKind.SIGN, Key(priv), [b"abc"], param)
+        run(CKM.EDDSA, OpKind.VERIFY, pk, [b"abc"], param, signature=signature)
 
 
 @pytest.mark.parametrize("mech,params,rv", [

@@ -247,6 +247,9 @@ def sr_py_Initialize(pInitArgs: Any) -> int:
     else:
         args = None
     _initialize(args)
+    config = LIBRARY.config
+    if config is not None:
+        _max_data_len[0] = config.max_data_len     # read by every data-carrying call
     return _OK
 
 
@@ -519,6 +522,43 @@ def _init_with_key(name: str) -> Callable:
 
 _VIEW_MIN = 4096   # inputs at least this long reach one-shot operations without a copy
 
+# --- what ends an operation before its data is read ------------------------------------------
+# The C wrappers of the functions that have an active operation do not refuse a NULL
+# length pointer or a NULL data pointer with a length (build_ffi.NONNULL / CHECKED_IN_PYTHON):
+# those errors, and data longer than max_data_len, must end the operation like every
+# error but CKR_BUFFER_TOO_SMALL (v2.40 §5.2, §5.8 "always terminates the active
+# operation unless ..."), so they are refused here through the core.
+_max_data_len = [64 * 1024 * 1024]   # Config.max_data_len; set by sr_py_Initialize
+_refuse_call = _method("refuse_call")
+_DATA_LEN_RANGE = int(CKR.DATA_LEN_RANGE)
+_ENCRYPTED_DATA_LEN_RANGE = int(CKR.ENCRYPTED_DATA_LEN_RANGE)
+_SIGNATURE_LEN_RANGE = int(CKR.SIGNATURE_LEN_RANGE)
+#: The spec's code for an input above max_data_len, by operation: ciphertext is
+#: CKR_ENCRYPTED_DATA_LEN_RANGE, a signature CKR_SIGNATURE_LEN_RANGE, plaintext (data to
+#: encrypt, digest, sign or verify; AAD) CKR_DATA_LEN_RANGE (v3.0 §5.1.6 definitions).
+_TOO_LONG = {"decrypt": _ENCRYPTED_DATA_LEN_RANGE, "verify_recover": _SIGNATURE_LEN_RANGE,
+             "message_decrypt": _ENCRYPTED_DATA_LEN_RANGE}
+
+
+def _slot_of(core: str) -> str:
+    """The operation a core method works on (crypto.OpSlot value): "encrypt_update" -> "encrypt"."""
+    return core.removesuffix("_update").removesuffix("_final")
+
+
+def _refuse(h: int, slot: str, rv: int) -> int:
+    """End ``slot``'s operation with ``rv`` (raises CKRError; SESSION_HANDLE_INVALID first)."""
+    _refuse_call(h, slot, rv)
+    raise CKRError(rv)          # pragma: no cover - the core always raises
+
+
+def _input_rv(p: Any, n: int, slot: str) -> int:
+    """0 when (p, n) is an input the ABI may read, else the code that refuses it."""
+    if n and not p:
+        return _ARGUMENTS_BAD
+    if n > _max_data_len[0]:
+        return _TOO_LONG.get(slot, _DATA_LEN_RANGE)
+    return 0
+
 
 def _single(name: str, view: bool = False, into: bool = False) -> Callable:
     """C_Encrypt / C_Decrypt / C_Digest / C_Sign and the output-producing updates:
@@ -531,8 +571,11 @@ def _single(name: str, view: bool = False, into: bool = False) -> Callable:
     (C_Encrypt; the result is then the length written)."""
     core = _method(name)
     minimum = _VIEW_MIN if view else 1 << 62
+    slot = _slot_of(name)
 
     def f(h: int, pIn: Any, ulIn: int, pOut: Any, pulOut: Any) -> int:
+        if ulIn > _max_data_len[0] or not pulOut or (ulIn and not pIn):
+            return _refuse(h, slot, _input_rv(pIn, ulIn, slot) or _ARGUMENTS_BAD)
         try:
             if ulIn >= minimum:
                 if into and pOut:
@@ -556,8 +599,11 @@ def _single(name: str, view: bool = False, into: bool = False) -> Callable:
 def _final(name: str) -> Callable:
     """C_*Final with output: (h, out, *outLen)."""
     core = _method(name)
+    slot = _slot_of(name)
 
     def f(h: int, pOut: Any, pulOut: Any) -> int:
+        if not pulOut:
+            return _refuse(h, slot, _ARGUMENTS_BAD)
         try:
             out = core(h, pulOut[0] if pOut else None)
         except CKRError as e:
@@ -571,8 +617,12 @@ def _final(name: str) -> Callable:
 def _feed(name: str) -> Callable:
     """Input-only calls: (h, data, len) -> core(h, data)."""
     core = _method(name)
+    slot = _slot_of(name)
 
     def f(h: int, p: Any, n: int) -> int:
+        rv = _input_rv(p, n, slot)
+        if rv:
+            return _refuse(h, slot, rv)
         core(h, _buffer(p, n)[:] if n else b"")
         return _OK
     return f
@@ -628,12 +678,18 @@ def sr_py_DigestKey(h: int, hKey: int) -> int:
 
 @_extern
 def sr_py_Verify(h: int, pData: Any, ulDataLen: int, pSig: Any, ulSigLen: int) -> int:
+    rv = _input_rv(pData, ulDataLen, "verify") or _input_rv(pSig, ulSigLen, "verify_recover")
+    if rv:
+        return _refuse(h, "verify", rv)
     _verify(h, _data(pData, ulDataLen), _data(pSig, ulSigLen))
     return _OK
 
 
 @_extern
 def sr_py_VerifyFinal(h: int, pSig: Any, ulSigLen: int) -> int:
+    rv = _input_rv(pSig, ulSigLen, "verify_recover")     # a signature: SIGNATURE_LEN_RANGE
+    if rv:
+        return _refuse(h, "verify", rv)
     _verify_final(h, _data(pSig, ulSigLen))
     return _OK
 
@@ -726,6 +782,8 @@ def sr_py_WrapKey(h: int, pMechanism: Any, hWrappingKey: int, hKey: int, pWrappe
 @_extern
 def sr_py_UnwrapKey(h: int, pMechanism: Any, hUnwrappingKey: int, pWrapped: Any, ulWrapped: int,
                     pTemplate: Any, ulCount: int, phKey: Any) -> int:
+    if ulWrapped > _max_data_len[0]:     # before it is read; C_UnwrapKey's length code
+        raise CKRError(CKR.WRAPPED_KEY_LEN_RANGE, "wrapped key above max_data_len")
     phKey[0] = _unwrap_key(h, _mechanism(pMechanism), hUnwrappingKey, _data(pWrapped, ulWrapped),
                            _template(pTemplate, ulCount))
     return _OK
@@ -751,9 +809,21 @@ def sr_py_EncapsulateKey(h: int, pMechanism: Any, hPublicKey: int, pTemplate: An
 @_extern
 def sr_py_DecapsulateKey(h: int, pMechanism: Any, hPrivateKey: int, pTemplate: Any, ulCount: int,
                          pCiphertext: Any, ulCiphertextLen: int, phKey: Any) -> int:
+    if ulCiphertextLen > _max_data_len[0]:     # before it is read (as mechanisms/mlkem.py)
+        raise CKRError(_ENCRYPTED_DATA_LEN_RANGE, "ciphertext above max_data_len")
     phKey[0] = _decapsulate_key(h, _mechanism(pMechanism), hPrivateKey, _template(pTemplate, ulCount),
                                 _data(pCiphertext, ulCiphertextLen))
     return _OK
+
+
+def _message_inputs(h: int, slot: str, ul_aad: int, ul_data: int) -> None:
+    """AAD and data above max_data_len: refused before they are read (the message in
+    progress ends; the message-based operation survives, as on any message error)."""
+    limit = _max_data_len[0]
+    if ul_aad > limit:
+        _refuse(h, slot, _DATA_LEN_RANGE)
+    if ul_data > limit:
+        _refuse(h, slot, _TOO_LONG.get(slot, _DATA_LEN_RANGE))
 
 
 def _message_param(h: int, encrypt: bool, p: Any, n: int) -> tuple[Any, Any]:
@@ -770,6 +840,7 @@ def _message_param(h: int, encrypt: bool, p: Any, n: int) -> tuple[Any, Any]:
 @_extern
 def sr_py_EncryptMessage(h: int, pParameter: Any, ulParameterLen: int, pAAD: Any, ulAAD: int,
                          pPlaintext: Any, ulPlaintext: int, pCiphertext: Any, pulCiphertextLen: Any) -> int:
+    _message_inputs(h, "message_encrypt", ulAAD, ulPlaintext)
     ptype, param = _message_param(h, True, pParameter, ulParameterLen)
     aad, data = _data(pAAD, ulAAD), _data(pPlaintext, ulPlaintext)
     out = _sized(lambda cap: _encrypt_message(h, param, aad, data, cap), pCiphertext, pulCiphertextLen)
@@ -785,6 +856,7 @@ def sr_py_EncryptMessage(h: int, pParameter: Any, ulParameterLen: int, pAAD: Any
 @_extern
 def sr_py_DecryptMessage(h: int, pParameter: Any, ulParameterLen: int, pAAD: Any, ulAAD: int,
                          pCiphertext: Any, ulCiphertext: int, pPlaintext: Any, pulPlaintextLen: Any) -> int:
+    _message_inputs(h, "message_decrypt", ulAAD, ulCiphertext)
     _, param = _message_param(h, False, pParameter, ulParameterLen)
     aad, data = _data(pAAD, ulAAD), _data(pCiphertext, ulCiphertext)
     out = _sized(lambda cap: _decrypt_message(h, param, aad, data, cap), pPlaintext, pulPlaintextLen)
@@ -812,6 +884,7 @@ _END_OF_MESSAGE = 0x1          # CKF_END_OF_MESSAGE
 
 def _begin_message(encrypt: bool) -> Callable:
     def f(h: int, pParameter: Any, ulParameterLen: int, pAAD: Any, ulAAD: int) -> int:
+        _message_inputs(h, "message_encrypt" if encrypt else "message_decrypt", ulAAD, 0)
         _, param = _message_param(h, encrypt, pParameter, ulParameterLen)
         _message_begin(h, encrypt, param, _data(pAAD, ulAAD))
         return _OK
@@ -821,6 +894,7 @@ def _begin_message(encrypt: bool) -> Callable:
 def _next_message(encrypt: bool) -> Callable:
     def f(h: int, pParameter: Any, ulParameterLen: int, pIn: Any, ulIn: int, pOut: Any, pulOut: Any,
           flags: int) -> int:
+        _message_inputs(h, "message_encrypt" if encrypt else "message_decrypt", 0, ulIn)
         ptype, param = _message_param(h, encrypt, pParameter, ulParameterLen)
         end = bool(flags & _END_OF_MESSAGE)
         data = _data(pIn, ulIn)

@@ -211,10 +211,12 @@ class TokenEd25519PrivateKey(_TokenKey, ed25519.Ed25519PrivateKey):
 
 
 class TokenEd448PrivateKey(_TokenKey, ed448.Ed448PrivateKey):
-    """An Ed448 private key on the token (CKM_EDDSA, pure Ed448)."""
+    """An Ed448 private key on the token (CKM_EDDSA, pure Ed448: CK_EDDSA_PARAMS required)."""
 
     def sign(self, data: bytes) -> bytes:
-        return self._token.sign_raw(self._ref, data, Mechanism.EDDSA)
+        from .mechanisms import ED448_PURE_PARAMS
+
+        return self._token.sign_raw(self._ref, data, Mechanism.EDDSA, ED448_PURE_PARAMS)
 
 
 def wrap_private_key(token: "Token", ref: ObjectRef) -> Any:

@@ -63,11 +63,19 @@ def hash_for_digest(length: int) -> str:
     raise ValueError(f"RSA_PKCS_PSS signs a digest: {length} bytes is no SHA-1/SHA-2 digest length")
 
 
-def sign_params(name: str, data: bytes) -> Any:
+#: CK_EDDSA_PARAMS {phFlag = CK_FALSE, no context} as raw bytes (x86-64 layout: CK_BBOOL,
+#: padding, CK_ULONG, pointer): pure Ed448. CKM_EDDSA requires the parameter for Ed448
+#: keys (v3.0 Current Mechanisms §2.3.14); python-pkcs11 passes bytes through unchanged.
+ED448_PURE_PARAMS = bytes(24)
+
+
+def sign_params(name: str, data: bytes, curve: str | None = None) -> Any:
     """The mechanism parameter a signing mechanism needs (None for most)."""
     upper = normalise(name)
     if upper.endswith("RSA_PKCS_PSS"):
         return pss_params(hash_of(upper) or hash_for_digest(len(data)))
+    if upper == "EDDSA" and curve == "ed448":
+        return ED448_PURE_PARAMS
     return None
 
 

@@ -44,8 +44,16 @@ class OperationsMixin:
         ref = self._resolve(key_ref, ("private", "secret-key"))
         name = self._key_mechanism(ref, mechanism, mechanisms.default_sign)
         mech, data = self._ecdsa_fallback(name, data)
+        param = mechanisms.sign_params(name, data, self._curve_of(ref))
         with translated(f"signing with {ref.label!r} ({mech.name})"):
-            return _allowed(ref, "sign")(data, mechanism=mech, mechanism_param=mechanisms.sign_params(name, data))
+            return _allowed(ref, "sign")(data, mechanism=mech, mechanism_param=param)
+
+    @staticmethod
+    def _curve_of(ref: ObjectRef) -> str | None:
+        """The curve of an Edwards key (CKM_EDDSA needs a parameter for Ed448 only)."""
+        if ref.key_type != "ec_edwards":
+            return None
+        return kinds.curve_for_params(bytes(_get(ref.obj, Attribute.EC_PARAMS) or b""))
 
     def sign_raw(self, ref: ObjectRef, data: bytes, mechanism: Any, param: Any = None) -> bytes:
         """One C_Sign with a python-pkcs11 mechanism and parameter (used by token keys)."""
@@ -78,9 +86,9 @@ class OperationsMixin:
             ref = pubs[0]
         name = self._key_mechanism(ref, mechanism, mechanisms.default_sign)
         mech, data = self._ecdsa_fallback(name, data)
+        param = mechanisms.sign_params(name, data, self._curve_of(ref))
         with translated(f"verifying with {ref.label!r} ({mech.name})"):
-            return bool(_allowed(ref, "verify")(data, signature, mechanism=mech,
-                                       mechanism_param=mechanisms.sign_params(name, data)))
+            return bool(_allowed(ref, "verify")(data, signature, mechanism=mech, mechanism_param=param))
 
     def encrypt(self, key_ref: ObjectRef | str, data: bytes, mechanism: str | None = None) -> bytes:
         """Encrypt on the token (default AES_GCM for AES, RSA_PKCS_OAEP/SHA-256 for RSA).

@@ -93,6 +93,11 @@ class GcmEncrypt(Operation):
     def update(self, data: bytes) -> bytes:
         return self._stream().update(data)
 
+    def update_length(self, n: int) -> int:
+        """Output length of ``update`` on ``n`` bytes, known in advance (token/crypto.py:
+        a C_EncryptUpdate size query then feeds nothing): GCM streams."""
+        return n
+
     def final(self) -> bytes:
         enc = self._stream()
         return enc.finalize() + enc.tag[: self._tag_len]
@@ -130,6 +135,10 @@ class GcmDecrypt(Operation):
         self._buf += data
         return b""
 
+    def update_length(self, n: int) -> int:
+        """Nothing before the tag is verified in ``final``."""
+        return 0
+
     def oneshot(self, data: Any) -> bytes:
         if self._buf or self._tag_len != BLOCK:   # pyca's AESGCM takes full tags only
             self.update(data)
@@ -161,9 +170,15 @@ class CbcPadEncrypt(Operation):
     def __init__(self, key: KeyMaterial, iv: bytes) -> None:
         self._enc = Cipher(_algorithm(key), modes.CBC(iv)).encryptor()
         self._pad = padding.PKCS7(BLOCK * 8).padder()
+        self._total = 0
 
     def update(self, data: bytes) -> bytes:
+        self._total += len(data)
         return self._enc.update(self._pad.update(data))
+
+    def update_length(self, n: int) -> int:
+        """Whole blocks of the input so far, minus those already returned."""
+        return _blocks(self._total + n) - _blocks(self._total)
 
     def final(self) -> bytes:
         return self._enc.update(self._pad.finalize()) + self._enc.finalize()
@@ -181,6 +196,12 @@ class CbcPadDecrypt(Operation):
         self._total += len(data)
         return self._unpad.update(self._dec.update(data))
 
+    def update_length(self, n: int) -> int:
+        """The decryptor's whole blocks less the last one, which the unpadder holds back."""
+        def released(total: int) -> int:
+            return max(_blocks(total) - BLOCK, 0)
+        return released(self._total + n) - released(self._total)
+
     def final(self) -> bytes:
         if self._total == 0 or self._total % BLOCK:
             raise CKRError(CKR.ENCRYPTED_DATA_LEN_RANGE, "not a positive multiple of 16 bytes")
@@ -189,6 +210,11 @@ class CbcPadDecrypt(Operation):
             return self._unpad.update(tail) + self._unpad.finalize()
         except ValueError:
             raise CKRError(CKR.ENCRYPTED_DATA_INVALID, "bad padding") from None
+
+
+def _blocks(total: int) -> int:
+    """Bytes in the whole blocks of ``total`` bytes."""
+    return total - total % BLOCK
 
 
 #: OpKind -> True when it encrypts (WRAP encrypts the key image, UNWRAP decrypts it).
@@ -216,6 +242,9 @@ class BlockNoPad(Operation):
         self._total += len(data)
         return self._ctx.update(data)
 
+    def update_length(self, n: int) -> int:
+        return _blocks(self._total + n) - _blocks(self._total)
+
     def final(self) -> bytes:
         if self._total % BLOCK:
             raise CKRError(self._err, "not a multiple of 16 bytes")
@@ -237,6 +266,9 @@ class Ctr(Operation):
             raise CKRError(self._err, "the CTR counter field would wrap")
         self._total += len(data)
         return self._ctx.update(data)
+
+    def update_length(self, n: int) -> int:
+        return n
 
     def final(self) -> bytes:
         return self._ctx.finalize()

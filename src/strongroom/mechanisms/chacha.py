@@ -56,6 +56,10 @@ class ChaChaOp(Operation):
         self._buf += data
         return b""
 
+    def update_length(self, n: int) -> int:
+        """Nothing before ``final`` (token/crypto.py: a size query feeds no data)."""
+        return 0
+
     def final(self) -> bytes:
         data = bytes(self._buf)
         if self._encrypt:

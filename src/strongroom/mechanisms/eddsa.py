@@ -8,7 +8,12 @@
   PrintableString name ("edwards25519", "curve25519", ... see ecparams.RAW_CURVES) and
   contribute CKA_EC_POINT (DER OCTET STRING of the raw public key) to the public key and
   CKA_EC_PARAMS plus CKA_VALUE (the raw private key) to the private key.
-* CKM_EDDSA: single-part sign/verify with an optional CK_EDDSA_PARAMS.
+* CKM_EDDSA: single-part sign/verify. CK_EDDSA_PARAMS is optional for Ed25519 and
+  mandatory for Ed448: the mechanism's table of signature schemes (PKCS#11 v3.0 Current
+  Mechanisms §2.3.14 "EdDSA", the same in v3.1/3.2) gives "Mechanism Param: Not
+  Required" only for Ed25519; Ed25519ctx, Ed25519ph, Ed448 and Ed448ph are "Required"
+  (the parameter's presence selects the scheme). Ed448 without it is
+  CKR_MECHANISM_PARAM_INVALID.
 
 What pyca/cryptography (48) can do, and so what CKM_EDDSA accepts:
 
@@ -18,8 +23,9 @@ key             parameter                    result
 Ed25519         none                         Ed25519 (pure, RFC 8032 §5.1)
 Ed25519         any CK_EDDSA_PARAMS          MECHANISM_PARAM_INVALID: Ed25519ctx /
                                              Ed25519ph are not in pyca
-Ed448           none, or phFlag false and    Ed448 (pure, empty context)
-                no context
+Ed448           phFlag false, no context     Ed448 (pure, empty context)
+Ed448           none                         MECHANISM_PARAM_INVALID: the parameter is
+                                             required for Ed448 (§2.3.14)
 Ed448           a context or phFlag true     MECHANISM_PARAM_INVALID: pyca's Ed448 takes
                                              no context and has no Ed448ph
 ==============  ===========================  =========================================
@@ -62,8 +68,12 @@ def _pair_generator(key_type: int):
 
 
 def check_eddsa_param(curve: ecparams.RawCurve, param: object) -> None:
-    """Refuse the EdDSA variants pyca cannot compute (see the module docstring)."""
+    """Refuse the EdDSA variants pyca cannot compute and Ed448 without its mandatory
+    CK_EDDSA_PARAMS (see the module docstring)."""
     if param is None or param == b"":
+        if curve.name == "Ed448":
+            raise CKRError(CKR.MECHANISM_PARAM_INVALID,
+                           "CKM_EDDSA with an Ed448 key requires CK_EDDSA_PARAMS (v3.0 §2.3.14)")
         return
     if not isinstance(param, EddsaParams):
         raise CKRError(CKR.MECHANISM_PARAM_INVALID, "CK_EDDSA_PARAMS expected")
@@ -85,8 +95,7 @@ class EddsaOperation(Operation):
         self._key, self._curve = key.parsed(_signing_key if kind is OpKind.SIGN else _verifying_key)
         if self._curve.key_type != CKK.EC_EDWARDS:
             raise CKRError(CKR.KEY_TYPE_INCONSISTENT, "CKM_EDDSA needs an Edwards key")
-        if param is not None:
-            check_eddsa_param(self._curve, param)
+        check_eddsa_param(self._curve, param)
         self._data = b""
 
     def update(self, data: bytes) -> bytes:

@@ -159,7 +159,7 @@ KEY: Table = _t(STORAGE, {
     CKA.DERIVE: R(modifiable=True, default=False),
     CKA.LOCAL: DERIVED,
     CKA.KEY_GEN_MECHANISM: DERIVED,
-    CKA.ALLOWED_MECHANISMS: R(default=()),          # empty = any mechanism (token choice)
+    CKA.ALLOWED_MECHANISMS: R(),   # absent: any mechanism; a list (even empty): only those (crypto.check_key)
     CKA.OBJECT_VALIDATION_FLAGS: DERIVED,           # ^4,6,9^; not assigned by strongroom
 })
 

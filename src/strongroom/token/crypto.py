@@ -5,9 +5,36 @@ mechanism's name): key class and type, the key's usage attribute (CKA_SIGN, ...)
 CKA_ALLOWED_MECHANISMS, key size, CKA_ALWAYS_AUTHENTICATE. The mechanism itself checks
 its parameter and data lengths.
 
-Output delivery follows the two-call convention (v2.40 §5.2): with a NULL buffer the
-length is returned and the operation stays active; with a buffer that is too small,
-CKR_BUFFER_TOO_SMALL is returned and the operation stays active; any other error ends it.
+Operation state (v2.40 §5.2 and each function's text in §5.8-§5.12, the same in v3.0):
+an active operation is in one step -- initialised, updating (a C_*Update fed data), or
+holding a pending result -- and each call is legal in certain steps only (the model is
+the OP-TEE PKCS#11 TA's (function, step) machine):
+
+* Two-call convention: with a NULL buffer the length is returned, with a buffer that is
+  too small CKR_BUFFER_TOO_SMALL; in both cases the operation stays active. Every other
+  outcome ends it: success of a finishing call and *every* error, including
+  CKR_OPERATION_ACTIVE for a call in the wrong step and the ABI's CKR_ARGUMENTS_BAD /
+  CKR_DATA_LEN_RANGE (``refuse``). ("A call to C_Encrypt always terminates the active
+  encryption operation unless it returns CKR_BUFFER_TOO_SMALL or is a successful call
+  ... to determine the length of the buffer needed", v2.40 §5.8; likewise for every
+  function below.)
+* A pending result belongs to exactly one call with exactly one input: the same
+  function with the same input (compared by length and SHA-256) receives it. A one-shot
+  call repeated with another input has it discarded and computed afresh on a new
+  operation (``ActiveOperation.source``). Any other call -- another function, or a
+  C_*Update with another input, whose effect on the operation cannot be undone -- gets
+  CKR_OPERATION_ACTIVE and ends the operation.
+* C_*Update size queries are answered without side effects when the operation can say
+  its output length in advance (``update_length(n)``; every AES and ChaCha20 mode), so
+  a size query never feeds data.
+* A one-shot call (C_Encrypt, C_Sign, C_Digest, C_Verify, ...) after C_*Update calls is
+  CKR_OPERATION_ACTIVE (and ends the operation), as is C_*Update / C_*Final after a
+  one-shot size query.
+* AEAD decryption releases nothing before the tag verified: the operations buffer and
+  open in ``final`` (mechanisms/aes.py, chacha.py); no pending output of another call
+  can stand in for that final.
+* A key destroyed while an operation uses it (``revoke_key``): the operation's next call
+  fails with CKR_KEY_HANDLE_INVALID and ends it (docs/design.md "Operation state").
 """
 from __future__ import annotations
 
@@ -65,8 +92,11 @@ def check_key(entry: registry.MechanismEntry, key: ObjectRef, classes: frozenset
         raise CKRError(CKR.KEY_TYPE_INCONSISTENT)
     if usage is not None and not attrs.get(usage, False):
         raise CKRError(CKR.KEY_FUNCTION_NOT_PERMITTED)
-    allowed = attrs.get(CKA.ALLOWED_MECHANISMS) or ()
-    if allowed and entry.mechanism not in allowed:
+    # CKA_ALLOWED_MECHANISMS: absent allows every mechanism; present, it lists the only
+    # ones allowed -- so an empty list allows none (v3.0 §4.7 "A list of mechanisms
+    # allowed to be used with this key"). The schema gives keys no default for it.
+    allowed = attrs.get(CKA.ALLOWED_MECHANISMS)
+    if allowed is not None and entry.mechanism not in allowed:
         raise CKRError(CKR.MECHANISM_INVALID, "mechanism not in the key's CKA_ALLOWED_MECHANISMS")
     from ..mechanisms import keys   # deferred: pulls in pyca's key modules
 
@@ -83,9 +113,12 @@ _ALWAYS_AUTHENTICATE = int(CKA.ALWAYS_AUTHENTICATE)   # a plain int: no enum att
 _get_entry = registry.get
 _check_param = registry.check_param
 
+#: The calls a pending result can belong to (ActiveOperation.pending[0]).
+SINGLE, UPDATE, FINAL = 1, 2, 3
+
 
 def begin(session: Session, kind: OpKind, mech: Mechanism, key: ObjectRef | None,
-          key_material) -> None:
+          key_material, key_version: object = None) -> None:
     """C_*Init: validate and make the operation active on ``session``."""
     slot = SLOT_OF[kind]
     if slot in session.ops:
@@ -114,8 +147,68 @@ def begin(session: Session, kind: OpKind, mech: Mechanism, key: ObjectRef | None
     # Session.begin does, without a second check.
     session.ops[slot] = ActiveOperation(
         op, mtype, key.handle if key is not None else 0,
-        getattr(op, "multipart", True), False, needs_login,
+        getattr(op, "multipart", True), False, needs_login, None, None, None,
+        (operation, kind, key_material, param), key_version,
     )
+
+
+# --- the two-call convention (v2.40 §5.2), written once ------------------------------------
+def check_capacity(length: int, capacity: int | None) -> None:
+    """Raise the size answer (``capacity`` None: a NULL buffer) or CKR_BUFFER_TOO_SMALL
+    when ``length`` bytes do not fit; return when they do. The ABI turns
+    ``CKRError(CKR.OK, length=n)`` into ``*pulLen = n`` and CKR_OK."""
+    if capacity is None:
+        raise CKRError(CKR.OK, length=length)
+    if capacity < length:
+        raise CKRError(CKR.BUFFER_TOO_SMALL, length=length)
+
+
+def input_identity(data) -> tuple[int, bytes]:
+    """What a pending result remembers of its input: length and SHA-256 (only on the
+    size-query path, never on the hot path)."""
+    import hashlib   # deferred: only size queries and too-small buffers need it
+
+    return len(data), hashlib.sha256(data).digest()
+
+
+def _pend(session: Session, slot: OpSlot, active: ActiveOperation, call: int, ident: object,
+          output: bytes, capacity: int | None) -> bytes:
+    """Keep an output the caller's buffer could not take, for the same call's retry."""
+    active.pending = (call, ident, output)
+    check_capacity(len(output), capacity)
+    return _hand_over(session, slot, active, capacity, call is not UPDATE)   # pragma: no cover
+
+
+def _hand_over(session: Session, slot: OpSlot, active: ActiveOperation, capacity: int | None,
+               finishes: bool) -> bytes:
+    """Deliver the pending output under the two-call convention."""
+    out = active.pending[2]
+    check_capacity(len(out), capacity)
+    active.pending = None
+    if finishes:
+        session.end(slot)
+    return out
+
+
+def _wrong_step(session: Session, slot: OpSlot, why: str) -> CKRError:
+    """A call the operation's step does not allow: CKR_OPERATION_ACTIVE, and (like every
+    error) the operation ends."""
+    session.end(slot)
+    return CKRError(CKR.OPERATION_ACTIVE, why)
+
+
+def refuse(session: Session, slot: OpSlot, rv: int, why: str = "") -> None:
+    """An error the ABI found before the core saw the call's data (a NULL length pointer,
+    a NULL data pointer with a length, data longer than max_data_len): it ends the
+    operation like any other error. Message-based operations survive their errors (only
+    C_Message*Final ends them), but the message in progress ends."""
+    active = session.ops.get(slot)
+    if active is not None:
+        if slot is OpSlot.MESSAGE_ENCRYPT or slot is OpSlot.MESSAGE_DECRYPT:
+            active.pending = active.message_parts = None
+        else:
+            session.end(slot)
+    raise CKRError(rv, why)
 
 
 def _guard(session: Session, slot: OpSlot) -> ActiveOperation:
@@ -127,38 +220,18 @@ def _guard(session: Session, slot: OpSlot) -> ActiveOperation:
     return active
 
 
-def deliver(session: Session, slot: OpSlot, compute: Callable[[], bytes], capacity: int | None,
-            *, finishes: bool) -> bytes:
-    """Run ``compute`` once, then hand its output over under the two-call convention."""
-    active = session.active(slot)
-    if active.pending is None:
-        if active.needs_context_login:
-            _guard(session, slot)
-        try:
-            active.pending = compute()
-        except CKRError:
-            session.end(slot)
-            raise
-        except Exception:
-            session.end(slot)
-            raise
-    length = len(active.pending)
-    if capacity is None:
-        raise CKRError(CKR.OK, length=length)
-    if capacity < length:
-        raise CKRError(CKR.BUFFER_TOO_SMALL, length=length)
-    out, active.pending = active.pending, None
-    if finishes:
+def _run(session: Session, slot: OpSlot, compute: Callable[[], bytes]) -> bytes:
+    try:
+        return compute()
+    except BaseException:
         session.end(slot)
-    return out
+        raise
 
 
-def _no_compute() -> bytes:   # pragma: no cover - pending is always set when used
-    raise AssertionError("output already computed")
-
-
+# --- one-shot calls ------------------------------------------------------------------------
 def single(session: Session, slot: OpSlot, data, capacity: int | None, out=None) -> bytes | int:
-    """C_Encrypt / C_Decrypt / C_Digest / C_Sign: one call does update + final.
+    """C_Encrypt / C_Decrypt / C_Digest / C_Sign / C_SignRecover / C_VerifyRecover: one
+    call does update + final.
 
     An operation may offer ``oneshot(data)`` (same result as ``update(data) + final()``,
     e.g. pyca's one-pass AEAD); only such operations may receive ``data`` as a view of the
@@ -171,10 +244,10 @@ def single(session: Session, slot: OpSlot, data, capacity: int | None, out=None)
     active = session.ops.get(slot)
     if active is None:
         raise CKRError(CKR.OPERATION_NOT_INITIALIZED)
-    if active.started_multipart and active.pending is None:
-        raise CKRError(CKR.OPERATION_ACTIVE, "a multi-part operation is in progress")
+    if active.pending is not None or active.started_multipart or active.needs_context_login:
+        return _single_slow(session, slot, active, data, capacity)
     op = active.op
-    if out is not None and active.pending is None and not active.needs_context_login:
+    if out is not None:
         into = getattr(op, "oneshot_into", None)
         if into is not None:
             try:
@@ -188,61 +261,106 @@ def single(session: Session, slot: OpSlot, data, capacity: int | None, out=None)
     oneshot = getattr(op, "oneshot", None)
     if oneshot is None and data.__class__ is not bytes:
         data = bytes(data)
-    if active.pending is None and not active.needs_context_login:
-        # The common case inline (no closure, no second lookup): compute once, hand the
-        # output over if it fits, else keep it pending exactly as ``deliver`` would.
-        try:
-            result = oneshot(data) if oneshot is not None else op.update(data) + op.final()
-        except Exception:
-            session.end(slot)
-            raise
-        if capacity is not None and len(result) <= capacity:
-            session.end(slot)
-            return result
-        active.pending = result
-        return deliver(session, slot, _no_compute, capacity, finishes=True)
-    if oneshot is not None:
-        return deliver(session, slot, lambda: oneshot(data), capacity, finishes=True)
-
-    def compute() -> bytes:
-        head = op.update(data)
-        return head + op.final()
-
-    return deliver(session, slot, compute, capacity, finishes=True)
+    # The common case inline (no closure, no second lookup).
+    try:
+        result = oneshot(data) if oneshot is not None else op.update(data) + op.final()
+    except BaseException:
+        session.end(slot)
+        raise
+    if capacity is not None and len(result) <= capacity:
+        session.end(slot)
+        return result
+    return _pend(session, slot, active, SINGLE, input_identity(data), result, capacity)
 
 
+def _single_slow(session: Session, slot: OpSlot, active: ActiveOperation, data,
+                 capacity: int | None) -> bytes:
+    """A one-shot call on an operation that is not simply initialised."""
+    pending = active.pending
+    if pending is not None:
+        if pending[0] is not SINGLE:
+            raise _wrong_step(session, slot, "the pending output belongs to a multi-part call")
+        ident = input_identity(data)
+        if pending[1] == ident:
+            return _hand_over(session, slot, active, capacity, True)
+        # The same function with another input: the size query had no effect (§5.2), so
+        # compute afresh on a new operation (the first output was never released).
+        active.pending = None
+        factory, kind, km, param = active.source
+        active.op = _run(session, slot, lambda: factory(kind, km, param))
+    elif active.started_multipart:
+        raise _wrong_step(session, slot, "a multi-part operation is in progress")
+    else:
+        _guard(session, slot)
+        ident = None
+    op = active.op
+    oneshot = getattr(op, "oneshot", None)
+    if oneshot is None and data.__class__ is not bytes:
+        data = bytes(data)
+    result = _run(session, slot, (lambda: oneshot(data)) if oneshot is not None
+                  else (lambda: op.update(data) + op.final()))
+    if capacity is not None and len(result) <= capacity:
+        session.end(slot)
+        return result
+    return _pend(session, slot, active, SINGLE, ident or input_identity(data), result, capacity)
+
+
+# --- multi-part calls ----------------------------------------------------------------------
 def update(session: Session, slot: OpSlot, data: bytes, capacity: int | None = 0,
            *, produces_output: bool = False) -> bytes:
     """C_*Update. Output-producing kinds (encrypt/decrypt) use the two-call convention."""
     active = _guard(session, slot)
+    pending = active.pending
+    if pending is not None:
+        if pending[0] is UPDATE and produces_output and pending[1] == input_identity(data):
+            return _hand_over(session, slot, active, capacity, False)
+        raise _wrong_step(session, slot, "a pending output belongs to another call or input")
     if not active.multipart:
         session.end(slot)
         raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, "this mechanism is single-part only")
-    active.started_multipart = True
+    op = active.op
     if not produces_output:
-        try:
-            active.op.update(data)
-        except Exception:
-            session.end(slot)
-            raise
+        active.started_multipart = True
+        _run(session, slot, lambda: op.update(data))
         return b""
-    return deliver(session, slot, lambda: active.op.update(data), capacity, finishes=False)
+    length_of = getattr(op, "update_length", None)
+    if length_of is not None:
+        # The output length is known without feeding the data: a size query or a too
+        # small buffer leaves the operation exactly as it was.
+        check_capacity(length_of(len(data)), capacity)
+    active.started_multipart = True
+    out = _run(session, slot, lambda: op.update(data))
+    if capacity is not None and len(out) <= capacity:
+        return out
+    return _pend(session, slot, active, UPDATE, input_identity(data), out, capacity)
 
 
 def final(session: Session, slot: OpSlot, capacity: int | None) -> bytes:
     active = session.active(slot)
-    if not active.multipart and active.pending is None:
+    pending = active.pending
+    if pending is not None:
+        if pending[0] is FINAL:
+            return _hand_over(session, slot, active, capacity, True)
+        # An undelivered C_*Update output (or a one-shot's): this final cannot stand in
+        # for it -- e.g. a GCM tag would go unchecked.
+        raise _wrong_step(session, slot, "a pending output belongs to another call")
+    _guard(session, slot)
+    if not active.multipart:
         session.end(slot)
         raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, "this mechanism is single-part only")
-    return deliver(session, slot, active.op.final, capacity, finishes=True)
+    out = _run(session, slot, active.op.final)
+    if capacity is not None and len(out) <= capacity:
+        session.end(slot)
+        return out
+    return _pend(session, slot, active, FINAL, None, out, capacity)
 
 
 def verify_single(session: Session, data: bytes, signature: bytes) -> None:
     """C_Verify always ends the operation, whatever the outcome."""
     active = _guard(session, OpSlot.VERIFY)
-    if active.started_multipart:
-        raise CKRError(CKR.OPERATION_ACTIVE, "a multi-part operation is in progress")
     try:
+        if active.started_multipart:
+            raise CKRError(CKR.OPERATION_ACTIVE, "a multi-part operation is in progress")
         active.op.update(data)
         active.op.verify(signature)
     finally:
@@ -257,3 +375,45 @@ def verify_final(session: Session, signature: bytes) -> None:
         active.op.verify(signature)
     finally:
         session.end(OpSlot.VERIFY)
+
+
+# --- keys destroyed under an active operation ----------------------------------------------
+class KeyDestroyed:
+    """Stands in for the Operation of an active operation whose key object was destroyed.
+
+    The spec says nothing of an operation whose key is destroyed (v3.0 §5.7 C_DestroyObject
+    only allows refusing with CKR_ACTION_PROHIBITED). A hardware HSM holds the key in the
+    operation's context only as long as the object exists; strongroom does what is safe and
+    exact: the operation's next call fails with CKR_KEY_HANDLE_INVALID ("the specified
+    key handle is not valid", v3.0 §5.1.6) and, as every error, ends the operation. No
+    output computed before the destruction is handed out afterwards.
+    """
+
+    multipart = True
+
+    def _gone(self, *_args) -> bytes:
+        raise CKRError(CKR.KEY_HANDLE_INVALID, "the operation's key object was destroyed")
+
+    update = final = verify = encrypt = decrypt = _gone
+
+    def close(self) -> None:
+        """C_Message*Final of a revoked message operation just ends it."""
+
+
+KEY_DESTROYED = KeyDestroyed()
+
+
+def revoke_key(sessions, handle: int) -> None:
+    """Make every operation on key ``handle`` in ``sessions`` fail at its next call.
+
+    Called by C_DestroyObject for every session of this process (another session's
+    operation on the same key counts too). Only attributes are assigned (atomic under the
+    GIL), so no other session's lock is taken: a call already running on the key finishes
+    with the key it had."""
+    for session in sessions:
+        for active in list(session.ops.values()):
+            if active.key_handle == handle and active.op is not None:
+                active.op = KEY_DESTROYED
+                active.source = None
+                active.pending = None
+                active.needs_context_login = False

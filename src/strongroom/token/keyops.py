@@ -167,10 +167,7 @@ def wrap_key(lib: "Library", h: int, mech: Mechanism, wrapping: int, key: int,
         if exc.rv in (CKR.DATA_LEN_RANGE, CKR.KEY_SIZE_RANGE):
             raise CKRError(CKR.KEY_SIZE_RANGE, "key image does not fit this mechanism") from None
         raise
-    if capacity is None:
-        raise CKRError(CKR.OK, length=len(out))
-    if capacity < len(out):
-        raise CKRError(CKR.BUFFER_TOO_SMALL, length=len(out))
+    crypto.check_capacity(len(out), capacity)   # two-call convention (v2.40 §5.2)
     return out
 
 
@@ -220,10 +217,7 @@ def encapsulate_key(lib: "Library", h: int, mech: Mechanism, public: int, templa
     attrs = _secret_template(merged, rules.Op.DERIVE)
     lib._check_write(session, attrs)
     ciphertext, secret = entry.encapsulate(mech.param, lib.objects.key_material(ref))
-    if capacity is None:
-        raise CKRError(CKR.OK, length=len(ciphertext))
-    if capacity < len(ciphertext):
-        raise CKRError(CKR.BUFFER_TOO_SMALL, length=len(ciphertext))
+    crypto.check_capacity(len(ciphertext), capacity)   # a size query creates no key
     attrs.update(_secret_value(attrs, secret))
     return ciphertext, _new_key(lib, session, attrs)
 
@@ -268,14 +262,27 @@ def message_param_type(lib: "Library", h: int, kind: OpKind) -> type | None:
         return P.MESSAGE_PARAM_TYPES.get(session.active(_MESSAGE_SLOT[kind]).mechanism)
 
 
+def _message_active(session: Session, kind: OpKind) -> ActiveOperation:
+    """The active message-based operation; one whose key was destroyed ends here with
+    CKR_KEY_HANDLE_INVALID (crypto.KeyDestroyed)."""
+    slot = _MESSAGE_SLOT[kind]
+    active = session.active(slot)
+    if active.op is crypto.KEY_DESTROYED:
+        session.end(slot)
+        crypto.KEY_DESTROYED.update()
+    return active
+
+
 def _message(lib: "Library", h: int, kind: OpKind, param: Any, aad: bytes, data: bytes,
              capacity: int | None) -> Any:
     """Run one message, keep the result for a size query / BUFFER_TOO_SMALL retry with the
-    same inputs (so a generated IV is not generated twice), then deliver it. Errors do not
-    end the message-based operation; only C_Message*Final does."""
+    same inputs (so a generated IV is not generated twice), then deliver it; a call with
+    other inputs discards it and runs its own message. Errors do not end the
+    message-based operation (only C_Message*Final does), except that a destroyed key
+    (crypto.KeyDestroyed) ends it. Decryption verifies the tag before anything is kept."""
     session = lib._session(h)
     with session.lock:
-        active = session.active(_MESSAGE_SLOT[kind])
+        active = _message_active(session, kind)
         inputs = (param, aad, data)
         if active.pending is None or active.pending[0] != inputs:
             active.pending = None
@@ -286,10 +293,7 @@ def _message(lib: "Library", h: int, kind: OpKind, param: Any, aad: bytes, data:
                 result = output = active.op.decrypt(param, aad, data)
             active.pending = (inputs, result, len(output))
         _, result, length = active.pending
-        if capacity is None:
-            raise CKRError(CKR.OK, length=length)
-        if capacity < length:
-            raise CKRError(CKR.BUFFER_TOO_SMALL, length=length)
+        crypto.check_capacity(length, capacity)
         active.pending = None
         return result
 
@@ -311,7 +315,7 @@ def message_begin(lib: "Library", h: int, kind: OpKind, param: Any, aad: bytes) 
     released before the tag is checked)."""
     session = lib._session(h)
     with session.lock:
-        active = session.active(_MESSAGE_SLOT[kind])
+        active = _message_active(session, kind)
         if active.message_parts is not None:
             raise CKRError(CKR.OPERATION_ACTIVE, "a multi-part message is in progress")
         active.message_parts = (param, aad, bytearray())
@@ -323,13 +327,12 @@ def message_next(lib: "Library", h: int, kind: OpKind, param: Any, data: bytes, 
     ``(ciphertext, param_out)``); two-call convention on every call."""
     session = lib._session(h)
     with session.lock:
-        active = session.active(_MESSAGE_SLOT[kind])
+        active = _message_active(session, kind)
         if active.message_parts is None:
             raise CKRError(CKR.OPERATION_NOT_INITIALIZED, "no C_*MessageBegin")
         _, aad, buffered = active.message_parts
         if not end:
-            if capacity is None:
-                raise CKRError(CKR.OK, length=0)
+            crypto.check_capacity(0, capacity)   # a size query buffers nothing
             buffered += data
             return (b"", None) if kind is OpKind.ENCRYPT else b""
         try:

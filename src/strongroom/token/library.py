@@ -106,7 +106,13 @@ class Library:
     # --- lifecycle ------------------------------------------------------------------
     def _after_fork_in_child(self) -> None:
         """A child must call C_Initialize again (v2.40 §6.7.7). Forget everything the parent
-        had, without closing its SQLite connection (that belongs to the parent)."""
+        had, without closing its SQLite connection (that belongs to the parent). The
+        child's copies of the master keys and derived keys are zeroed (no lock is taken:
+        only this thread survived the fork)."""
+        for state in self._logins.values():
+            state.clear()
+        for keys in list(getattr(self._store, "_keys", {}).values()):
+            keys.wipe()
         self._lock = threading.RLock()
         if self._store is not None:
             _abandoned.append(self._store)
@@ -464,6 +470,9 @@ class Library:
         if not ref.attrs.get(CKA.DESTROYABLE, True):
             raise CKRError(CKR.ACTION_PROHIBITED)
         self.objects.destroy(ref)
+        # Operations of this process (any session) that use the key fail at their next
+        # call (crypto.KeyDestroyed; another process's destroy: _check_key_alive).
+        crypto.revoke_key(list(self._sessions.values()), obj)
 
     def get_object_size(self, handle: int, obj: int) -> int:
         session = self._session(handle)
@@ -567,13 +576,14 @@ class Library:
     def _begin(self, handle: int, kind: OpKind, mech: Mechanism, key: int | None) -> None:
         session = self._session(handle)
         with session.lock:
-            ref = km = None
+            ref = km = version = None
             if key is not None:
                 objects = self.objects
                 if not SESSION_HANDLE_BASE <= key:
                     # A token object: one PRAGMA data_version sees another process's
                     # commit. Session objects live in this process only: no store read.
                     objects.refresh()
+                    version = objects._seen_version   # what _check_key_alive compares with
                 try:
                     ref = objects.get(key, self._visibility(session))
                 except CKRError as exc:
@@ -581,7 +591,44 @@ class Library:
                         raise CKRError(CKR.KEY_HANDLE_INVALID) from None
                     raise
                 km = objects.key_material(ref)
-            crypto.begin(session, kind, mech, ref, km)
+            crypto.begin(session, kind, mech, ref, km, version)
+
+    def _check_key_alive(self, session: Session, slot: OpSlot) -> None:
+        """A token key destroyed by another process since C_*Init: one data_version probe
+        (the shim's, ~0.3 µs) per call of an operation on a token key; the object is
+        looked up again only when some connection has committed since. A vanished key
+        makes the operation fail at this call (crypto.KeyDestroyed). Session keys and
+        digests have no ``key_version`` and cost one dict lookup here."""
+        active = session.ops.get(slot)
+        if active is None:
+            return
+        seen = active.key_version
+        if seen is None:
+            return
+        version = self._store.data_version()   # type: ignore[union-attr]  (initialised: session exists)
+        if version != seen:
+            self._recheck_key(session, active, version)
+
+    def _recheck_key(self, session: Session, active: ActiveOperation, version: int) -> None:
+        objects = self.objects
+        objects.refresh()
+        try:
+            objects.get(active.key_handle, self._visibility(session))
+        except CKRError:
+            crypto.revoke_key((session,), active.key_handle)
+        active.key_version = version
+
+    def refuse_call(self, h: int, slot: str, rv: int) -> None:
+        """An error the ABI found before reading the call's data (NULL length pointer,
+        NULL data pointer with a length, data above max_data_len): the operation in
+        ``slot`` (an OpSlot value, e.g. "encrypt") ends like on any other error. The
+        argument error is the answer even for an unknown session handle."""
+        try:
+            session = self._session(h)
+        except CKRError:
+            raise CKRError(rv) from None
+        with session.lock:
+            crypto.refuse(session, OpSlot(slot), rv)
 
     def encrypt_init(self, h: int, mech: Mechanism, key: int) -> None:
         self._begin(h, OpKind.ENCRYPT, mech, key)
@@ -601,17 +648,20 @@ class Library:
     def _single(self, h: int, slot: OpSlot, data: bytes, capacity: int | None, out: Any = None) -> Any:
         session = self._session(h)
         with session.lock:
+            self._check_key_alive(session, slot)
             return crypto.single(session, slot, data, capacity, out)
 
     def _update(self, h: int, slot: OpSlot, data: bytes, capacity: int | None = 0,
                 output: bool = False) -> bytes:
         session = self._session(h)
         with session.lock:
+            self._check_key_alive(session, slot)
             return crypto.update(session, slot, data, capacity, produces_output=output)
 
     def _final(self, h: int, slot: OpSlot, capacity: int | None) -> bytes:
         session = self._session(h)
         with session.lock:
+            self._check_key_alive(session, slot)
             return crypto.final(session, slot, capacity)
 
     def encrypt(self, h: int, data: bytes, capacity: int | None, out: Any = None) -> bytes | int:
@@ -645,11 +695,13 @@ class Library:
         session = self._session(h)
         with session.lock:
             session.active(OpSlot.DIGEST)
-            try:
+            try:       # like every error but BUFFER_TOO_SMALL, these end the digest (§5.2)
                 ref = self.objects.get(key, self._visibility(session))
             except CKRError:
+                session.end(OpSlot.DIGEST)
                 raise CKRError(CKR.KEY_HANDLE_INVALID) from None
             if ref.attrs.get(CKA.CLASS) != CKO.SECRET_KEY or CKA.VALUE not in ref.attrs:
+                session.end(OpSlot.DIGEST)
                 raise CKRError(CKR.KEY_INDIGESTIBLE)
             crypto.update(session, OpSlot.DIGEST, ref.attrs[CKA.VALUE])
 
@@ -668,6 +720,7 @@ class Library:
     def verify(self, h: int, data: bytes, signature: bytes) -> None:
         session = self._session(h)
         with session.lock:
+            self._check_key_alive(session, OpSlot.VERIFY)
             crypto.verify_single(session, data, signature)
 
     def verify_update(self, h: int, data: bytes) -> None:
@@ -676,6 +729,7 @@ class Library:
     def verify_final(self, h: int, signature: bytes) -> None:
         session = self._session(h)
         with session.lock:
+            self._check_key_alive(session, OpSlot.VERIFY)
             crypto.verify_final(session, signature)
 
     # --- recover, key management, message API, KEM (token/keyops.py) ----------------------------

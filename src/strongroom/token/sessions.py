@@ -38,28 +38,47 @@ class OpSlot(Enum):
 class ActiveOperation:
     """One active operation: the mechanism's Operation plus what the core tracks around it.
 
-    ``pending`` holds an output already computed but not yet delivered because the caller's
-    buffer was NULL or too small; the next call returns it instead of computing again
-    (v2.40 §5.2: CKR_BUFFER_TOO_SMALL does not terminate the operation).
+    The operation is always in one *step* (the model is the OP-TEE PKCS#11 TA's
+    (function, step) state machine): just initialised; updating (``started_multipart``,
+    after a C_*Update fed data); or holding a ``pending`` result. Each C call is legal in
+    certain steps only; token/crypto.py has the rules.
+
+    ``pending`` is an output already computed but not yet delivered, because the caller's
+    buffer was NULL or too small: ``(call, input_identity, output)`` where ``call`` names
+    the function that produced it (crypto.SINGLE / UPDATE / FINAL) and
+    ``input_identity`` the input it was computed from (v2.40 §5.2: the same call with the
+    same input gets it; CKR_BUFFER_TOO_SMALL does not terminate the operation). For the
+    message API it is ``(inputs, result, length)``.
+
+    ``source`` is ``(factory, kind, key_material, param)``: how to build the same
+    operation afresh, so a C_Encrypt / C_Sign ... repeated with *another* input after a
+    size query is computed on a new operation instead of receiving the old output.
+    ``key_version`` is the store's data_version when a token key was resolved (None for
+    session keys and digests): C_*Final / one-shot calls re-check the key only when
+    another process has committed since.
     """
 
     # A plain class (no dataclass): see the note in objects.py on cold start.
     __slots__ = ("op", "mechanism", "key_handle", "multipart", "started_multipart",
-                 "needs_context_login", "pending", "message_parts", "results")
+                 "needs_context_login", "pending", "message_parts", "results", "source",
+                 "key_version")
 
     def __init__(self, op: Any, mechanism: int = 0, key_handle: int = 0, multipart: bool = True,
                  started_multipart: bool = False, needs_context_login: bool = False,
                  pending: Any = None, message_parts: Any = None,
-                 results: list[int] | None = None) -> None:
+                 results: list[int] | None = None, source: Any = None,
+                 key_version: Any = None) -> None:
         self.op = op
         self.mechanism = mechanism
         self.key_handle = key_handle
         self.multipart = multipart
         self.started_multipart = started_multipart
         self.needs_context_login = needs_context_login
-        self.pending = pending                  # bytes; (inputs, outputs) for the message API
+        self.pending = pending
         self.message_parts = message_parts      # (param, aad, bytearray) between C_*MessageBegin and the last Next
         self.results = [] if results is None else results   # C_FindObjects handles still to return
+        self.source = source
+        self.key_version = key_version
 
 
 class Session:
