@@ -50,6 +50,7 @@ from .sealing import ALWAYS_PLAIN, ObjectKeys, indexed, must_seal, tampered
 
 BUSY_TIMEOUT_S = 10.0
 SCRUB_WAIT_S = 2.0       # how long a scrub waits for other processes' readers to move on
+_SCRUB_POLL_S = 0.0005
 # How long a caller that finds no PIN try left waits for attempts still being checked
 # (pending) before it answers CKR_PIN_LOCKED: a few KDF times at the default cost.
 PIN_WAIT_S = 5.0
@@ -228,17 +229,29 @@ class SqliteStore(Store):
     def _scrub(self, wait_s: float) -> None:
         """Copy the newest (zeroed) pages into the main file and cut the WAL to 0 bytes.
 
-        ``PRAGMA wal_checkpoint(TRUNCATE)`` waits, through the busy handler, for readers of
-        other processes still using older WAL frames (https://sqlite.org/pragma.html#pragma_wal_checkpoint,
-        https://sqlite.org/c3ref/wal_checkpoint_v2.html). If one still holds them after
-        ``wait_s``, the data is committed all the same (the call succeeds); the old frames
-        stay until a later scrub, tried again after every write of this store, completes.
-        Called with the store lock held and no transaction open."""
+        ``PRAGMA wal_checkpoint(TRUNCATE)`` cannot finish while a reader of another
+        process still uses older WAL frames (https://sqlite.org/pragma.html#pragma_wal_checkpoint,
+        https://sqlite.org/c3ref/wal_checkpoint_v2.html). Readers of a token hold their
+        snapshot for microseconds, so it is retried every ``_SCRUB_POLL_S`` (without
+        SQLite's busy handler, whose back-off sleeps up to 100 ms at a time) for up to
+        ``wait_s``. If a reader still holds the frames, the data is committed all the same
+        (the call succeeds); the old frames stay until a later scrub, tried again after
+        every write of this store and at close, completes. Called with the store lock
+        held and no transaction open."""
         conn = self._conn
         assert conn is not None
+        deadline = time.monotonic() + wait_s
+        busy = 1
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
-            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            conn.execute("PRAGMA busy_timeout = 0")
+            while True:
+                try:
+                    busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                except sqlite3.Error:          # SQLITE_BUSY / LOCKED: as busy, retried
+                    busy = 1
+                if not busy or time.monotonic() >= deadline:
+                    break
+                time.sleep(_SCRUB_POLL_S)
         except sqlite3.Error:
             busy = 1
         finally:
