@@ -97,7 +97,9 @@ class Store(ABC):
     def unwrap_master_key(self, token_id: int, user_type: CKU, pin: bytes) -> bytes | None:
         """The 32-byte master key if ``pin`` is right for ``user_type`` (SO or USER), else None.
 
-        Does not touch the failure counters (the core's policy does)."""
+        Does not touch the failure counters: a check through it is outside the retry
+        limit. The core never uses it (nor record/reset_pin_failures below); its PIN
+        checks are spend_pin_attempt -> open_master_key -> settle_pin_attempt."""
 
     @abstractmethod
     def spend_pin_attempt(self, token_id: int, user_type: CKU, max_tries: int) -> PinAttempt:
