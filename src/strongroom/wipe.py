@@ -126,6 +126,18 @@ def wipe_template(template: list) -> None:
             wipe_bytes(value, 1)
 
 
+def release_frames(exc: BaseException) -> None:
+    """Drop the tracebacks of ``exc`` and of the exceptions chained to it, so that the
+    finished frames they keep alive -- and the secret values in those frames' locals --
+    are freed now and the caller's wipe finds those values unreferenced. For errors whose
+    traceback nobody reads (a CKRError becomes a return code at the ABI)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        exc.__traceback__ = None
+        exc = exc.__cause__ or exc.__context__   # type: ignore[assignment]
+
+
 def wipe_all(dicts: Iterable[dict]) -> list[dict]:
     """:func:`wipe_secret_values` on every dict held only by ``dicts`` (a list the caller
     is dropping); returns the dicts still referenced elsewhere."""

@@ -8,7 +8,8 @@ that is one the module made. At each checkpoint it writes ``<name>\\n`` to stdou
 waits for one byte on stdin while the parent scans its memory.
 
 Steps: C_Initialize, C_InitToken, SO login, C_InitPIN, C_Logout, user login, C_CreateObject
-of a private EC key, an AES key and an RSA key (token objects, private, sensitive), ECDSA
+of a private EC key, an AES key and an RSA key (token objects, private, sensitive), one
+refused C_CreateObject of another AES key (CKR_TEMPLATE_INCONSISTENT), ECDSA
 sign, AES-GCM encrypt (token key and a session-object copy made with C_CopyObject),
 RSA PKCS#1 v1.5 SHA-256 sign, C_FindObjects by label, then checkpoint ``logout`` after C_Logout and
 ``finalize`` after C_Finalize. It never calls gc.collect(): an ordinary host does not.
@@ -22,14 +23,14 @@ from cffi import FFI
 
 from strongroom.abi import build_ffi, module_path
 
-CKR_OK = 0
+CKR_OK, CKR_TEMPLATE_INCONSISTENT = 0, 0xD1
 CKU_SO, CKU_USER = 0, 1
 CKF_RW_SERIAL = 0x6
 CKA_CLASS, CKA_TOKEN, CKA_PRIVATE, CKA_LABEL, CKA_VALUE = 0x0, 0x1, 0x2, 0x3, 0x11
 CKA_KEY_TYPE, CKA_SENSITIVE, CKA_ENCRYPT, CKA_DECRYPT, CKA_SIGN = 0x100, 0x103, 0x104, 0x105, 0x108
 CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_PRIVATE_EXPONENT = 0x120, 0x122, 0x123
 CKA_PRIME_1, CKA_PRIME_2, CKA_EXPONENT_1, CKA_EXPONENT_2, CKA_COEFFICIENT = 0x124, 0x125, 0x126, 0x127, 0x128
-CKA_EC_PARAMS = 0x180
+CKA_VALUE_LEN, CKA_EC_PARAMS = 0x161, 0x180
 CKO_PRIVATE_KEY, CKO_SECRET_KEY = 3, 4
 CKK_RSA, CKK_EC, CKK_AES = 0, 3, 0x1F
 CKM_SHA256_RSA_PKCS, CKM_ECDSA, CKM_AES_GCM = 0x40, 0x1041, 0x1087
@@ -38,7 +39,7 @@ P256_PARAMS = bytes.fromhex("06082a8648ce3d030107")
 #: (name, length) of the secrets on stdin, in order (the RSA parts are fixed-size for 2048 bits)
 SECRETS = (("so_pin", 16), ("user_pin", 16), ("ec", 32), ("aes", 32), ("rsa_n", 256),
            ("rsa_d", 256), ("rsa_p", 128), ("rsa_q", 128), ("rsa_dp", 128), ("rsa_dq", 128),
-           ("rsa_qinv", 128), ("canary", 32))
+           ("rsa_qinv", 128), ("aes_refused", 32), ("canary", 32))
 
 ffi = FFI()
 ffi.cdef(build_ffi.cdef_text())
@@ -148,6 +149,11 @@ def main() -> None:
                        (CKA_SIGN, bbool(True)), (CKA_LABEL, raw(b"rsa-key")), *common])
     check(fl.C_CreateObject(h, arr, n, obj), "C_CreateObject RSA")
     rsa_key = obj[0]
+    # refused after the value was decoded and checked: its copies must go as well
+    arr, n = template([(CKA_CLASS, ulong(CKO_SECRET_KEY)), (CKA_KEY_TYPE, ulong(CKK_AES)),
+                       (CKA_VALUE, raw(s["aes_refused"])), (CKA_VALUE_LEN, ulong(16)), *common])
+    if fl.C_CreateObject(h, arr, n, obj) != CKR_TEMPLATE_INCONSISTENT:
+        sys.exit("C_CreateObject with a contradicting CKA_VALUE_LEN was not refused")
     wipe(*s.values())
     keep.clear()
 

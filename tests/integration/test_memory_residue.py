@@ -52,7 +52,7 @@ def _secrets() -> dict[str, bytes]:
         "ec": b(scalar, 32), "aes": os.urandom(32),
         "rsa_n": b(key.public_numbers.n, 256), "rsa_d": b(key.d, 256), "rsa_p": b(key.p, 128),
         "rsa_q": b(key.q, 128), "rsa_dp": b(key.dmp1, 128), "rsa_dq": b(key.dmq1, 128),
-        "rsa_qinv": b(key.iqmp, 128), "canary": os.urandom(32),
+        "rsa_qinv": b(key.iqmp, 128), "aes_refused": os.urandom(32), "canary": os.urandom(32),
     }
 
 

@@ -27,6 +27,7 @@ from ..pkcs11.errors import CKRError
 from ..token import library as _library_module
 from ..token.library import LIBRARY
 from ..token.types import InitArgs, Mechanism
+from ..wipe import release_frames as _release_frames
 from ..wipe import wipe_template as _wipe_template
 from ..wipe import zero as _zero
 from . import marshal as M
@@ -435,6 +436,9 @@ def _wiping(call: Callable) -> Callable:
     def run(*args: Any) -> Any:
         try:
             return call(*args)
+        except CKRError as exc:
+            _release_frames(exc)       # the core's frames still hold the values
+            raise
         finally:
             for a in args:
                 if a.__class__ is list:

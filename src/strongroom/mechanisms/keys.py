@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ..pkcs11.constants import CKA, CKK, CKO, CKR
 from ..pkcs11.errors import CKRError
+from ..wipe import wipe_bytes, zero
 from . import ecparams, pqc
 
 RSA_MIN_BITS = 1024        # import / verify / legacy use
@@ -94,13 +95,104 @@ def _rsa_private_numbers(attrs: Attrs) -> rsa.RSAPrivateNumbers:
     return rsa.RSAPrivateNumbers(p, q, d, dmp1, dmq1, iqmp, pub)
 
 
+# --- private keys through a PKCS#8 image in a bytearray (issue 10) -------------------
+# pyca's int-based constructors (ec.derive_private_key, RSAPrivateNumbers.private_key)
+# need the secret as Python ints and turn each back into a transient big-endian byte
+# string inside pyca that nobody clears. Instead the key is handed to pyca's own Rust
+# PKCS#8 parser as a DER image written into one bytearray (zero-copy parse straight into
+# OpenSSL BIGNUMs), and that bytearray is zeroed as soon as pyca returns. The header
+# bytes are public; the secret parts are copied into the bytearray from the attribute
+# values themselves (memoryview slices, no intermediate bytes).
+_OID_EC_PUBLIC_KEY = bytes.fromhex("06072a8648ce3d0201")
+_ALG_RSA = bytes.fromhex("300d06092a864886f70d0101010500")
+
+
+def _der_len(n: int) -> bytes:
+    if n < 0x80:
+        return bytes((n,))
+    size = (n.bit_length() + 7) // 8
+    return bytes((0x80 | size,)) + n.to_bytes(size, "big")
+
+
+def _tlv(tag: int, parts: list) -> list:
+    """[header, *parts] for a DER element whose content is ``parts`` (bytes/memoryviews)."""
+    return [bytes((tag,)) + _der_len(sum(len(p) for p in parts)), *parts]
+
+
+def _der_uint(value: bytes) -> list:
+    """INTEGER parts for a big-endian unsigned magnitude, without copying the value."""
+    view = memoryview(value)
+    skip = 0
+    while skip < len(view) - 1 and view[skip] == 0:
+        skip += 1
+    view = view[skip:]
+    return _tlv(0x02, [b"\x00", view] if view[0] & 0x80 else [view])
+
+
+def _fill(parts: list) -> bytearray:
+    """One preallocated bytearray holding ``parts`` (never grown: no freed copies)."""
+    out = bytearray(sum(len(p) for p in parts))
+    pos = 0
+    for p in parts:
+        out[pos:pos + len(p)] = p
+        pos += len(p)
+    return out
+
+
+def _load_pkcs8(parts: list, *, validate: bool = True) -> Any:
+    from cryptography.hazmat.primitives.serialization import load_der_private_key
+
+    image = _fill(parts)
+    try:
+        return load_der_private_key(image, None, unsafe_skip_rsa_key_validation=not validate)
+    finally:
+        zero(image)
+
+
+def _pkcs8(algorithm: list, key: list) -> list:
+    inner = _tlv(0x30, key)
+    return _tlv(0x30, [b"\x02\x01\x00", *algorithm, *_tlv(0x04, inner)])
+
+
 def _ec_private_key(attrs: Attrs) -> ec.EllipticCurvePrivateKey:
     curve = ecparams.curve_from_params(attrs.get(CKA.EC_PARAMS))
-    d = _int(attrs, CKA.VALUE)
+    value = attrs.get(CKA.VALUE)
+    if value is None:
+        raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_VALUE missing")
+    if not isinstance(value, bytes) or not value:
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "EC private value out of range")
+    view = memoryview(value)
+    while len(view) > curve.field_bytes and view[0] == 0:   # extra leading zeros: the same value
+        view = view[1:]
+    if len(view) > curve.field_bytes:
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "EC private value out of range")
+    pad = b"\x00" * (curve.field_bytes - len(view))        # RFC 5915: fixed-length octets
+    algorithm = _tlv(0x30, [_OID_EC_PUBLIC_KEY, curve.oid_der])
+    key = [b"\x02\x01\x01", *_tlv(0x04, [pad, view])]
     try:
-        return ec.derive_private_key(d, curve.curve())
+        return _load_pkcs8(_pkcs8(algorithm, key))
     except ValueError:
         raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "EC private value out of range") from None
+
+
+_RSA_PARTS = (CKA.MODULUS, CKA.PUBLIC_EXPONENT, CKA.PRIVATE_EXPONENT, CKA.PRIME_1, CKA.PRIME_2,
+              CKA.EXPONENT_1, CKA.EXPONENT_2, CKA.COEFFICIENT)
+
+
+def _rsa_private_key_image(attrs: Attrs, *, validate: bool) -> rsa.RSAPrivateKey | None:
+    """The key from a PKCS#1 image when every CRT component is present (stored keys always
+    are, normalize_key_attrs adds the missing ones); None when one is missing."""
+    values = [attrs.get(c) for c in _RSA_PARTS]
+    if not all(isinstance(v, bytes) and v for v in values):
+        return None
+    _rsa_public_numbers(attrs)          # modulus size and exponent checks
+    key = [b"\x02\x01\x00"]
+    for v in values:
+        key += _der_uint(v)
+    try:
+        return _load_pkcs8(_pkcs8([_ALG_RSA], key), validate=validate)
+    except ValueError:
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "inconsistent RSA components") from None
 
 
 RAW_KEY_TYPES = frozenset({CKK.EC_EDWARDS, CKK.EC_MONTGOMERY})
@@ -122,6 +214,9 @@ def _raw_private_key(attrs: Attrs):
         return curve.private_cls.from_private_bytes(raw)
     except ValueError:
         raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "invalid private key") from None
+    finally:
+        if raw is not attrs[CKA.VALUE]:    # unwrapped from a DER OCTET STRING: our copy
+            wipe_bytes(raw, 1)
 
 
 def _require_params(attrs: Attrs) -> ecparams.Curve:
@@ -184,6 +279,11 @@ def normalize_key_attrs(cls: int, key_type: int, attrs: Attrs) -> dict:
             raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "invalid RSA public key") from None
         return _with_info(attrs, key, {CKA.MODULUS_BITS: numbers.n.bit_length()})
     if key_type == CKK.RSA and cls == CKO.PRIVATE_KEY:
+        key = _rsa_private_key_image(attrs, validate=True)
+        if key is not None:
+            # Every component given: keep the caller's values (made minimal), no int copies.
+            return _with_info(attrs, key.public_key(), {
+                c: _minimal(attrs[c]) for c in _RSA_PARTS if c in _CRT_PARTS})
         numbers = _rsa_private_numbers(attrs)
         try:
             key = numbers.private_key()    # full consistency check (OpenSSL RSA_check_key)
@@ -203,6 +303,14 @@ def normalize_key_attrs(cls: int, key_type: int, attrs: Attrs) -> dict:
     if key_type in pqc.KEY_TYPES:     # ML-DSA / ML-KEM (PKCS#11 v3.2): see mechanisms/pqc.py
         return pqc.normalize(cls, key_type, attrs)
     raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "key type not supported for this class")
+
+
+_CRT_PARTS = frozenset({CKA.PRIME_1, CKA.PRIME_2, CKA.EXPONENT_1, CKA.EXPONENT_2, CKA.COEFFICIENT})
+
+
+def _minimal(value: bytes) -> bytes:
+    """PKCS#11's big-integer form (no leading zero bytes); the same object when it is."""
+    return value if value[:1] != b"\x00" or len(value) == 1 else (value.lstrip(b"\x00") or b"\x00")
 
 
 def key_size(attrs: Attrs) -> int | None:
@@ -236,6 +344,9 @@ def load_private(attrs: Attrs) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
     """
     key_type = attrs.get(CKA.KEY_TYPE)
     if key_type == CKK.RSA:
+        key = _rsa_private_key_image(attrs, validate=False)
+        if key is not None:
+            return key
         return _rsa_private_numbers(attrs).private_key(unsafe_skip_rsa_key_validation=True)
     if key_type == CKK.EC:
         return _ec_private_key(attrs)

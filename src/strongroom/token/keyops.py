@@ -18,6 +18,7 @@ from ..pkcs11 import params as P
 from ..pkcs11 import template as rules
 from ..pkcs11.constants import CKA, CKO, CKR, HkdfSaltFlag, MechanismFlag
 from ..pkcs11.errors import CKRError
+from ..wipe import wipe_bytes
 from . import crypto
 from .objects import ObjectRef
 from .sessions import ActiveOperation, OpSlot, Session
@@ -167,6 +168,10 @@ def wrap_key(lib: "Library", h: int, mech: Mechanism, wrapping: int, key: int,
         if exc.rv in (CKR.DATA_LEN_RANGE, CKR.KEY_SIZE_RANGE):
             raise CKRError(CKR.KEY_SIZE_RANGE, "key image does not fit this mechanism") from None
         raise
+    finally:
+        # a private key's PKCS#8 image is this call's own copy (a secret key's image is its
+        # stored CKA_VALUE, which wipe_bytes leaves alone: still referenced) -- issue 10
+        wipe_bytes(image, 1)
     crypto.check_capacity(len(out), capacity)   # two-call convention (v2.40 §5.2)
     return out
 
