@@ -114,7 +114,8 @@ class Store(ABC):
         """
 
     @abstractmethod
-    def open_master_key(self, attempt: PinAttempt, user_type: CKU, pin: bytes) -> bytes | None:
+    def open_master_key(self, attempt: PinAttempt, user_type: CKU,
+                        pin: bytes | bytearray) -> bytearray | None:
         """The master key if ``pin`` opens the attempt's wrap, else None. Runs the KDF
         outside any transaction (never holds the write lock)."""
 

@@ -414,7 +414,8 @@ class SqliteStore(Store):
                          f"{at_c} = ? WHERE id = ?", (time.time(), token_id))
         return PinAttempt(bytes(uuid), bytes(wrap), bytes(salt), kdf), 0.0
 
-    def open_master_key(self, attempt: PinAttempt, user_type: CKU, pin: bytes) -> bytes | None:
+    def open_master_key(self, attempt: PinAttempt, user_type: CKU,
+                        pin: bytes | bytearray) -> bytearray | None:
         return kdfmod.unwrap_master_key(attempt.wrap, attempt.salt, pin, attempt.kdf,
                                         attempt.token_uuid, _user(user_type))
 

@@ -35,7 +35,8 @@ def check_pin_length(config: Config, pin: bytes) -> None:
         raise CKRError(CKR.PIN_LEN_RANGE, f"PIN length must be {config.pin_min_len}..{config.pin_max_len}")
 
 
-def authenticate(store: Store, config: Config, record: TokenRecord, user: CKU, pin: bytes) -> bytes:
+def authenticate(store: Store, config: Config, record: TokenRecord, user: CKU,
+                 pin: bytes | bytearray) -> bytearray:
     """Check ``pin`` for ``user`` (SO or USER) and return the token's master key.
 
     The attempt is paid for first: ``spend_pin_attempt`` counts it as a failure in a
@@ -57,7 +58,11 @@ def authenticate(store: Store, config: Config, record: TokenRecord, user: CKU, p
     try:
         master_key = store.open_master_key(attempt, user, pin)
     finally:
-        store.settle_pin_attempt(record.token_id, user, attempt, right=master_key is not None)
+        try:
+            store.settle_pin_attempt(record.token_id, user, attempt, right=master_key is not None)
+        except BaseException:
+            zero(master_key)      # the token was deleted or re-initialised meanwhile
+            raise
     if master_key is None:
         raise CKRError(CKR.PIN_INCORRECT)
     return master_key
