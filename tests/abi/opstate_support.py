@@ -177,6 +177,17 @@ def gcm_encrypt(s: Session, data: bytes) -> bytes:
     return AESGCM(s.aes_value).encrypt(IV, data, AAD)
 
 
+def message_param(s: Session, tag: bytes = b"\0" * 16) -> tuple[Any, int]:
+    """A CK_GCM_MESSAGE_PARAMS with the fixed IV (CKG_NO_GENERATE), kept in ``s.msg``
+    together with its tag buffer."""
+    iv, tagbuf = s.ffi.new("CK_BYTE[]", IV), s.ffi.new("CK_BYTE[16]", tag)
+    p = s.ffi.new("CK_GCM_MESSAGE_PARAMS *", {"pIv": iv, "ulIvLen": 12, "ulIvFixedBits": 0,
+                                              "ivGenerator": 0, "pTag": tagbuf, "ulTagBits": 128})
+    s.keep.append((iv, tagbuf, p))
+    s.msg = (p, tagbuf)
+    return p, s.ffi.sizeof("CK_GCM_MESSAGE_PARAMS")
+
+
 def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap
 
 from opstate_support import (AAD, IV, Case, Session, Template, ecdsa_ok, gcm_encrypt,
-                             rsa_pkcs1_sign, sha256)
+                             message_param, rsa_pkcs1_sign, sha256)
 from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR
 
 PLAIN = b"the message that was really sent"        # 32 bytes
@@ -121,23 +121,14 @@ def _encapsulate_check(s, data, out) -> bool:
     return rv == CKR.OK and s.value(key[0]) == s.value(s.extra_key)
 
 
-def _msg_param(s, tag: bytes = b"\0" * 16):
-    iv, tagbuf = s.ffi.new("CK_BYTE[]", IV), s.ffi.new("CK_BYTE[16]", tag)
-    p = s.ffi.new("CK_GCM_MESSAGE_PARAMS *", {"pIv": iv, "ulIvLen": 12, "ulIvFixedBits": 0,
-                                              "ivGenerator": 0, "pTag": tagbuf, "ulTagBits": 128})
-    s.keep.append((iv, tagbuf, p))
-    s.msg = (p, tagbuf)
-    return p, s.ffi.sizeof("CK_GCM_MESSAGE_PARAMS")
-
-
 def _msg_enc_init(s):
     assert s.fl.C_MessageEncryptInit(s.h, s.mech(CKM.AES_GCM), s.aes) == CKR.OK
-    _msg_param(s)
+    message_param(s)
 
 
 def _msg_dec_init(s):
     assert s.fl.C_MessageDecryptInit(s.h, s.mech(CKM.AES_GCM), s.aes) == CKR.OK
-    _msg_param(s, gcm_encrypt(s, PLAIN)[-16:])
+    message_param(s, gcm_encrypt(s, PLAIN)[-16:])
 
 
 def _encrypt_message(s, data, out, plen):
