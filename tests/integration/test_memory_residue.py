@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from support import make_home
 
 HOST = Path(__file__).with_name("memory_residue_host.py")
+_CALLS = {"destroy": "C_DestroyObject", "logout": "C_Logout", "finalize": "C_Finalize"}
 CHUNK = 1 << 22
 
 
@@ -48,11 +49,13 @@ def _secrets() -> dict[str, bytes]:
 
     scalar = ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value
     return {
-        "so_pin": os.urandom(8).hex().encode(), "user_pin": os.urandom(8).hex().encode(),
+        "so_pin": os.urandom(8).hex().encode(), "first_user_pin": os.urandom(8).hex().encode(),
+        "user_pin": os.urandom(8).hex().encode(),
         "ec": b(scalar, 32), "aes": os.urandom(32),
         "rsa_n": b(key.public_numbers.n, 256), "rsa_d": b(key.d, 256), "rsa_p": b(key.p, 128),
         "rsa_q": b(key.q, 128), "rsa_dp": b(key.dmp1, 128), "rsa_dq": b(key.dmq1, 128),
-        "rsa_qinv": b(key.iqmp, 128), "aes_refused": os.urandom(32), "canary": os.urandom(32),
+        "rsa_qinv": b(key.iqmp, 128), "aes_refused": os.urandom(32),
+        "aes_destroyed": os.urandom(32), "canary": os.urandom(32),
     }
 
 
@@ -124,11 +127,18 @@ def _report(stage: str, hits: dict[str, list[str]]) -> str:
     return "\n".join(lines)
 
 
-def test_no_secret_left_after_logout_and_finalize(tmp_path: Path) -> None:
+#: host scenario -> its checkpoints (memory_residue_host.py)
+SCENARIOS = {"ec": ("logout", "finalize"), "all": ("destroy", "logout", "finalize")}
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_no_secret_left_after_logout_and_finalize(tmp_path: Path, scenario: str) -> None:
+    """"ec" is the issue's report exactly (import an EC key, sign, C_Logout); "all" adds
+    AES and RSA keys, a refused import, a session copy, a destroyed key, PIN changes."""
     home = tmp_path / "home"
     env = {**os.environ, **make_home(home)}
     secrets = _secrets()
-    host = subprocess.Popen([sys.executable, str(HOST)], stdin=subprocess.PIPE,
+    host = subprocess.Popen([sys.executable, str(HOST), scenario], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     assert host.stdin is not None and host.stdout is not None
     try:
@@ -136,7 +146,7 @@ def test_no_secret_left_after_logout_and_finalize(tmp_path: Path) -> None:
         host.stdin.flush()
         needles = {name: _strip(v) for name, v in secrets.items() if name != "rsa_n"}
         found = {}
-        for stage in ("logout", "finalize"):
+        for stage in SCENARIOS[scenario]:
             line = host.stdout.readline().decode().strip()
             if line != stage:
                 host.kill()
@@ -144,7 +154,9 @@ def test_no_secret_left_after_logout_and_finalize(tmp_path: Path) -> None:
             if stage == "logout":
                 needles.update(_store_keys(home / "strongroom.db", secrets))
             try:
-                found[stage] = scan(host.pid, needles)
+                # at "destroy" only the destroyed key must be gone (the rest is in use)
+                found[stage] = scan(host.pid, needles if stage != "destroy" else
+                                    {n: needles[n] for n in ("aes_destroyed", "canary")})
             except PermissionError:
                 pytest.skip("this kernel does not let a parent read its child's memory")
             host.stdin.write(b"g")
@@ -156,5 +168,5 @@ def test_no_secret_left_after_logout_and_finalize(tmp_path: Path) -> None:
             host.wait()
     for stage, hits in found.items():   # the control: a value the host keeps must be seen
         assert hits.pop("canary", None), f"scan after {stage} missed the host's live canary"
-    assert not found["logout"] and not found["finalize"], (
-        _report("C_Logout", found["logout"]) + "\n" + _report("C_Finalize", found["finalize"]))
+    assert not any(found.values()), "\n".join(
+        _report(_CALLS[stage], hits) for stage, hits in found.items() if hits)

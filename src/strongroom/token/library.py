@@ -473,6 +473,8 @@ class Library:
         # Operations of this process (any session) that use the key fail at their next
         # call (crypto.KeyDestroyed; another process's destroy: _check_key_alive).
         crypto.revoke_key(list(self._sessions.values()), obj)
+        del ref
+        self.objects.sweep()      # its values, now unreferenced, are wiped (issue 10)
 
     def get_object_size(self, handle: int, obj: int) -> int:
         session = self._session(handle)
