@@ -427,7 +427,16 @@ class Fuzzer:
                 call = {"one": partial(getattr(fl, f"C_{op}"), h, data, n, out, plen),
                         "update": partial(getattr(fl, f"C_{op}Update"), h, data, n, out, plen),
                         "final": partial(getattr(fl, f"C_{op}Final"), h, out, plen)}[step]
-            self.timed(f"C_{op}:{step}", call)
+            lied = (step != "final" and "in=lie" in self.note
+                    or op == "Verify" and step != "update" and "sig=lie" in self.note)
+            rv = self.timed(f"C_{op}:{step}", call)
+            if lied and rv not in self.TOO_LONG:
+                print(f"BADLEN {CKR(rv).name if rv in VALID else hex(rv)} {self.last}", flush=True)
+
+    #: A data or signature length above max_data_len is refused at once with its range code
+    #: (or the operation's state comes first: none active; a NULL pulLen).
+    TOO_LONG = frozenset({CKR.DATA_LEN_RANGE, CKR.ENCRYPTED_DATA_LEN_RANGE, CKR.SIGNATURE_LEN_RANGE,
+                          CKR.OPERATION_NOT_INITIALIZED, CKR.ARGUMENTS_BAD, CKR.OPERATION_ACTIVE})
 
     CALLS = ("c_create", "c_copy", "c_set", "c_get", "c_find", "c_genkey", "c_genpair", "c_derive",
              "c_wrap", "c_unwrap", "c_random", "c_seed", "c_login", "c_op", "c_op", "c_op")
@@ -435,7 +444,7 @@ class Fuzzer:
     # --- bookkeeping -------------------------------------------------------------------------
     def timed(self, name: str, call) -> None:
         self.count += 1
-        desc = f"{self.count} {name} {' '.join(self.note)}"
+        desc = self.last = f"{self.count} {name} {' '.join(self.note)}"
         os.write(self.log, (desc + "\n").encode())
         t0 = time.perf_counter()
         rv = call()
@@ -443,6 +452,7 @@ class Fuzzer:
         if dt >= 1.0:
             print(f"SLOW {dt:.3f} {desc}", flush=True)
         self.record(desc, rv)
+        return rv
 
     def record(self, desc: str, rv) -> None:
         if rv is None:
