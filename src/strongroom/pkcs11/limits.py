@@ -45,7 +45,7 @@ MAX_TEMPLATE_COUNT = 1024
 
 #: Entries in one C_GetAttributeValue template. The spec lets a caller repeat a type, so
 #: the bound is not the number of types; 4096 is 26x the known types, far beyond any real
-#: application, and bounds the call to about 12 ms (about 3 us per entry).
+#: application, and bounds the call to about 14 ms (about 3 us per entry; 2-core VM).
 MAX_GET_COUNT = 4096
 
 #: Nesting of CKA_*_TEMPLATE inside CKA_*_TEMPLATE (the storage codec allows the same).
