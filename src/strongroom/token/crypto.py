@@ -276,6 +276,8 @@ def single(session: Session, slot: OpSlot, data, capacity: int | None, out=None)
 def _single_slow(session: Session, slot: OpSlot, active: ActiveOperation, data,
                  capacity: int | None) -> bytes:
     """A one-shot call on an operation that is not simply initialised."""
+    if active.op is KEY_DESTROYED:
+        _run(session, slot, KEY_DESTROYED.update)
     pending = active.pending
     if pending is not None:
         if pending[0] is not SINGLE:
@@ -286,7 +288,10 @@ def _single_slow(session: Session, slot: OpSlot, active: ActiveOperation, data,
         # The same function with another input: the size query had no effect (§5.2), so
         # compute afresh on a new operation (the first output was never released).
         active.pending = None
-        factory, kind, km, param = active.source
+        source = active.source
+        if source is None:          # revoked meanwhile (revoke_key runs without this lock)
+            _run(session, slot, KEY_DESTROYED.update)
+        factory, kind, km, param = source
         active.op = _run(session, slot, lambda: factory(kind, km, param))
     elif active.started_multipart:
         raise _wrong_step(session, slot, "a multi-part operation is in progress")
