@@ -1,7 +1,7 @@
 """Rules that were too loose (issue 10 item 6), through the real libstrongroom.so:
 
 * CKA_ALLOWED_MECHANISMS: absent allows every mechanism, an empty list allows none;
-* CKM_EDDSA with an Ed448 key needs CK_EDDSA_PARAMS (v3.0 Current Mechanisms §2.3.14);
+* CKM_EDDSA with an Ed448 key needs CK_EDDSA_PARAMS (v3.0 Current Mechanisms, section "EdDSA");
 * an operation whose key object is destroyed -- from this session, another session of
   this process, or another process -- fails at its next call with CKR_KEY_HANDLE_INVALID
   and ends (docs/design.md "Operation state").

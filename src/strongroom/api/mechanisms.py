@@ -65,7 +65,7 @@ def hash_for_digest(length: int) -> str:
 
 #: CK_EDDSA_PARAMS {phFlag = CK_FALSE, no context} as raw bytes (x86-64 layout: CK_BBOOL,
 #: padding, CK_ULONG, pointer): pure Ed448. CKM_EDDSA requires the parameter for Ed448
-#: keys (v3.0 Current Mechanisms §2.3.14); python-pkcs11 passes bytes through unchanged.
+#: keys (v3.0 Current Mechanisms, section "EdDSA"); python-pkcs11 passes bytes through unchanged.
 ED448_PURE_PARAMS = bytes(24)
 
 

@@ -10,7 +10,7 @@
   CKA_EC_PARAMS plus CKA_VALUE (the raw private key) to the private key.
 * CKM_EDDSA: single-part sign/verify. CK_EDDSA_PARAMS is optional for Ed25519 and
   mandatory for Ed448: the mechanism's table of signature schemes (PKCS#11 v3.0 Current
-  Mechanisms §2.3.14 "EdDSA", the same in v3.1/3.2) gives "Mechanism Param: Not
+  Mechanisms, section "EdDSA" (CKM_EDDSA), the same in v3.1/3.2) gives "Mechanism Param: Not
   Required" only for Ed25519; Ed25519ctx, Ed25519ph, Ed448 and Ed448ph are "Required"
   (the parameter's presence selects the scheme). Ed448 without it is
   CKR_MECHANISM_PARAM_INVALID.
@@ -25,7 +25,7 @@ Ed25519         any CK_EDDSA_PARAMS          MECHANISM_PARAM_INVALID: Ed25519ctx
                                              Ed25519ph are not in pyca
 Ed448           phFlag false, no context     Ed448 (pure, empty context)
 Ed448           none                         MECHANISM_PARAM_INVALID: the parameter is
-                                             required for Ed448 (§2.3.14)
+                                             required for Ed448 ("EdDSA" table)
 Ed448           a context or phFlag true     MECHANISM_PARAM_INVALID: pyca's Ed448 takes
                                              no context and has no Ed448ph
 ==============  ===========================  =========================================
@@ -73,7 +73,7 @@ def check_eddsa_param(curve: ecparams.RawCurve, param: object) -> None:
     if param is None or param == b"":
         if curve.name == "Ed448":
             raise CKRError(CKR.MECHANISM_PARAM_INVALID,
-                           "CKM_EDDSA with an Ed448 key requires CK_EDDSA_PARAMS (v3.0 §2.3.14)")
+                           "CKM_EDDSA with an Ed448 key requires CK_EDDSA_PARAMS (v3.0 Current Mechanisms, EdDSA)")
         return
     if not isinstance(param, EddsaParams):
         raise CKRError(CKR.MECHANISM_PARAM_INVALID, "CK_EDDSA_PARAMS expected")
