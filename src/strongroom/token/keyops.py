@@ -190,11 +190,19 @@ def unwrap_key(lib: "Library", h: int, mech: Mechanism, unwrapping: int, wrapped
     lib._check_write(session, attrs)
     op = entry.operation(OpKind.UNWRAP, lib.objects.key_material(uref), mech.param)
     try:
-        image = op.update(wrapped) + op.final()
+        head = op.update(wrapped)
+        tail = op.final()
     except CKRError as exc:
         raise _remap(exc, _UNWRAP_DATA) from None
+    image = head + tail
+    wipe_bytes(head, 1)            # the parts are this call's own plaintext copies (issue 10)
+    wipe_bytes(tail, 1)
+    del head, tail
     cls, key_type = attrs[CKA.CLASS], attrs.get(CKA.KEY_TYPE)
-    attrs.update(keys.attrs_from_image(cls, key_type, image))
+    try:
+        attrs.update(keys.attrs_from_image(cls, key_type, image))
+    finally:
+        wipe_bytes(image, 1)       # left alone when it became the key's CKA_VALUE
     # Set by the validator for Op.UNWRAP; restated because the spec insists.
     attrs[CKA.LOCAL] = False
     attrs[CKA.ALWAYS_SENSITIVE] = False
