@@ -94,6 +94,17 @@ ALTER TABLE tokens ADD COLUMN user_spent_at REAL    NOT NULL DEFAULT 0;
 ALTER TABLE tokens ADD COLUMN so_spent_at   REAL    NOT NULL DEFAULT 0;
 """
 
+# Until schema 2 every key was stored with CKA_ALLOWED_MECHANISMS = () (the schema's old
+# default), which then meant "any mechanism"; it now means "none" (v3.0 §4.7 table 25 —
+# an absent attribute allows all). Objects that existed at the upgrade keep their meaning:
+# the store reads their empty list as absent (sqlite.py, _read). Object ids only grow
+# (AUTOINCREMENT), so the largest id at the upgrade marks them; new stores get 0.
+_V3 = """
+ALTER TABLE tokens ADD COLUMN legacy_allowed_max_id INTEGER NOT NULL DEFAULT 0;
+UPDATE tokens SET legacy_allowed_max_id =
+    (SELECT coalesce(max(id), 0) FROM objects WHERE objects.token_id = tokens.id);
+"""
+
 if TYPE_CHECKING:
     Migration = Callable[[sqlite3.Connection], None]
 
@@ -126,6 +137,7 @@ def _split(sql: str) -> list[str]:
 MIGRATIONS: list[Migration] = [
     _script(_V1),   # 0 -> 1: initial schema
     _script(_V2),   # 1 -> 2: PIN attempts in flight
+    _script(_V3),   # 2 -> 3: empty CKA_ALLOWED_MECHANISMS of older objects read as absent
 ]
 LATEST = len(MIGRATIONS)
 

@@ -103,6 +103,7 @@ class _TokenKeys(NamedTuple):
     key_check: bytes
     object_count: int     # quota figures, read in the same statement (one query per write)
     bytes_used: int
+    legacy_allowed_max_id: int = 0   # migrations._V3: older objects' empty ALLOWED_MECHANISMS
 
     def keys(self, private: bool, master_key: bytes | bytearray | None,
              cache: dict[tuple[bytes, bool], ObjectKeys]) -> ObjectKeys:
@@ -282,11 +283,11 @@ class SqliteStore(Store):
 
     @staticmethod
     def _token_keys(conn: sqlite3.Connection, token_id: int) -> _TokenKeys:
-        row = conn.execute("SELECT uuid, public_seal_key, key_check, object_count, bytes_used "
-                           "FROM tokens WHERE id = ?", (token_id,)).fetchone()
+        row = conn.execute("SELECT uuid, public_seal_key, key_check, object_count, bytes_used, "
+                           "legacy_allowed_max_id FROM tokens WHERE id = ?", (token_id,)).fetchone()
         if row is None:
             raise CKRError(CKR.TOKEN_NOT_PRESENT)
-        return _TokenKeys(bytes(row[0]), bytes(row[1]), bytes(row[2]), row[3], row[4])
+        return _TokenKeys(bytes(row[0]), bytes(row[1]), bytes(row[2]), row[3], row[4], row[5])
 
     # --- tokens -----------------------------------------------------------------------
     def list_tokens(self) -> list[TokenRecord]:
@@ -522,7 +523,8 @@ class SqliteStore(Store):
         if row is None or (row[1] and master_key is None):
             raise CKRError(CKR.OBJECT_HANDLE_INVALID)
         uid, private, size, manifest = bytes(row[0]), bool(row[1]), row[2], row[3]
-        keys = self._token_keys(conn, token_id).keys(private, master_key, self._keys)
+        tk = self._token_keys(conn, token_id)
+        keys = tk.keys(private, master_key, self._keys)
         sql = "SELECT type, value, sealed FROM attributes WHERE object_id = ?"
         if types is not None:
             sql += f" AND type IN ({', '.join('?' for _ in types)})"
@@ -542,6 +544,8 @@ class SqliteStore(Store):
         flag = raw.get(CKA.PRIVATE)
         if flag is not None and (flag != b"\x00") != private:
             raise tampered()
+        if object_id <= tk.legacy_allowed_max_id and len(raw.get(CKA.ALLOWED_MECHANISMS, b"-")) == 0:
+            del raw[CKA.ALLOWED_MECHANISMS]   # the old schema default: "any mechanism" (_V3)
         return _Stored(uid, private, size, raw)
 
     @staticmethod
