@@ -139,10 +139,10 @@ def _fill(parts: list) -> bytearray:
     return out
 
 
-def _load_pkcs8(parts: list, *, validate: bool = True) -> Any:
+def _load_pkcs8(image: bytearray, *, validate: bool = True) -> Any:
+    """pyca key from a PKCS#8 image; the image is zeroed whatever happens."""
     from cryptography.hazmat.primitives.serialization import load_der_private_key
 
-    image = _fill(parts)
     try:
         return load_der_private_key(image, None, unsafe_skip_rsa_key_validation=not validate)
     finally:
@@ -166,13 +166,29 @@ def _ec_private_key(attrs: Attrs) -> ec.EllipticCurvePrivateKey:
         view = view[1:]
     if len(view) > curve.field_bytes:
         raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "EC private value out of range")
-    pad = b"\x00" * (curve.field_bytes - len(view))        # RFC 5915: fixed-length octets
-    algorithm = _tlv(0x30, [_OID_EC_PUBLIC_KEY, curve.oid_der])
-    key = [b"\x02\x01\x01", *_tlv(0x04, [pad, view])]
+    prefix = _ec_prefix(curve)
+    image = bytearray(len(prefix) + curve.field_bytes)   # RFC 5915: fixed-length octets,
+    image[:len(prefix)] = prefix                          # left-padded with the zeros here
+    image[len(image) - len(view):] = view
     try:
-        return _load_pkcs8(_pkcs8(algorithm, key))
+        return _load_pkcs8(image)
     except ValueError:
         raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "EC private value out of range") from None
+
+
+_ec_prefixes: dict[bytes, bytes] = {}
+
+
+def _ec_prefix(curve: ecparams.Curve) -> bytes:
+    """The PKCS#8 image of a key on ``curve`` up to its private value (public, per curve):
+    the value is the image's last field_bytes, so building one is two slice copies."""
+    prefix = _ec_prefixes.get(curve.oid_der)
+    if prefix is None:
+        algorithm = _tlv(0x30, [_OID_EC_PUBLIC_KEY, curve.oid_der])
+        dummy = bytes(curve.field_bytes)
+        image = bytes(_fill(_pkcs8(algorithm, [b"\x02\x01\x01", *_tlv(0x04, [dummy])])))
+        prefix = _ec_prefixes[curve.oid_der] = image[:-curve.field_bytes]
+    return prefix
 
 
 _RSA_PARTS = (CKA.MODULUS, CKA.PUBLIC_EXPONENT, CKA.PRIVATE_EXPONENT, CKA.PRIME_1, CKA.PRIME_2,
@@ -190,7 +206,7 @@ def _rsa_private_key_image(attrs: Attrs, *, validate: bool) -> rsa.RSAPrivateKey
     for v in values:
         key += _der_uint(v)
     try:
-        return _load_pkcs8(_pkcs8([_ALG_RSA], key), validate=validate)
+        return _load_pkcs8(_fill(_pkcs8([_ALG_RSA], key)), validate=validate)
     except ValueError:
         raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "inconsistent RSA components") from None
 
