@@ -49,8 +49,8 @@ def secret_types() -> frozenset[int]:
     """CKA types that hold secret key material in some class (schema) plus the floor."""
     global _secret_types
     if _secret_types is None:
-        from .pkcs11 import template
-        _secret_types = frozenset(_FLOOR) | frozenset(getattr(template, "_SECRET_ANYWHERE", ()))
+        from .pkcs11.template import SECRET_ANYWHERE
+        _secret_types = frozenset(_FLOOR) | SECRET_ANYWHERE
     return _secret_types
 
 

@@ -337,7 +337,9 @@ def _secret_anywhere() -> frozenset[int]:
     return frozenset(a for t in tables if t is not None for a, r in t.items() if r.sensitive)
 
 
-_SECRET_ANYWHERE = _secret_anywhere()
+#: Attribute types that are secret (sealed, never indexed, wiped from memory) in some class.
+SECRET_ANYWHERE = _secret_anywhere()
+_SECRET_ANYWHERE = SECRET_ANYWHERE
 
 
 def searchable(cka: int, obj: Mapping[int, Any] | None = None) -> bool:

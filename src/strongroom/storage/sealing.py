@@ -97,8 +97,7 @@ def indexed(cka: int) -> bool:
     return (template.searchable(cka) or cka in _EXTRA_INDEXED) and cka not in _NEVER_INDEXED
 
 
-_NEVER_INDEXED = frozenset(getattr(template, "_SECRET_ANYWHERE", frozenset())
-                           | _SECRET_KEY_PARTS | {CKA.VALUE})
+_NEVER_INDEXED = template.SECRET_ANYWHERE | _SECRET_KEY_PARTS | {CKA.VALUE}
 
 
 def _hkdf(root: bytes | bytearray, info: bytes) -> bytearray:
