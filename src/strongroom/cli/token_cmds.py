@@ -127,15 +127,22 @@ def _render_info(d: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _cmd_delete(args: argparse.Namespace) -> int:
+def _require_own_token(args: argparse.Namespace, verb: str, gerund: str) -> None:
+    """``token delete`` / ``token reset`` act on strongroom's own store, on a named token."""
     from . import store_view
 
     if not store_view.is_own_module(args.module):
-        C.fail("token delete works on strongroom's own tokens only (other modules: use their tools)",
+        C.fail(f"token {verb} works on strongroom's own tokens only (other modules: use their tools)",
                C.EXIT_USAGE)
     if not args.token:
-        C.fail("token delete needs --token (a label or pkcs11: URI): deleting is never implicit",
+        C.fail(f"token {verb} needs --token (a label or pkcs11: URI): {gerund} is never implicit",
                C.EXIT_USAGE)
+
+
+def _cmd_delete(args: argparse.Namespace) -> int:
+    from . import store_view
+
+    _require_own_token(args, "delete", "deleting")
     # Logging in as SO checks the PIN through the module (failures count, locks apply).
     with C.open_token(args, so=True) as token:
         info = token.info
@@ -158,12 +165,7 @@ def _cmd_reset(args: argparse.Namespace) -> int:
     from . import store_view
     from .. import uri as urimod
 
-    if not store_view.is_own_module(args.module):
-        C.fail("token reset works on strongroom's own tokens only (other modules: use their tools)",
-               C.EXIT_USAGE)
-    if not args.token:
-        C.fail("token reset needs --token (a label or pkcs11: URI): resetting is never implicit",
-               C.EXIT_USAGE)
+    _require_own_token(args, "reset", "resetting")
     if urimod.is_uri(args.token):
         try:
             module = urimod.parse(args.token).module_path
