@@ -21,9 +21,8 @@ from ..pkcs11.errors import CKRError
 from ..wipe import wipe_bytes, zero
 from . import ecparams, pqc
 
-RSA_MIN_BITS = 1024        # import / verify / legacy use
+RSA_MIN_BITS = 1024        # import, verify, and generation (the 2048 default floor is config: rsa_min_generate_bits)
 RSA_MAX_BITS = 8192
-RSA_GEN_MIN_BITS = 2048    # generation refuses weaker keys
 AES_KEY_LENGTHS = (16, 24, 32)
 #: Secret key types whose value may be any non-empty byte string (HMAC keys).
 GENERIC_SECRETS = frozenset({
