@@ -97,7 +97,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _has_pin(args: argparse.Namespace) -> bool:
-    return args.pin is not None or args.pin_source is not None
+    return C.pin_given(args)
 
 
 def _render_list(certs: list[dict[str, Any]]) -> str:

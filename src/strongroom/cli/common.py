@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 if TYPE_CHECKING:
     from ..api import Token
+    from ..uri import PKCS11URI
 
 EXIT_OK = 0
 EXIT_FAILURE = 1      # the token refused or an operation failed (message says the CKR name)
@@ -55,13 +56,76 @@ def add_json_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def user_pin(args: argparse.Namespace, *, required: bool = True, prompt: str = "User PIN: ") -> str | None:
-    """The user PIN from --pin / --pin-source / a no-echo prompt; EXIT_AUTH if required and none."""
-    from ..pinsource import resolve_pin
+    """The user PIN from --pin / --pin-source, else what a pkcs11: URI on the command line
+    carries (--token's, then the object's pin-value / pin-source, RFC 7512 §2.4), else a
+    no-echo prompt; EXIT_AUTH if required and none."""
+    from ..pinsource import pin_from_uri, resolve_pin
 
-    pin = resolve_pin(getattr(args, "pin", None), getattr(args, "pin_source", None), prompt=prompt)
+    value, source = getattr(args, "pin", None), getattr(args, "pin_source", None)
+    if value is None and source is None:
+        for uri in command_uris(args):
+            pin = pin_from_uri(uri)
+            if pin is not None:
+                return pin
+    pin = resolve_pin(value, source, prompt=prompt)
     if pin is None and required:
         fail("no user PIN: give --pin-source file:PATH|env:NAME or --pin (or run on a terminal)", EXIT_AUTH)
     return pin
+
+
+def pin_given(args: argparse.Namespace) -> bool:
+    """True when the command line names a user PIN (option or URI), so commands that work
+    without a login log in to show private objects too."""
+    if getattr(args, "pin", None) is not None or getattr(args, "pin_source", None) is not None:
+        return True
+    return any(u.pin_value is not None or u.pin_source is not None for u in command_uris(args))
+
+
+# Path attributes that select a token rather than an object (RFC 7512 §2.3).
+_TOKEN_ATTRIBUTES = ("token", "manufacturer", "serial", "model", "slot-description", "slot-manufacturer",
+                     "slot-id", "library-manufacturer", "library-description", "library-version")
+
+
+def _parsed(text: object) -> "PKCS11URI | None":
+    from ..uri import is_uri, parse
+
+    return parse(text) if isinstance(text, str) and is_uri(text) else None
+
+
+def object_uri(args: argparse.Namespace) -> "PKCS11URI | None":
+    """The pkcs11: URI the command's object selector (SELECTOR, --key) is, if it is one."""
+    dest = getattr(args, "selector_dest", None)
+    return _parsed(getattr(args, dest, None)) if dest else None
+
+
+def command_uris(args: argparse.Namespace) -> list["PKCS11URI"]:
+    """The pkcs11: URIs of the command line: --token's first, then the object selector's."""
+    return [u for u in (_parsed(getattr(args, "token", None)), object_uri(args)) if u is not None]
+
+
+def token_target(args: argparse.Namespace) -> str | None:
+    """What names the token: --token as given; else, when the object selector is a URI
+    with token attributes (token, serial, slot-id, ...), a URI of just those, so that
+    `--key 'pkcs11:token=T;object=K'` picks token T among several."""
+    given = getattr(args, "token", None)
+    if given is not None:
+        return given
+    uri = object_uri(args)
+    if uri is None:
+        return None
+    from ..uri import PKCS11URI
+
+    path = {k: v for k, v in uri.path.items() if k in _TOKEN_ATTRIBUTES}
+    query = {k: v for k, v in uri.query.items() if k in ("module-path", "module-name")}
+    return PKCS11URI(path, query).format() if path else None
+
+
+def module_of(args: argparse.Namespace) -> str | None:
+    """--module, else the module-path of a URI on the command line (None: strongroom's)."""
+    given = getattr(args, "module", None)
+    if given is not None:
+        return given
+    return next((u.module_path for u in command_uris(args) if u.module_path), None)
 
 
 def so_pin(args: argparse.Namespace, *, required: bool = True, prompt: str = "SO PIN: ") -> str | None:
@@ -75,7 +139,8 @@ def so_pin(args: argparse.Namespace, *, required: bool = True, prompt: str = "SO
 
 
 def open_token(args: argparse.Namespace, *, so: bool = False, login: bool = True) -> "Token":
-    """Open the token named by --token/--module; log in as user (or as SO when `so`).
+    """Open the token named by --token/--module (or the object URI's token attributes);
+    log in as user (or as SO when `so`).
 
     With login=False no PIN is asked for (public objects and token info only).
     """
@@ -87,8 +152,7 @@ def open_token(args: argparse.Namespace, *, so: bool = False, login: bool = True
             sopin = so_pin(args)
         else:
             pin = user_pin(args)
-    return strongroom.open(getattr(args, "token", None), pin=pin, so_pin=sopin,
-                           module=getattr(args, "module", None))
+    return strongroom.open(token_target(args), pin=pin, so_pin=sopin, module=module_of(args))
 
 
 def _json_default(value: Any) -> Any:

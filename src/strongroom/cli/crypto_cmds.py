@@ -83,7 +83,7 @@ def _run(args: argparse.Namespace) -> int:
 
     signature = files.read_file(args.signature) if args.op == "verify" else None
     data = files.read_input(args.input)
-    needs_login = args.op in ("sign", "decrypt") or args.pin is not None or args.pin_source is not None
+    needs_login = args.op in ("sign", "decrypt") or C.pin_given(args)
     with C.open_token(args, login=needs_login) as token:
         ref = _key(token, args)
         ecdsa = ref.key_type == "ec" and args.op in ("sign", "verify") and args.signature_format == "der"

@@ -180,17 +180,16 @@ def _render_import(d: dict[str, Any]) -> str:
 
 
 def _login_optional(args: argparse.Namespace) -> Any:
-    """Open the token logged in when a PIN is given (or typed); else public objects only."""
+    """Open the token logged in when a PIN is given (option, URI or prompt); else public
+    objects only."""
     import sys
 
     pin = C.user_pin(args, required=False)
     if pin is None:
         print("strongroom: note: not logged in (no --pin/--pin-source): private objects are not shown",
               file=sys.stderr)
-        import strongroom
-        return strongroom.open(args.token, module=args.module)
     import strongroom
-    return strongroom.open(args.token, pin=pin, module=args.module)
+    return strongroom.open(C.token_target(args), pin=pin, module=C.module_of(args))
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

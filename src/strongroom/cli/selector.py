@@ -11,13 +11,16 @@ def add_selector_argument(parser: argparse.ArgumentParser, *, name: str = "selec
                           option: str | None = None) -> None:
     """SELECTOR (positional, or `option` such as --key) plus --id HEX; filters() insists on
     one of the two."""
-    help_text = "pkcs11: URI or label of the object"
+    help_text = ("pkcs11: URI or label of the object; a URI's token/serial/slot-id pick the token "
+                 "and its pin-value/pin-source give the PIN")
     if option:
         parser.add_argument(option, dest=name, metavar="SELECTOR", help=help_text + " (or --id alone)")
     else:
         parser.add_argument(name, metavar="SELECTOR", nargs="?", help=help_text + " (or --id alone)")
     parser.add_argument("--id", dest="object_id", type=parse_id, metavar="HEX",
                         help="CKA_ID in hex (narrows the selector, or selects alone)")
+    # common.open_token reads the token, module and PIN a selector URI carries from here.
+    parser.set_defaults(selector_dest=name)
 
 
 def parse_id(text: str) -> bytes:
