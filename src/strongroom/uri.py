@@ -16,6 +16,9 @@ What the RFC leaves to the consumer, decided here:
   are refused: the query is a mapping here.
 * ``pin-value`` together with ``pin-source`` is refused (RFC 7512 §2.3: SHOULD).
 * Values must be UTF-8 after percent-decoding, except ``id``, which is bytes.
+* A literal space in a value is accepted (``object=device id``, as Azure IoT and other
+  tools write it, and as OpenSSL's pkcs11-provider reads it) although the RFC wants
+  ``%20``; format() always writes ``%20``, so what strongroom prints is RFC-conformant.
 """
 from __future__ import annotations
 
@@ -49,6 +52,7 @@ _PCHAR = _UNRESERVED | _RES_AVAIL | {"&"}             # pk11-path-res-avail adds
 _QCHAR = _UNRESERVED | _RES_AVAIL | {"/", "?", "|"}   # pk11-query-res-avail
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 _HEX = frozenset("0123456789abcdefABCDEF")
+_LENIENT = frozenset(" ")        # read literally although the RFC wants it encoded (see above)
 _DIGITS = frozenset("0123456789")
 
 _LOWER_STANDARD = {name.lower(): name for name in PATH_ATTRIBUTES + QUERY_ATTRIBUTES}
@@ -65,6 +69,7 @@ def _decode(name: str, raw: str, allowed: frozenset[str]) -> bytes:
     """Percent-decode `raw` (the value of attribute `name`) to bytes, refusing characters
     the RFC requires to be encoded."""
     secret = name == "pin-value"
+    allowed = allowed | _LENIENT
     out = bytearray()
     i, n = 0, len(raw)
     while i < n:

@@ -167,7 +167,7 @@ def test_build_and_constructor():
     ("pkcs11:id=%zz", "bad percent-escape in 'id': %zz"),
     ("pkcs11:object=abc%4", "bad percent-escape in 'object': %4"),
     ("pkcs11:object=abc%", "bad percent-escape in 'object': %"),
-    ("pkcs11:token=my token", "character ' ' is not allowed in 'token' (percent-encode it as %20)"),
+    ("pkcs11:token=my\ttoken", "character '\\t' is not allowed in 'token' (percent-encode it as %09)"),
     ("pkcs11:token=\u00e1", "character 'á' is not allowed in 'token' (percent-encode it as %C3%A1)"),
     ("pkcs11:token=a?b", None),   # "?" starts the query: "b" has no value
     ("pkcs11:object=a/b", "character '/' is not allowed in 'object' (percent-encode it as %2F)"),
@@ -216,7 +216,7 @@ def test_errors_name_the_bad_part(text, message):
 
 
 @pytest.mark.parametrize("text", [
-    "pkcs11:token=t?pin-value=Qz9 wq",
+    "pkcs11:token=t?pin-value=Qz9\twq",
     "pkcs11:token=t?pin-value=Qz9%zzwq",
     "pkcs11:token=t?pin-value=Qz9wq%",
     "pkcs11:token=t?pin-value=Qz9wq%FF",
@@ -355,3 +355,19 @@ def test_object_match_and_type_mapping():
     assert not parse("pkcs11:type=private").matches_object({"type": 2})
     assert not parse("pkcs11:type=private").matches_object({"type": 0x80000000})
     assert TYPE_TO_CLASS == {"data": 0, "cert": 1, "public": 2, "private": 3, "secret-key": 4}
+
+
+# Issue 11 item 15: URIs as Azure IoT writes them carry a literal space.
+
+def test_literal_space_is_read_as_a_space():
+    uri = parse("pkcs11:slot-id=0;object=device id?pin-value=1234")
+    assert uri.object == "device id" and uri.slot_id == 0 and uri.pin_value == "1234"
+    assert parse("pkcs11:token=my token;object=Device Priv TLS Key").token == "my token"
+    assert parse("pkcs11:object=a b?pin-source=file:/p a/pin").pin_source == "file:/p a/pin"
+
+
+def test_space_is_always_written_as_percent_20():
+    text = parse("pkcs11:slot-id=0;object=device id?pin-value=1 2").format()
+    assert text == "pkcs11:slot-id=0;object=device%20id?pin-value=1%202"
+    assert parse(text) == parse("pkcs11:slot-id=0;object=device id?pin-value=1 2")
+    assert build(object="Device Cert TLS").format() == "pkcs11:object=Device%20Cert%20TLS"
