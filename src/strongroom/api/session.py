@@ -240,6 +240,20 @@ class Token(CreatingMixin, OperationsMixin):
                                  "narrow the selection (label, id, type)")
         return refs[0]
 
+    def find_all(self, selector: str | None = None, *, label: str | None = None,
+                 id: bytes | None = None, type: str | None = None) -> list[ObjectRef]:
+        """Every object matching (possibly none): find()'s counterpart for when several,
+        or none, are expected, e.g. to look before creating a second object with a label."""
+        return self.objects(selector, label=label, id=id, type=type)
+
+    def set_label(self, ref: ObjectRef | str, label: str) -> ObjectRef:
+        """Give one object a new CKA_LABEL (C_SetAttributeValue, v3.0 §5.7: the object
+        must be CKA_MODIFIABLE); returns the updated reference."""
+        ref = self._resolve(ref, TYPE_CLASSES)
+        with translated(f"relabelling {ref.type} object {ref.label!r} as {label!r}"):
+            ref.obj[Attribute.LABEL] = label
+        return self._ref(ref.obj)
+
     def _ref(self, obj: Any) -> ObjectRef:
         attrs = _read(obj, (Attribute.CLASS, Attribute.LABEL, Attribute.ID))
         cls = attrs.get(Attribute.CLASS)

@@ -51,6 +51,12 @@ def add_token_arguments(parser: argparse.ArgumentParser, *, so: bool = False) ->
         g.add_argument("--so-pin-source", metavar="SRC", help="file:/path or env:NAME holding the SO PIN")
 
 
+def examples(*lines: str) -> dict[str, Any]:
+    """add_parser() keywords for an "examples:" epilog kept as written (one command a line)."""
+    text = "examples:\n" + "\n".join(f"  {line}" for line in lines)
+    return {"epilog": text, "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
 def add_json_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
@@ -146,13 +152,43 @@ def open_token(args: argparse.Namespace, *, so: bool = False, login: bool = True
     """
     import strongroom
 
+    from .store_view import pin_prompt
+
     pin = sopin = None
     if login:
         if so:
-            sopin = so_pin(args)
+            sopin = so_pin(args, prompt=pin_prompt(args, "SO PIN"))
         else:
-            pin = user_pin(args)
+            pin = user_pin(args, prompt=pin_prompt(args, "User PIN"))
     return strongroom.open(token_target(args), pin=pin, so_pin=sopin, module=module_of(args))
+
+
+TYPE_WORDS = {"private": "private key", "public": "public key", "cert": "certificate",
+              "secret-key": "secret key", "data": "data object"}
+
+
+def warn(message: str) -> None:
+    """One line on stderr that does not stop the command."""
+    print(f"strongroom: warning: {message}", file=sys.stderr)
+
+
+def warn_duplicate_label(token: "Token", label: str | None, types: tuple[str, ...],
+                         new_id: bytes | None = None) -> None:
+    """Warn (the command still succeeds) when objects of `types` already carry `label`
+    under another CKA_ID: after this, the label alone selects more than one object and
+    commands refuse it as ambiguous, so the warning names the existing object and the
+    way to select unambiguously. Same label and same id is refused by the commands."""
+    if not label:
+        return
+    existing = [r for r in token.objects(label=label) if r.type in types
+                and (new_id is None or r.id != new_id)]
+    if not existing:
+        return
+    first = existing[0]
+    more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+    warn(f"the token already holds {TYPE_WORDS.get(first.type, first.type)} {label!r} "
+         f"(id {first.id.hex() or '-'}){more}: "
+         "the label alone is now ambiguous; select by --id HEX or a pkcs11: URI with id=")
 
 
 def _json_default(value: Any) -> Any:

@@ -20,7 +20,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--type", dest="kind", required=True, metavar="TYPE",
                    help="ec:p256|p384|p521|secp256k1, rsa:2048|3072|4096, ed25519, ed448, x25519, x448, "
                         "ml-dsa-44|65|87, ml-kem-768|1024, aes:128|192|256, generic:BITS, hmac:BITS")
-    p.add_argument("--label", required=True, help="CKA_LABEL of the new key(s)")
+    p.add_argument("--label", required=True, help="CKA_LABEL of the new key (of both halves of a pair "
+                                                  "unless --public-label)")
+    p.add_argument("--public-label", metavar="LABEL",
+                   help="CKA_LABEL of the public half of a pair (default: --label), e.g. 'Device Pub TLS Key'")
     p.add_argument("--id", dest="object_id", type=S.parse_id, metavar="HEX",
                    help="CKA_ID in hex (default: SHA-1 of the public key; 8 random bytes for a secret key)")
     p.add_argument("--extractable", action="store_true",
@@ -42,6 +45,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--password", metavar="PASSWORD", help="password of an encrypted PKCS#8 / PKCS#12")
     p.add_argument("--password-source", metavar="SRC", help="file:/path or env:NAME holding the password")
     p.add_argument("--extractable", action="store_true", help="allow the key to be exported again")
+    p.add_argument("--public-label", metavar="LABEL",
+                   help="CKA_LABEL of the public key object (default: --label), e.g. 'Device Pub TLS Key'")
+    p.add_argument("--cert-label", metavar="LABEL",
+                   help="CKA_LABEL of the key's own certificate from the file (default: --label), "
+                        "e.g. 'Device Cert TLS'")
     C.add_token_arguments(p)
     C.add_json_argument(p)
     p.set_defaults(func=_cmd_import)
@@ -68,6 +76,7 @@ def register(subparsers: Any) -> None:
     S.add_selector_argument(p)
     C.add_token_arguments(p)
     C.add_json_argument(p)
+    p.add_argument("--force", action="store_true", help="delete even the key of a CA (the CA can then sign nothing)")
     p.set_defaults(func=_cmd_delete)
 
 
@@ -103,9 +112,14 @@ def _check_free(token: Any, label: str, object_id: bytes) -> None:
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     secret = args.kind.split(":", 1)[0].lower() in SECRET_PREFIXES
+    if secret and args.public_label is not None:
+        C.fail("--public-label is for key pairs: a secret key has no public half", C.EXIT_USAGE)
     with C.open_token(args) as token:
         if args.object_id is not None:
             _check_free(token, args.label, args.object_id)
+        C.warn_duplicate_label(token, args.label, ("secret-key",) if secret else ("private",))
+        if args.public_label is not None:
+            C.warn_duplicate_label(token, args.public_label, ("public",))
         # Without --id the API picks it: SHA-1 of the public key for a pair, random for a secret.
         if secret:
             refs = [token.generate_secret_key(args.kind, label=args.label, id=args.object_id,
@@ -114,7 +128,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         else:
             refs = list(token.generate_key_pair(args.kind, label=args.label, id=args.object_id,
                                                 extractable=args.extractable,
-                                                allowed_mechanisms=args.allowed_mechanisms))
+                                                allowed_mechanisms=args.allowed_mechanisms,
+                                                public_label=args.public_label))
         data = [ref_summary(r) for r in refs]
     C.emit(args, data, lambda d: "generated:\n" + render_refs(d, ""))
     return C.EXIT_OK
@@ -134,11 +149,15 @@ def _cmd_import(args: argparse.Namespace) -> int:
     data = files.read_input(args.file)
     name = os.path.splitext(os.path.basename(args.file))[0] if args.file != "-" else "imported"
     if args.kind == "aes":
+        if args.public_label is not None or args.cert_label is not None:
+            C.fail("--public-label and --cert-label are for private keys: an AES key has neither",
+                   C.EXIT_USAGE)
         secret = keyfiles.read_aes(data, source)
         with C.open_token(args) as token:
             label = args.label or name
             if args.object_id is not None:
                 _check_free(token, label, args.object_id)
+            C.warn_duplicate_label(token, label, ("secret-key",))
             refs = [token.import_secret_key(secret, kind="aes", label=label, id=args.object_id,
                                             extractable=args.extractable)]
             result = {"file": source, "objects": [ref_summary(r) for r in refs]}
@@ -149,30 +168,65 @@ def _cmd_import(args: argparse.Namespace) -> int:
     object_id = args.object_id or keyfiles.default_id(bundle.private_key.public_key())
     label = args.label or bundle.friendly_name or (
         keyfiles.certificate_label(bundle.certificate, name) if bundle.certificate else name)
+    if args.cert_label is not None and bundle.certificate is None:
+        C.fail(f"{source}: --cert-label given but the file holds no certificate for the key", C.EXIT_USAGE)
     with C.open_token(args) as token:
         _check_free(token, label, object_id)
-        created: list[Any] = []
-        try:
-            created += token.import_private_key(bundle.private_key, label=label, id=object_id,
-                                                extractable=args.extractable)
-            if bundle.certificate is not None:
-                created.append(token.import_certificate(bundle.certificate, label=label, id=object_id))
-            for n, cert in enumerate(bundle.ca_certificates, 1):
-                cert_id = keyfiles.default_id(cert.public_key())
-                if token.objects(type="cert", id=cert_id):
-                    continue                     # that CA certificate is already on the token
-                created.append(token.import_certificate(
-                    cert, label=keyfiles.certificate_label(cert, f"{label} CA {n}"), id=cert_id))
-        except BaseException:
-            for ref in reversed(created):        # all or nothing: a half-imported bundle is worse
-                try:
-                    token.destroy(ref)
-                except Exception:  # noqa: BLE001 - the original error is the one to report
-                    pass
-            raise
+        C.warn_duplicate_label(token, label, ("private",))
+        for extra, kind in ((args.public_label, "public"), (args.cert_label, "cert")):
+            if extra is not None:
+                C.warn_duplicate_label(token, extra, (kind,))
+        created = _store_bundle(token, bundle, label, object_id, args)
         result = {"file": source, "objects": [ref_summary(r) for r in created]}
     C.emit(args, result, _render_import)
     return C.EXIT_OK
+
+
+def _store_bundle(token: Any, bundle: Any, label: str, object_id: bytes, args: argparse.Namespace) -> list[Any]:
+    """Create the key pair, its certificate and the CA certificates not yet on the token;
+    all or nothing: on any failure what was created is destroyed again, and the message
+    says that nothing was stored (a half-imported bundle is worse than none)."""
+    from . import keyfiles
+
+    created: list[Any] = []
+    try:
+        created += token.import_private_key(bundle.private_key, label=label, id=object_id,
+                                            extractable=args.extractable, public_label=args.public_label)
+        if bundle.certificate is not None:
+            created.append(token.import_certificate(bundle.certificate, label=args.cert_label or label,
+                                                    id=object_id))
+        for n, cert in enumerate(bundle.ca_certificates, 1):
+            cert_id = keyfiles.default_id(cert.public_key())
+            if token.objects(type="cert", id=cert_id):
+                continue                     # that CA certificate is already on the token
+            created.append(token.import_certificate(
+                cert, label=keyfiles.certificate_label(cert, f"{label} CA {n}"), id=cert_id))
+    except Exception as exc:
+        _roll_back(token, created)
+        raise _nothing_stored(exc, len(created)) from None
+    except BaseException:
+        _roll_back(token, created)
+        raise
+    return created
+
+
+def _roll_back(token: Any, created: list[Any]) -> None:
+    for ref in reversed(created):
+        try:
+            token.destroy(ref)
+        except Exception:  # noqa: BLE001 - the original error is the one to report
+            pass
+
+
+def _nothing_stored(exc: Exception, done: int) -> Exception:
+    """The import's error with what the user must know first: the token is unchanged."""
+    from .main import exit_code_for, _message
+
+    code = exit_code_for(exc)
+    if code is None:
+        return exc
+    stored = f" ({done} object(s) created before it were removed again)" if done else ""
+    return C.CLIError(f"{_message(exc)}; nothing was stored{stored}", code)
 
 
 def _render_import(d: dict[str, Any]) -> str:
@@ -223,8 +277,8 @@ def _cmd_export_public(args: argparse.Namespace) -> int:
     from . import files
 
     selector, flt = S.filters(args)
-    with C.open_token(args, login=False) as token:
-        public = token.public_key(selector, **flt)
+    with C.open_token(args, login=C.pin_given(args)) as token:
+        public, _ = S.public_key_of_identity(token, selector, flt)
     encoding = serialization.Encoding.DER if args.der else serialization.Encoding.PEM
     files.write_output(args.output, public.public_bytes(encoding,
                                                         serialization.PublicFormat.SubjectPublicKeyInfo))
@@ -234,6 +288,11 @@ def _cmd_export_public(args: argparse.Namespace) -> int:
 def _cmd_delete(args: argparse.Namespace) -> int:
     with C.open_token(args) as token:
         refs = _key_refs(token, args)
+        from ..ca.authority import ca_key_refusal   # a CA's key is refused without --force (issue 11)
+
+        refusal = None if args.force else ca_key_refusal(token.info, refs)
+        if refusal:
+            C.fail(refusal, C.EXIT_FAILURE)
         deleted = [ref_summary(r) for r in refs]
         for ref in refs:
             token.destroy(ref)

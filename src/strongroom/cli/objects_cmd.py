@@ -1,5 +1,5 @@
 """``strongroom objects``: every object on the token with every readable attribute — a
-debugging view. Sensitive or unextractable values come back from the API as
+debugging view; ``strongroom object set-label``: relabel one object. Sensitive or unextractable values come back from the API as
 "<sensitive>" and are printed as such; nothing here can reveal them."""
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import argparse
 from typing import Any
 
 from . import common as C
+from . import selector as S
+
+OBJECT_TYPES = ("private", "public", "cert", "secret-key", "data")
 
 
 def register(subparsers: Any) -> None:
@@ -15,6 +18,17 @@ def register(subparsers: Any) -> None:
     C.add_token_arguments(p)
     C.add_json_argument(p)
     p.set_defaults(func=_cmd_objects)
+
+    obj = subparsers.add_parser("object", help="change one object (set-label)")
+    sub = obj.add_subparsers(dest="object_command", metavar="OBJECT_COMMAND", required=True)
+    p = sub.add_parser("set-label", help="give one object a new CKA_LABEL (C_SetAttributeValue)")
+    S.add_selector_argument(p)
+    p.add_argument("new_label", metavar="NEW", help="the new CKA_LABEL")
+    p.add_argument("--type", dest="object_type", choices=OBJECT_TYPES,
+                   help="only objects of this type (when a label names a key pair and its certificate)")
+    C.add_token_arguments(p)
+    C.add_json_argument(p)
+    p.set_defaults(func=_cmd_set_label)
 
 
 def _value(value: Any) -> str:
@@ -45,4 +59,27 @@ def _cmd_objects(args: argparse.Namespace) -> int:
     with _login_optional(args) as token:
         data = [dict(ref_summary(r), attributes=r.attributes()) for r in token.objects()]
     C.emit(args, data, render_objects)
+    return C.EXIT_OK
+
+
+def _cmd_set_label(args: argparse.Namespace) -> int:
+    from .key_cmds import ref_summary
+
+    selector, flt = S.filters(args)
+    if not args.new_label:
+        C.fail("the new label is empty", C.EXIT_USAGE)
+    with C.open_token(args) as token:
+        refs = token.objects(selector, type=args.object_type, **flt)
+        what = S.describe(selector, flt) + (f" of type {args.object_type}" if args.object_type else "")
+        if not refs:
+            C.fail(f"no object matches {what}", C.EXIT_NOT_FOUND)
+        if len(refs) > 1:
+            kinds = ", ".join(sorted({r.type for r in refs}))
+            C.fail(f"{len(refs)} objects ({kinds}) match {what}: add --type, --id HEX or use a pkcs11: URI",
+                   C.EXIT_USAGE)
+        before = ref_summary(refs[0])
+        after = ref_summary(token.set_label(refs[0], args.new_label))
+    C.emit(args, {"before": before, "after": after},
+           lambda d: f"relabelled {d['after']['type']} id {d['after']['id'] or '-'}: "
+                     f"{d['before']['label']!r} -> {d['after']['label']!r}")
     return C.EXIT_OK

@@ -53,3 +53,44 @@ def describe(selector: str | None, flt: dict[str, Any]) -> str:
     if "id" in flt:
         parts.append(f"id {flt['id'].hex()}")
     return " ".join(parts)
+
+
+def public_key_of_identity(token: Any, selector: str | None, flt: dict[str, Any]) -> tuple[Any, Any]:
+    """(pyca public key, the token's public-key object or None) for whatever a selector
+    names of one identity: objects sharing a CKA_ID are one key pair and its certificate
+    (ESP32-style labels "Device Priv TLS Key" / "Device Pub TLS Key" / "Device Cert TLS"),
+    so a private key's or a certificate's label resolves to the public key through the
+    shared CKA_ID, else the private key's CKA_PUBLIC_KEY_INFO, else the certificate."""
+    refs = [r for r in token.objects(selector, **flt) if r.type in ("public", "private", "cert")]
+    what = describe(selector, flt)
+    if not refs:
+        hint = "" if token.logged_in else " (private keys need a PIN: --pin-source)"
+        C.fail(f"no key or certificate matches {what}{hint}", C.EXIT_NOT_FOUND)
+    publics = [r for r in refs if r.type == "public"]
+    ids = {r.id for r in refs}
+    if len(ids) > 1:
+        C.fail(f"{len(ids)} identities (CKA_IDs) match {what}: add --id HEX or use a pkcs11: URI with id=",
+               C.EXIT_USAGE)
+    if len(publics) > 1:
+        C.fail(f"{len(publics)} public keys match {what}: use a pkcs11: URI to tell them apart", C.EXIT_USAGE)
+    if publics:
+        return token.public_key_of(publics[0]), publics[0]
+    ident = ids.pop()
+    private = next((r for r in refs if r.type == "private"), None)
+    same_id = [p for p in token.objects(id=ident, type="public") if ident
+               and (private is None or p.key_type == private.key_type)]
+    if len(same_id) == 1:
+        return token.public_key_of(same_id[0]), same_id[0]
+    if private is not None:
+        try:
+            return token.public_key_of(private), None
+        except Exception:  # noqa: BLE001 - no readable public part: try the certificate below
+            pass
+    certs = [r for r in refs if r.type == "cert"]
+    if not certs and ident:
+        certs = token.objects(id=ident, type="cert")
+    if certs:
+        return token.certificate(certs[0].uri).public_key(), None
+    C.fail(f"no public key for {what}: no public-key object or certificate shares its CKA_ID "
+           f"{ident.hex() or '-'}", C.EXIT_NOT_FOUND)
+    raise AssertionError  # unreachable
