@@ -21,7 +21,7 @@ import secrets
 import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -233,23 +233,166 @@ class Authority:
         return spki_sha256(cert.public_key()) == spki_sha256(public_key)
 
     def verify_state(self) -> dict[str, Any]:
-        """The audit chain, plus: every issued/*.pem is in the log, and matches it."""
+        """The audit chain, plus: every issued/*.pem is in the log and matches it, and every
+        certificate the log records is in issued/ (a deleted file is a lost record of what
+        the CA signed, whatever the chain says)."""
         report = self.audit.verify()
         result = report.as_dict()
         if not report.ok:
             return result
-        logged = {r["serial"]: r["cert_sha256"] for r, _ in self.issued_records()}
-        for path in sorted(self.issued_dir.glob("*.pem")) if self.issued_dir.is_dir() else []:
+        logged = {r["serial"]: (line, r["cert_sha256"]) for line, r in self._issue_lines()}
+        files = sorted(self.issued_dir.glob("*.pem")) if self.issued_dir.is_dir() else []
+        for path in files:
             try:
                 cert = x509.load_pem_x509_certificate(path.read_bytes())
             except ValueError:
                 return {**result, "ok": False, "error": f"issued/{path.name} is not a certificate"}
             serial = serial_hex(cert)
-            if logged.get(serial) != cert_sha256(cert) or path.stem != serial:
+            entry = logged.get(path.stem)
+            if entry is not None and (serial != path.stem or entry[1] != cert_sha256(cert)):
+                return {**result, "ok": False, "line": entry[0],
+                        "error": f"issued/{path.name} differs from the certificate the audit log records"}
+            if entry is None:
                 return {**result, "ok": False,
                         "error": f"issued/{path.name} is not recorded in the audit log"}
-        result["issued_files"] = len(list(self.issued_dir.glob("*.pem"))) if self.issued_dir.is_dir() else 0
+        present = {p.stem for p in files}
+        for serial, (line, _) in logged.items():
+            if serial not in present:
+                return {**result, "ok": False, "line": line,
+                        "error": f"issued/{serial}.pem, recorded in the audit log, is missing"}
+        result["issued_files"] = len(files)
         return result
+
+    def _issue_lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(line number, record) of every issue record carrying a certificate."""
+        for record in self.audit.records():
+            if record.get("event") == "issue" and record.get("cert"):
+                yield record["seq"], record
+
+    # -- revocation --------------------------------------------------------------------
+    def revocations(self) -> dict[str, dict[str, Any]]:
+        """serial hex -> the audit record that revoked it (the log is the CA's only
+        memory of revocations, so they share its hash chain)."""
+        return {r["serial"]: r for r in self.audit.records() if r.get("event") == "revoke"}
+
+    def revoke(self, serial: str, reason: str | None = None) -> dict[str, Any]:
+        """Record that certificate ``serial`` (hex, as ``ca issue`` prints it) is revoked.
+        Only a certificate this CA's log records can be revoked; a second revocation of
+        the same serial is refused (the first one's date and reason stand)."""
+        wanted = normalise_serial(serial)
+        if reason is not None and reason not in REVOCATION_REASONS:
+            raise CAError(f"unknown revocation reason {reason!r}; known: {', '.join(REVOCATION_REASONS)}", 2)
+        self.require_sound_audit()
+        records = {r["serial"]: r for _, r in self._issue_lines()}
+        if wanted not in records:
+            raise CAError(f"CA {self.name!r} has not issued a certificate with serial {wanted} "
+                          f"(see {self.issued_dir})", 3)
+        earlier = self.revocations().get(wanted)
+        if earlier is not None:
+            raise CAError(f"serial {wanted} was already revoked at {earlier['revoked_at']}"
+                          f" ({earlier.get('reason') or 'no reason given'})", 1)
+        return self.audit.append({
+            "event": "revoke", "serial": wanted, "reason": reason,
+            "subject": records[wanted].get("subject"), "cert_sha256": records[wanted]["cert_sha256"],
+            "revoked_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        })
+
+    def crl(self, token: Any, *, days: int = 7) -> x509.CertificateRevocationList:
+        """A CRL of every revocation in the log, signed on the token by the CA key; its
+        CRL number is one more than the last CRL's, and the CRL is itself logged."""
+        if not isinstance(days, int) or days < 1:
+            raise CAError(f"--days must be a positive number of days, not {days!r}", 2)
+        self.require_sound_audit()
+        key = self.key(token)
+        number = 1 + sum(1 for r in self.audit.records() if r.get("event") == "crl")
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        builder = (x509.CertificateRevocationListBuilder()
+                   .issuer_name(self.certificate.subject)
+                   .last_update(now).next_update(now + timedelta(days=days))
+                   .add_extension(x509.CRLNumber(number), critical=False)
+                   .add_extension(P.authority_key_identifier(self.certificate), critical=False))
+        revoked = self.revocations()
+        for serial, record in revoked.items():
+            entry = (x509.RevokedCertificateBuilder().serial_number(int(serial, 16))
+                     .revocation_date(datetime.fromisoformat(record["revoked_at"])))
+            if record.get("reason"):
+                entry = entry.add_extension(x509.CRLReason(REVOCATION_REASONS[record["reason"]]),
+                                            critical=False)
+            builder = builder.add_revoked_certificate(entry.build())
+        crl = builder.sign(key, P.hash_for(key))  # type: ignore[arg-type]
+        self.audit.append({
+            "event": "crl", "crl_number": number, "revoked": len(revoked),
+            "this_update": now.isoformat(), "next_update": (now + timedelta(days=days)).isoformat(),
+            "crl_sha256": hashlib.sha256(crl.public_bytes(serialization.Encoding.DER)).hexdigest(),
+        })
+        return crl
+
+    # -- the key's presence ------------------------------------------------------------
+    def key_problem(self, token: Any | None) -> str | None:
+        """Why this CA cannot sign, judged from ``token`` (opened with or without a PIN),
+        or None when its key is there. Without a login only the public half and the CA
+        certificate are visible; their absence is what `key delete` leaves."""
+        where = f"token {self.config.get('token_label')!r}"
+        if token is None:
+            return f"its token {self.config.get('token_label')!r} is not present"
+        gone = [kind for kind in (("private", "public") if token.logged_in else ("public",))
+                if not token.objects(id=self.key_id, type=kind)]
+        if not gone:
+            return None
+        half = "" if len(gone) == 2 or not token.logged_in else f" ({gone[0]} half)"
+        return f"its key (id {self.config['key_id']}) is gone from {where}{half}"
+
+
+REVOCATION_REASONS: dict[str, x509.ReasonFlags] = {
+    "unspecified": x509.ReasonFlags.unspecified, "keyCompromise": x509.ReasonFlags.key_compromise,
+    "cACompromise": x509.ReasonFlags.ca_compromise,
+    "affiliationChanged": x509.ReasonFlags.affiliation_changed,
+    "superseded": x509.ReasonFlags.superseded,
+    "cessationOfOperation": x509.ReasonFlags.cessation_of_operation,
+    "certificateHold": x509.ReasonFlags.certificate_hold,
+    "privilegeWithdrawn": x509.ReasonFlags.privilege_withdrawn,
+    "aACompromise": x509.ReasonFlags.aa_compromise,
+}
+
+
+def normalise_serial(text: str) -> str:
+    """A serial as the CA writes it (lower-case hex, no leading zeros); accepts 0x and colons."""
+    cleaned = text.strip().lower().replace(":", "")
+    cleaned = cleaned.removeprefix("0x")
+    try:
+        return format(int(cleaned, 16), "x")
+    except ValueError:
+        raise CAError(f"bad serial {text!r}: give it in hex, as 'ca issue' prints it", 2) from None
+
+
+def ca_key_refusal(token_info: dict[str, Any], refs: Any, home: Path | None = None) -> str | None:
+    """The one-line refusal `key delete` prints when one of ``refs`` (objects with ``.id``
+    and ``.label``) is a CA's key, or None. Deleting it would leave the CA unable to sign
+    anything again, including the CRL that revokes what it issued."""
+    for ref in refs:
+        names = cas_using(token_info, getattr(ref, "id", None), home)
+        if names:
+            which = ", ".join(repr(n) for n in names)
+            return (f"key {ref.label!r} (id {ref.id.hex()}) is the key of CA {which}: deleting it ends "
+                    f"that CA (no more certificates or CRLs); give --force to delete it anyway")
+    return None
+
+
+def cas_using(token_info: dict[str, Any], key_id: bytes | None, home: Path | None = None) -> list[str]:
+    """Names of the CAs whose key is ``key_id`` on the token ``token_info`` describes
+    (label and serial, as ca.json records them): deleting that key ends those CAs."""
+    if not key_id:
+        return []
+    names = []
+    for name in Authority.names(home):
+        try:
+            config = json.loads((ca_root(home) / name / "ca.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if (config.get("key_id") == key_id.hex() and config.get("token_label") == token_info.get("label")
+                and config.get("token_serial") == token_info.get("serial")):
+            names.append(name)
+    return names
 
 
 def check_name(name: str) -> None:

@@ -205,7 +205,7 @@ def issue(ca_key: object, ca_cert: x509.Certificate, csr: x509.CertificateSignin
                .serial_number(serial or x509.random_serial_number())
                .not_valid_before(now - CLOCK_SKEW).not_valid_after(not_after))
     builder = _add_common(builder, profile, public, x509.SubjectKeyIdentifier.from_public_key(public))  # type: ignore[arg-type]
-    builder = builder.add_extension(_aki(ca_cert), critical=False)
+    builder = builder.add_extension(authority_key_identifier(ca_cert), critical=False)
     sans = list(csr_sans(csr)) if profile.copy_csr_san else []
     sans = _dedupe([*sans, *(parse_san(s) for s in profile.san)])
     if sans:
@@ -269,7 +269,8 @@ def _key_usage(profile: Profile, public: object) -> x509.KeyUsage:
     return x509.KeyUsage(**flags)
 
 
-def _aki(ca_cert: x509.Certificate) -> x509.AuthorityKeyIdentifier:
+def authority_key_identifier(ca_cert: x509.Certificate) -> x509.AuthorityKeyIdentifier:
+    """The AKI of what ``ca_cert`` signs (certificates and CRLs): its SKI, else its key's."""
     try:
         ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
         return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import re
 import sys
+import time
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,7 +36,9 @@ TokenOpener = Callable[[str], AbstractContextManager[Any]]
 @dataclass
 class DeviceResult:
     """What happened to one device: issued (new key and certificate), skipped (already
-    done), resumed (finished an interrupted run), failed."""
+    done), resumed (finished an interrupted run), failed; skipped and resumed both reuse
+    an earlier run's work. ``new_certificate`` says whether the CA signed for it in this
+    run; ``kept`` what a failure left for the re-run."""
 
     device: str
     status: str
@@ -43,19 +46,30 @@ class DeviceResult:
     key_id: str | None = None
     token: str | None = None
     detail: str | None = None
+    new_certificate: bool = False
+    kept: str | None = None
 
 
 @dataclass
 class Summary:
+    """The outcome of a run; ``planned`` is how many devices it was given, so the devices
+    a stop left untouched can be counted."""
+
     results: list[DeviceResult] = field(default_factory=list)
+    planned: int = 0
+    elapsed: float = 0.0
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"total": len(self.results), "issued": self.count("issued"),
+        attempted = len(self.results)
+        return {"total": attempted, "planned": self.planned, "attempted": attempted,
+                "issued": self.count("issued"), "reused": self.count("skipped") + self.count("resumed"),
+                "failed": self.count("failed"),
+                "not_attempted": self.planned - attempted, "elapsed_s": round(self.elapsed, 3),
                 "skipped": self.count("skipped"), "resumed": self.count("resumed"),
-                "failed": self.count("failed"), "devices": [asdict(r) for r in self.results]}
+                "devices": [asdict(r) for r in self.results]}
 
 
 # -- which devices ---------------------------------------------------------------------
@@ -108,13 +122,24 @@ def devices_from_csv(path: Path, column: str | None = None) -> list[str]:
 
 # -- progress --------------------------------------------------------------------------
 class Progress:
-    """A bar on a terminal; plain periodic lines otherwise (logs, CI, pipes)."""
+    """A bar with rate and ETA on a terminal; plain periodic lines otherwise (logs, CI, pipes)."""
 
-    def __init__(self, total: int, stream: TextIO | None = None, quiet: bool = False) -> None:
+    def __init__(self, total: int, stream: TextIO | None = None, quiet: bool = False,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.total, self.stream, self.quiet = total, stream or sys.stderr, quiet
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.step = max(1, total // 20)
         self.counts: dict[str, int] = {}
+        self.clock = clock
+        self.started = clock()
+
+    def rate_and_eta(self, done: int) -> str:
+        """"12.3/s, ETA 0:41" from the devices done so far (ETA unknown before one is done)."""
+        spent = max(self.clock() - self.started, 1e-6)
+        rate = done / spent
+        left = (self.total - done) / rate if rate > 0 else 0.0
+        minutes, seconds = divmod(round(left), 60)
+        return f"{rate:.1f}/s, ETA {minutes}:{seconds:02d}"
 
     def __call__(self, done: int, result: DeviceResult) -> None:
         self.counts[result.status] = self.counts.get(result.status, 0) + 1
@@ -124,13 +149,19 @@ class Progress:
             width = 30
             filled = width * done // self.total
             self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} "
-                              f"{result.device} {result.status}\033[K")
+                              f"{self.rate_and_eta(done)} {result.device} {result.status}\033[K")
             if done == self.total:
                 self.stream.write("\n")
         elif done % self.step == 0 or done == self.total:
             tally = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
             self.stream.write(f"provision: {done}/{self.total} ({tally})\n")
         self.stream.flush()
+
+    def stopped(self) -> None:
+        """End a bar cut short by a failure, so the summary starts on its own line."""
+        if self.tty and not self.quiet and self.total >= 2 and sum(self.counts.values()) < self.total:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 # -- the flow ------------------------------------------------------------------------
@@ -141,45 +172,68 @@ def render(template: str, device: str) -> str:
         raise CAError(f"bad template {template!r}: only {{device}} may be used ({exc})", 2) from None
 
 
+def device_san(templates: Iterable[str], device: str) -> tuple[str, ...]:
+    """The SANs of one device: each template with {device} expanded (once, here; the CSR
+    and the certificate profile both get the expanded values, never the template)."""
+    out: list[str] = []
+    for entry in templates:
+        value = render(entry, device)
+        P.parse_san(value)
+        if value not in out:
+            out.append(value)
+    return tuple(out)
+
+
 def provision(ca: Authority, ca_token: Any, devices: Sequence[str], token_for_device: TokenOpener, *,
               kind: str = "ec:p256", profile: P.Profile = P.DEVICE_PROFILE,
               subject: str = "CN={device}", san: Iterable[str] = (),
-              progress: Callable[[int, DeviceResult], None] | None = None) -> Summary:
-    """Provision every device in order; stops at the first failure (a re-run resumes)."""
-    san = tuple(san)
+              progress: Callable[[int, DeviceResult], None] | None = None,
+              keep_going: bool = False) -> Summary:
+    """Provision every device in order. Stops at the first failure unless ``keep_going``
+    (a re-run resumes either way). ``san`` and ``profile.san`` are templates: {device}
+    is expanded per device."""
+    templates = (*profile.san, *san)
     for device in devices:
         check_device_id(device)
         P.parse_subject(render(subject, device))
-        for entry in san:
-            P.parse_san(render(entry, device))
+        device_san(templates, device)
     ca_key = ca.key(ca_token)
-    summary = Summary()
+    summary = Summary(planned=len(devices))
+    started = time.monotonic()
     with ca.exclusive("provision"):
         ca.require_sound_audit()
         issued = ca.issued_by_key()
         for done, device in enumerate(devices, start=1):
+            sans = device_san(templates, device)
+            kept: list[str] = []
             try:
                 with token_for_device(device) as token:
                     result = provision_one(ca, ca_token, ca_key, token, device, issued, kind=kind,
-                                           profile=profile, subject=render(subject, device),
-                                           san=[render(s, device) for s in san])
+                                           profile=profile.with_(san=sans), subject=render(subject, device),
+                                           san=sans, kept=kept)
             except Exception as exc:
-                result = DeviceResult(device, "failed", detail=" ".join((str(exc) or type(exc).__name__).split()))
+                result = DeviceResult(device, "failed", detail=" ".join((str(exc) or type(exc).__name__).split()),
+                                      kept="; ".join(kept) or None)
             summary.results.append(result)
             if progress:
                 progress(done, result)
-            if result.status == "failed":
+            if result.status == "failed" and not keep_going:
                 break
+    summary.elapsed = time.monotonic() - started
     return summary
 
 
 def provision_one(ca: Authority, ca_token: Any, ca_key: Any, token: Any, device: str,
                   issued: dict[str, list[Any]], *, kind: str, profile: P.Profile, subject: str,
-                  san: Sequence[str]) -> DeviceResult:
+                  san: Sequence[str], kept: list[str] | None = None) -> DeviceResult:
+    """One device, start to finish; ``kept`` collects what is already done, so a failure
+    can say what stays for the re-run."""
+    kept = [] if kept is None else kept
     key_id = device.encode()
     label = token.info.get("label")
     base = {"key_id": key_id.hex(), "token": label}
     key, resumed = _device_key(token, key_id, kind)
+    kept.append(f"its key pair (id {key_id.hex()}) on token {label!r}")
     public = key.public_key()
     for cert in token.certificates(id=key_id):
         if ca.is_valid_for(cert, public):
@@ -187,16 +241,18 @@ def provision_one(ca: Authority, ca_token: Any, ca_key: Any, token: Any, device:
     spki = spki_sha256(public)
     for cert in reversed(issued.get(spki, [])):          # issued before the last run died
         if ca.is_valid_for(cert, public):
+            kept.append(f"certificate {serial_hex(cert)} in the audit log")
             ca.write_issued(cert)
             store_certificate(token, cert, key_id=key_id, label=CERT_LABEL)
             return DeviceResult(device, "resumed", serial=serial_hex(cert),
                                 detail="stored a certificate issued by an interrupted run", **base)
     csr = P.build_csr(key, subject, san)
     cert = ca.issue(ca_token, csr, profile, key_id=key_id, source="provision", device=device, ca_key=ca_key)
+    kept.append(f"certificate {serial_hex(cert)} in the audit log")
     issued.setdefault(spki, []).append(cert)
     store_certificate(token, cert, key_id=key_id, label=CERT_LABEL)
     status = "resumed" if resumed else "issued"
-    return DeviceResult(device, status, serial=serial_hex(cert),
+    return DeviceResult(device, status, serial=serial_hex(cert), new_certificate=True,
                         detail="reused the key pair of an interrupted run" if resumed else None, **base)
 
 
