@@ -8,9 +8,9 @@ configuration at all.
 from __future__ import annotations
 
 import os
-from ._records import NamedTuple
 
 from . import log
+from ._records import NamedTuple
 from .pkcs11.constants import CKR
 from .pkcs11.errors import CKRError
 
@@ -47,7 +47,64 @@ class Config(NamedTuple):
         return os.path.join(self.home, "strongroom.db")
 
 
-_INT_KEYS = {name for name, kind in Config.__annotations__.items() if kind == "int"}
+# Field kinds from the defaults: the NamedTuple of _records.py keeps no __annotations__.
+_INT_KEYS = frozenset(k for k, v in Config._field_defaults.items() if isinstance(v, int))
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class ConfigError(CKRError):
+    """A mistake in the environment or the config file. The module can only answer
+    CKR_GENERAL_ERROR, so :attr:`line` is the one line that says what to fix (file, key,
+    what is wrong); C_Initialize writes it to stderr and the log, the CLI prints it."""
+
+    def __init__(self, line: str, log_file: str | None = None) -> None:
+        super().__init__(CKR.GENERAL_ERROR, line)
+        self.line = line
+        self.log_file = log_file     # where the log goes if the file got that far, else None
+
+
+def _show(value: object) -> str:
+    """A config value as the file spells it, cut short (config values hold no secret)."""
+    text = f'"{value}"' if isinstance(value, str) else ("true" if value is True else
+                                                       "false" if value is False else repr(value))
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _unknown_key(path: str, key: str, known: set[str]) -> str:
+    import difflib  # only on this error path (cold start)
+
+    near = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+    hint = f" (did you mean '{near[0]}'?)" if near else f" (known keys: {', '.join(sorted(known))})"
+    return f"{path}: unknown key '{key}'{hint}"
+
+
+def _check_values(path: str, values: dict[str, object]) -> str | None:
+    """The first problem of the file's values as one line, or None when all are good."""
+    if "home" in values:
+        return f"{path}: home: set STRONGROOM_HOME instead of 'home'"
+    known = set(Config._fields) - {"home"}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        return _unknown_key(path, unknown[0], known)
+    for key in sorted(_INT_KEYS & set(values)):
+        value = values[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            return f"{path}: {key} = {_show(value)}: must be a non-negative integer (no quotes, no unit)"
+    floors = {"rsa_min_generate_bits": 1024, "max_data_len": 1}
+    for key, floor in floors.items():
+        if key in values and values[key] < floor:  # type: ignore[operator]
+            return f"{path}: {key} must be at least {floor}, not {values[key]}"
+    if "log_file" in values and not (isinstance(values["log_file"], str) and values["log_file"]):
+        return f"{path}: log_file = {_show(values['log_file'])}: must be a file path in quotes"
+    level = values.get("log_level", "WARNING")
+    if not isinstance(level, str) or level.upper() not in _LOG_LEVELS:
+        return f"{path}: log_level = {_show(level)}: must be one of {', '.join(_LOG_LEVELS)}"
+    return None
+
+
+def config_path(home: str | None = None) -> str:
+    """The config file in use: ``$STRONGROOM_CONFIG``, else ``strongroom.toml`` in the home."""
+    return os.environ.get("STRONGROOM_CONFIG") or os.path.join(home or default_home(), "strongroom.toml")
 
 
 def parse_flat_toml(raw: bytes) -> dict[str, object] | None:
@@ -83,40 +140,35 @@ def parse_flat_toml(raw: bytes) -> dict[str, object] | None:
 
 
 def load_config() -> Config:
-    """Read the environment and the optional config file; bad values are a clear error."""
+    """Read the environment and the optional config file; a mistake is a ConfigError
+    whose one line names the file, the key and what is wrong."""
     home = default_home()
-    path = os.environ.get("STRONGROOM_CONFIG") or os.path.join(home, "strongroom.toml")
+    path = config_path(home)
     values: dict[str, object] = {}
     if os.path.isfile(path):
-        try:
-            with open(path, "rb") as fh:
-                raw = fh.read()
-        except OSError as exc:
-            raise CKRError(CKR.GENERAL_ERROR, f"cannot read config file {path}: {exc}") from None
-        simple = parse_flat_toml(raw)
-        if simple is not None:
-            values = simple
-        else:
-            import tomllib   # ~6 ms with the typing and re it imports: only for rich files
-
-            try:
-                values = tomllib.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-                raise CKRError(CKR.GENERAL_ERROR, f"cannot read config file {path}: {exc}") from None
-    known = set(Config._fields) - {"home"}
-    unknown = set(values) - known
-    if unknown:
-        raise CKRError(CKR.GENERAL_ERROR, f"unknown keys in {path}: {', '.join(sorted(unknown))}")
-    for key in _INT_KEYS & set(values):
-        if not isinstance(values[key], int) or isinstance(values[key], bool) or values[key] < 0:
-            raise CKRError(CKR.GENERAL_ERROR, f"{path}: {key} must be a non-negative integer")
-    if "rsa_min_generate_bits" in values and values["rsa_min_generate_bits"] < 1024:  # type: ignore[operator]
-        raise CKRError(CKR.GENERAL_ERROR, f"{path}: rsa_min_generate_bits must be at least 1024")
-    if "max_data_len" in values and values["max_data_len"] < 1:  # type: ignore[operator]
-        raise CKRError(CKR.GENERAL_ERROR, f"{path}: max_data_len must be at least 1")
-    if "home" in values:
-        raise CKRError(CKR.GENERAL_ERROR, f"{path}: set STRONGROOM_HOME instead of 'home'")
+        values = _read_file(path)
+    problem = _check_values(path, values)
+    if problem is not None:
+        log_file = values.get("log_file")
+        raise ConfigError(problem, log_file if isinstance(log_file, str) and log_file else None)
     return Config(home=home, **values)  # type: ignore[arg-type]
+
+
+def _read_file(path: str) -> dict[str, object]:
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    simple = parse_flat_toml(raw)
+    if simple is not None:
+        return simple
+    import tomllib  # ~6 ms with the typing and re it imports: only for rich files
+
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {' '.join(str(exc).split())}") from None
 
 
 def setup_logging(config: Config) -> None:

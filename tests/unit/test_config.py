@@ -57,3 +57,39 @@ def test_rich_file_still_configures(tmp_path, monkeypatch):
     monkeypatch.delenv("STRONGROOM_CONFIG", raising=False)
     config = load_config()
     assert (config.kdf_log2_n, config.log_level) == (12, "INFO")
+
+
+def _config_error(tmp_path, monkeypatch, text: str):
+    from strongroom.config import ConfigError
+
+    (tmp_path / "strongroom.toml").write_text(text)
+    monkeypatch.setenv("STRONGROOM_HOME", str(tmp_path))
+    monkeypatch.delenv("STRONGROOM_CONFIG", raising=False)
+    with pytest.raises(ConfigError) as e:
+        load_config()
+    assert e.value.rv == 0x5          # CKR_GENERAL_ERROR: all the module can answer
+    return e.value
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("quota_bites = 3000\n", "unknown key 'quota_bites' (did you mean 'quota_bytes'?)"),
+    ("zzz = 1\n", ("unknown key 'zzz' (known keys: kdf_log2_n, log_file, log_level, max_data_len, "
+                   "max_sessions, pin_max_len, pin_max_tries, pin_min_len, quota_bytes, quota_objects, "
+                   "rsa_min_generate_bits)")),
+    ('quota_bytes = "3k"\n', 'quota_bytes = "3k": must be a non-negative integer (no quotes, no unit)'),
+    ("quota_bytes = 3.5\n", "quota_bytes = 3.5: must be a non-negative integer (no quotes, no unit)"),
+    ("pin_max_tries = true\n", "pin_max_tries = true: must be a non-negative integer (no quotes, no unit)"),
+    ("max_data_len = 0\n", "max_data_len must be at least 1, not 0"),
+    ('log_level = "loud"\n', 'log_level = "loud": must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL'),
+    ("log_file = 3\n", "log_file = 3: must be a file path in quotes"),
+    ('home = "/x"\n', "home: set STRONGROOM_HOME instead of 'home'"),
+])
+def test_config_mistakes_are_one_line_naming_file_and_key(tmp_path, monkeypatch, text, problem):
+    error = _config_error(tmp_path, monkeypatch, text)
+    assert error.line == f"{tmp_path / 'strongroom.toml'}: {problem}"
+
+
+def test_config_error_keeps_the_log_file_it_could_read(tmp_path, monkeypatch):
+    log = str(tmp_path / "sr.log")
+    error = _config_error(tmp_path, monkeypatch, f'log_file = "{log}"\nquota_bites = 1\n')
+    assert error.log_file == log

@@ -240,6 +240,39 @@ def _version_probe(path: str) -> Callable[[], int] | None:
 _library_module.version_probe_factory = _version_probe
 
 
+_init_reported: set[str] = set()
+
+
+def _report_init_failure(line: str, log_file: str | None) -> None:
+    """C_Initialize can only answer CKR_GENERAL_ERROR: say why in one line, once per
+    process, on stderr and (when the config named one) in the log file -- not on stderr
+    twice, which is where the log goes without a log file."""
+    if line in _init_reported:
+        return
+    _init_reported.add(line)
+    try:
+        os.write(2, f"strongroom: {line}\n".encode("utf-8", "replace"))
+        config = LIBRARY.config
+        log_file = log_file or (config.log_file if config is not None else None)
+        if log_file:
+            from .. import log
+
+            log.configure(log_file, "WARNING")
+            log.logger("strongroom.abi").error("C_Initialize failed: %s", line)
+    except BaseException:  # noqa: BLE001 -- reporting must not break the ABI
+        pass
+
+
+def _store_problem(exc: BaseException) -> str:
+    """One line for a token store that cannot be created or opened (no traceback)."""
+    config = LIBRARY.config
+    home = config.home if config is not None else "STRONGROOM_HOME"
+    reason = getattr(exc, "strerror", None) or " ".join(str(exc).split()) or type(exc).__name__
+    where = getattr(exc, "filename", None)
+    return (f"cannot open the token store in {home} (STRONGROOM_HOME): "
+            + (f"{where}: {reason}" if where and where != home else reason))
+
+
 @_extern
 def sr_py_Initialize(pInitArgs: Any) -> int:
     if pInitArgs:
@@ -247,7 +280,18 @@ def sr_py_Initialize(pInitArgs: Any) -> int:
         args = InitArgs(flags=int(a.flags), has_mutex_callbacks=bool(a.CreateMutex))
     else:
         args = None
-    _initialize(args)
+    try:
+        _initialize(args)
+    except CKRError as exc:
+        line = getattr(exc, "line", None)     # config.ConfigError: what to fix, in one line
+        if line is not None:
+            _report_init_failure(line, exc.log_file)  # type: ignore[attr-defined]
+        raise
+    except Exception as exc:   # only the store's own failures are reported here
+        if not (isinstance(exc, OSError) or type(exc).__module__ == "sqlite3"):
+            raise                                       # a bug: _onerror logs the traceback
+        _report_init_failure(_store_problem(exc), None)
+        return _GENERAL_ERROR
     config = LIBRARY.config
     if config is not None:
         _max_data_len[0] = config.max_data_len     # read by every data-carrying call

@@ -8,11 +8,22 @@ never hold a PIN or key material: they are built here from names and labels only
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
-__all__ = ["StrongroomError", "TokenNotFound", "ObjectNotFound", "AmbiguousMatch", "PinIncorrect",
-           "PinLocked", "NotLoggedIn", "Unsupported", "NotExtractable", "ckr_name", "translated"]
+__all__ = [
+    "AmbiguousMatch",
+    "NotExtractable",
+    "NotLoggedIn",
+    "ObjectNotFound",
+    "PinIncorrect",
+    "PinLocked",
+    "StrongroomError",
+    "TokenNotFound",
+    "Unsupported",
+    "ckr_name",
+    "translated",
+]
 
 
 class StrongroomError(Exception):
@@ -123,9 +134,19 @@ def translate(exc: BaseException, doing: str) -> StrongroomError:
         return exc
     name = ckr_name(exc)
     code = ckr_code(name)
+    unmapped = _unmapped_rv(exc) if name is None else None
+    if unmapped is not None:       # a CKR python-pkcs11 has no class for (v3.x codes)
+        code, name = unmapped, rv_name(unmapped)
     cls = _CLASSES.get(name or "", StrongroomError)
     reason = name or type(exc).__name__
     return cls(f"{doing} failed: {reason}", ckr=code)
+
+
+def _unmapped_rv(exc: BaseException) -> int | None:
+    """The CK_RV of python-pkcs11's catch-all ``PKCS11Error("Unmapped error code 0x209")``
+    (its _pkcs11.pxd map_rv_to_error), e.g. v3.2's CKR_PARAMETER_SET_NOT_SUPPORTED."""
+    match = re.fullmatch(r"Unmapped error code (0x[0-9a-fA-F]+)", str(exc))
+    return int(match.group(1), 16) if match else None
 
 
 @contextmanager

@@ -39,7 +39,16 @@ _COMMAND_MODULES = ("token_cmds", "pin_cmds", "key_cmds", "cert_cmds", "crypto_c
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
-    parser = argparse.ArgumentParser(prog="strongroom", description="strongroom PKCS#11 software token")
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="strongroom", description="strongroom PKCS#11 software token",
+        epilog="examples:\n  strongroom token init --label work\n  strongroom token info --token work\n"
+               "  strongroom key generate --token work --type ec:p256 --label 'device key'\n\n"
+               "'strongroom COMMAND --help' shows each command's options and examples.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"strongroom {__version__}",
+                        help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMAND_MODULES:
         importlib.import_module(f"{__package__}.{name}").register(sub)
@@ -51,6 +60,66 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     p.set_defaults(func=_cmd_demo)
     return parser
+
+
+# Commands whose token must already exist in the store (all but `token init`, which
+# creates the store, and the CA's and the helpers', which check what they need).
+_NEEDS_STORE = ("token_cmds", "pin_cmds", "key_cmds", "cert_cmds", "crypto_cmds", "objects_cmd")
+_NO_MODULE = ("_cmd_module_path", "_cmd_demo")
+
+
+def _uses_own_module(args: argparse.Namespace) -> bool:
+    """True when the command talks to strongroom's own module (no --module elsewhere, no
+    URI naming another module-path)."""
+    from .. import uri as urimod
+    from . import store_view
+
+    if not store_view.is_own_module(getattr(args, "module", None)):
+        return False
+    for name in ("token", "key"):
+        value = getattr(args, name, None)
+        if isinstance(value, str) and urimod.is_uri(value):
+            try:
+                path = urimod.parse(value).module_path
+            except urimod.URIError:
+                continue                      # the command reports the bad URI itself
+            if path and not store_view.is_own_module(path):
+                return False
+    return True
+
+
+def _home_name(home: str) -> str:
+    return f"{home} (STRONGROOM_HOME)" if os.environ.get("STRONGROOM_HOME") else f"{home} (the default home)"
+
+
+def _check_own_store(args: argparse.Namespace) -> None:
+    """Before strongroom's module is loaded, say in one line what is wrong with the config
+    or the home: the module itself can only answer CKR_GENERAL_ERROR, and it creates a
+    missing home (an empty store) that a read-only command should not leave behind."""
+    func = getattr(args, "func", None)
+    if getattr(func, "__name__", "") in _NO_MODULE or not _uses_own_module(args):
+        return
+    from ..config import ConfigError, load_config
+
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        C.fail(exc.line, C.EXIT_USAGE)
+    home = config.home
+    if os.path.isdir(home):
+        if not os.path.exists(config.database) and not os.access(home, os.W_OK | os.X_OK):
+            C.fail(f"cannot create the token store in {_home_name(home)}: permission denied", C.EXIT_FAILURE)
+        return
+    if os.path.lexists(home):
+        C.fail(f"{_home_name(home)} is not a directory", C.EXIT_USAGE)
+    module = getattr(func, "__module__", "").rpartition(".")[2]
+    if module in _NEEDS_STORE and getattr(func, "__name__", "") != "_cmd_init":
+        C.fail(f"no token store: {_home_name(home)} does not exist; "
+               "'strongroom token init --label NAME' creates it with a first token", C.EXIT_NOT_FOUND)
+    try:
+        os.makedirs(home, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        C.fail(f"cannot create {_home_name(home)}: {exc.strerror or exc}", C.EXIT_FAILURE)
 
 
 def exit_code_for(exc: BaseException) -> int | None:
@@ -89,15 +158,25 @@ def exit_code_for(exc: BaseException) -> int | None:
 
 def _message(exc: BaseException) -> str:
     if type(exc).__module__.startswith("pkcs11"):
-        from ..api.errors import ckr_name
+        from ..api.errors import ckr_name, rv_name
+        from .remedies import ckr_of
 
-        return f"the token refused: {ckr_name(exc) or type(exc).__name__}"
+        code = ckr_of(exc)
+        return f"the token refused: {ckr_name(exc) or (rv_name(code) if code else type(exc).__name__)}"
     if isinstance(exc, FileNotFoundError) and exc.filename:
         return f"{exc.filename}: no such file or directory"
     if isinstance(exc, OSError) and exc.filename:
         return f"{exc.filename}: {exc.strerror or exc}"
     text = str(exc) or type(exc).__name__
     return " ".join(text.split())      # one line, always
+
+
+def _with_remedy(message: str, exc: BaseException, args: argparse.Namespace) -> str:
+    """The message, and after it what to do when the CKR has a known remedy (remedies.py)."""
+    from .remedies import explain
+
+    remedy = explain(exc, args)
+    return f"{message}: {' '.join(remedy.split())}" if remedy else message
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return C.EXIT_USAGE
     try:
+        _check_own_store(args)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("strongroom: interrupted", file=sys.stderr)
@@ -122,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"strongroom: internal error: {type(exc).__name__}: {_message(exc)} "
                   "(STRONGROOM_DEBUG=1 shows the traceback)", file=sys.stderr)
             return C.EXIT_FAILURE
-        print(f"strongroom: error: {_message(exc)}", file=sys.stderr)
+        print(f"strongroom: error: {_with_remedy(_message(exc), exc, args)}", file=sys.stderr)
         return code
 
 

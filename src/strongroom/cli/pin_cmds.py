@@ -11,18 +11,33 @@ from typing import Any
 
 from . import common as C
 
+_EXAMPLES = {
+    "set": "  strongroom pin set --token work                       # asks for the SO PIN, then the new user PIN twice\n"
+           "  strongroom pin set --token work --so-pin-source file:so.pin --pin-source file:user.pin",
+    "unlock": "  strongroom pin unlock --token work                    # after CKR_PIN_LOCKED on the user PIN\n"
+              "  strongroom pin unlock --token work --so-pin-source env:SO_PIN --pin-source env:NEW_PIN",
+    "change": "  strongroom pin change --token work                    # the user PIN, asked for at the prompt\n"
+              "  strongroom pin change --token work --so --so-pin-source file:so.pin "
+              "--new-pin-source file:new-so.pin",
+}
+
+
+def _add(sub: Any, name: str, text: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=text, description=text, epilog="examples:\n" + _EXAMPLES[name],
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
 
 def register(subparsers: Any) -> None:
     pin = subparsers.add_parser("pin", help="set, unlock or change PINs")
     sub = pin.add_subparsers(dest="pin_command", metavar="PIN_COMMAND", required=True)
     for name, text in (("set", "the SO sets the user PIN (--pin / --pin-source is the new user PIN)"),
                        ("unlock", "the SO resets a locked user PIN (same as 'pin set')")):
-        p = sub.add_parser(name, help=text)
+        p = _add(sub, name, text)
         C.add_token_arguments(p, so=True)
         C.add_json_argument(p)
         p.set_defaults(func=_cmd_set, verb=name)
 
-    p = sub.add_parser("change", help="change the user PIN (or the SO PIN with --so)")
+    p = _add(sub, "change", "change the user PIN (or the SO PIN with --so)")
     C.add_token_arguments(p, so=True)
     p.add_argument("--so", action="store_true", help="change the SO PIN (old one from --so-pin/--so-pin-source)")
     p.add_argument("--new-pin", metavar="PIN", help="the new PIN")
@@ -46,8 +61,14 @@ def _new_pin(value: str | None, source: str | None, what: str, option: str) -> s
     return pin
 
 
+def _for_token(what: str, label: str | None) -> str:
+    return f"{what} for token {label!r}" if label else what
+
+
 def _cmd_set(args: argparse.Namespace) -> int:
-    new = _new_pin(args.pin, args.pin_source, "user PIN", "--pin")
+    from .store_view import token_named
+
+    new = _new_pin(args.pin, args.pin_source, _for_token("user PIN", token_named(args)), "--pin")
     with C.open_token(args, so=True) as token:
         label = token.info.get("label")
         token.init_pin(new)
@@ -59,8 +80,11 @@ def _cmd_set(args: argparse.Namespace) -> int:
 
 def _cmd_change(args: argparse.Namespace) -> int:
     what = "SO PIN" if args.so else "user PIN"
-    old = C.so_pin(args, prompt="Current SO PIN: ") if args.so else C.user_pin(args, prompt="Current user PIN: ")
-    new = _new_pin(args.new_pin, args.new_pin_source, what, "--new-pin")
+    from .store_view import pin_prompt, token_named
+
+    old = C.so_pin(args, prompt=pin_prompt(args, "Current SO PIN")) if args.so else \
+        C.user_pin(args, prompt=pin_prompt(args, "Current user PIN"))
+    new = _new_pin(args.new_pin, args.new_pin_source, _for_token(what, token_named(args)), "--new-pin")
     import strongroom
 
     kwargs = {"so_pin": old} if args.so else {"pin": old}

@@ -9,8 +9,9 @@ to read.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 
 def is_own_module(module: str | None) -> bool:
@@ -123,3 +124,31 @@ def reset_token(serial: str) -> dict[str, Any] | None:
     before this returns, scrubbed from the store's files (SqliteStore.delete_token).
     Other tokens are not touched. Returns what was removed, None if unknown."""
     return delete_token(serial)
+
+
+def token_named(args: Any) -> str | None:
+    """The label a prompt should name: --token as given (a URI's token= when it has one),
+    else the only token of strongroom's own store; None when neither says."""
+    from .. import uri as urimod
+
+    token = getattr(args, "token", None)
+    if isinstance(token, str) and token:
+        if not urimod.is_uri(token):
+            return token
+        try:
+            return urimod.parse(token).token
+        except urimod.URIError:
+            return None
+    if not is_own_module(getattr(args, "module", None)):
+        return None
+    try:
+        found = find_tokens("pkcs11:") or []
+    except Exception:  # noqa: BLE001 - a prompt without the name beats no prompt
+        return None
+    return found[0]["label"] if len(found) == 1 else None
+
+
+def pin_prompt(args: Any, what: str) -> str:
+    """"User PIN for token 'work': " -- the prompt names the token it unlocks."""
+    label = token_named(args)
+    return f"{what} for token {label!r}: " if label else f"{what}: "

@@ -2,40 +2,76 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from typing import Any
 
 from . import common as C
+
+_EXAMPLES = {
+    "init": "  strongroom token init --label work                    # asks for the SO PIN twice, then the user PIN\n"
+            "  strongroom token init --label work --so-pin-source file:so.pin --pin-source file:user.pin",
+    "list": "  strongroom token list\n  strongroom token list --json\n"
+            "  strongroom token list --module /usr/lib/softhsm/libsofthsm2.so",
+    "info": "  strongroom token info --token work\n  strongroom token info --token work --pin-source env:PIN\n"
+            "  strongroom token info --token 'pkcs11:serial=9F882031E336EED3' --json",
+    "delete": "  strongroom token delete --token work                  # asks for the SO PIN\n"
+              "  strongroom token delete --token work --so-pin-source file:so.pin",
+    "reset": "  strongroom token reset --token work                   # asks for confirmation\n"
+             "  strongroom token reset --token 'pkcs11:serial=9F882031E336EED3' --yes",
+}
+
+
+def _add(sub: Any, name: str, text: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=text, description=text, epilog="examples:\n" + _EXAMPLES[name],
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def _module_argument(group: Any) -> None:
+    group.add_argument("--module", metavar="PATH",
+                       help="PKCS#11 module to load (default: strongroom's own libstrongroom.so)")
+
+
+def _so_pin_arguments(group: Any) -> None:
+    group.add_argument("--so-pin", metavar="PIN", help="Security Officer PIN (prefer --so-pin-source)")
+    group.add_argument("--so-pin-source", metavar="SRC", help="file:/path or env:NAME holding the SO PIN")
 
 
 def register(subparsers: Any) -> None:
     token = subparsers.add_parser("token", help="create, list, inspect and delete tokens")
     sub = token.add_subparsers(dest="token_command", metavar="TOKEN_COMMAND", required=True)
 
-    p = sub.add_parser("init", help="initialise the free slot's token (sets the SO PIN; "
-                                    "with --pin also the user PIN)")
+    p = _add(sub, "init", "initialise the free slot's token: sets the SO PIN and, with --pin / "
+                          "--pin-source or at the prompt, the user PIN")
     p.add_argument("--label", required=True, help="token label (up to 32 bytes)")
-    C.add_token_arguments(p, so=True)
+    g = p.add_argument_group("token")
+    _module_argument(g)
+    _so_pin_arguments(g)
+    g.add_argument("--pin", metavar="PIN", help="the new user PIN (prefer --pin-source)")
+    g.add_argument("--pin-source", metavar="SRC", help="file:/path or env:NAME holding the new user PIN")
     C.add_json_argument(p)
-    p.set_defaults(func=_cmd_init)
+    p.set_defaults(func=_cmd_init, token=None)
 
-    p = sub.add_parser("list", help="the module's slots and their tokens")
+    p = _add(sub, "list", "the module's slots and their tokens (and, for strongroom's own, the store read)")
     p.add_argument("--module", metavar="PATH", help="PKCS#11 module (default: strongroom's own)")
     C.add_json_argument(p)
     p.set_defaults(func=_cmd_list)
 
-    p = sub.add_parser("info", help="one token's flags, PIN states, objects and storage use")
+    p = _add(sub, "info", "one token's flags, PIN states, objects and storage use")
     C.add_token_arguments(p)
     C.add_json_argument(p)
     p.set_defaults(func=_cmd_info)
 
-    p = sub.add_parser("delete", help="remove a strongroom token and all its objects (needs the SO PIN)")
-    C.add_token_arguments(p, so=True)
+    p = _add(sub, "delete", "remove a strongroom token and all its objects (needs the SO PIN)")
+    g = p.add_argument_group("token")
+    g.add_argument("--token", metavar="TOKEN", help="pkcs11: URI or token label (required)")
+    _module_argument(g)
+    _so_pin_arguments(g)
     C.add_json_argument(p)
     p.set_defaults(func=_cmd_delete)
 
-    p = sub.add_parser("reset", help="wipe one strongroom token back to a free slot without any PIN "
-                                     "(e.g. a locked SO PIN); only the owner of STRONGROOM_HOME")
+    p = _add(sub, "reset", "wipe one strongroom token back to a free slot without any PIN "
+                           "(e.g. a locked SO PIN); only the owner of STRONGROOM_HOME")
     p.add_argument("--token", metavar="TOKEN", help="pkcs11: URI or token label (required)")
     p.add_argument("--module", metavar="PATH", help=argparse.SUPPRESS)   # only strongroom's own
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -56,22 +92,72 @@ def _cmd_init(args: argparse.Namespace) -> int:
     _check_label(args.label)
     if any(t.get("label") == args.label for t in admin.list_tokens(args.module) if t.get("initialized", True)):
         C.fail(f"a token labelled {args.label!r} already exists", C.EXIT_USAGE)
-    so = C.so_pin(args)
-    pin = C.user_pin(args, required=False, prompt="New user PIN (empty: set later with 'pin set'): ") \
-        if (args.pin is not None or args.pin_source is not None) else None
+    so = _new_so_pin(args)
+    pin = _new_user_pin(args)
     slot = admin.init_token(args.module, None, so, args.label, user_pin=pin)
     result: dict[str, Any] = {"label": args.label, "slot_id": slot, "user_pin_set": pin is not None}
+    later = f"set the user PIN with 'strongroom pin set --token {shlex.quote(args.label)}'"
     C.emit(args, result, lambda d: f"token {d['label']!r} initialised in slot {d['slot_id']}"
-           + ("; user PIN set" if d["user_pin_set"] else "; set the user PIN with 'strongroom pin set'"))
+           + ("; user PIN set" if d["user_pin_set"] else f"; {later}"))
     return C.EXIT_OK
+
+
+def _typed_twice(what: str, *, allow_empty: bool = False) -> str | None:
+    """A new PIN typed twice at the terminal (no echo); a mismatch stops before anything
+    is created. With `allow_empty`, an empty first answer means "not now" (None)."""
+    import getpass
+
+    try:
+        first = getpass.getpass(f"New {what}: ")
+        if not first:
+            if allow_empty:
+                return None
+            C.fail(f"no {what} entered: nothing was created", C.EXIT_AUTH)
+        again = getpass.getpass(f"New {what} again: ")
+    except EOFError:
+        C.fail(f"no {what} entered: nothing was created", C.EXIT_AUTH)
+    if again != first:
+        C.fail(f"the two {what}s typed differ: nothing was created", C.EXIT_USAGE)
+    return first
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def _new_so_pin(args: argparse.Namespace) -> str:
+    if args.so_pin is not None or args.so_pin_source is not None or not _interactive():
+        return C.so_pin(args)          # from the option, or the "give --so-pin-source" error
+    pin = _typed_twice(f"SO PIN for token {args.label!r}")
+    assert pin is not None
+    return pin
+
+
+def _new_user_pin(args: argparse.Namespace) -> str | None:
+    """From --pin / --pin-source; at a terminal typed twice (empty: later); else None."""
+    if args.pin is not None or args.pin_source is not None:
+        return C.user_pin(args, required=True)
+    if not _interactive():
+        return None
+    return _typed_twice(f"user PIN for token {args.label!r} (empty: set it later with "
+                        "'strongroom pin set')", allow_empty=True)
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
     from ..api import admin
+    from . import store_view
 
     tokens = admin.list_tokens(args.module)
-    C.emit(args, tokens, _render_list)
+    store = _store_line() if store_view.is_own_module(args.module) else ""
+    C.emit(args, tokens, lambda t: _render_list(t) + store)
     return C.EXIT_OK
+
+
+def _store_line() -> str:
+    """Which store strongroom's module read: the home matters when there are several."""
+    from ..config import load_config
+
+    return f"\nstore: {load_config().database}"
 
 
 def _render_list(tokens: list[dict[str, Any]]) -> str:
@@ -95,6 +181,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
         info = dict(token.info)
         info["objects_visible"] = len(token.objects())
         info["logged_in"] = login
+    if "USER_PIN_INITIALIZED" not in (info.get("flags") or []):
+        info["user_pin"] = "not set"          # CKF_USER_PIN_INITIALIZED absent: no state to show
     if store_view.is_own_module(info.get("module_path")):     # also a URI's module-path
         usage = store_view.token_usage(str(info.get("serial", "")))
         if usage is not None:
@@ -111,7 +199,8 @@ def _render_info(d: dict[str, Any]) -> str:
              f"slot:           {d.get('slot_id')}",
              f"module:         {d.get('module_path')}",
              f"flags:          {', '.join(d.get('flags') or [])}",
-             f"user PIN:       {d.get('user_pin')}",
+             f"user PIN:       {d.get('user_pin')}"
+             + (" ('strongroom pin set' sets it)" if d.get("user_pin") == "not set" else ""),
              f"SO PIN:         {d.get('so_pin')}",
              f"objects:        {d.get('objects_visible')} visible"
              + ("" if d.get("logged_in") else " without login (give --pin to see private objects)")]
@@ -119,8 +208,8 @@ def _render_info(d: dict[str, Any]) -> str:
     if s:
         lines += [f"stored objects: {s['objects']} of {s['quota_objects']} ({s['free_objects']} free)",
                   f"storage:        {s['bytes_used']} of {s['quota_bytes']} bytes ({s['bytes_free']} free)",
-                  f"PIN failures:   user {s['user_pin_failures']}, SO {s['so_pin_failures']} "
-                  f"(locks at {s['pin_max_tries']})",
+                  (f"PIN failures:   user {s['user_pin_failures']}, SO {s['so_pin_failures']} "
+                   f"(locks at {s['pin_max_tries']})"),
                   f"store:          {s['store']}"]
     if d.get("mechanisms") is not None:
         lines.append(f"mechanisms:     {d.get('mechanisms')}")
@@ -162,8 +251,8 @@ def _cmd_reset(args: argparse.Namespace) -> int:
     """Works on the store file of $STRONGROOM_HOME directly, like ``token delete``, but
     asks for no PIN: it is the way out when the SO PIN is locked. What stands in for the
     PIN is owning the home (whoever can write the file can delete it anyway)."""
-    from . import store_view
     from .. import uri as urimod
+    from . import store_view
 
     _require_own_token(args, "reset", "resetting")
     if urimod.is_uri(args.token):
