@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from ca_support import PINS
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
-
-from ca_support import PINS
 from support import USER_PIN
 
 CA_PIN = ("--ca-pin", USER_PIN)
@@ -66,27 +64,32 @@ def _issue_two(cli, p11tool) -> list[str]:
 
 
 def test_audit_verify_notices_a_deleted_issued_file(acme, cli, p11tool):
-    first, second = _issue_two(cli, p11tool)
+    _, second = _issue_two(cli, p11tool)
     (acme / "issued" / f"{second}.pem").unlink()
     proc = cli("ca", "audit", "verify", "acme", check=False)
     assert proc.returncode == 1
     assert proc.stdout.strip() == (f"audit log of CA acme: BROKEN at line 3: issued/{second}.pem, "
-                                   "recorded in the audit log, is missing")
+                                   "recorded in the audit log, is missing (--restore rewrites it from the log)")
+    proc = cli("ca", "audit", "verify", "acme", "--restore")
+    assert proc.stdout == f"restored issued/{second}.pem from the audit log\naudit log of CA acme: ok, 3 records\n"
+    assert x509.load_pem_x509_certificate((acme / "issued" / f"{second}.pem").read_bytes()).serial_number \
+        == int(second, 16)
 
 
 def test_audit_verify_notices_a_replaced_issued_file(acme, cli, p11tool):
     first, second = _issue_two(cli, p11tool)
     shutil.copy(acme / "issued" / f"{first}.pem", acme / "issued" / f"{second}.pem")
-    proc = cli("ca", "audit", "verify", "acme", check=False)
-    assert proc.returncode == 1
-    assert proc.stdout.strip() == (f"audit log of CA acme: BROKEN at line 3: issued/{second}.pem differs "
-                                   "from the certificate the audit log records")
+    for extra in ((), ("--restore",)):              # --restore leaves a changed file alone
+        proc = cli("ca", "audit", "verify", "acme", *extra, check=False)
+        assert proc.returncode == 1
+        assert proc.stdout == (f"audit log of CA acme: BROKEN at line 3: issued/{second}.pem differs "
+                               "from the certificate the audit log records\n")
 
 
 # -- item 6 ---------------------------------------------------------------------------------
 def _openssl_verify(ca_pem: Path, crl: Path, cert: Path) -> subprocess.CompletedProcess:
     return subprocess.run(["openssl", "verify", "-crl_check", "-CAfile", str(ca_pem), "-CRLfile", str(crl),
-                           str(cert)], capture_output=True, text=True)
+                           str(cert)], capture_output=True, text=True, check=False)
 
 
 @pytest.mark.skipif(not shutil.which("openssl"), reason="openssl missing")

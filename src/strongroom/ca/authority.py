@@ -259,9 +259,24 @@ class Authority:
         for serial, (line, _) in logged.items():
             if serial not in present:
                 return {**result, "ok": False, "line": line,
-                        "error": f"issued/{serial}.pem, recorded in the audit log, is missing"}
+                        "error": f"issued/{serial}.pem, recorded in the audit log, is missing "
+                                 f"(--restore rewrites it from the log)"}
         result["issued_files"] = len(files)
         return result
+
+    def restore_missing(self) -> list[str]:
+        """Rewrite every issued/<serial>.pem the log records but the directory lacks, from
+        the certificate the log carries (a run that died between the log and the file
+        leaves one missing too); returns the serials restored. A file that is there but
+        differs is left alone: it is evidence, not a gap. Only on a sound chain."""
+        self.require_sound_audit()
+        restored = []
+        for _, record in self._issue_lines():
+            path = self.issued_dir / f"{record['serial']}.pem"
+            if not path.exists():
+                self.write_issued(x509.load_der_x509_certificate(base64.b64decode(record["cert"])))
+                restored.append(record["serial"])
+        return restored
 
     def _issue_lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
         """(line number, record) of every issue record carrying a certificate."""

@@ -265,8 +265,11 @@ def _register_ca(sub: Any) -> None:
     p = _parser(csub, "audit", "the CA's audit log", "  strongroom ca audit verify device-ca\n")
     asub = p.add_subparsers(dest="audit_command", metavar="AUDIT_COMMAND", required=True)
     v = _parser(asub, "verify", "check the hash chain and that issued/ holds exactly the certificates it records",
-                "  strongroom ca audit verify device-ca\n  strongroom ca audit verify device-ca --json\n")
+                "  strongroom ca audit verify device-ca\n  strongroom ca audit verify device-ca --restore\n")
     v.add_argument("name", help="the CA")
+    v.add_argument("--restore", action="store_true",
+                   help="first rewrite issued/ files the log records but the directory lacks, from the "
+                        "certificates the log carries (a changed file is left as evidence)")
     C.add_json_argument(v)
     v.set_defaults(func=_cmd_ca_audit_verify)
 
@@ -475,8 +478,12 @@ def _cmd_ca_crl(args: argparse.Namespace) -> int:
 def _cmd_ca_audit_verify(args: argparse.Namespace) -> int:
     with _ca_exit_codes():
         ca = _load_ca(args.name)
+        restored = ca.restore_missing() if args.restore else []
         result = ca.verify_state()
     result["ca"] = ca.name
+    result["restored"] = restored
+    for serial in restored if not args.json else ():
+        print(f"restored issued/{serial}.pem from the audit log")
     C.emit(args, result, lambda r: (f"audit log of CA {r['ca']}: ok, {r['count']} records"
                                     if r["ok"] else
                                     f"audit log of CA {r['ca']}: BROKEN"
