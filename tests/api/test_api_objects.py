@@ -119,3 +119,21 @@ def test_operation_the_key_does_not_allow_is_refused(token):
     priv, pub = token.generate_key_pair("ed25519", label="no-encrypt")
     with pytest.raises(Unsupported, match=r"public key 'no-encrypt' does not allow encrypt \(CKA_ENCRYPT is false\)"):
         token.encrypt(pub, b"x", "RSA_PKCS")
+
+
+def test_find_all_and_set_label(token):
+    """Issue 11 item 16: find_all() is find() for none or several; set_label() relabels one
+    object (C_SetAttributeValue on CKA_LABEL), on both backends."""
+    assert token.find_all(label="dup-label") == []
+    first, _ = token.generate_key_pair("ec:p256", label="dup-label", id=b"\xd0\x01")
+    second, _ = token.generate_key_pair("ec:p256", label="dup-label", id=b"\xd0\x02")
+    found = token.find_all(label="dup-label", type="private")
+    assert {r.handle for r in found} == {first.handle, second.handle}
+    with pytest.raises(AmbiguousMatch):
+        token.find(label="dup-label", type="private")
+    renamed = token.set_label(second, "dup-label-2")
+    assert renamed.label == "dup-label-2" and renamed.handle == second.handle
+    assert token.find(label="dup-label", type="private").handle == first.handle
+    assert token.find("pkcs11:object=dup-label-2").handle == second.handle
+    for ref in token.find_all("pkcs11:id=%D0%01") + token.find_all(id=b"\xd0\x02"):
+        token.destroy(ref)

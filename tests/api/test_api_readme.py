@@ -23,3 +23,10 @@ def test_readme_python_api_example(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("pkcs11:token=mytoken;object=imported;type=private;id=")
+    count = ("import strongroom\n"
+             "with strongroom.open('mytoken', pin='1234') as t:\n"
+             "    print(len(t.find_all(label='web')), len(t.find_all(label='imported')))\n")
+    again = subprocess.run([sys.executable, "-c", code + count], env=subprocess_env(home),
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[-1] == "2 2"      # re-run: one pair each, no duplicates
