@@ -61,7 +61,7 @@ def add_json_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
-def user_pin(args: argparse.Namespace, *, required: bool = True, prompt: str = "User PIN: ") -> str | None:
+def user_pin(args: argparse.Namespace, *, required: bool = True, prompt: str | None = None) -> str | None:
     """The user PIN from --pin / --pin-source, else what a pkcs11: URI on the command line
     carries (--token's, then the object's pin-value / pin-source, RFC 7512 §2.4), else a
     no-echo prompt; EXIT_AUTH if required and none."""
@@ -73,6 +73,9 @@ def user_pin(args: argparse.Namespace, *, required: bool = True, prompt: str = "
             pin = pin_from_uri(uri)
             if pin is not None:
                 return pin
+    if prompt is None and value is None and source is None:
+        from .store_view import pin_prompt     # "User PIN for token 't': " (issue 11 item 12)
+        prompt = pin_prompt(args, "User PIN")
     pin = resolve_pin(value, source, prompt=prompt)
     if pin is None and required:
         fail("no user PIN: give --pin-source file:PATH|env:NAME or --pin (or run on a terminal)", EXIT_AUTH)
@@ -134,10 +137,13 @@ def module_of(args: argparse.Namespace) -> str | None:
     return next((u.module_path for u in command_uris(args) if u.module_path), None)
 
 
-def so_pin(args: argparse.Namespace, *, required: bool = True, prompt: str = "SO PIN: ") -> str | None:
+def so_pin(args: argparse.Namespace, *, required: bool = True, prompt: str | None = None) -> str | None:
     """The SO PIN from --so-pin / --so-pin-source / a no-echo prompt; EXIT_AUTH if required and none."""
     from ..pinsource import resolve_pin
 
+    if prompt is None and getattr(args, "so_pin", None) is None and getattr(args, "so_pin_source", None) is None:
+        from .store_view import pin_prompt     # "SO PIN for token 't': " (issue 11 item 12)
+        prompt = pin_prompt(args, "SO PIN")
     pin = resolve_pin(getattr(args, "so_pin", None), getattr(args, "so_pin_source", None), prompt=prompt)
     if pin is None and required:
         fail("no SO PIN: give --so-pin-source file:PATH|env:NAME or --so-pin (or run on a terminal)", EXIT_AUTH)
@@ -152,14 +158,12 @@ def open_token(args: argparse.Namespace, *, so: bool = False, login: bool = True
     """
     import strongroom
 
-    from .store_view import pin_prompt
-
     pin = sopin = None
     if login:
         if so:
-            sopin = so_pin(args, prompt=pin_prompt(args, "SO PIN"))
+            sopin = so_pin(args)
         else:
-            pin = user_pin(args, prompt=pin_prompt(args, "User PIN"))
+            pin = user_pin(args)
     return strongroom.open(token_target(args), pin=pin, so_pin=sopin, module=module_of(args))
 
 

@@ -132,13 +132,16 @@ def token_named(args: Any) -> str | None:
     from .. import uri as urimod
 
     token = getattr(args, "token", None)
-    if isinstance(token, str) and token:
-        if not urimod.is_uri(token):
-            return token
-        try:
-            return urimod.parse(token).token
-        except urimod.URIError:
-            return None
+    if isinstance(token, str) and token and not urimod.is_uri(token):
+        return token
+    for given in (token, getattr(args, "key", None)):          # a URI's token= names it
+        if isinstance(given, str) and urimod.is_uri(given):
+            try:
+                label = urimod.parse(given).token
+            except urimod.URIError:
+                label = None
+            if label:
+                return label
     if not is_own_module(getattr(args, "module", None)):
         return None
     try:

@@ -102,18 +102,19 @@ def _cmd_init(args: argparse.Namespace) -> int:
     return C.EXIT_OK
 
 
-def _typed_twice(what: str, *, allow_empty: bool = False) -> str | None:
+def _typed_twice(what: str, label: str, note: str = "", *, allow_empty: bool = False) -> str | None:
     """A new PIN typed twice at the terminal (no echo); a mismatch stops before anything
     is created. With `allow_empty`, an empty first answer means "not now" (None)."""
     import getpass
 
+    prompt = f"New {what} for token {label!r}{note}"
     try:
-        first = getpass.getpass(f"New {what}: ")
+        first = getpass.getpass(f"{prompt}: ")
         if not first:
             if allow_empty:
                 return None
             C.fail(f"no {what} entered: nothing was created", C.EXIT_AUTH)
-        again = getpass.getpass(f"New {what} again: ")
+        again = getpass.getpass(f"{prompt} again: ")
     except EOFError:
         C.fail(f"no {what} entered: nothing was created", C.EXIT_AUTH)
     if again != first:
@@ -128,7 +129,7 @@ def _interactive() -> bool:
 def _new_so_pin(args: argparse.Namespace) -> str:
     if args.so_pin is not None or args.so_pin_source is not None or not _interactive():
         return C.so_pin(args)          # from the option, or the "give --so-pin-source" error
-    pin = _typed_twice(f"SO PIN for token {args.label!r}")
+    pin = _typed_twice("SO PIN", args.label)
     assert pin is not None
     return pin
 
@@ -139,8 +140,8 @@ def _new_user_pin(args: argparse.Namespace) -> str | None:
         return C.user_pin(args, required=True)
     if not _interactive():
         return None
-    return _typed_twice(f"user PIN for token {args.label!r} (empty: set it later with "
-                        "'strongroom pin set')", allow_empty=True)
+    return _typed_twice("user PIN", args.label, " (empty: set it later with 'strongroom pin set')",
+                        allow_empty=True)
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
