@@ -183,3 +183,15 @@ def test_token_list_and_info_name_the_store(tmp_path):
     db = cli.home / "strongroom.db"
     assert cli.text("token", "list").splitlines()[-1] == f"store: {db}"
     assert f"store:          {db}" in cli.text("token", "info", "--token", "t").splitlines()
+
+
+def test_readme_config_errors_are_the_real_ones(tmp_path):
+    """The README's Configuration section shows these lines: they must stay true."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    shown = section.split("```\n", 2)[1].splitlines()
+    doc_path = "/home/me/.local/share/strongroom/strongroom.toml"
+    for line, key in zip(shown, ("quota_bites = 3000", 'quota_bytes = "3k"'), strict=True):
+        cli = _home_with(tmp_path / key.split()[0], key + "\n")
+        real = error_line(cli("token", "list", code=2))
+        assert real == line.replace(doc_path, str(cli.home / "strongroom.toml"))

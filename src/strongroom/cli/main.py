@@ -52,10 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMAND_MODULES:
         importlib.import_module(f"{__package__}.{name}").register(sub)
-    p = sub.add_parser("module-path", help="print the absolute path of the PKCS#11 module")
+    p = sub.add_parser("module-path", help="print the absolute path of the PKCS#11 module",
+                       epilog="examples:\n  strongroom module-path\n"
+                              "  pkcs11-tool --module \"$(strongroom module-path)\" --list-slots",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.set_defaults(func=_cmd_module_path)
     p = sub.add_parser("demo", help="create a token, generate a device key with pkcs11-tool, "
-                                    "sign on the token and verify with OpenSSL")
+                                    "sign on the token and verify with OpenSSL",
+                       epilog="examples:\n  strongroom demo\n  strongroom demo --home /tmp/sr-demo --keep",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--home", type=Path, help="token home to use (default: a new temporary one)")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     p.set_defaults(func=_cmd_demo)
@@ -113,7 +118,9 @@ def _check_own_store(args: argparse.Namespace) -> None:
     if os.path.lexists(home):
         C.fail(f"{_home_name(home)} is not a directory", C.EXIT_USAGE)
     module = getattr(func, "__module__", "").rpartition(".")[2]
-    if module in _NEEDS_STORE and getattr(func, "__name__", "") != "_cmd_init":
+    if module not in _NEEDS_STORE:
+        return                          # the CA's commands: they say what they need themselves
+    if getattr(func, "__name__", "") != "_cmd_init":
         C.fail(f"no token store: {_home_name(home)} does not exist; "
                "'strongroom token init --label NAME' creates it with a first token", C.EXIT_NOT_FOUND)
     try:
