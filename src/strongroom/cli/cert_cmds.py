@@ -10,10 +10,14 @@ from . import selector as S
 
 
 def register(subparsers: Any) -> None:
-    cert = subparsers.add_parser("cert", help="import, list and export certificates")
+    cert = subparsers.add_parser("cert", help="import, list, show, export and delete certificates",
+                                  **C.examples("strongroom cert import device.crt --token dev --pin-source file:user.pin",
+                                               "strongroom cert show device --token dev"))
     sub = cert.add_subparsers(dest="cert_command", metavar="CERT_COMMAND", required=True)
 
-    p = sub.add_parser("import", help="store a certificate (PEM or DER) beside its key")
+    p = sub.add_parser("import", help="store a certificate (PEM or DER) beside its key", **C.examples(
+        "strongroom cert import device.crt --token dev --pin-source file:user.pin   # takes the key's CKA_ID",
+        "strongroom cert import ca.pem --id c0 --cert-label 'Root CA' --token dev --pin-source file:user.pin"))
     p.add_argument("file", metavar="FILE", help="the certificate ('-' for stdin)")
     p.add_argument("--label", "--cert-label", dest="label", metavar="LABEL",
                    help="CKA_LABEL of the certificate (default: the matching private key's label, else the "
@@ -24,25 +28,31 @@ def register(subparsers: Any) -> None:
     C.add_json_argument(p)
     p.set_defaults(func=_cmd_import)
 
-    p = sub.add_parser("list", help="the certificates on the token")
+    p = sub.add_parser("list", help="the certificates on the token", **C.examples(
+        "strongroom cert list --token dev", "strongroom cert list --token dev --json"))
     C.add_token_arguments(p)
     C.add_json_argument(p)
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("show", help="subject, issuer, serial, validity, SAN, key usage and fingerprint "
-                                    "of the certificates a selector names")
+                                    "of the certificates a selector names", **C.examples(
+        "strongroom cert show 'Device Cert TLS' --token dev",
+        "strongroom cert show --id 01 --token dev --json"))
     S.add_selector_argument(p)
     C.add_token_arguments(p)
     C.add_json_argument(p)
     p.set_defaults(func=_cmd_show)
 
-    p = sub.add_parser("delete", help="delete the certificates a selector names (their keys stay)")
+    p = sub.add_parser("delete", help="delete the certificates a selector names (their keys stay)", **C.examples(
+        "strongroom cert delete 'Device Cert TLS' --token dev --pin-source file:user.pin"))
     S.add_selector_argument(p)
     C.add_token_arguments(p)
     C.add_json_argument(p)
     p.set_defaults(func=_cmd_delete)
 
-    p = sub.add_parser("export", help="write a certificate as PEM (or DER)")
+    p = sub.add_parser("export", help="write a certificate as PEM (or DER)", **C.examples(
+        "strongroom cert export device --token dev -o device.pem",
+        "strongroom cert export 'pkcs11:object=Device%20Cert%20TLS;id=%01' --token dev --der -o device.der"))
     S.add_selector_argument(p)
     p.add_argument("--der", action="store_true", help="DER instead of PEM")
     p.add_argument("-o", "--output", metavar="FILE", help="write here (default stdout)")

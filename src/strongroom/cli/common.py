@@ -41,10 +41,12 @@ def add_token_arguments(parser: argparse.ArgumentParser, *, so: bool = False) ->
     """--token, --module, --pin, --pin-source (and the SO variants when `so`)."""
     g = parser.add_argument_group("token")
     g.add_argument("--token", metavar="TOKEN",
-                   help="pkcs11: URI or token label (default: the only initialised token)")
+                   help="token label or pkcs11: URI (token/serial/slot-id select; pin-value/pin-source "
+                        "give the PIN; default: the only initialised token)")
     g.add_argument("--module", metavar="PATH",
                    help="PKCS#11 module to load (default: strongroom's own libstrongroom.so)")
-    g.add_argument("--pin", metavar="PIN", help="user PIN (prefer --pin-source: argv is visible to others)")
+    g.add_argument("--pin", metavar="PIN", help="user PIN (prefer --pin-source: argv is visible to others; "
+                                                "default: a URI's pin-value/pin-source, else a prompt)")
     g.add_argument("--pin-source", metavar="SRC", help="file:/path or env:NAME holding the user PIN")
     if so:
         g.add_argument("--so-pin", metavar="PIN", help="Security Officer PIN")

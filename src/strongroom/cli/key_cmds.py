@@ -13,10 +13,16 @@ SECRET_PREFIXES = ("aes", "generic", "hmac", "chacha20", "des3")
 
 
 def register(subparsers: Any) -> None:
-    key = subparsers.add_parser("key", help="generate, import, list, show, export and delete keys")
+    key = subparsers.add_parser("key", help="generate, import, list, show, export and delete keys",
+                                 **C.examples("strongroom key generate --type ec:p256 --label device --token dev --pin-source file:user.pin",
+                                              "strongroom key list --token dev --pin-source file:user.pin"))
     sub = key.add_subparsers(dest="key_command", metavar="KEY_COMMAND", required=True)
 
-    p = sub.add_parser("generate", help="generate a key (pair) inside the token")
+    p = sub.add_parser("generate", help="generate a key (pair) inside the token", **C.examples(
+        "strongroom key generate --type ec:p256 --label device --id 01 --token dev --pin-source file:user.pin",
+        "strongroom key generate --type ec:p256 --label 'Device Priv TLS Key' --public-label 'Device Pub TLS Key' "
+        "--token dev --pin-source file:user.pin",
+        "strongroom key generate --type aes:256 --label backup-aes --token dev --pin-source file:user.pin"))
     p.add_argument("--type", dest="kind", required=True, metavar="TYPE",
                    help="ec:p256|p384|p521|secp256k1, rsa:2048|3072|4096, ed25519, ed448, x25519, x448, "
                         "ml-dsa-44|65|87, ml-kem-768|1024, aes:128|192|256, generic:BITS, hmac:BITS")
@@ -35,13 +41,18 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=_cmd_generate)
 
     p = sub.add_parser("import", help="import a private key (PEM, DER, PKCS#8, PKCS#12 with its chain) "
-                                      "or a raw AES key (--type aes)")
+                                      "or a raw AES key (--type aes)", **C.examples(
+        "strongroom key import device.p12 --password-source env:P12_PASS --token dev --pin-source file:user.pin",
+        "strongroom key import device.pem --label 'Device Priv TLS Key' --public-label 'Device Pub TLS Key' "
+        "--cert-label 'Device Cert TLS' --token dev --pin-source file:user.pin",
+        "strongroom key import aes.hex --type aes --label backup-aes --token dev --pin-source file:user.pin"))
     p.add_argument("file", metavar="FILE", help="the key file ('-' for stdin)")
     p.add_argument("--label", help="CKA_LABEL (default: the PKCS#12 friendly name, else the certificate's CN, "
                         "else the file name)")
     p.add_argument("--id", dest="object_id", type=S.parse_id, metavar="HEX",
                    help="CKA_ID in hex (default: SHA-1 of the public key; random for AES)")
-    p.add_argument("--type", dest="kind", choices=("aes",), help="the file is a raw AES key (bytes or hex)")
+    p.add_argument("--type", dest="kind", choices=("aes",),
+                   help="the file is a raw AES key (16/24/32 bytes, or as many in hex)")
     p.add_argument("--password", metavar="PASSWORD", help="password of an encrypted PKCS#8 / PKCS#12")
     p.add_argument("--password-source", metavar="SRC", help="file:/path or env:NAME holding the password")
     p.add_argument("--extractable", action="store_true", help="allow the key to be exported again")
@@ -54,25 +65,32 @@ def register(subparsers: Any) -> None:
     C.add_json_argument(p)
     p.set_defaults(func=_cmd_import)
 
-    p = sub.add_parser("list", help="the keys on the token")
+    p = sub.add_parser("list", help="the keys on the token (private ones only with a PIN)", **C.examples(
+        "strongroom key list --token dev --pin-source file:user.pin", "strongroom key list --token 'pkcs11:slot-id=0?pin-source=file:user.pin' --json"))
     C.add_token_arguments(p)
     C.add_json_argument(p)
     p.set_defaults(func=_cmd_list)
 
-    p = sub.add_parser("show", help="the attributes of the keys a selector names")
+    p = sub.add_parser("show", help="the attributes of the keys a selector names", **C.examples(
+        "strongroom key show device --token dev --pin-source file:user.pin", "strongroom key show --id 01 --token dev --json"))
     S.add_selector_argument(p)
     C.add_token_arguments(p)
     C.add_json_argument(p)
     p.set_defaults(func=_cmd_show)
 
-    p = sub.add_parser("export-public", help="write a public key as PEM (or DER)")
+    p = sub.add_parser("export-public", help="write the public key of an identity (named by its public key, "
+                                              "private key or certificate) as PEM (or DER)", **C.examples(
+        "strongroom key export-public device --token dev -o device.pub.pem",
+        "strongroom key export-public 'Device Priv TLS Key' --token dev --pin-source file:user.pin --der -o device.pub.der"))
     S.add_selector_argument(p)
     p.add_argument("--der", action="store_true", help="DER instead of PEM")
     p.add_argument("-o", "--output", metavar="FILE", help="write here (default stdout)")
     C.add_token_arguments(p)
     p.set_defaults(func=_cmd_export_public)
 
-    p = sub.add_parser("delete", help="delete the private, public and secret keys a selector names")
+    p = sub.add_parser("delete", help="delete the private, public and secret keys a selector names", **C.examples(
+        "strongroom key delete device --id 01 --token dev --pin-source file:user.pin",
+        "strongroom key delete 'pkcs11:object=old;type=public' --token dev --pin-source file:user.pin   # the public half only"))
     S.add_selector_argument(p)
     C.add_token_arguments(p)
     C.add_json_argument(p)
@@ -151,6 +169,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
     if args.kind == "aes":
         if args.public_label is not None or args.cert_label is not None:
             C.fail("--public-label and --cert-label are for private keys: an AES key has neither",
+                   C.EXIT_USAGE)
+        if args.password is not None or args.password_source is not None:
+            C.fail("--password is for encrypted PKCS#8 / PKCS#12 files: a raw AES key file has none",
                    C.EXIT_USAGE)
         secret = keyfiles.read_aes(data, source)
         with C.open_token(args) as token:
