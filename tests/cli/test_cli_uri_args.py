@@ -3,8 +3,6 @@ slot-id, pin-value, pin-source, module-path) is honoured by every command that t
 token or an object, exactly as the Python API honours it."""
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from cli_support import USER_PIN, error_line

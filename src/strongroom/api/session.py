@@ -208,7 +208,10 @@ class Token(CreatingMixin, OperationsMixin):
         return self._mechanisms
 
     def has_mechanism(self, name: str) -> bool:
-        return mechanisms.mechanism(name) in self.mechanisms()
+        """True if the token offers the mechanism ("ECDSA_SHA256", "CKM_AES_GCM", "aes-gcm")."""
+        from .mechanisms import mechanism
+
+        return mechanism(name) in self.mechanisms()
 
     # -- finding objects ---------------------------------------------------------------
 

@@ -11,7 +11,8 @@ from . import selector as S
 
 def register(subparsers: Any) -> None:
     cert = subparsers.add_parser("cert", help="import, list, show, export and delete certificates",
-                                  **C.examples("strongroom cert import device.crt --token dev --pin-source file:user.pin",
+                                  **C.examples("strongroom cert import device.crt --token dev "
+                                               "--pin-source file:user.pin",
                                                "strongroom cert show device --token dev"))
     sub = cert.add_subparsers(dest="cert_command", metavar="CERT_COMMAND", required=True)
 

@@ -22,7 +22,8 @@ _USES = {"sign": ("private", "secret-key"), "verify": ("public", "secret-key"),
 _SIGN_MECHANISMS = ("ECDSA-SHA256|SHA384|SHA512, SHA256-RSA-PKCS, SHA256-RSA-PKCS-PSS (also SHA384-/SHA512-), "
                     "EDDSA, ML-DSA, SHA256-HMAC, AES-CMAC (default: by key type: ECDSA with the curve's "
                     "hash, SHA256-RSA-PKCS, EDDSA, ML-DSA, SHA256-HMAC, AES-CMAC)")
-_CRYPT_MECHANISMS = "AES-GCM, AES-CBC-PAD, AES-CTR, RSA-PKCS-OAEP (default: AES-GCM for AES, RSA-PKCS-OAEP with SHA-256)"
+_CRYPT_MECHANISMS = ("AES-GCM, AES-CBC-PAD, AES-CTR, RSA-PKCS-OAEP (default: AES-GCM for AES, "
+                     "RSA-PKCS-OAEP with SHA-256)")
 # Name prefixes/suffixes of mechanisms that only encrypt, or only sign (after normalising).
 _CRYPT_ONLY = ("AES_GCM", "AES_CBC", "AES_CTR", "AES_ECB", "RSA_PKCS_OAEP", "RSA_X_509")
 _SIGN_ONLY = ("ECDSA", "EDDSA", "ML_DSA", "AES_CMAC", "SHA1_RSA", "SHA224_RSA", "SHA256_RSA", "SHA384_RSA",

@@ -14,7 +14,8 @@ SECRET_PREFIXES = ("aes", "generic", "hmac", "chacha20", "des3")
 
 def register(subparsers: Any) -> None:
     key = subparsers.add_parser("key", help="generate, import, list, show, export and delete keys",
-                                 **C.examples("strongroom key generate --type ec:p256 --label device --token dev --pin-source file:user.pin",
+                                 **C.examples("strongroom key generate --type ec:p256 --label device --token dev "
+                                              "--pin-source file:user.pin",
                                               "strongroom key list --token dev --pin-source file:user.pin"))
     sub = key.add_subparsers(dest="key_command", metavar="KEY_COMMAND", required=True)
 
@@ -66,13 +67,15 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("list", help="the keys on the token (private ones only with a PIN)", **C.examples(
-        "strongroom key list --token dev --pin-source file:user.pin", "strongroom key list --token 'pkcs11:slot-id=0?pin-source=file:user.pin' --json"))
+        "strongroom key list --token dev --pin-source file:user.pin",
+        "strongroom key list --token 'pkcs11:slot-id=0?pin-source=file:user.pin' --json"))
     C.add_token_arguments(p)
     C.add_json_argument(p)
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("show", help="the attributes of the keys a selector names", **C.examples(
-        "strongroom key show device --token dev --pin-source file:user.pin", "strongroom key show --id 01 --token dev --json"))
+        "strongroom key show device --token dev --pin-source file:user.pin",
+        "strongroom key show --id 01 --token dev --json"))
     S.add_selector_argument(p)
     C.add_token_arguments(p)
     C.add_json_argument(p)
@@ -81,7 +84,8 @@ def register(subparsers: Any) -> None:
     p = sub.add_parser("export-public", help="write the public key of an identity (named by its public key, "
                                               "private key or certificate) as PEM (or DER)", **C.examples(
         "strongroom key export-public device --token dev -o device.pub.pem",
-        "strongroom key export-public 'Device Priv TLS Key' --token dev --pin-source file:user.pin --der -o device.pub.der"))
+        "strongroom key export-public 'Device Priv TLS Key' --token dev --pin-source file:user.pin "
+        "--der -o device.pub.der"))
     S.add_selector_argument(p)
     p.add_argument("--der", action="store_true", help="DER instead of PEM")
     p.add_argument("-o", "--output", metavar="FILE", help="write here (default stdout)")
@@ -90,7 +94,8 @@ def register(subparsers: Any) -> None:
 
     p = sub.add_parser("delete", help="delete the private, public and secret keys a selector names", **C.examples(
         "strongroom key delete device --id 01 --token dev --pin-source file:user.pin",
-        "strongroom key delete 'pkcs11:object=old;type=public' --token dev --pin-source file:user.pin   # the public half only"))
+        "strongroom key delete 'pkcs11:object=old;type=public' --token dev --pin-source file:user.pin"
+        "   # the public half only"))
     S.add_selector_argument(p)
     C.add_token_arguments(p)
     C.add_json_argument(p)

@@ -1,5 +1,6 @@
 """``strongroom objects``: every object on the token with every readable attribute — a
-debugging view; ``strongroom object set-label``: relabel one object. Sensitive or unextractable values come back from the API as
+debugging view; ``strongroom object set-label``: relabel one object.
+Sensitive or unextractable values come back from the API as
 "<sensitive>" and are printed as such; nothing here can reveal them."""
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ OBJECT_TYPES = ("private", "public", "cert", "secret-key", "data")
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("objects", help="debug listing of every object and its attributes "
                                               "(secret values shown as <sensitive>)", **C.examples(
-        "strongroom objects --token dev --pin-source file:user.pin", "strongroom objects --token dev --json   # public objects only"))
+        "strongroom objects --token dev --pin-source file:user.pin",
+        "strongroom objects --token dev --json   # public objects only"))
     C.add_token_arguments(p)
     C.add_json_argument(p)
     p.set_defaults(func=_cmd_objects)
@@ -24,8 +26,10 @@ def register(subparsers: Any) -> None:
         "strongroom object set-label old-name new-name --type cert --token dev --pin-source file:user.pin"))
     sub = obj.add_subparsers(dest="object_command", metavar="OBJECT_COMMAND", required=True)
     p = sub.add_parser("set-label", help="give one object a new CKA_LABEL (C_SetAttributeValue)", **C.examples(
-        "strongroom object set-label 'Device Priv TLS Key' 'Device Pub TLS Key' --type public --token dev --pin-source file:user.pin",
-        "strongroom object set-label 'pkcs11:id=%01;type=cert' 'Device Cert TLS' --token dev --pin-source file:user.pin"))
+        "strongroom object set-label 'Device Priv TLS Key' 'Device Pub TLS Key' --type public "
+        "--token dev --pin-source file:user.pin",
+        "strongroom object set-label 'pkcs11:id=%01;type=cert' 'Device Cert TLS' --token dev "
+        "--pin-source file:user.pin"))
     S.add_selector_argument(p)
     p.add_argument("new_label", metavar="NEW", help="the new CKA_LABEL")
     p.add_argument("--type", dest="object_type", choices=OBJECT_TYPES,
