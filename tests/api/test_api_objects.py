@@ -137,3 +137,10 @@ def test_find_all_and_set_label(token):
     assert token.find("pkcs11:object=dup-label-2").handle == second.handle
     for ref in token.find_all("pkcs11:id=%D0%01") + token.find_all(id=b"\xd0\x02"):
         token.destroy(ref)
+
+
+def test_has_mechanism(token):
+    """By any spelling of the name; an unknown name is Unsupported, not a NameError."""
+    assert token.has_mechanism("SHA256") and token.has_mechanism("ckm_sha256")
+    with pytest.raises(Unsupported):
+        token.has_mechanism("NO_SUCH_MECHANISM")

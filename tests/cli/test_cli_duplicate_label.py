@@ -36,3 +36,17 @@ def test_import_warns_for_the_public_and_cert_labels(token, tmp_path):
     proc = token.user("key", "import", str(tmp_path / "k.pem"), "--label", "x", "--cert-label", "c", code=2)
     assert error_line(proc) == (f"strongroom: error: {tmp_path / 'k.pem'}: --cert-label given but the file "
                                 "holds no certificate for the key")
+
+
+def test_cert_import_warns_for_a_label_in_use(token, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from cli_keys import certificate
+
+    ca = ec.generate_private_key(ec.SECP256R1())
+    token.user("key", "generate", "--type", "ec:p256", "--label", "dev", "--id", "0d")
+    (tmp_path / "ca.crt").write_bytes(certificate(ca, ca, "CA", "CA", ca=True).public_bytes(serialization.Encoding.PEM))
+    token.user("cert", "import", str(tmp_path / "ca.crt"), "--id", "c1", "--cert-label", "root")
+    proc = token.user("cert", "import", str(tmp_path / "ca.crt"), "--id", "c2", "--cert-label", "root")
+    assert _warning(proc) == f"strongroom: warning: the token already holds certificate 'root' (id c1): {HINT}"
