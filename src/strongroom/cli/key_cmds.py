@@ -304,7 +304,10 @@ def _cmd_export_public(args: argparse.Namespace) -> int:
 
     selector, flt = S.filters(args)
     with C.open_token(args, login=C.pin_given(args)) as token:
-        public, _ = S.public_key_of_identity(token, selector, flt)
+        public, ref = S.public_key_of_identity(token, selector, flt)
+    if public is None:
+        C.fail(f"the {ref.key_type} public key {ref.label!r} has no SubjectPublicKeyInfo encoding this tool "
+               "can write (pyca/cryptography does not support the key type)", C.EXIT_FAILURE)
     encoding = serialization.Encoding.DER if args.der else serialization.Encoding.PEM
     files.write_output(args.output, public.public_bytes(encoding,
                                                         serialization.PublicFormat.SubjectPublicKeyInfo))

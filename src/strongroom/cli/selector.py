@@ -55,8 +55,17 @@ def describe(selector: str | None, flt: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def _readable(token: Any, ref: Any) -> Any:
+    """The pyca public key of a token public-key object, or None when pyca cannot hold it
+    (ML-DSA, ML-KEM): the token can still verify with the object itself."""
+    try:
+        return token.public_key_of(ref)
+    except ValueError:
+        return None
+
+
 def public_key_of_identity(token: Any, selector: str | None, flt: dict[str, Any]) -> tuple[Any, Any]:
-    """(pyca public key, the token's public-key object or None) for whatever a selector
+    """(pyca public key or None, the token's public-key object or None) for whatever a selector
     names of one identity: objects sharing a CKA_ID are one key pair and its certificate
     (ESP32-style labels "Device Priv TLS Key" / "Device Pub TLS Key" / "Device Cert TLS"),
     so a private key's or a certificate's label resolves to the public key through the
@@ -74,13 +83,13 @@ def public_key_of_identity(token: Any, selector: str | None, flt: dict[str, Any]
     if len(publics) > 1:
         C.fail(f"{len(publics)} public keys match {what}: use a pkcs11: URI to tell them apart", C.EXIT_USAGE)
     if publics:
-        return token.public_key_of(publics[0]), publics[0]
+        return _readable(token, publics[0]), publics[0]
     ident = ids.pop()
     private = next((r for r in refs if r.type == "private"), None)
     same_id = [p for p in token.objects(id=ident, type="public") if ident
                and (private is None or p.key_type == private.key_type)]
     if len(same_id) == 1:
-        return token.public_key_of(same_id[0]), same_id[0]
+        return _readable(token, same_id[0]), same_id[0]
     if private is not None:
         try:
             return token.public_key_of(private), None
