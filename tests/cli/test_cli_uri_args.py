@@ -75,3 +75,10 @@ def test_export_public_without_login_takes_token_from_uri(two_tokens):
     proc = two_tokens("key", "export-public", "pkcs11:token=u;object=k;type=public", code=3)
     assert error_line(proc) == ("strongroom: error: no key or certificate matches "
                                 "'pkcs11:token=u;object=k;type=public' (private keys need a PIN: --pin-source)")
+
+
+def test_uri_module_path_loads_that_module(two_tokens, module):
+    two_tokens("sign", "--key", f"pkcs11:token=t;object=k?module-path={module}&pin-value={USER_PIN}", input=b"d")
+    proc = two_tokens("sign", "--key", f"pkcs11:token=t;object=k?module-path=/nonexistent.so&pin-value={USER_PIN}",
+                      input=b"d", code=1)
+    assert error_line(proc) == "strongroom: error: PKCS#11 module not found: /nonexistent.so"
