@@ -53,7 +53,7 @@ def register(subparsers: Any) -> None:
             S.add_selector_argument(p, name="key", option="--key")
             p.add_argument("--cert", metavar="FILE",
                            help="verify with this certificate's public key (PEM or DER), in software, "
-                                "instead of a key on the token")
+                                "instead of a key on the token (no token is opened)")
         else:
             S.add_selector_argument(p, name="key", option="--key")
         p.add_argument("-m", "--mechanism", metavar="M",

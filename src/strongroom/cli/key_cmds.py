@@ -228,8 +228,9 @@ def _store_bundle(token: Any, bundle: Any, label: str, object_id: bytes, args: a
             created.append(token.import_certificate(
                 cert, label=keyfiles.certificate_label(cert, f"{label} CA {n}"), id=cert_id))
     except Exception as exc:
-        _roll_back(token, created)
-        raise _nothing_stored(exc, len(created)) from None
+        error = _nothing_stored(exc, len(created), args)   # before the roll-back: the remedy
+        _roll_back(token, created)                         # reports the quota as it was hit
+        raise error from None
     except BaseException:
         _roll_back(token, created)
         raise
@@ -244,15 +245,18 @@ def _roll_back(token: Any, created: list[Any]) -> None:
             pass
 
 
-def _nothing_stored(exc: Exception, done: int) -> Exception:
-    """The import's error with what the user must know first: the token is unchanged."""
-    from .main import exit_code_for, _message
+def _nothing_stored(exc: Exception, done: int, args: argparse.Namespace) -> Exception:
+    """The import's error (with main's remedy for its CKR, e.g. which quota is full) and
+    what the user must know next: the token is unchanged."""
+    from . import main
 
-    code = exit_code_for(exc)
+    code = main.exit_code_for(exc)
     if code is None:
         return exc
+    remedy = getattr(main, "_with_remedy", None)
+    text = remedy(main._message(exc), exc, args) if remedy else main._message(exc)
     stored = f" ({done} object(s) created before it were removed again)" if done else ""
-    return C.CLIError(f"{_message(exc)}; nothing was stored{stored}", code)
+    return C.CLIError(f"{text}; nothing was stored{stored}", code)
 
 
 def _render_import(d: dict[str, Any]) -> str:
