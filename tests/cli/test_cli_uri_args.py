@@ -48,8 +48,11 @@ def test_token_uri_slot_id_and_pin_source(two_tokens, tmp_path):
 
 def test_token_uri_serial_selects(two_tokens):
     serial = next(t["serial"] for t in two_tokens.json("token", "list") if t["label"] == "t")
-    out = two_tokens.json("key", "list", "--token", f"pkcs11:serial={serial}?pin-value={USER_PIN}")
-    assert {o["label"] for o in out} == {"k"}
+    target = f"pkcs11:serial={serial}?pin-value={USER_PIN}"
+    out = two_tokens.json("key", "list", "--token", target)
+    assert {(o["label"], o["type"]) for o in out} == {("k", "private"), ("k", "public")}
+    two_tokens("key", "delete", "k", "--token", target)      # a command that insists on a PIN
+    assert two_tokens.json("key", "list", "--token", target) == []
 
 
 def test_uri_pin_value_wrong_is_an_auth_error(two_tokens):
