@@ -195,3 +195,12 @@ def test_readme_config_errors_are_the_real_ones(tmp_path):
         cli = _home_with(tmp_path / key.split()[0], key + "\n")
         real = error_line(cli("token", "list", code=2))
         assert real == line.replace(doc_path, str(cli.home / "strongroom.toml"))
+
+
+def test_missing_home_does_not_stop_verify_with_a_certificate(tmp_path):
+    """verify --cert FILE needs no token: no store check, and no home is created."""
+    home = tmp_path / "missing"
+    proc = CLI(home)("verify", "--cert", str(tmp_path / "absent.pem"), "--signature", "x", "-i", "y",
+                     check=False)
+    assert "no token store" not in proc.stderr.decode()
+    assert not home.exists()

@@ -104,6 +104,8 @@ def _check_own_store(args: argparse.Namespace) -> None:
     func = getattr(args, "func", None)
     if getattr(func, "__name__", "") in _NO_MODULE or not _uses_own_module(args):
         return
+    if getattr(args, "op", None) == "verify" and getattr(args, "cert", None) is not None:
+        return                          # verify --cert FILE runs in software, no token
     from ..config import ConfigError, load_config
 
     try:
