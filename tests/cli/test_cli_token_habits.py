@@ -148,6 +148,12 @@ def test_every_token_and_pin_command_has_examples_and_option_help(group, name, c
         assert action.help, f"{group} {name} {action.option_strings} has no help text"
 
 
+@pytest.mark.parametrize("group", ["token", "pin"])
+def test_token_and_pin_groups_have_examples(group, cli):
+    examples = cli.text(group, "--help").split("examples:\n", 1)[1].splitlines()
+    assert len(examples) == 2 and all(line.startswith(f"  strongroom {group} ") for line in examples)
+
+
 def test_no_option_a_command_ignores(cli):
     init = cli.text("token", "init", "--help")
     delete = cli.text("token", "delete", "--help")

@@ -28,7 +28,10 @@ def _add(sub: Any, name: str, text: str) -> argparse.ArgumentParser:
 
 
 def register(subparsers: Any) -> None:
-    pin = subparsers.add_parser("pin", help="set, unlock or change PINs")
+    pin = subparsers.add_parser("pin", help="set, unlock or change PINs",
+                                epilog="examples:\n" + _EXAMPLES["unlock"].splitlines()[0] + "\n"
+                                       + _EXAMPLES["change"].splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = pin.add_subparsers(dest="pin_command", metavar="PIN_COMMAND", required=True)
     for name, text in (("set", "the SO sets the user PIN (--pin / --pin-source is the new user PIN)"),
                        ("unlock", "the SO resets a locked user PIN (same as 'pin set')")):

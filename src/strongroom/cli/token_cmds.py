@@ -38,7 +38,10 @@ def _so_pin_arguments(group: Any) -> None:
 
 
 def register(subparsers: Any) -> None:
-    token = subparsers.add_parser("token", help="create, list, inspect and delete tokens")
+    token = subparsers.add_parser("token", help="create, list, inspect and delete tokens",
+                                  epilog="examples:\n" + _EXAMPLES["init"].splitlines()[0] + "\n"
+                                         + _EXAMPLES["info"].splitlines()[0],
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = token.add_subparsers(dest="token_command", metavar="TOKEN_COMMAND", required=True)
 
     p = _add(sub, "init", "initialise the free slot's token: sets the SO PIN and, with --pin / "
