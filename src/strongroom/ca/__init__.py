@@ -6,6 +6,7 @@ Everything here works on pyca key interfaces, so the CA key can be a token key f
 """
 from __future__ import annotations
 
-from .errors import CAError
+from .errors import CAAlreadyExists, CAError, CAInvalidInput, CANotFound, CAPinNeeded, CARefused, CAStateBroken
 
-__all__ = ["CAError"]
+__all__ = ["CAAlreadyExists", "CAError", "CAInvalidInput", "CANotFound", "CAPinNeeded", "CARefused",
+           "CAStateBroken"]

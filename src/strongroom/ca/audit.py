@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import CAError
+from .errors import CAInvalidInput, CAStateBroken
 
 GENESIS = "0" * 64
 REQUIRED = ("seq", "time", "event", "prev", "hash")
@@ -66,10 +66,10 @@ class AuditLog:
         """Append ``event`` (must hold ``"event"``, the event name) and return the full
         record as written. Refuses to extend a log whose last line is damaged."""
         if not isinstance(event.get("event"), str) or not event["event"]:
-            raise CAError("audit event needs a non-empty 'event' name", 2)
+            raise CAInvalidInput("audit event needs a non-empty 'event' name")
         reserved = set(event) & {"seq", "time", "prev", "hash"}
         if reserved:
-            raise CAError(f"audit event may not set {', '.join(sorted(reserved))}", 2)
+            raise CAInvalidInput(f"audit event may not set {', '.join(sorted(reserved))}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         try:
@@ -86,7 +86,7 @@ class AuditLog:
             line = canonical(record) + b"\n"
             written = os.write(fd, line)
             if written != len(line):
-                raise CAError(f"short write to audit log {self.path}")
+                raise CAStateBroken(f"short write to audit log {self.path}")
             os.fsync(fd)
             self._write_head(seq, record["hash"])
             return record
@@ -102,8 +102,8 @@ class AuditLog:
         data = os.pread(fd, size - start, start)
         while True:
             if not data.endswith(b"\n"):
-                raise CAError(f"audit log {self.path} ends with an incomplete record; "
-                              "run 'strongroom ca audit verify' and repair it before issuing")
+                raise CAStateBroken(f"audit log {self.path} ends with an incomplete record; "
+                                    "run 'strongroom ca audit verify' and repair it before issuing")
             body = data[:-1]
             cut = body.rfind(b"\n")
             if cut >= 0 or start == 0:
@@ -119,8 +119,8 @@ class AuditLog:
         except ValueError:
             ok = False
         if not ok:
-            raise CAError(f"audit log {self.path}: last record is damaged; "
-                          "run 'strongroom ca audit verify' before issuing")
+            raise CAStateBroken(f"audit log {self.path}: last record is damaged; "
+                                "run 'strongroom ca audit verify' before issuing")
         return record
 
     def _write_head(self, seq: int, digest: str) -> None:

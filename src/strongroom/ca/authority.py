@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import serialization
 
 from . import profile as P
 from .audit import AuditLog
-from .errors import CAError
+from .errors import CAAlreadyExists, CAInvalidInput, CANotFound, CARefused, CAStateBroken
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DEFAULT_KIND = "ec:p384"
@@ -88,9 +88,9 @@ class Authority:
             config = json.loads((directory / "ca.json").read_text())
             cert = x509.load_pem_x509_certificate((directory / "ca.pem").read_bytes())
         except FileNotFoundError:
-            raise CAError(f"no CA named {name!r} (looked in {directory})", 3) from None
+            raise CANotFound(f"no CA named {name!r} (looked in {directory})") from None
         except ValueError as exc:
-            raise CAError(f"CA {name!r}: damaged state in {directory}: {type(exc).__name__}", 1) from None
+            raise CAStateBroken(f"CA {name!r}: damaged state in {directory}: {type(exc).__name__}") from None
         return cls(name, directory, config, cert)
 
     @staticmethod
@@ -146,7 +146,7 @@ class Authority:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise CAError(f"CA {self.name!r} is busy: another {what} run holds it", 1) from None
+                raise CARefused(f"CA {self.name!r} is busy: another {what} run holds it") from None
             yield
         finally:
             os.close(fd)
@@ -155,8 +155,8 @@ class Authority:
         """Refuse to issue on top of a broken log: the break must be looked at first."""
         report = self.audit.verify()
         if not report.ok:
-            raise CAError(f"audit log of CA {self.name!r} is broken at line {report.line}: {report.error}; "
-                          f"see 'strongroom ca audit verify {self.name}' before issuing", 1)
+            raise CAStateBroken(f"audit log of CA {self.name!r} is broken at line {report.line}: {report.error}; "
+                                f"see 'strongroom ca audit verify {self.name}' before issuing")
 
     # -- using the key -----------------------------------------------------------------
     def key(self, token: Any) -> Any:
@@ -167,11 +167,11 @@ class Authority:
         try:
             key = token.private_key(id=self.key_id)
         except ObjectNotFound:
-            raise CAError(f"CA {self.name!r}: its key (id {self.config['key_id']}) is not on "
-                          f"token {token.info.get('label')!r}", 3) from None
+            raise CANotFound(f"CA {self.name!r}: its key (id {self.config['key_id']}) is not on "
+                             f"token {token.info.get('label')!r}") from None
         if spki_sha256(key.public_key()) != spki_sha256(self.certificate.public_key()):
-            raise CAError(f"CA {self.name!r}: the key with id {self.config['key_id']} on this token "
-                          "does not match the CA certificate", 1)
+            raise CARefused(f"CA {self.name!r}: the key with id {self.config['key_id']} on this token "
+                            "does not match the CA certificate")
         return key
 
     def issue(self, token: Any, csr: x509.CertificateSigningRequest, profile: P.Profile, *,
@@ -296,16 +296,16 @@ class Authority:
         the same serial is refused (the first one's date and reason stand)."""
         wanted = normalise_serial(serial)
         if reason is not None and reason not in REVOCATION_REASONS:
-            raise CAError(f"unknown revocation reason {reason!r}; known: {', '.join(REVOCATION_REASONS)}", 2)
+            raise CAInvalidInput(f"unknown revocation reason {reason!r}; known: {', '.join(REVOCATION_REASONS)}")
         self.require_sound_audit()
         records = {r["serial"]: r for _, r in self._issue_lines()}
         if wanted not in records:
-            raise CAError(f"CA {self.name!r} has not issued a certificate with serial {wanted} "
-                          f"(see {self.issued_dir})", 3)
+            raise CANotFound(f"CA {self.name!r} has not issued a certificate with serial {wanted} "
+                             f"(see {self.issued_dir})")
         earlier = self.revocations().get(wanted)
         if earlier is not None:
-            raise CAError(f"serial {wanted} was already revoked at {earlier['revoked_at']}"
-                          f" ({earlier.get('reason') or 'no reason given'})", 1)
+            raise CARefused(f"serial {wanted} was already revoked at {earlier['revoked_at']}"
+                            f" ({earlier.get('reason') or 'no reason given'})")
         return self.audit.append({
             "event": "revoke", "serial": wanted, "reason": reason,
             "subject": records[wanted].get("subject"), "cert_sha256": records[wanted]["cert_sha256"],
@@ -316,7 +316,7 @@ class Authority:
         """A CRL of every revocation in the log, signed on the token by the CA key; its
         CRL number is one more than the last CRL's, and the CRL is itself logged."""
         if not isinstance(days, int) or days < 1:
-            raise CAError(f"--days must be a positive number of days, not {days!r}", 2)
+            raise CAInvalidInput(f"--days must be a positive number of days, not {days!r}")
         self.require_sound_audit()
         key = self.key(token)
         number = 1 + sum(1 for r in self.audit.records() if r.get("event") == "crl")
@@ -377,7 +377,7 @@ def normalise_serial(text: str) -> str:
     try:
         return format(int(cleaned, 16), "x")
     except ValueError:
-        raise CAError(f"bad serial {text!r}: give it in hex, as 'ca issue' prints it", 2) from None
+        raise CAInvalidInput(f"bad serial {text!r}: give it in hex, as 'ca issue' prints it") from None
 
 
 def ca_key_refusal(token_info: dict[str, Any], refs: Any, home: Path | None = None) -> str | None:
@@ -412,7 +412,7 @@ def cas_using(token_info: dict[str, Any], key_id: bytes | None, home: Path | Non
 
 def check_name(name: str) -> None:
     if not isinstance(name, str) or not NAME_RE.match(name):
-        raise CAError(f"bad CA name {name!r}: use letters, digits, '.', '_' or '-' (up to 64)", 2)
+        raise CAInvalidInput(f"bad CA name {name!r}: use letters, digits, '.', '_' or '-' (up to 64)")
 
 
 def store_certificate(token: Any, cert: x509.Certificate, *, key_id: bytes, label: str) -> bool:
@@ -434,13 +434,13 @@ def init_ca(name: str, token: Any, *, subject: str, kind: str = DEFAULT_KIND, va
     directory. On failure nothing is left behind: the key is destroyed, the directory removed."""
     check_name(name)
     if kind not in CA_KINDS:
-        raise CAError(f"CA key type {kind!r} not supported; use one of {', '.join(CA_KINDS)}", 2)
+        raise CAInvalidInput(f"CA key type {kind!r} not supported; use one of {', '.join(CA_KINDS)}")
     name_obj = P.parse_subject(subject)
     profile = P.Profile(validity_days=validity_days, is_ca=True, path_length=path_length)
     root = ca_root(home)
     final = root / name
     if final.exists():
-        raise CAError(f"a CA named {name!r} already exists in {final}", 2)
+        raise CAAlreadyExists(f"a CA named {name!r} already exists in {final}")
     if parent is not None:
         parent_key = parent.key(parent_token or token)     # fail before generating anything
     label = key_label or f"CA {name}"

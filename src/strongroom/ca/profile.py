@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from .errors import CAError
+from .errors import CAInvalidInput, CARefused
 
 KEY_USAGES = ("digitalSignature", "contentCommitment", "keyEncipherment", "dataEncipherment",
               "keyAgreement", "keyCertSign", "cRLSign", "encipherOnly", "decipherOnly")
@@ -55,18 +55,18 @@ class Profile:
 
     def __post_init__(self) -> None:
         if not isinstance(self.validity_days, int) or self.validity_days < 1:
-            raise CAError(f"validity must be a positive number of days, not {self.validity_days!r}", 2)
+            raise CAInvalidInput(f"validity must be a positive number of days, not {self.validity_days!r}")
         for name in self.key_usage or ():
             if name not in _KU_FIELDS:
-                raise CAError(f"unknown key usage {name!r}; known: {', '.join(KEY_USAGES)}", 2)
+                raise CAInvalidInput(f"unknown key usage {name!r}; known: {', '.join(KEY_USAGES)}")
         for name in self.extended_key_usage:
             if name not in EKUS:
-                raise CAError(f"unknown extended key usage {name!r}; known: {', '.join(EKUS)}", 2)
+                raise CAInvalidInput(f"unknown extended key usage {name!r}; known: {', '.join(EKUS)}")
         if self.path_length is not None:
             if not self.is_ca:
-                raise CAError("a path length only applies to a CA certificate (--ca)", 2)
+                raise CAInvalidInput("a path length only applies to a CA certificate (--ca)")
             if self.path_length < 0:
-                raise CAError(f"path length must be >= 0, not {self.path_length}", 2)
+                raise CAInvalidInput(f"path length must be >= 0, not {self.path_length}")
         for entry in self.san:
             parse_san(entry)
 
@@ -82,15 +82,15 @@ DEVICE_PROFILE = Profile(validity_days=825, extended_key_usage=("clientAuth", "s
 def parse_subject(text: str) -> x509.Name:
     """An RFC 4514 string ("CN=dev-001,O=Acme"; commas inside values escaped "\\,")."""
     if not text or not text.strip():
-        raise CAError("subject is empty; give it as 'CN=name[,O=org,...]'", 2)
+        raise CAInvalidInput("subject is empty; give it as 'CN=name[,O=org,...]'")
     try:
         name = x509.Name.from_rfc4514_string(text.strip())
     except ValueError as exc:
         detail = f": {exc}" if str(exc) else ""
-        raise CAError(f"bad subject {text!r}: expected NAME=value[,NAME=value...] with "
-                      f"NAME one of CN, O, OU, C, ST, L, DC, UID{detail}", 2) from None
+        raise CAInvalidInput(f"bad subject {text!r}: expected NAME=value[,NAME=value...] with "
+                             f"NAME one of CN, O, OU, C, ST, L, DC, UID{detail}") from None
     if not list(name):
-        raise CAError(f"bad subject {text!r}: no attributes", 2)
+        raise CAInvalidInput(f"bad subject {text!r}: no attributes")
     return name
 
 
@@ -98,7 +98,7 @@ def parse_san(text: str) -> x509.GeneralName:
     """One subjectAltName entry from "TYPE:value" (TYPE: DNS, IP, URI, email)."""
     kind, sep, value = text.partition(":")
     if not sep or not value:
-        raise CAError(f"bad SAN {text!r}: expected DNS:name, IP:address, URI:uri or email:address", 2)
+        raise CAInvalidInput(f"bad SAN {text!r}: expected DNS:name, IP:address, URI:uri or email:address")
     kind = kind.strip().lower()
     try:
         if kind == "dns":
@@ -116,8 +116,8 @@ def parse_san(text: str) -> x509.GeneralName:
                 raise ValueError("an email address needs '@'")
             return x509.RFC822Name(value)
     except ValueError as exc:
-        raise CAError(f"bad SAN {text!r}: {exc}", 2) from None
-    raise CAError(f"bad SAN {text!r}: type must be DNS, IP, URI or email", 2)
+        raise CAInvalidInput(f"bad SAN {text!r}: {exc}") from None
+    raise CAInvalidInput(f"bad SAN {text!r}: type must be DNS, IP, URI or email")
 
 
 def parse_list(text: str | None) -> tuple[str, ...]:
@@ -135,7 +135,7 @@ def hash_for(key: object) -> hashes.HashAlgorithm | None:
         return hashes.SHA512() if size > 384 else hashes.SHA384() if size > 256 else hashes.SHA256()
     if isinstance(key, rsa.RSAPrivateKey):
         return hashes.SHA256() if key.key_size < 3072 else hashes.SHA384()
-    raise CAError(f"cannot sign certificates with a {type(key).__name__}: use an EC, RSA or Ed25519 key", 2)
+    raise CAInvalidInput(f"cannot sign certificates with a {type(key).__name__}: use an EC, RSA or Ed25519 key")
 
 
 def build_csr(key: object, subject: x509.Name | str, san: Sequence[str] = ()) -> x509.CertificateSigningRequest:
@@ -153,7 +153,7 @@ def load_csr(data: bytes, source: str = "CSR") -> x509.CertificateSigningRequest
     try:
         csr = (x509.load_pem_x509_csr(data) if b"-----BEGIN" in data else x509.load_der_x509_csr(data))
     except ValueError:
-        raise CAError(f"{source}: not a PKCS#10 certificate request (PEM or DER)", 2) from None
+        raise CAInvalidInput(f"{source}: not a PKCS#10 certificate request (PEM or DER)") from None
     check_csr(csr, source)
     return csr
 
@@ -165,13 +165,13 @@ def check_csr(csr: x509.CertificateSigningRequest, source: str = "CSR") -> None:
     except (ValueError, TypeError, UnsupportedAlgorithm):     # a key or algorithm pyca cannot check
         valid = False
     if not valid:
-        raise CAError(f"{source}: the request's signature does not verify with its own public key", 2)
+        raise CAInvalidInput(f"{source}: the request's signature does not verify with its own public key")
 
 
 def self_signed(key: object, subject: x509.Name | str, profile: Profile = CA_PROFILE) -> x509.Certificate:
     """A root CA certificate signed by ``key`` itself."""
     if not profile.is_ca:
-        raise CAError("a self-signed certificate here is always a CA: use a CA profile", 2)
+        raise CAInvalidInput("a self-signed certificate here is always a CA: use a CA profile")
     name = parse_subject(subject) if isinstance(subject, str) else subject
     public = key.public_key()  # type: ignore[attr-defined]
     now = datetime.now(timezone.utc)
@@ -227,17 +227,17 @@ def _check_can_issue(ca_cert: x509.Certificate, profile: Profile) -> None:
     except x509.ExtensionNotFound:
         bc = None
     if bc is None or not bc.ca:
-        raise CAError(f"{ca_cert.subject.rfc4514_string()} is not a CA certificate", 2)
+        raise CAInvalidInput(f"{ca_cert.subject.rfc4514_string()} is not a CA certificate")
     if profile.is_ca and bc.path_length is not None:
         if bc.path_length == 0:
-            raise CAError(f"{ca_cert.subject.rfc4514_string()} has path length 0: it cannot "
-                          "issue sub-CA certificates", 2)
+            raise CAInvalidInput(f"{ca_cert.subject.rfc4514_string()} has path length 0: it cannot "
+                                 "issue sub-CA certificates")
         if profile.path_length is None or profile.path_length >= bc.path_length:
-            raise CAError(f"a sub-CA of {ca_cert.subject.rfc4514_string()} needs a path length "
-                          f"below {bc.path_length} (--path-length)", 2)
+            raise CAInvalidInput(f"a sub-CA of {ca_cert.subject.rfc4514_string()} needs a path length "
+                                 f"below {bc.path_length} (--path-length)")
     now = datetime.now(timezone.utc)
     if ca_cert.not_valid_after_utc <= now:
-        raise CAError(f"the CA certificate {ca_cert.subject.rfc4514_string()} has expired", 1)
+        raise CARefused(f"the CA certificate {ca_cert.subject.rfc4514_string()} has expired")
 
 
 def _add_common(builder: x509.CertificateBuilder, profile: Profile, public: object,
@@ -265,7 +265,7 @@ def _key_usage(profile: Profile, public: object) -> x509.KeyUsage:
     for name in names:
         flags[_KU_FIELDS[name]] = True
     if (flags["encipher_only"] or flags["decipher_only"]) and not flags["key_agreement"]:
-        raise CAError("encipherOnly/decipherOnly need keyAgreement", 2)
+        raise CAInvalidInput("encipherOnly/decipherOnly need keyAgreement")
     return x509.KeyUsage(**flags)
 
 

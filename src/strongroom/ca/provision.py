@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Sequence, TextIO
 
 from . import profile as P
 from .authority import Authority, serial_hex, spki_sha256, store_certificate
-from .errors import CAError
+from .errors import CAError, CAInvalidInput, CANotFound, CARefused
 
 PRIV_LABEL = "Device Priv TLS Key"
 PUB_LABEL = "Device Pub TLS Key"
@@ -31,6 +31,22 @@ DEVICE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,31}$")   # a token label
 CSV_COLUMNS = ("device_id", "device", "id")
 
 TokenOpener = Callable[[str], AbstractContextManager[Any]]
+
+
+def _device_failures() -> tuple[type[BaseException], ...]:
+    """What means "this device failed" (recorded, and with --keep-going the run goes on):
+    the token refused or is unreachable (the API's StrongroomError, a python-pkcs11 error
+    it let through), the CA refused (CAError), a file could not be written (OSError)."""
+    from ..api.errors import StrongroomError
+
+    kinds: list[type[BaseException]] = [StrongroomError, CAError, OSError]
+    try:
+        from pkcs11.exceptions import PKCS11Error
+    except ImportError:
+        pass
+    else:
+        kinds.append(PKCS11Error)
+    return tuple(kinds)
 
 
 @dataclass
@@ -75,14 +91,14 @@ class Summary:
 # -- which devices ---------------------------------------------------------------------
 def check_device_id(device: str, where: str = "device id") -> str:
     if not isinstance(device, str) or not DEVICE_RE.match(device):
-        raise CAError(f"bad {where} {device!r}: 1-32 characters from letters, digits and ._:@- "
-                      "(it becomes a token label and a CKA_ID)", 2)
+        raise CAInvalidInput(f"bad {where} {device!r}: 1-32 characters from letters, digits and ._:@- "
+                             "(it becomes a token label and a CKA_ID)")
     return device
 
 
 def devices_from_count(count: int, prefix: str = "dev-", start: int = 1, width: int = 4) -> list[str]:
     if count < 1:
-        raise CAError(f"--count must be at least 1, not {count}", 2)
+        raise CAInvalidInput(f"--count must be at least 1, not {count}")
     return [check_device_id(f"{prefix}{n:0{width}d}") for n in range(start, start + count)]
 
 
@@ -92,15 +108,15 @@ def devices_from_csv(path: Path, column: str | None = None) -> list[str]:
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise CAError(f"{path}: no such file", 3) from None
+        raise CANotFound(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise CAError(f"{path}: cannot read ({type(exc).__name__})", 2) from None
+        raise CAInvalidInput(f"{path}: cannot read ({type(exc).__name__})") from None
     reader = csv.DictReader(text.splitlines())
     header = [h.strip() for h in reader.fieldnames or []]
     wanted = [column] if column else [c for c in CSV_COLUMNS if c in header]
     if not wanted or wanted[0] not in header:
-        raise CAError(f"{path}: no device id column (header has {', '.join(header) or 'nothing'}; "
-                      f"expected {column or ' or '.join(CSV_COLUMNS)})", 2)
+        raise CAInvalidInput(f"{path}: no device id column (header has {', '.join(header) or 'nothing'}; "
+                             f"expected {column or ' or '.join(CSV_COLUMNS)})")
     col = wanted[0]
     seen: dict[str, int] = {}
     out: list[str] = []
@@ -112,11 +128,11 @@ def devices_from_csv(path: Path, column: str | None = None) -> list[str]:
             continue
         check_device_id(value, f"device id on line {line} of {path}")
         if value in seen:
-            raise CAError(f"{path}: device {value!r} on line {line} repeats line {seen[value]}", 2)
+            raise CAInvalidInput(f"{path}: device {value!r} on line {line} repeats line {seen[value]}")
         seen[value] = line
         out.append(value)
     if not out:
-        raise CAError(f"{path}: no device ids in column {col!r}", 2)
+        raise CAInvalidInput(f"{path}: no device ids in column {col!r}")
     return out
 
 
@@ -169,7 +185,7 @@ def render(template: str, device: str) -> str:
     try:
         return template.format(device=device)
     except (KeyError, IndexError, ValueError) as exc:
-        raise CAError(f"bad template {template!r}: only {{device}} may be used ({exc})", 2) from None
+        raise CAInvalidInput(f"bad template {template!r}: only {{device}} may be used ({exc})") from None
 
 
 def device_san(templates: Iterable[str], device: str) -> tuple[str, ...]:
@@ -198,6 +214,7 @@ def provision(ca: Authority, ca_token: Any, devices: Sequence[str], token_for_de
         P.parse_subject(render(subject, device))
         device_san(templates, device)
     ca_key = ca.key(ca_token)
+    device_failures = _device_failures()
     summary = Summary(planned=len(devices))
     started = time.monotonic()
     with ca.exclusive("provision"):
@@ -211,7 +228,7 @@ def provision(ca: Authority, ca_token: Any, devices: Sequence[str], token_for_de
                     result = provision_one(ca, ca_token, ca_key, token, device, issued, kind=kind,
                                            profile=profile.with_(san=sans), subject=render(subject, device),
                                            san=sans, kept=kept)
-            except Exception as exc:
+            except device_failures as exc:        # anything else is a bug: it propagates
                 result = DeviceResult(device, "failed", detail=" ".join((str(exc) or type(exc).__name__).split()),
                                       kept="; ".join(kept) or None)
             summary.results.append(result)
@@ -263,8 +280,8 @@ def _device_key(token: Any, key_id: bytes, kind: str) -> tuple[Any, bool]:
     happen to share the CKA_ID are left alone."""
     privates = token.objects(id=key_id, type="private")
     if len(privates) > 1:
-        raise CAError(f"{len(privates)} private keys with CKA_ID {key_id.hex()} on token "
-                      f"{token.info.get('label')!r}: resolve by hand", 1)
+        raise CARefused(f"{len(privates)} private keys with CKA_ID {key_id.hex()} on token "
+                        f"{token.info.get('label')!r}: resolve by hand")
     if privates:
         return token.private_key(id=key_id), True
     for stray in token.objects(id=key_id, type="public", label=PUB_LABEL):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .errors import CAError
+from .errors import CAPinNeeded
 
 
 def _flags(info: dict[str, Any]) -> set[str]:
@@ -26,16 +26,16 @@ def open_or_create(label: str, *, user_pin: str, so_pin: Callable[[], str | None
     if not exists:
         so = so_pin()
         if so is None:
-            raise CAError(f"token {label!r} does not exist; give --so-pin-source (or --so-pin) "
-                          "to create it", 4)
+            raise CAPinNeeded(f"token {label!r} does not exist; give --so-pin-source (or --so-pin) "
+                              "to create it")
         admin.init_token(module, None, so, label)
     with strongroom.open(label, module=module) as probe:
         ready = "USER_PIN_INITIALIZED" in _flags(probe.info)
     if not ready:
         so = so_pin()
         if so is None:
-            raise CAError(f"token {label!r} has no user PIN yet; give --so-pin-source (or --so-pin) "
-                          "to set it", 4)
+            raise CAPinNeeded(f"token {label!r} has no user PIN yet; give --so-pin-source (or --so-pin) "
+                              "to set it")
         with strongroom.open(label, so_pin=so, module=module) as token:
             token.init_pin(user_pin)
     return strongroom.open(label, pin=user_pin, module=module)

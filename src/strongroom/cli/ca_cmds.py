@@ -126,13 +126,15 @@ def _same_token(ca: Any, token: Any) -> bool:
 
 @contextmanager
 def _ca_exit_codes() -> Iterator[None]:
-    """CAError carries its own exit code; the CLI framework knows the rest."""
+    """A CAError leaves with its class's exit code (main.py's table); the CLI framework
+    knows the rest."""
     from ..ca.errors import CAError
+    from .main import ca_exit_code
 
     try:
         yield
     except CAError as exc:
-        C.fail(str(exc), exc.code)
+        C.fail(str(exc), ca_exit_code(exc))
 
 
 def _write_output(path: str | None, data: bytes) -> None:

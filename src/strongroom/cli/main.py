@@ -131,13 +131,41 @@ def _check_own_store(args: argparse.Namespace) -> None:
         C.fail(f"cannot create {_home_name(home)}: {exc.strerror or exc}", C.EXIT_FAILURE)
 
 
+def _ca_exit_codes() -> dict[type, int]:
+    """The one table from the CA's error classes (ca/errors.py) to exit codes (README
+    "Command line"); a test checks that it names every class."""
+    from ..ca import errors as CA
+
+    return {
+        CA.CAInvalidInput: C.EXIT_USAGE,
+        CA.CAAlreadyExists: C.EXIT_USAGE,
+        CA.CANotFound: C.EXIT_NOT_FOUND,
+        CA.CARefused: C.EXIT_FAILURE,
+        CA.CAStateBroken: C.EXIT_FAILURE,
+        CA.CAPinNeeded: C.EXIT_AUTH,
+        CA.CAError: C.EXIT_FAILURE,
+    }
+
+
+def ca_exit_code(exc: BaseException) -> int:
+    """The exit code of a CA error: its class's entry in the table, or its nearest base's."""
+    table = _ca_exit_codes()
+    for cls in type(exc).__mro__:
+        if cls in table:
+            return table[cls]
+    return C.EXIT_FAILURE
+
+
 def exit_code_for(exc: BaseException) -> int | None:
     """The exit code of an error the CLI reports in one line, or None for a bug."""
+    from ..ca.errors import CAError
     from ..pinsource import PinSourceError
     from ..uri import URIError
 
     if isinstance(exc, C.CLIError):
         return exc.code
+    if isinstance(exc, CAError):        # before ValueError: a CAError is one
+        return ca_exit_code(exc)
     try:
         from ..api import errors as E
     except ImportError:         # the API not installed/importable: only our own errors map
