@@ -599,12 +599,18 @@ def _refuse(h: int, slot: str, rv: int) -> int:
     raise CKRError(rv)          # pragma: no cover - the core always raises
 
 
-def _input_rv(p: Any, n: int, slot: str) -> int:
-    """0 when (p, n) is an input the ABI may read, else the code that refuses it."""
+def _too_long(slot: str) -> int:
+    """The code for a data input of ``slot``'s operation above max_data_len."""
+    return _TOO_LONG.get(slot, _DATA_LEN_RANGE)
+
+
+def _input_rv(p: Any, n: int, too_long: int) -> int:
+    """0 when (p, n) is an input the ABI may read, else the code that refuses it
+    (``too_long`` when it is longer than max_data_len)."""
     if n and not p:
         return _ARGUMENTS_BAD
     if n > _max_data_len[0]:
-        return _TOO_LONG.get(slot, _DATA_LEN_RANGE)
+        return too_long
     return 0
 
 
@@ -623,7 +629,7 @@ def _single(name: str, view: bool = False, into: bool = False) -> Callable:
 
     def f(h: int, pIn: Any, ulIn: int, pOut: Any, pulOut: Any) -> int:
         if ulIn > _max_data_len[0] or not pulOut or (ulIn and not pIn):
-            return _refuse(h, slot, _input_rv(pIn, ulIn, slot) or _ARGUMENTS_BAD)
+            return _refuse(h, slot, _input_rv(pIn, ulIn, _too_long(slot)) or _ARGUMENTS_BAD)
         try:
             if ulIn >= minimum:
                 if into and pOut:
@@ -666,9 +672,10 @@ def _feed(name: str) -> Callable:
     """Input-only calls: (h, data, len) -> core(h, data)."""
     core = _method(name)
     slot = _slot_of(name)
+    too_long = _too_long(slot)
 
     def f(h: int, p: Any, n: int) -> int:
-        rv = _input_rv(p, n, slot)
+        rv = _input_rv(p, n, too_long)
         if rv:
             return _refuse(h, slot, rv)
         core(h, _buffer(p, n)[:] if n else b"")
@@ -726,7 +733,7 @@ def sr_py_DigestKey(h: int, hKey: int) -> int:
 
 @_extern
 def sr_py_Verify(h: int, pData: Any, ulDataLen: int, pSig: Any, ulSigLen: int) -> int:
-    rv = _input_rv(pData, ulDataLen, "verify") or _input_rv(pSig, ulSigLen, "verify_recover")
+    rv = _input_rv(pData, ulDataLen, _DATA_LEN_RANGE) or _input_rv(pSig, ulSigLen, _SIGNATURE_LEN_RANGE)
     if rv:
         return _refuse(h, "verify", rv)
     _verify(h, _data(pData, ulDataLen), _data(pSig, ulSigLen))
@@ -735,7 +742,7 @@ def sr_py_Verify(h: int, pData: Any, ulDataLen: int, pSig: Any, ulSigLen: int) -
 
 @_extern
 def sr_py_VerifyFinal(h: int, pSig: Any, ulSigLen: int) -> int:
-    rv = _input_rv(pSig, ulSigLen, "verify_recover")     # a signature: SIGNATURE_LEN_RANGE
+    rv = _input_rv(pSig, ulSigLen, _SIGNATURE_LEN_RANGE)
     if rv:
         return _refuse(h, "verify", rv)
     _verify_final(h, _data(pSig, ulSigLen))
@@ -871,7 +878,7 @@ def _message_inputs(h: int, slot: str, ul_aad: int, ul_data: int) -> None:
     if ul_aad > limit:
         _refuse(h, slot, _DATA_LEN_RANGE)
     if ul_data > limit:
-        _refuse(h, slot, _TOO_LONG.get(slot, _DATA_LEN_RANGE))
+        _refuse(h, slot, _too_long(slot))
 
 
 def _message_param(h: int, encrypt: bool, p: Any, n: int) -> tuple[Any, Any]:

@@ -190,5 +190,9 @@ class Store(ABC):
         key leaves its memory: logout, last session closed, C_Finalize). A store that
         keeps no derived keys has nothing to do."""
 
+    def forget_keys_in_child(self) -> None:
+        """``forget_keys`` in a forked child, without taking any lock (a lock held by a
+        thread of the parent stays held for ever in the child; only this thread survived)."""
+
     @abstractmethod
     def close(self) -> None: ...

@@ -675,6 +675,9 @@ class SqliteStore(Store):
         with self._lock:
             _wipe_keys(self._keys)
 
+    def forget_keys_in_child(self) -> None:
+        _wipe_keys(self._keys)
+
     def close(self) -> None:
         with self._lock:
             _wipe_keys(self._keys)

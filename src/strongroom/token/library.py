@@ -111,8 +111,8 @@ class Library:
         only this thread survived the fork)."""
         for state in self._logins.values():
             state.clear()
-        for keys in list(getattr(self._store, "_keys", {}).values()):
-            keys.wipe()
+        if self._store is not None:
+            self._store.forget_keys_in_child()
         self._lock = threading.RLock()
         if self._store is not None:
             _abandoned.append(self._store)
@@ -584,8 +584,7 @@ class Library:
                 if not SESSION_HANDLE_BASE <= key:
                     # A token object: one PRAGMA data_version sees another process's
                     # commit. Session objects live in this process only: no store read.
-                    objects.refresh()
-                    version = objects._seen_version   # what _check_key_alive compares with
+                    version = objects.refresh()   # what _check_key_alive compares with
                 try:
                     ref = objects.get(key, self._visibility(session))
                 except CKRError as exc:

@@ -146,14 +146,16 @@ class ObjectManager:
             kept = wipe_all(retired)
             self._retired = (kept + self._retired)[-4096:]
 
-    def refresh(self) -> None:
-        """Drop cached token objects if another process committed since we last looked."""
+    def refresh(self) -> int:
+        """Drop cached token objects if another process committed since we last looked;
+        returns the store's data version the cache now reflects."""
         version = self.store.data_version()
         if version != self._seen_version:
             with self._lock:
                 self._flush_caches()
                 self._seen_version = version
             self.sweep()
+        return version
 
     def forget_token_objects(self) -> None:
         with self._lock:
