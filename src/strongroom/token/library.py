@@ -33,7 +33,7 @@ from .objects import SESSION_HANDLE_BASE, ObjectManager, Visibility
 from .sessions import ActiveOperation, OpSlot, Session
 from .types import (
     InitArgs, LibraryInfo, Mechanism, MechanismInfo, SessionInfo, SlotInfo, TokenInfo,
-    Unavailable,
+    TokenRemoved, TokenUsage, Unavailable,
 )
 
 
@@ -278,6 +278,35 @@ class Library:
             if old_login is not None:
                 old_login.clear()
             self.objects.drop_token(record.token_id)
+
+    def token_usage(self, slot_id: int) -> TokenUsage:
+        """Store figures of the token in ``slot_id`` (vendor function SR_GetTokenUsage)."""
+        self._require_init()
+        assert self.config is not None
+        record = self._token_in(slot_id)
+        if record is None:
+            raise CKRError(CKR.TOKEN_NOT_RECOGNIZED, "the token in this slot is not initialised")
+        c = self.config
+        return TokenUsage(record.object_count, record.bytes_used, c.quota_objects, c.quota_bytes,
+                          record.user_failures, record.so_failures, c.pin_max_tries)
+
+    def delete_token(self, slot_id: int) -> TokenRemoved:
+        """Remove the token in ``slot_id`` and all its objects, without any PIN (vendor
+        function SR_DeleteToken; ``strongroom token delete|reset``, which only the owner of
+        the store runs). Its store rows are scrubbed from the files before this returns."""
+        self._require_init()
+        with self._lock:
+            record = self._token_in(slot_id)
+            if record is None:
+                raise CKRError(CKR.TOKEN_NOT_RECOGNIZED, "the token in this slot is not initialised")
+            if any(s.slot_id == slot_id for s in self._sessions.values()):
+                raise CKRError(CKR.SESSION_EXISTS)
+            self.store.delete_token(record.token_id)
+            old_login = self._logins.pop(record.token_id, None)
+            if old_login is not None:
+                old_login.clear()
+            self.objects.drop_token(record.token_id)
+            return TokenRemoved(record.label, record.serial, record.slot_id, record.object_count)
 
     # --- sessions -----------------------------------------------------------------------------
     def _session(self, handle: int) -> Session:

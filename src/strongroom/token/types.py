@@ -78,3 +78,24 @@ class Unavailable(Enum):
 
     SENSITIVE = "sensitive"          # -> CKR_ATTRIBUTE_SENSITIVE
     INVALID = "invalid"              # -> CKR_ATTRIBUTE_TYPE_INVALID
+
+
+class TokenUsage(NamedTuple):
+    """A token's store figures (strongroom's vendor function SR_GetTokenUsage)."""
+
+    objects: int
+    bytes_used: int
+    quota_objects: int
+    quota_bytes: int
+    user_pin_failures: int
+    so_pin_failures: int
+    pin_max_tries: int
+
+
+class TokenRemoved(NamedTuple):
+    """What SR_DeleteToken removed."""
+
+    label: str
+    serial: str
+    slot_id: int
+    objects: int
