@@ -39,7 +39,7 @@ class Backend:
 
 
 def _strongroom(tmp: Path, mp: pytest.MonkeyPatch) -> str:
-    from strongroom.abi import module_path
+    from strongroom.modules import module_path
 
     for key, value in make_home(tmp / "home").items():
         mp.setenv(key, value)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from strongroom.abi import module_path
+from strongroom.modules import module_path
 from support import make_home
 
 REPO = Path(__file__).resolve().parents[2]

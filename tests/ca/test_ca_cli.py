@@ -89,7 +89,7 @@ def test_ca_key_is_sensitive_and_not_extractable(acme, p11tool, ca_home, tmp_pat
         "        key[Attribute.VALUE]\n"
         "    except pkcs11.exceptions.AttributeSensitive:\n"
         "        print('refused')\n")
-    from strongroom.abi import module_path
+    from strongroom.modules import module_path
 
     proc = subprocess.run([sys.executable, "-c", script, str(module_path()), USER_PIN, conf["key_id"]],
                           env=subprocess_env(ca_home), capture_output=True, text=True)

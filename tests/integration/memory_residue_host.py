@@ -22,7 +22,8 @@ import sys
 
 from cffi import FFI
 
-from strongroom.abi import build_ffi, module_path
+from strongroom.abi import build_ffi
+from strongroom.modules import module_path
 
 CKR_OK, CKR_TEMPLATE_INCONSISTENT = 0, 0xD1
 CKU_SO, CKU_USER = 0, 1

@@ -1,21 +1,19 @@
 """The C ABI: ``libstrongroom.so`` (cffi embedding mode) and its marshalling.
 
-Only :func:`module_path` is meant for ordinary importers; ``entry`` runs inside the
-shared library (it imports the ``_strongroom_abi`` cffi module that exists only there).
+``entry`` runs inside the shared library (it imports the ``_strongroom_abi`` cffi module
+that exists only there). Nothing here is for ordinary importers: the module's path is
+:func:`strongroom.modules.module_path`.
+
+This file imports nothing: the embedded interpreter imports the package at every
+C_Initialize (cold start). The ``module_path`` name below is a transitional alias, resolved
+only when asked, for the importers outside the tools (tests/conftest.py, bench/run.py) until
+they import ``strongroom.modules``; then it goes.
 """
-from __future__ import annotations
-
-TYPE_CHECKING = False
-
-if TYPE_CHECKING:
-    from pathlib import Path
-
-LIB_FILENAME = "libstrongroom.so"
 
 
-def module_path() -> Path:
-    """Absolute path of the PKCS#11 module inside the installed package (may not exist
-    if the package was not built, e.g. when running from a plain source checkout)."""
-    from pathlib import Path   # not at import: the embedded interpreter imports this package
+def __getattr__(name: str) -> object:
+    if name == "module_path":
+        from ..modules import module_path
 
-    return Path(__file__).resolve().parent.parent / LIB_FILENAME
+        return module_path
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,7 +25,7 @@ _PIN_STATES = (("locked", "PIN_LOCKED"), ("final_try", "PIN_FINAL_TRY"),
 
 def default_module() -> str:
     """strongroom's own PKCS#11 module inside the installed package."""
-    from strongroom.abi import module_path
+    from ..modules import module_path
 
     return str(module_path())
 

@@ -116,7 +116,7 @@ def _load_ca(name: str) -> Any:
 def _same_token(ca: Any, token: Any) -> bool:
     """Is ``token`` (already open and logged in) the one holding the CA key? Then it is
     used as is, rather than opening and logging in a second time."""
-    from ..abi import module_path
+    from ..modules import module_path
 
     info = token.info
     return (info.get("label") == ca.config.get("token_label")

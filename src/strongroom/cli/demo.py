@@ -36,7 +36,7 @@ def _run(step: str, argv: list[str], env: dict[str, str], *, shown: list[str] | 
 
 def run_demo(home: Path | None = None, keep: bool = False) -> int:
     """Run the demo; returns a process exit code (0 when OpenSSL verified the signature)."""
-    from ..abi import module_path
+    from ..modules import module_path
 
     for tool in ("pkcs11-tool", "openssl"):
         if shutil.which(tool) is None:

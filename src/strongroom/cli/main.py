@@ -7,14 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from ..modules import module_path
 from . import common as C
-
-
-def module_path() -> Path:
-    """Absolute path of the PKCS#11 module (``libstrongroom.so``) inside the package."""
-    from ..abi import module_path as path
-
-    return path()
 
 
 def _cmd_module_path(args: argparse.Namespace) -> int:

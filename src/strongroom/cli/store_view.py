@@ -18,7 +18,7 @@ def is_own_module(module: str | None) -> bool:
     """True when `module` (None = the default) is strongroom's libstrongroom.so."""
     if module is None:
         return True
-    from ..abi import module_path
+    from ..modules import module_path
 
     try:
         return os.path.samefile(module, module_path())
