@@ -10,7 +10,8 @@ import pytest
 from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR, CKS, CKU, SessionFlag, TokenFlag
 from strongroom.pkcs11.errors import CKRError
 from strongroom.token.library import Library
-from strongroom.token.types import Mechanism, Unavailable
+from strongroom.pkcs11.template import Unreadable
+from strongroom.token.types import Mechanism
 
 RW = SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION
 RO = SessionFlag.SERIAL_SESSION
@@ -237,10 +238,10 @@ def test_token_objects_need_rw_and_private_need_login(lib, token):
 def test_sensitive_values_never_readable(lib, token):
     pub, priv = ec_pair(lib, token)
     values = lib.get_attribute_value(token, priv, [CKA.VALUE, CKA.EC_PARAMS, CKA.SENSITIVE, 0x7FFF_0000])
-    assert values[0] is Unavailable.SENSITIVE
+    assert values[0] is Unreadable.SENSITIVE
     assert values[1] == P256
     assert values[2] is True
-    assert values[3] is Unavailable.INVALID
+    assert values[3] is Unreadable.INVALID
     with pytest.raises(CKRError) as e:
         lib.set_attribute_value(token, priv, [(CKA.SENSITIVE, False)])
     assert rv(e) == CKR.ATTRIBUTE_READ_ONLY
@@ -252,12 +253,9 @@ def test_sign_two_call_convention_and_verify(lib, token):
     pub, priv = ec_pair(lib, token)
     digest = bytes(range(32))
     lib.sign_init(token, Mechanism(CKM.ECDSA), priv)
-    with pytest.raises(CKRError) as e:
-        lib.sign(token, digest, None)
-    assert rv(e) == CKR.OK and e.value.length == 64
-    with pytest.raises(CKRError) as e:
-        lib.sign(token, digest, 10)
-    assert rv(e) == CKR.BUFFER_TOO_SMALL and e.value.length == 64
+    # a size query and a too-small buffer answer the length needed (a plain int)
+    assert lib.sign(token, digest, None) == 64
+    assert lib.sign(token, digest, 10) == 64
     signature = lib.sign(token, digest, 64)          # the operation survived both
     assert len(signature) == 64
     with pytest.raises(CKRError) as e:
@@ -454,20 +452,14 @@ def test_final_with_too_small_buffer_keeps_the_operation(lib, token):
     lib.encrypt_init(token, Mechanism(CKM.AES_CBC_PAD, iv), key)
     head = lib.encrypt_update(token, b"x" * 20, 64)           # one block out, 4 bytes held
     assert len(head) == 16
-    with pytest.raises(CKRError) as e:
-        lib.encrypt_final(token, None)
-    assert rv(e) == CKR.OK and e.value.length == 16
-    with pytest.raises(CKRError) as e:
-        lib.encrypt_final(token, 15)
-    assert rv(e) == CKR.BUFFER_TOO_SMALL and e.value.length == 16
+    assert lib.encrypt_final(token, None) == 16
+    assert lib.encrypt_final(token, 15) == 16
     tail = lib.encrypt_final(token, 16)
     lib.decrypt_init(token, Mechanism(CKM.AES_CBC_PAD, iv), key)
     assert lib.decrypt(token, head + tail, 64) == b"x" * 20
     lib.digest_init(token, Mechanism(CKM.SHA256))
     lib.digest_update(token, b"abc")
-    with pytest.raises(CKRError) as e:
-        lib.digest_final(token, 31)
-    assert rv(e) == CKR.BUFFER_TOO_SMALL and e.value.length == 32
+    assert lib.digest_final(token, 31) == 32
     assert lib.digest_final(token, 32).hex().startswith("ba7816bf")
 
 

@@ -26,6 +26,7 @@ from ..pkcs11.constants import CKR
 from ..pkcs11.errors import CKRError
 from ..token import library as _library_module
 from ..token.library import LIBRARY
+from ..token.operations import InPlace as _InPlace
 from ..token.types import InitArgs, Mechanism
 from ..wipe import release_frames as _release_frames
 from ..wipe import wipe_template as _wipe_template
@@ -80,8 +81,13 @@ def _data(p: Any, n: int) -> bytes:
     return _buffer(p, n)[:] if n else b""
 
 
-def _deliver(out: bytes, buf: Any, plen: Any) -> int:
-    """Write an output byte string with the two-call convention (v2.40 §5.2)."""
+def _deliver(out: bytes | int, buf: Any, plen: Any) -> int:
+    """Write a core result with the two-call convention (v2.40 §5.2): a plain ``int`` is
+    the length needed, nothing delivered (CKR_OK for a NULL buffer, the size query;
+    CKR_BUFFER_TOO_SMALL for a buffer too small); bytes are the output."""
+    if out.__class__ is int:
+        plen[0] = out
+        return _BUFFER_TOO_SMALL if buf else _OK
     n = len(out)
     if not buf:
         plen[0] = n
@@ -630,22 +636,17 @@ def _single(name: str, view: bool = False, into: bool = False) -> Callable:
     def f(h: int, pIn: Any, ulIn: int, pOut: Any, pulOut: Any) -> int:
         if ulIn > _max_data_len[0] or not pulOut or (ulIn and not pIn):
             return _refuse(h, slot, _input_rv(pIn, ulIn, _too_long(slot)) or _ARGUMENTS_BAD)
-        try:
-            if ulIn >= minimum:
-                if into and pOut:
-                    cap = pulOut[0]
-                    out = core(h, _buffer(pIn, ulIn), cap, _buffer(pOut, cap))
-                    if out.__class__ is int:        # written in place by the operation
-                        pulOut[0] = out
-                        return _OK
-                else:
-                    out = core(h, _buffer(pIn, ulIn), pulOut[0] if pOut else None)
+        if ulIn >= minimum:
+            if into and pOut:
+                cap = pulOut[0]
+                out = core(h, _buffer(pIn, ulIn), cap, _buffer(pOut, cap))
+                if out.__class__ is _InPlace:   # written in place by the operation
+                    pulOut[0] = int(out)
+                    return _OK
             else:
-                out = core(h, _buffer(pIn, ulIn)[:] if ulIn else b"", pulOut[0] if pOut else None)
-        except CKRError as e:
-            if e.length is not None:
-                pulOut[0] = e.length
-            return e.rv
+                out = core(h, _buffer(pIn, ulIn), pulOut[0] if pOut else None)
+        else:
+            out = core(h, _buffer(pIn, ulIn)[:] if ulIn else b"", pulOut[0] if pOut else None)
         return _deliver(out, pOut, pulOut)
     return f
 
@@ -658,13 +659,7 @@ def _final(name: str) -> Callable:
     def f(h: int, pOut: Any, pulOut: Any) -> int:
         if not pulOut:
             return _refuse(h, slot, _ARGUMENTS_BAD)
-        try:
-            out = core(h, pulOut[0] if pOut else None)
-        except CKRError as e:
-            if e.length is not None:
-                pulOut[0] = e.length
-            return e.rv
-        return _deliver(out, pOut, pulOut)
+        return _deliver(core(h, pulOut[0] if pOut else None), pOut, pulOut)
     return f
 
 
@@ -808,15 +803,13 @@ _message_decrypt_final = _method("message_decrypt_final")
 
 
 def _sized(call: Callable[[int | None], Any], pOut: Any, pulOut: Any) -> Any:
-    """Run ``call(capacity)``; a size answer or BUFFER_TOO_SMALL sets ``*pulOut`` and
-    becomes the return value (an int), anything else is the call's result."""
-    try:
-        return call(pulOut[0] if pOut else None)
-    except CKRError as e:
-        if e.length is not None:
-            pulOut[0] = e.length
-            return int(e.rv)
-        raise
+    """Run ``call(capacity)``; a length answer (a plain int: size query or buffer too
+    small) sets ``*pulOut`` and becomes the return value (the CKR), anything else is the
+    call's result."""
+    out = call(pulOut[0] if pOut else None)
+    if out.__class__ is int:
+        return _deliver(out, pOut, pulOut)
+    return out
 
 
 @_extern

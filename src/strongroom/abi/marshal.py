@@ -28,7 +28,7 @@ from ..pkcs11.attributes import ATTRIBUTE_KINDS, AttrKind, decode, encode
 from ..pkcs11.constants import CK_UNAVAILABLE_INFORMATION, CKR
 from ..pkcs11.errors import CKRError
 from ..token.library import LIBRARY
-from ..token.types import Unavailable
+from ..pkcs11.template import Unreadable
 
 ffi: Any = None
 ATTR_SIZE = L.SIZEOF_ATTRIBUTE      # sizeof(CK_ATTRIBUTE) on LP64, checked in bind()
@@ -38,8 +38,8 @@ MAX_GET_COUNT = L.MAX_GET_COUNT
 
 _TEMPLATE = AttrKind.TEMPLATE
 _KIND_GET = ATTRIBUTE_KINDS.get
-_SENSITIVE = Unavailable.SENSITIVE
-_INVALID = Unavailable.INVALID
+_SENSITIVE = Unreadable.SENSITIVE
+_INVALID = Unreadable.INVALID
 _UNAV = CK_UNAVAILABLE_INFORMATION
 _ARGUMENTS_BAD = CKR.ARGUMENTS_BAD
 _VALUE_INVALID = CKR.ATTRIBUTE_VALUE_INVALID

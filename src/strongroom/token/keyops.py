@@ -19,7 +19,7 @@ from ..pkcs11 import template as rules
 from ..pkcs11.constants import CKA, CKO, CKR, HkdfSaltFlag, MechanismFlag
 from ..pkcs11.errors import CKRError
 from ..wipe import wipe_bytes
-from . import crypto
+from . import operations
 from .objects import ObjectRef
 from .sessions import ActiveOperation, OpSlot, Session
 from .types import Mechanism
@@ -116,7 +116,7 @@ def derive_key(lib: "Library", h: int, mech: Mechanism, base: int, template: Tem
     session = lib._session(h)
     entry = _entry(mech, MechanismFlag.DERIVE, lambda e: e.derive)
     ref = _resolve(lib, session, base)
-    crypto.check_key(entry, ref, (CKO.PRIVATE_KEY, CKO.SECRET_KEY), CKA.DERIVE)
+    operations.check_key(entry, ref, (CKO.PRIVATE_KEY, CKO.SECRET_KEY), CKA.DERIVE)
     merged = merge_template(template, ref.attrs.get(CKA.DERIVE_TEMPLATE))
     param = _resolve_param(lib, session, mech.param)
     if dict(merged).get(CKA.CLASS) == CKO.DATA:
@@ -143,12 +143,12 @@ def _derive_data(lib: "Library", session: Session, entry: registry.MechanismEntr
 
 # --- C_WrapKey / C_UnwrapKey ---------------------------------------------------------------
 def wrap_key(lib: "Library", h: int, mech: Mechanism, wrapping: int, key: int,
-             capacity: int | None) -> bytes:
+             capacity: int | None) -> bytes | int:
     session = lib._session(h)
     entry = _entry(mech, MechanismFlag.WRAP, lambda e: e.operation)
     try:
         wref = _resolve(lib, session, wrapping)
-        crypto.check_key(entry, wref, (CKO.PUBLIC_KEY, CKO.SECRET_KEY), CKA.WRAP)
+        operations.check_key(entry, wref, (CKO.PUBLIC_KEY, CKO.SECRET_KEY), CKA.WRAP)
     except CKRError as exc:
         raise _remap(exc, _WRAPPING) from None
     target = _resolve(lib, session, key).attrs
@@ -172,7 +172,8 @@ def wrap_key(lib: "Library", h: int, mech: Mechanism, wrapping: int, key: int,
         # a private key's PKCS#8 image is this call's own copy (a secret key's image is its
         # stored CKA_VALUE, which wipe_bytes leaves alone: still referenced) -- issue 10
         wipe_bytes(image, 1)
-    crypto.check_capacity(len(out), capacity)   # two-call convention (v2.40 §5.2)
+    if not operations.fits(len(out), capacity):   # two-call convention (v2.40 §5.2)
+        return len(out)
     return out
 
 
@@ -182,7 +183,7 @@ def unwrap_key(lib: "Library", h: int, mech: Mechanism, unwrapping: int, wrapped
     entry = _entry(mech, MechanismFlag.UNWRAP, lambda e: e.operation)
     try:
         uref = _resolve(lib, session, unwrapping)
-        crypto.check_key(entry, uref, (CKO.PRIVATE_KEY, CKO.SECRET_KEY), CKA.UNWRAP)
+        operations.check_key(entry, uref, (CKO.PRIVATE_KEY, CKO.SECRET_KEY), CKA.UNWRAP)
     except CKRError as exc:
         raise _remap(exc, _UNWRAPPING) from None
     merged = merge_template(template, uref.attrs.get(CKA.UNWRAP_TEMPLATE))
@@ -221,16 +222,17 @@ def _secret_value(attrs: dict, secret: bytes) -> dict:
 
 
 def encapsulate_key(lib: "Library", h: int, mech: Mechanism, public: int, template: Template,
-                    capacity: int | None) -> tuple[bytes, int]:
+                    capacity: int | None) -> tuple[bytes, int] | int:
     session = lib._session(h)
     entry = _entry(mech, MechanismFlag.ENCAPSULATE, lambda e: e.encapsulate)
     ref = _resolve(lib, session, public)
-    crypto.check_key(entry, ref, (CKO.PUBLIC_KEY,), CKA.ENCAPSULATE)
+    operations.check_key(entry, ref, (CKO.PUBLIC_KEY,), CKA.ENCAPSULATE)
     merged = merge_template(template, ref.attrs.get(CKA.ENCAPSULATE_TEMPLATE))
     attrs = _secret_template(merged, rules.Op.DERIVE)
     lib._check_write(session, attrs)
     ciphertext, secret = entry.encapsulate(mech.param, lib.objects.key_material(ref))
-    crypto.check_capacity(len(ciphertext), capacity)   # a size query creates no key
+    if not operations.fits(len(ciphertext), capacity):   # a size query creates no key
+        return len(ciphertext)
     attrs.update(_secret_value(attrs, secret))
     return ciphertext, _new_key(lib, session, attrs)
 
@@ -240,7 +242,7 @@ def decapsulate_key(lib: "Library", h: int, mech: Mechanism, private: int, templ
     session = lib._session(h)
     entry = _entry(mech, MechanismFlag.DECAPSULATE, lambda e: e.decapsulate)
     ref = _resolve(lib, session, private)
-    crypto.check_key(entry, ref, (CKO.PRIVATE_KEY,), CKA.DECAPSULATE)
+    operations.check_key(entry, ref, (CKO.PRIVATE_KEY,), CKA.DECAPSULATE)
     merged = merge_template(template, ref.attrs.get(CKA.DECAPSULATE_TEMPLATE))
     attrs = _secret_template(merged, rules.Op.DERIVE, base=ref.attrs)
     lib._check_write(session, attrs)
@@ -263,7 +265,7 @@ def message_init(lib: "Library", h: int, kind: OpKind, mech: Mechanism, key: int
         if not entry.flags & registry.MESSAGE_FLAG[kind] or entry.message is None:
             raise CKRError(CKR.MECHANISM_INVALID, "mechanism has no message-based API")
         ref = _resolve(lib, session, key)
-        crypto.check_key_for(kind, entry, ref)
+        operations.check_key_for(kind, entry, ref)
         op = entry.message(kind, lib.objects.key_material(ref), mech.param)
         session.begin(slot, ActiveOperation(op=op, mechanism=mech.type, key_handle=ref.handle))
 
@@ -277,12 +279,12 @@ def message_param_type(lib: "Library", h: int, kind: OpKind) -> type | None:
 
 def _message_active(session: Session, kind: OpKind) -> ActiveOperation:
     """The active message-based operation; one whose key was destroyed ends here with
-    CKR_KEY_HANDLE_INVALID (crypto.KeyDestroyed)."""
+    CKR_KEY_HANDLE_INVALID (operations.KeyDestroyed)."""
     slot = _MESSAGE_SLOT[kind]
     active = session.active(slot)
-    if active.op is crypto.KEY_DESTROYED:
+    if active.op is operations.KEY_DESTROYED:
         session.end(slot)
-        crypto.KEY_DESTROYED.update()
+        operations.KEY_DESTROYED.update()
     return active
 
 
@@ -292,7 +294,7 @@ def _message(lib: "Library", h: int, kind: OpKind, param: Any, aad: bytes, data:
     same inputs (so a generated IV is not generated twice), then deliver it; a call with
     other inputs discards it and runs its own message. Errors do not end the
     message-based operation (only C_Message*Final does), except that a destroyed key
-    (crypto.KeyDestroyed) ends it. Decryption verifies the tag before anything is kept."""
+    (operations.KeyDestroyed) ends it. Decryption verifies the tag before anything is kept."""
     session = lib._session(h)
     with session.lock:
         active = _message_active(session, kind)
@@ -306,18 +308,19 @@ def _message(lib: "Library", h: int, kind: OpKind, param: Any, aad: bytes, data:
                 result = output = active.op.decrypt(param, aad, data)
             active.pending = (inputs, result, len(output))
         _, result, length = active.pending
-        crypto.check_capacity(length, capacity)
+        if not operations.fits(length, capacity):
+            return length
         active.pending = None
         return result
 
 
 def encrypt_message(lib: "Library", h: int, param: Any, aad: bytes, data: bytes,
-                    capacity: int | None) -> tuple[bytes, Any]:
+                    capacity: int | None) -> tuple[bytes, Any] | int:
     return _message(lib, h, OpKind.ENCRYPT, param, aad, data, capacity)
 
 
 def decrypt_message(lib: "Library", h: int, param: Any, aad: bytes, data: bytes,
-                    capacity: int | None) -> bytes:
+                    capacity: int | None) -> bytes | int:
     return _message(lib, h, OpKind.DECRYPT, param, aad, data, capacity)
 
 
@@ -345,16 +348,17 @@ def message_next(lib: "Library", h: int, kind: OpKind, param: Any, data: bytes, 
             raise CKRError(CKR.OPERATION_NOT_INITIALIZED, "no C_*MessageBegin")
         _, aad, buffered = active.message_parts
         if not end:
-            crypto.check_capacity(0, capacity)   # a size query buffers nothing
+            if capacity is None:
+                return 0                             # a size query buffers nothing
             buffered += data
             return (b"", None) if kind is OpKind.ENCRYPT else b""
         try:
             result = _message(lib, h, kind, param, aad, bytes(buffered) + data, capacity)
-        except CKRError as exc:
-            if exc.length is None:           # a real failure ends this message
-                active.message_parts = None
+        except CKRError:
+            active.message_parts = None      # a real failure ends this message
             raise
-        active.message_parts = None
+        if result.__class__ is not int:      # delivered: the message is done
+            active.message_parts = None
         return result
 
 

@@ -27,13 +27,13 @@ from ..pkcs11.constants import (
 from ..pkcs11.errors import CKRError
 from ..storage.base import KdfParams, Quota, Store, TokenRecord
 from ..wipe import zero
-from . import crypto
+from . import operations
 from .login import LoginState, authenticate, check_pin_length, pin_flags
 from .objects import SESSION_HANDLE_BASE, ObjectManager, Visibility
 from .sessions import ActiveOperation, OpSlot, Session
 from .types import (
     InitArgs, LibraryInfo, Mechanism, MechanismInfo, SessionInfo, SlotInfo, TokenInfo,
-    TokenRemoved, TokenUsage, Unavailable,
+    TokenRemoved, TokenUsage,
 )
 
 
@@ -500,8 +500,8 @@ class Library:
             raise CKRError(CKR.ACTION_PROHIBITED)
         self.objects.destroy(ref)
         # Operations of this process (any session) that use the key fail at their next
-        # call (crypto.KeyDestroyed; another process's destroy: _check_key_alive).
-        crypto.revoke_key(list(self._sessions.values()), obj)
+        # call (operations.KeyDestroyed; another process's destroy: _check_key_alive).
+        operations.revoke_key(list(self._sessions.values()), obj)
         del ref
         self.objects.sweep()      # its values, now unreferenced, are wiped (issue 10)
 
@@ -513,16 +513,8 @@ class Library:
         session = self._session(handle)
         self.objects.refresh()
         ref = self.objects.get(obj, self._visibility(session))
-        out: list[Any] = []
-        for cka in types:
-            value = rules.readable(ref.attrs, cka)
-            if value is rules.Unreadable.SENSITIVE:
-                out.append(Unavailable.SENSITIVE)
-            elif value is rules.Unreadable.INVALID:
-                out.append(Unavailable.INVALID)
-            else:
-                out.append(value)
-        return out
+        # a value, or rules.Unreadable.SENSITIVE / INVALID (v3.0 §5.7.5)
+        return [rules.readable(ref.attrs, cka) for cka in types]
 
     def set_attribute_value(self, handle: int, obj: int, template: list[tuple[int, Any]]) -> None:
         session = self._session(handle)
@@ -621,13 +613,13 @@ class Library:
                         raise CKRError(CKR.KEY_HANDLE_INVALID) from None
                     raise
                 km = objects.key_material(ref)
-            crypto.begin(session, kind, mech, ref, km, version)
+            operations.begin(session, kind, mech, ref, km, version)
 
     def _check_key_alive(self, session: Session, slot: OpSlot) -> None:
         """A token key destroyed by another process since C_*Init: one data_version probe
         (the shim's, ~0.3 µs) per call of an operation on a token key; the object is
         looked up again only when some connection has committed since. A vanished key
-        makes the operation fail at this call (crypto.KeyDestroyed). Session keys and
+        makes the operation fail at this call (operations.KeyDestroyed). Session keys and
         digests have no ``key_version`` and cost one dict lookup here."""
         active = session.ops.get(slot)
         if active is None:
@@ -645,7 +637,7 @@ class Library:
         try:
             objects.get(active.key_handle, self._visibility(session))
         except CKRError:
-            crypto.revoke_key((session,), active.key_handle)
+            operations.revoke_key((session,), active.key_handle)
         active.key_version = version
 
     def refuse_call(self, h: int, slot: str, rv: int) -> None:
@@ -658,7 +650,7 @@ class Library:
         except CKRError:
             raise CKRError(rv) from None
         with session.lock:
-            crypto.refuse(session, OpSlot(slot), rv)
+            operations.refuse(session, OpSlot(slot), rv)
 
     def encrypt_init(self, h: int, mech: Mechanism, key: int) -> None:
         self._begin(h, OpKind.ENCRYPT, mech, key)
@@ -679,42 +671,42 @@ class Library:
         session = self._session(h)
         with session.lock:
             self._check_key_alive(session, slot)
-            return crypto.single(session, slot, data, capacity, out)
+            return operations.single(session, slot, data, capacity, out)
 
     def _update(self, h: int, slot: OpSlot, data: bytes, capacity: int | None = 0,
-                output: bool = False) -> bytes:
+                output: bool = False) -> bytes | int:
         session = self._session(h)
         with session.lock:
             self._check_key_alive(session, slot)
-            return crypto.update(session, slot, data, capacity, produces_output=output)
+            return operations.update(session, slot, data, capacity, produces_output=output)
 
-    def _final(self, h: int, slot: OpSlot, capacity: int | None) -> bytes:
+    def _final(self, h: int, slot: OpSlot, capacity: int | None) -> bytes | int:
         session = self._session(h)
         with session.lock:
             self._check_key_alive(session, slot)
-            return crypto.final(session, slot, capacity)
+            return operations.final(session, slot, capacity)
 
     def encrypt(self, h: int, data: bytes, capacity: int | None, out: Any = None) -> bytes | int:
         """``out``: optionally the caller's writable output buffer (len = capacity); when
         the operation wrote its output there the result is the length written (int)."""
         return self._single(h, OpSlot.ENCRYPT, data, capacity, out)
 
-    def encrypt_update(self, h: int, data: bytes, capacity: int | None) -> bytes:
+    def encrypt_update(self, h: int, data: bytes, capacity: int | None) -> bytes | int:
         return self._update(h, OpSlot.ENCRYPT, data, capacity, output=True)
 
-    def encrypt_final(self, h: int, capacity: int | None) -> bytes:
+    def encrypt_final(self, h: int, capacity: int | None) -> bytes | int:
         return self._final(h, OpSlot.ENCRYPT, capacity)
 
-    def decrypt(self, h: int, data: bytes, capacity: int | None) -> bytes:
+    def decrypt(self, h: int, data: bytes, capacity: int | None) -> bytes | int:
         return self._single(h, OpSlot.DECRYPT, data, capacity)
 
-    def decrypt_update(self, h: int, data: bytes, capacity: int | None) -> bytes:
+    def decrypt_update(self, h: int, data: bytes, capacity: int | None) -> bytes | int:
         return self._update(h, OpSlot.DECRYPT, data, capacity, output=True)
 
-    def decrypt_final(self, h: int, capacity: int | None) -> bytes:
+    def decrypt_final(self, h: int, capacity: int | None) -> bytes | int:
         return self._final(h, OpSlot.DECRYPT, capacity)
 
-    def digest(self, h: int, data: bytes, capacity: int | None) -> bytes:
+    def digest(self, h: int, data: bytes, capacity: int | None) -> bytes | int:
         return self._single(h, OpSlot.DIGEST, data, capacity)
 
     def digest_update(self, h: int, data: bytes) -> None:
@@ -733,25 +725,25 @@ class Library:
             if ref.attrs.get(CKA.CLASS) != CKO.SECRET_KEY or CKA.VALUE not in ref.attrs:
                 session.end(OpSlot.DIGEST)
                 raise CKRError(CKR.KEY_INDIGESTIBLE)
-            crypto.update(session, OpSlot.DIGEST, ref.attrs[CKA.VALUE])
+            operations.update(session, OpSlot.DIGEST, ref.attrs[CKA.VALUE])
 
-    def digest_final(self, h: int, capacity: int | None) -> bytes:
+    def digest_final(self, h: int, capacity: int | None) -> bytes | int:
         return self._final(h, OpSlot.DIGEST, capacity)
 
-    def sign(self, h: int, data: bytes, capacity: int | None) -> bytes:
+    def sign(self, h: int, data: bytes, capacity: int | None) -> bytes | int:
         return self._single(h, OpSlot.SIGN, data, capacity)
 
     def sign_update(self, h: int, data: bytes) -> None:
         self._update(h, OpSlot.SIGN, data)
 
-    def sign_final(self, h: int, capacity: int | None) -> bytes:
+    def sign_final(self, h: int, capacity: int | None) -> bytes | int:
         return self._final(h, OpSlot.SIGN, capacity)
 
     def verify(self, h: int, data: bytes, signature: bytes) -> None:
         session = self._session(h)
         with session.lock:
             self._check_key_alive(session, OpSlot.VERIFY)
-            crypto.verify_single(session, data, signature)
+            operations.verify_single(session, data, signature)
 
     def verify_update(self, h: int, data: bytes) -> None:
         self._update(h, OpSlot.VERIFY, data)
@@ -760,25 +752,25 @@ class Library:
         session = self._session(h)
         with session.lock:
             self._check_key_alive(session, OpSlot.VERIFY)
-            crypto.verify_final(session, signature)
+            operations.verify_final(session, signature)
 
     # --- recover, key management, message API, KEM (token/keyops.py) ----------------------------
     def sign_recover_init(self, h: int, mech: Mechanism, key: int) -> None:
         self._begin(h, OpKind.SIGN_RECOVER, mech, key)
 
-    def sign_recover(self, h: int, data: bytes, capacity: int | None) -> bytes:
+    def sign_recover(self, h: int, data: bytes, capacity: int | None) -> bytes | int:
         return self._single(h, OpSlot.SIGN_RECOVER, data, capacity)
 
     def verify_recover_init(self, h: int, mech: Mechanism, key: int) -> None:
         self._begin(h, OpKind.VERIFY_RECOVER, mech, key)
 
-    def verify_recover(self, h: int, signature: bytes, capacity: int | None) -> bytes:
+    def verify_recover(self, h: int, signature: bytes, capacity: int | None) -> bytes | int:
         return self._single(h, OpSlot.VERIFY_RECOVER, signature, capacity)
 
     def derive_key(self, h: int, mech: Mechanism, base: int, template: list[tuple[int, Any]]) -> int:
         return keyops.derive_key(self, h, mech, base, template)
 
-    def wrap_key(self, h: int, mech: Mechanism, wrapping: int, key: int, capacity: int | None) -> bytes:
+    def wrap_key(self, h: int, mech: Mechanism, wrapping: int, key: int, capacity: int | None) -> bytes | int:
         return keyops.wrap_key(self, h, mech, wrapping, key, capacity)
 
     def unwrap_key(self, h: int, mech: Mechanism, unwrapping: int, wrapped: bytes,
@@ -786,7 +778,7 @@ class Library:
         return keyops.unwrap_key(self, h, mech, unwrapping, wrapped, template)
 
     def encapsulate_key(self, h: int, mech: Mechanism, public: int, template: list[tuple[int, Any]],
-                        capacity: int | None) -> tuple[bytes, int]:
+                        capacity: int | None) -> tuple[bytes, int] | int:
         return keyops.encapsulate_key(self, h, mech, public, template, capacity)
 
     def decapsulate_key(self, h: int, mech: Mechanism, private: int, template: list[tuple[int, Any]],
@@ -803,10 +795,10 @@ class Library:
         return keyops.message_param_type(self, h, OpKind.ENCRYPT if encrypt else OpKind.DECRYPT)
 
     def encrypt_message(self, h: int, param: Any, aad: bytes, data: bytes,
-                        capacity: int | None) -> tuple[bytes, Any]:
+                        capacity: int | None) -> tuple[bytes, Any] | int:
         return keyops.encrypt_message(self, h, param, aad, data, capacity)
 
-    def decrypt_message(self, h: int, param: Any, aad: bytes, data: bytes, capacity: int | None) -> bytes:
+    def decrypt_message(self, h: int, param: Any, aad: bytes, data: bytes, capacity: int | None) -> bytes | int:
         return keyops.decrypt_message(self, h, param, aad, data, capacity)
 
     def message_begin(self, h: int, encrypt: bool, param: Any, aad: bytes) -> None:

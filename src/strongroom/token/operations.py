@@ -11,7 +11,8 @@ holding a pending result -- and each call is legal in certain steps only (the mo
 the OP-TEE PKCS#11 TA's (function, step) machine):
 
 * Two-call convention: with a NULL buffer the length is returned, with a buffer that is
-  too small CKR_BUFFER_TOO_SMALL; in both cases the operation stays active. Every other
+  too small CKR_BUFFER_TOO_SMALL; in both cases the operation stays active. The core
+  answers both with the plain ``int`` length needed (``fits``), never an exception. Every other
   outcome ends it: success of a finishing call and *every* error, including
   CKR_OPERATION_ACTIVE for a call in the wrong step and the ABI's CKR_ARGUMENTS_BAD /
   CKR_DATA_LEN_RANGE (``refuse``). ("A call to C_Encrypt always terminates the active
@@ -40,7 +41,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
 if TYPE_CHECKING:
-    from typing import Callable
+    from typing import Any, Callable
 
 from .. import mechanisms  # noqa: F401  (families load on the first registry lookup)
 from ..mechanisms import registry
@@ -153,17 +154,24 @@ def begin(session: Session, kind: OpKind, mech: Mechanism, key: ObjectRef | None
 
 
 # --- the two-call convention (v2.40 §5.2), written once ------------------------------------
-def check_capacity(length: int, capacity: int | None) -> None:
-    """Raise the size answer (``capacity`` None: a NULL buffer) or CKR_BUFFER_TOO_SMALL
-    when ``length`` bytes do not fit; return when they do. The ABI turns
-    ``CKRError(CKR.OK, length=n)`` into ``*pulLen = n`` and CKR_OK."""
-    if capacity is None:
-        raise CKRError(CKR.OK, length=length)
-    if capacity < length:
-        raise CKRError(CKR.BUFFER_TOO_SMALL, length=length)
+class InPlace(int):
+    """C_Encrypt's output written straight into the caller's buffer: this many bytes.
+    A plain ``int`` result means the opposite (nothing delivered), hence the own type."""
+
+    __slots__ = ()
 
 
-def input_identity(data) -> tuple[int, bytes]:
+def fits(length: int, capacity: int | None) -> bool:
+    """True when ``length`` bytes can be delivered into a buffer of ``capacity`` bytes.
+
+    Every output-producing call answers with the output when it fits, else with the
+    plain ``int`` length it needs (``capacity`` None: a NULL buffer, the size query; the
+    ABI then returns CKR_OK, and CKR_BUFFER_TOO_SMALL for a buffer that was too small).
+    Either way the operation stays active (§5.2)."""
+    return capacity is not None and length <= capacity
+
+
+def input_identity(data: bytes | bytearray | memoryview) -> tuple[int, bytes]:
     """What a pending result remembers of its input: length and SHA-256 (only on the
     size-query path, never on the hot path)."""
     import hashlib   # deferred: only size queries and too-small buffers need it
@@ -171,19 +179,18 @@ def input_identity(data) -> tuple[int, bytes]:
     return len(data), hashlib.sha256(data).digest()
 
 
-def _pend(session: Session, slot: OpSlot, active: ActiveOperation, call: int, ident: object,
-          output: bytes, capacity: int | None) -> bytes:
+def _pend(active: ActiveOperation, call: int, ident: object, output: bytes) -> int:
     """Keep an output the caller's buffer could not take, for the same call's retry."""
     active.pending = (call, ident, output)
-    check_capacity(len(output), capacity)
-    return _hand_over(session, slot, active, capacity, call is not UPDATE)   # pragma: no cover
+    return len(output)
 
 
 def _hand_over(session: Session, slot: OpSlot, active: ActiveOperation, capacity: int | None,
-               finishes: bool) -> bytes:
+               finishes: bool) -> bytes | int:
     """Deliver the pending output under the two-call convention."""
     out = active.pending[2]
-    check_capacity(len(out), capacity)
+    if not fits(len(out), capacity):
+        return len(out)
     active.pending = None
     if finishes:
         session.end(slot)
@@ -229,7 +236,7 @@ def _run(session: Session, slot: OpSlot, compute: Callable[[], bytes]) -> bytes:
 
 
 # --- one-shot calls ------------------------------------------------------------------------
-def single(session: Session, slot: OpSlot, data, capacity: int | None, out=None) -> bytes | int:
+def single(session: Session, slot: OpSlot, data: Any, capacity: int | None, out: Any = None) -> bytes | int:
     """C_Encrypt / C_Decrypt / C_Digest / C_Sign / C_SignRecover / C_VerifyRecover: one
     call does update + final.
 
@@ -239,8 +246,8 @@ def single(session: Session, slot: OpSlot, data, capacity: int | None, out=None)
 
     ``out`` (C_Encrypt with a large input and a buffer): the caller's output buffer. An
     operation offering ``oneshot_into(data, out) -> int | None`` writes its output there
-    directly; the return value is then the length written (an ``int``), and the ABI only
-    sets ``*pulLen``."""
+    directly; the return value is then the length written (an ``InPlace``), and the ABI
+    only sets ``*pulLen``."""
     active = session.ops.get(slot)
     if active is None:
         raise CKRError(CKR.OPERATION_NOT_INITIALIZED)
@@ -257,7 +264,7 @@ def single(session: Session, slot: OpSlot, data, capacity: int | None, out=None)
                 raise
             if n is not None:
                 session.end(slot)
-                return n
+                return InPlace(n)
     oneshot = getattr(op, "oneshot", None)
     if oneshot is None and data.__class__ is not bytes:
         data = bytes(data)
@@ -270,11 +277,11 @@ def single(session: Session, slot: OpSlot, data, capacity: int | None, out=None)
     if capacity is not None and len(result) <= capacity:
         session.end(slot)
         return result
-    return _pend(session, slot, active, SINGLE, input_identity(data), result, capacity)
+    return _pend(active, SINGLE, input_identity(data), result)
 
 
-def _single_slow(session: Session, slot: OpSlot, active: ActiveOperation, data,
-                 capacity: int | None) -> bytes:
+def _single_slow(session: Session, slot: OpSlot, active: ActiveOperation, data: Any,
+                 capacity: int | None) -> bytes | int:
     """A one-shot call on an operation that is not simply initialised."""
     if active.op is KEY_DESTROYED:
         _run(session, slot, KEY_DESTROYED.update)
@@ -307,12 +314,12 @@ def _single_slow(session: Session, slot: OpSlot, active: ActiveOperation, data,
     if capacity is not None and len(result) <= capacity:
         session.end(slot)
         return result
-    return _pend(session, slot, active, SINGLE, ident or input_identity(data), result, capacity)
+    return _pend(active, SINGLE, ident or input_identity(data), result)
 
 
 # --- multi-part calls ----------------------------------------------------------------------
 def update(session: Session, slot: OpSlot, data: bytes, capacity: int | None = 0,
-           *, produces_output: bool = False) -> bytes:
+           *, produces_output: bool = False) -> bytes | int:
     """C_*Update. Output-producing kinds (encrypt/decrypt) use the two-call convention."""
     active = _guard(session, slot)
     pending = active.pending
@@ -332,15 +339,17 @@ def update(session: Session, slot: OpSlot, data: bytes, capacity: int | None = 0
     if length_of is not None:
         # The output length is known without feeding the data: a size query or a too
         # small buffer leaves the operation exactly as it was.
-        check_capacity(length_of(len(data)), capacity)
+        needed = length_of(len(data))
+        if not fits(needed, capacity):
+            return needed
     active.started_multipart = True
     out = _run(session, slot, lambda: op.update(data))
     if capacity is not None and len(out) <= capacity:
         return out
-    return _pend(session, slot, active, UPDATE, input_identity(data), out, capacity)
+    return _pend(active, UPDATE, input_identity(data), out)
 
 
-def final(session: Session, slot: OpSlot, capacity: int | None) -> bytes:
+def final(session: Session, slot: OpSlot, capacity: int | None) -> bytes | int:
     active = session.active(slot)
     pending = active.pending
     if pending is not None:
@@ -357,7 +366,7 @@ def final(session: Session, slot: OpSlot, capacity: int | None) -> bytes:
     if capacity is not None and len(out) <= capacity:
         session.end(slot)
         return out
-    return _pend(session, slot, active, FINAL, None, out, capacity)
+    return _pend(active, FINAL, None, out)
 
 
 def verify_single(session: Session, data: bytes, signature: bytes) -> None:

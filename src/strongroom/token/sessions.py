@@ -41,7 +41,7 @@ class ActiveOperation:
     The operation is always in one *step* (the model is the OP-TEE PKCS#11 TA's
     (function, step) state machine): just initialised; updating (``started_multipart``,
     after a C_*Update fed data); or holding a ``pending`` result. Each C call is legal in
-    certain steps only; token/crypto.py has the rules.
+    certain steps only; token/operations.py has the rules.
 
     ``pending`` is an output already computed but not yet delivered, because the caller's
     buffer was NULL or too small: ``(call, input_identity, output)`` where ``call`` names

@@ -5,7 +5,6 @@ Versions are ``(major, minor)`` tuples.
 """
 from __future__ import annotations
 
-from enum import Enum
 from .._records import NamedTuple
 
 
@@ -71,13 +70,6 @@ class Mechanism(NamedTuple):
 
     type: int
     param: object = None
-
-
-class Unavailable(Enum):
-    """Why C_GetAttributeValue cannot return one attribute (v2.40 §5.7 / v3.0 §5.7.5)."""
-
-    SENSITIVE = "sensitive"          # -> CKR_ATTRIBUTE_SENSITIVE
-    INVALID = "invalid"              # -> CKR_ATTRIBUTE_TYPE_INVALID
 
 
 class TokenUsage(NamedTuple):
