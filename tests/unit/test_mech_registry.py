@@ -6,8 +6,10 @@ import pytest
 import strongroom.mechanisms  # noqa: F401  (registers every family)
 from strongroom.mechanisms import registry
 from strongroom.mechanisms.registry import MechanismEntry, check_param
-from strongroom.pkcs11.constants import CKK, CKM, CKR, MechanismFlag as F
+from strongroom.pkcs11.constants import CKK, CKM, CKR
+from strongroom.pkcs11.constants import MechanismFlag as F
 from strongroom.pkcs11.errors import CKRError
+from strongroom.pkcs11.mechanism_params import PARAM_TYPE
 
 
 def test_unknown_mechanism_is_mechanism_invalid():
@@ -72,3 +74,31 @@ def test_check_param(param_type, param, ok):
         with pytest.raises(CKRError) as e:
             check_param(entry, param)
         assert e.value.rv == CKR.MECHANISM_PARAM_INVALID
+
+
+def test_param_types_are_the_tables():
+    """One source: every registered entry's param_type is PARAM_TYPE's (None when absent),
+    and the table names no mechanism the token does not register (no stale rows)."""
+    mechs = registry.all_mechanisms()
+    for m in mechs:
+        assert registry.get(m).param_type is PARAM_TYPE.get(m), hex(m)
+    assert set(PARAM_TYPE) <= set(mechs)
+
+
+def test_register_refuses_a_param_type_the_table_does_not_name():
+    entry = MechanismEntry(mechanism=0x80001235, flags=0, min_key_size=0, max_key_size=0,
+                           key_types=frozenset(), param_type=bytes)
+    with pytest.raises(ValueError, match="PARAM_TYPE"):
+        registry.register(entry)
+    assert 0x80001235 not in registry.all_mechanisms()
+
+
+def test_mechanism_params_imports_no_family():
+    """The ABI reads PARAM_TYPE at the first mechanism parameter: it must not pull in the
+    families (pyca) or the registry."""
+    import subprocess
+    import sys
+    code = ("import sys, strongroom.pkcs11.mechanism_params; "
+            "print(sorted(m for m in sys.modules if m.startswith(('strongroom.mechanisms', 'cryptography'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -419,16 +419,16 @@ def generate(param: object, template: dict) -> dict:
 
 _SIZES = dict(min_key_size=min(AES_KEY_LENGTHS), max_key_size=max(AES_KEY_LENGTHS))
 register(MechanismEntry(mechanism=CKM.AES_KEY_GEN, flags=F.GENERATE, key_types=frozenset(),
-                        param_type=None, generate=generate, gen_key_type=CKK.AES, **_SIZES))
+                        generate=generate, gen_key_type=CKK.AES, **_SIZES))
 _CIPHER = F.ENCRYPT | F.DECRYPT | F.WRAP | F.UNWRAP
 register(MechanismEntry(mechanism=CKM.AES_GCM,
                         flags=_CIPHER | F.MESSAGE_ENCRYPT | F.MESSAGE_DECRYPT, key_types=_KEY_TYPES,
-                        param_type=GcmParams, operation=_gcm, message=_gcm_message, **_SIZES))
+                        operation=_gcm, message=_gcm_message, **_SIZES))
 register(MechanismEntry(mechanism=CKM.AES_CBC_PAD, flags=_CIPHER,
-                        key_types=_KEY_TYPES, param_type=bytes, operation=_cbc_pad, **_SIZES))
+                        key_types=_KEY_TYPES, operation=_cbc_pad, **_SIZES))
 register(MechanismEntry(mechanism=CKM.AES_ECB, flags=_CIPHER, key_types=_KEY_TYPES,
-                        param_type=None, operation=_ecb, **_SIZES))
+                        operation=_ecb, **_SIZES))
 register(MechanismEntry(mechanism=CKM.AES_CBC, flags=_CIPHER, key_types=_KEY_TYPES,
-                        param_type=bytes, operation=_cbc, **_SIZES))
+                        operation=_cbc, **_SIZES))
 register(MechanismEntry(mechanism=CKM.AES_CTR, flags=_CIPHER, key_types=_KEY_TYPES,
-                        param_type=CtrParams, operation=_ctr, **_SIZES))
+                        operation=_ctr, **_SIZES))

@@ -68,5 +68,5 @@ for _mech, _general in ((CKM.AES_CMAC, False), (CKM.AES_CMAC_GENERAL, True)):
     register(MechanismEntry(
         mechanism=_mech, flags=F.SIGN | F.VERIFY, key_types=frozenset({CKK.AES}),
         min_key_size=min(AES_KEY_LENGTHS), max_key_size=max(AES_KEY_LENGTHS),
-        param_type=int if _general else None, operation=_factory(_mech, _general),
+        operation=_factory(_mech, _general),
     ))

@@ -120,6 +120,6 @@ for _mech in _VARIANTS:
     register(MechanismEntry(
         mechanism=_mech, flags=F.ENCRYPT | F.DECRYPT | F.WRAP | F.UNWRAP,
         key_types=frozenset({CKK.AES}), min_key_size=min(AES_KEY_LENGTHS),
-        max_key_size=max(AES_KEY_LENGTHS), param_type=bytes, param_optional=True,
+        max_key_size=max(AES_KEY_LENGTHS), param_optional=True,
         operation=_factory(_mech),
     ))

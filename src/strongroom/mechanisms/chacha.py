@@ -129,10 +129,9 @@ def generate(param: object, template: dict) -> dict:
 
 
 register(MechanismEntry(mechanism=CKM.CHACHA20_KEY_GEN, flags=F.GENERATE, min_key_size=KEY_LEN,
-                        max_key_size=KEY_LEN, key_types=frozenset(), param_type=None,
-                        generate=generate, gen_key_type=CKK.CHACHA20))
+                        max_key_size=KEY_LEN, key_types=frozenset(), generate=generate, gen_key_type=CKK.CHACHA20))
 register(MechanismEntry(
     mechanism=CKM.CHACHA20_POLY1305,
     flags=F.ENCRYPT | F.DECRYPT | F.WRAP | F.UNWRAP | F.MESSAGE_ENCRYPT | F.MESSAGE_DECRYPT,
     min_key_size=KEY_LEN, max_key_size=KEY_LEN, key_types=frozenset({CKK.CHACHA20}),
-    param_type=ChaCha20Poly1305Params, operation=_operation, message=_message))
+    operation=_operation, message=_message))

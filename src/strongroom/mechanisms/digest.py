@@ -79,5 +79,5 @@ def _factory(mech: int):
 for _mech in HASHES:
     register(MechanismEntry(
         mechanism=_mech, flags=MechanismFlag.DIGEST, min_key_size=0, max_key_size=0,
-        key_types=frozenset(), param_type=None, operation=_factory(_mech),
+        key_types=frozenset(), operation=_factory(_mech),
     ))

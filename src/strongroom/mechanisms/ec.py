@@ -173,7 +173,7 @@ def _factory(mech: int, hash_cls: type | None):
 register(MechanismEntry(
     mechanism=CKM.EC_KEY_PAIR_GEN, flags=F.GENERATE_KEY_PAIR | EC_FLAGS,
     min_key_size=ecparams.MIN_BITS, max_key_size=ecparams.MAX_BITS,
-    key_types=frozenset(), param_type=None, generate_pair=generate_pair, gen_key_type=CKK.EC,
+    key_types=frozenset(), generate_pair=generate_pair, gen_key_type=CKK.EC,
 ))
 for _mech, _hash in (
     (CKM.ECDSA, None),
@@ -190,5 +190,5 @@ for _mech, _hash in (
     register(MechanismEntry(
         mechanism=_mech, flags=F.SIGN | F.VERIFY | EC_FLAGS,
         min_key_size=ecparams.MIN_BITS, max_key_size=ecparams.MAX_BITS,
-        key_types=_KEY_TYPES, param_type=None, operation=_factory(_mech, _hash),
+        key_types=_KEY_TYPES, operation=_factory(_mech, _hash),
     ))

@@ -111,6 +111,5 @@ for _mech in (CKM.ECDH1_DERIVE, CKM.ECDH1_COFACTOR_DERIVE):
     register(MechanismEntry(
         mechanism=_mech, flags=F.DERIVE | EC_FLAGS,
         min_key_size=_MIN, max_key_size=ecparams.MAX_BITS,
-        key_types=frozenset({CKK.EC, CKK.EC_MONTGOMERY}), param_type=EcdhParams,
-        derive=derive,
+        key_types=frozenset({CKK.EC, CKK.EC_MONTGOMERY}), derive=derive,
     ))

@@ -146,18 +146,18 @@ def _sizes(key_type: int) -> tuple[int, int]:
 register(MechanismEntry(
     mechanism=CKM.EC_EDWARDS_KEY_PAIR_GEN, flags=F.GENERATE_KEY_PAIR | RAW_FLAGS,
     min_key_size=_sizes(CKK.EC_EDWARDS)[0], max_key_size=_sizes(CKK.EC_EDWARDS)[1],
-    key_types=frozenset(), param_type=None, generate_pair=_pair_generator(CKK.EC_EDWARDS),
+    key_types=frozenset(), generate_pair=_pair_generator(CKK.EC_EDWARDS),
     gen_key_type=CKK.EC_EDWARDS,
 ))
 register(MechanismEntry(
     mechanism=CKM.EC_MONTGOMERY_KEY_PAIR_GEN, flags=F.GENERATE_KEY_PAIR | RAW_FLAGS,
     min_key_size=_sizes(CKK.EC_MONTGOMERY)[0], max_key_size=_sizes(CKK.EC_MONTGOMERY)[1],
-    key_types=frozenset(), param_type=None, generate_pair=_pair_generator(CKK.EC_MONTGOMERY),
+    key_types=frozenset(), generate_pair=_pair_generator(CKK.EC_MONTGOMERY),
     gen_key_type=CKK.EC_MONTGOMERY,
 ))
 register(MechanismEntry(
     mechanism=CKM.EDDSA, flags=F.SIGN | F.VERIFY | RAW_FLAGS,
     min_key_size=_sizes(CKK.EC_EDWARDS)[0], max_key_size=_sizes(CKK.EC_EDWARDS)[1],
-    key_types=frozenset({CKK.EC_EDWARDS}), param_type=EddsaParams, param_optional=True,
+    key_types=frozenset({CKK.EC_EDWARDS}), param_optional=True,
     operation=_eddsa_operation,
 ))

@@ -96,17 +96,16 @@ for _hmac, _general, _gen, _kt, _alg in FAMILIES:
     for _mech, _is_general in ((_hmac, False), (_general, True)):
         register(MechanismEntry(
             mechanism=_mech, flags=F.SIGN | F.VERIFY, min_key_size=1, max_key_size=MAX_KEY_BYTES,
-            key_types=_types, param_type=int if _is_general else None,
-            operation=_factory(_mech, _alg, _is_general),
+            key_types=_types, operation=_factory(_mech, _alg, _is_general),
         ))
     if _gen is not None:
         register(MechanismEntry(
             mechanism=_gen, flags=F.GENERATE, min_key_size=1, max_key_size=MAX_KEY_BYTES,
-            key_types=frozenset(), param_type=None, generate=_keygen(_kt), gen_key_type=_kt,
+            key_types=frozenset(), generate=_keygen(_kt), gen_key_type=_kt,
         ))
 
 register(MechanismEntry(
     mechanism=CKM.GENERIC_SECRET_KEY_GEN, flags=F.GENERATE, min_key_size=8,
-    max_key_size=8 * MAX_KEY_BYTES, key_types=frozenset(), param_type=None,
+    max_key_size=8 * MAX_KEY_BYTES, key_types=frozenset(),
     generate=_keygen(CKK.GENERIC_SECRET), gen_key_type=CKK.GENERIC_SECRET,
 ))

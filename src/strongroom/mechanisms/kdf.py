@@ -192,12 +192,12 @@ def _digest_derive(algorithm: type[hashes.HashAlgorithm]):
 _DERIVE_SIZES = dict(min_key_size=1, max_key_size=MAX_KEY_BYTES)
 for _mech in (CKM.HKDF_DERIVE, CKM.HKDF_DATA):
     register(MechanismEntry(mechanism=_mech, flags=F.DERIVE, key_types=_BASE_TYPES,
-                            param_type=HkdfParams, derive=hkdf_derive, **_DERIVE_SIZES))
+                            derive=hkdf_derive, **_DERIVE_SIZES))
 register(MechanismEntry(mechanism=CKM.HKDF_KEY_GEN, flags=F.GENERATE, key_types=frozenset(),
-                        param_type=None, generate=hkdf_keygen, gen_key_type=CKK.HKDF,
+                        generate=hkdf_keygen, gen_key_type=CKK.HKDF,
                         **_DERIVE_SIZES))
 register(MechanismEntry(mechanism=CKM.PKCS5_PBKD2, flags=F.GENERATE, key_types=frozenset(),
-                        param_type=Pbkdf2Params, generate=pbkdf2_generate, **_DERIVE_SIZES))
+                        generate=pbkdf2_generate, **_DERIVE_SIZES))
 for _mech, _alg in KEY_DERIVATION.items():
     register(MechanismEntry(mechanism=_mech, flags=F.DERIVE, key_types=_DIGEST_BASE_TYPES,
-                            param_type=None, derive=_digest_derive(_alg), **_DERIVE_SIZES))
+                            derive=_digest_derive(_alg), **_DERIVE_SIZES))

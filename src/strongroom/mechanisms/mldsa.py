@@ -89,11 +89,11 @@ def generate_pair(param: object, pub: dict, priv: dict) -> tuple[dict, dict]:
 
 register(MechanismEntry(
     mechanism=CKM.ML_DSA_KEY_PAIR_GEN, flags=F.GENERATE_KEY_PAIR,
-    min_key_size=MIN_SIZE, max_key_size=MAX_SIZE, key_types=frozenset(), param_type=None,
+    min_key_size=MIN_SIZE, max_key_size=MAX_SIZE, key_types=frozenset(),
     generate_pair=generate_pair, gen_key_type=CKK.ML_DSA,
 ))
 register(MechanismEntry(
     mechanism=CKM.ML_DSA, flags=F.SIGN | F.VERIFY,
     min_key_size=MIN_SIZE, max_key_size=MAX_SIZE, key_types=frozenset({CKK.ML_DSA}),
-    param_type=SignAdditionalContext, param_optional=True, operation=operation,
+    param_optional=True, operation=operation,
 ))

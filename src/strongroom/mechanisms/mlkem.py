@@ -47,11 +47,11 @@ def decapsulate(param: object, key: KeyMaterial, ciphertext: bytes) -> bytes:
 
 register(MechanismEntry(
     mechanism=CKM.ML_KEM_KEY_PAIR_GEN, flags=F.GENERATE_KEY_PAIR,
-    min_key_size=MIN_SIZE, max_key_size=MAX_SIZE, key_types=frozenset(), param_type=None,
+    min_key_size=MIN_SIZE, max_key_size=MAX_SIZE, key_types=frozenset(),
     generate_pair=generate_pair, gen_key_type=CKK.ML_KEM,
 ))
 register(MechanismEntry(
     mechanism=CKM.ML_KEM, flags=F.ENCAPSULATE | F.DECAPSULATE,
     min_key_size=MIN_SIZE, max_key_size=MAX_SIZE, key_types=frozenset({CKK.ML_KEM}),
-    param_type=None, encapsulate=encapsulate, decapsulate=decapsulate,
+    encapsulate=encapsulate, decapsulate=decapsulate,
 ))

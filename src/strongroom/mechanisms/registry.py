@@ -145,7 +145,9 @@ class MechanismEntry(NamedTuple):
     min_key_size: int
     max_key_size: int
     key_types: frozenset[int]
-    param_type: type | None
+    #: The decoded parameter's type, filled in by :func:`register` from
+    #: ``pkcs11.mechanism_params.PARAM_TYPE`` (the one table of it; families do not set it).
+    param_type: type | None = None
     operation: Callable[[OpKind, KeyMaterial | None, Any], Operation] | None = None
     generate: Callable[[Any, dict], dict] | None = None
     generate_pair: Callable[[Any, dict, dict], tuple[dict, dict]] | None = None
@@ -187,11 +189,20 @@ def _load() -> None:
 
 
 def register(entry: MechanismEntry) -> MechanismEntry:
-    """Add ``entry``; registering one CKM twice is a programming error."""
+    """Add ``entry`` with its ``param_type`` from PARAM_TYPE; registering one CKM twice is
+    a programming error, and so is a family naming a parameter type the table does not."""
+    # Imported here: the families register on the first lookup, not at C_Initialize.
+    from ..pkcs11.mechanism_params import PARAM_TYPE
+
     if entry.mechanism in _REGISTRY:
         raise ValueError(f"mechanism 0x{entry.mechanism:x} registered twice")
     if entry.flags & MechanismFlag.HW:
         raise ValueError("a software token never sets CKF_HW")
+    expected = PARAM_TYPE.get(entry.mechanism)
+    if entry.param_type is not expected:
+        if entry.param_type is not None:
+            raise ValueError(f"mechanism 0x{entry.mechanism:x}: param_type disagrees with PARAM_TYPE")
+        entry = entry._replace(param_type=expected)
     _REGISTRY[entry.mechanism] = entry
     return entry
 

@@ -391,14 +391,14 @@ def _flags(kinds: frozenset) -> int:
 register(MechanismEntry(
     mechanism=CKM.RSA_PKCS_KEY_PAIR_GEN, flags=F.GENERATE_KEY_PAIR,
     min_key_size=RSA_MIN_BITS, max_key_size=RSA_MAX_BITS,   # the core reports the policy floor
-    key_types=frozenset(), param_type=None, generate_pair=generate_pair, gen_key_type=CKK.RSA,
+    key_types=frozenset(), generate_pair=generate_pair, gen_key_type=CKK.RSA,
 ))
 _PKCS_KINDS = frozenset({OpKind.ENCRYPT, OpKind.DECRYPT, OpKind.SIGN, OpKind.VERIFY,
                          _SIGN_RECOVER, _VERIFY_RECOVER, _WRAP, _UNWRAP} - {None})
 register(MechanismEntry(
     mechanism=CKM.RSA_PKCS, flags=_flags(_PKCS_KINDS),
     min_key_size=RSA_MIN_BITS, max_key_size=RSA_MAX_BITS, key_types=_KEY_TYPES,
-    param_type=None, operation=_factory(CKM.RSA_PKCS, None, _PKCS_KINDS),
+    operation=_factory(CKM.RSA_PKCS, None, _PKCS_KINDS),
 ))
 _SIGN_VERIFY = frozenset({OpKind.SIGN, OpKind.VERIFY})
 for _mech, _hash in (
@@ -411,7 +411,7 @@ for _mech, _hash in (
     register(MechanismEntry(
         mechanism=_mech, flags=F.SIGN | F.VERIFY,
         min_key_size=RSA_MIN_BITS, max_key_size=RSA_MAX_BITS, key_types=_KEY_TYPES,
-        param_type=None, operation=_factory(_mech, pkhash.BY_CKM[_hash], _SIGN_VERIFY),
+        operation=_factory(_mech, pkhash.BY_CKM[_hash], _SIGN_VERIFY),
     ))
 for _mech, _hash in (
     (CKM.RSA_PKCS_PSS, None),
@@ -424,11 +424,10 @@ for _mech, _hash in (
     register(MechanismEntry(
         mechanism=_mech, flags=F.SIGN | F.VERIFY,
         min_key_size=RSA_MIN_BITS, max_key_size=RSA_MAX_BITS, key_types=_KEY_TYPES,
-        param_type=RsaPssParams,
         operation=_pss_factory(_mech, pkhash.BY_CKM[_hash] if _hash else None),
     ))
 register(MechanismEntry(
     mechanism=CKM.RSA_PKCS_OAEP, flags=_flags(frozenset(_ENCRYPTING | _DECRYPTING)),
     min_key_size=RSA_MIN_BITS, max_key_size=RSA_MAX_BITS, key_types=_KEY_TYPES,
-    param_type=RsaOaepParams, operation=_oaep_operation,
+    operation=_oaep_operation,
 ))
