@@ -62,12 +62,13 @@ def test_two_stores_see_each_others_commits(tmp_path):
 def test_pin_failures_persist_across_stores(tmp_path):
     a = SqliteStore(tmp_path / "s.db")
     tid = a.create_token(0, "t", SO_PIN, KDF).token_id
-    a.record_pin_failure(tid, CKU.USER)
-    a.record_pin_failure(tid, CKU.USER)
+    for _ in range(2):
+        a.settle_pin_attempt(tid, CKU.SO, a.spend_pin_attempt(tid, CKU.SO, 10), right=False)
     a.close()
     b = SqliteStore(tmp_path / "s.db")
-    assert b.get_token(tid).user_failures == 2
-    assert b.record_pin_failure(tid, CKU.USER) == 3
+    assert b.get_token(tid).so_failures == 2
+    b.settle_pin_attempt(tid, CKU.SO, b.spend_pin_attempt(tid, CKU.SO, 10), right=False)
+    assert b.get_token(tid).so_failures == 3
     b.close()
 
 
@@ -130,7 +131,7 @@ def test_threads_share_one_store(tmp_path):
             for i in range(20):
                 oid = store.create_object(tid, _data(f"{n}-{i}"), None)
                 assert store.load_object(tid, oid, None)[CKA.LABEL] == f"{n}-{i}"
-        except BaseException as exc:   # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]

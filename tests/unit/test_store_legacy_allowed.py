@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from store_pins import check_pin
 
 from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR, CKU, SessionFlag
 from strongroom.pkcs11.errors import CKRError
@@ -36,7 +37,7 @@ def _old_store(path) -> tuple[int, int, int]:
     old = SqliteStore(path)
     try:
         rec = old.create_token(0, "tok", SO_PIN, KDF)
-        mk = old.unwrap_master_key(rec.token_id, CKU.SO, SO_PIN)
+        mk = check_pin(old, rec.token_id, CKU.SO, SO_PIN)
         old.set_pin(rec.token_id, CKU.USER, mk, USER_PIN, KDF)
         legacy = old.create_object(rec.token_id, _aes("legacy", ()), mk)
         narrow = old.create_object(rec.token_id, _aes("narrow", (CKM.AES_CBC,)), mk)
@@ -55,7 +56,7 @@ def test_older_empty_list_reads_as_absent(tmp_path):
     tid, legacy, narrow = _old_store(path)
     store = SqliteStore(path)
     try:
-        mk = store.unwrap_master_key(tid, CKU.USER, USER_PIN)
+        mk = check_pin(store, tid, CKU.USER, USER_PIN)
         assert CKA.ALLOWED_MECHANISMS not in store.load_object(tid, legacy, mk)
         assert store.load_object(tid, narrow, mk)[CKA.ALLOWED_MECHANISMS] == (CKM.AES_CBC,)
         fresh = store.create_object(tid, _aes("new", ()), mk)     # made after the upgrade

@@ -3,6 +3,7 @@ on a real SQLite file."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 
 import pytest
@@ -129,8 +130,10 @@ def test_version_1_store_is_migrated_and_keeps_its_tokens(tmp_path, monkeypatch)
     monkeypatch.setattr(migrations, "LATEST", 1)
     old = SqliteStore(path)
     tid = _token(old)
-    old.record_pin_failure(tid, CKU.SO)
     old.close()
+    with sqlite3.connect(path) as conn:    # a failure counted by a version-1 store
+        conn.execute("UPDATE tokens SET so_failures = 1 WHERE id = ?", (tid,))
+    conn.close()
     monkeypatch.undo()
     store = SqliteStore(path)
     try:

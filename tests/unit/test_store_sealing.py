@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from store_pins import check_pin
 
 from strongroom.pkcs11.constants import CKA, CKC, CKK, CKO, CKR, CKU
 from strongroom.pkcs11.errors import CKRError
@@ -31,7 +32,7 @@ def db(tmp_path):
 def setup(db):
     store = SqliteStore(db)
     tid = store.create_token(0, "t", SO_PIN, KDF).token_id
-    mk = store.unwrap_master_key(tid, CKU.SO, SO_PIN)
+    mk = check_pin(store, tid, CKU.SO, SO_PIN)
     store.set_pin(tid, CKU.USER, mk, USER_PIN, KDF)
     yield store, tid, mk
     store.close()
@@ -129,7 +130,7 @@ def test_sealed_blob_swapped_between_attributes(setup, db):
 def test_sealed_blob_moved_between_tokens(setup, db):
     store, tid, mk = setup
     other = store.create_token(1, "o", SO_PIN, KDF).token_id
-    omk = store.unwrap_master_key(other, CKU.SO, SO_PIN)
+    omk = check_pin(store, other, CKU.SO, SO_PIN)
     a = store.create_object(tid, _key("a", KEY), mk)
     b = store.create_object(other, _key("b", KEY2), omk)
     _edit(db, "UPDATE objects SET uid = (SELECT uid FROM objects WHERE id = ?) WHERE id = ?", a, b)
@@ -156,7 +157,7 @@ def test_plaintext_planted_in_private_object_is_detected(setup, db):
 def test_wrap_moved_from_so_to_user_does_not_open(setup, db):
     store, tid, mk = setup
     _edit(db, "UPDATE tokens SET user_wrap = so_wrap, user_salt = so_salt WHERE id = ?", tid)
-    assert store.unwrap_master_key(tid, CKU.USER, SO_PIN) is None
+    assert check_pin(store, tid, CKU.USER, SO_PIN) is None
 
 
 # --- building blocks -------------------------------------------------------------------

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from store_pins import check_pin
 
 from strongroom.pkcs11.constants import CKA, CKC, CKK, CKM, CKO, CKR, CKU
 from strongroom.pkcs11.errors import CKRError
@@ -23,7 +24,7 @@ def store(tmp_path):
 def token(store):
     """(token_id, master key) of a token with an initialised user PIN."""
     rec = store.create_token(0, "tok", SO_PIN, KDF)
-    mk = store.unwrap_master_key(rec.token_id, CKU.SO, SO_PIN)
+    mk = check_pin(store, rec.token_id, CKU.SO, SO_PIN)
     store.set_pin(rec.token_id, CKU.USER, mk, USER_PIN, KDF)
     return rec.token_id, mk
 
@@ -63,25 +64,29 @@ def test_slot_taken_and_list_order(store):
 def test_pins_unwrap_and_wrong_pin(store, token):
     tid, mk = token
     assert len(mk) == 32
-    assert store.unwrap_master_key(tid, CKU.USER, USER_PIN) == mk
-    assert store.unwrap_master_key(tid, CKU.USER, SO_PIN) is None      # wraps bound to user type
-    assert store.unwrap_master_key(tid, CKU.SO, b"wrong") is None
-    assert store.unwrap_master_key(tid, CKU.CONTEXT_SPECIFIC, USER_PIN) == mk
+    assert check_pin(store, tid, CKU.USER, USER_PIN) == mk
+    assert check_pin(store, tid, CKU.USER, SO_PIN) is None      # wraps bound to user type
+    assert check_pin(store, tid, CKU.SO, b"wrong") is None
+    assert check_pin(store, tid, CKU.CONTEXT_SPECIFIC, USER_PIN) == mk
     assert store.get_token(tid).user_pin_initialized
 
 
 def test_user_pin_absent_before_init_pin(store):
     rec = store.create_token(0, "t", SO_PIN, KDF)
-    assert store.unwrap_master_key(rec.token_id, CKU.USER, SO_PIN) is None
+    with pytest.raises(CKRError) as e:
+        check_pin(store, rec.token_id, CKU.USER, SO_PIN)
+    assert e.value.rv == CKR.USER_PIN_NOT_INITIALIZED
+    assert store.get_token(rec.token_id).user_failures == 0     # nothing spent
 
 
 def test_set_pin_rewraps_only(store, token):
     tid, mk = token
     obj = store.create_object(tid, _secret("k"), mk)
-    store.record_pin_failure(tid, CKU.USER)
+    assert check_pin(store, tid, CKU.USER, b"wrong") is None
+    assert store.get_token(tid).user_failures == 1
     store.set_pin(tid, CKU.USER, mk, b"new-user-pin", KdfParams(log2_n=11))
-    assert store.unwrap_master_key(tid, CKU.USER, USER_PIN) is None
-    assert store.unwrap_master_key(tid, CKU.USER, b"new-user-pin") == mk
+    assert check_pin(store, tid, CKU.USER, USER_PIN) is None
+    assert check_pin(store, tid, CKU.USER, b"new-user-pin") == mk
     assert store.get_token(tid).user_failures == 0
     assert store.load_object(tid, obj, mk)[CKA.VALUE] == bytes(range(32))
 
@@ -94,12 +99,17 @@ def test_set_pin_refuses_foreign_master_key(store, token):
 
 
 def test_pin_failure_counters(store, token):
-    tid, _ = token
-    assert [store.record_pin_failure(tid, CKU.USER) for _ in range(3)] == [1, 2, 3]
-    assert store.record_pin_failure(tid, CKU.SO) == 1
+    """Each user type has its own counter: wrong PINs count, a right one resets only its own."""
+    tid, mk = token
+    failures = []
+    for _ in range(3):
+        assert check_pin(store, tid, CKU.USER, b"wrong") is None
+        failures.append(store.get_token(tid).user_failures)
+    assert failures == [1, 2, 3]
+    assert check_pin(store, tid, CKU.SO, b"wrong") is None
     rec = store.get_token(tid)
     assert (rec.user_failures, rec.so_failures) == (3, 1)
-    store.reset_pin_failures(tid, CKU.USER)
+    assert check_pin(store, tid, CKU.USER, USER_PIN) == mk
     rec = store.get_token(tid)
     assert (rec.user_failures, rec.so_failures) == (0, 1)
 
@@ -113,9 +123,9 @@ def test_set_label_reinit_and_delete(store, token):
     assert (rec.slot_id, rec.serial, rec.label) == (before.slot_id, before.serial, "fresh")
     assert rec.object_count == 0 and rec.bytes_used == 0 and not rec.user_pin_initialized
     assert rec.uuid != before.uuid
-    new_mk = store.unwrap_master_key(tid, CKU.SO, b"new-so-pin")
+    new_mk = check_pin(store, tid, CKU.SO, b"new-so-pin")
     assert new_mk is not None and new_mk != mk
-    assert store.unwrap_master_key(tid, CKU.SO, SO_PIN) is None
+    assert check_pin(store, tid, CKU.SO, SO_PIN) is None
     assert store.find_objects(tid, {}, new_mk) == []
     store.delete_token(tid)
     assert store.list_tokens() == []
@@ -292,7 +302,7 @@ def test_find_with_many_template_attributes(store, token):
 def test_find_by_label_among_2000(tmp_path):
     store = SqliteStore(tmp_path / "many.db")
     tid = store.create_token(0, "t", SO_PIN, KDF).token_id
-    mk = store.unwrap_master_key(tid, CKU.SO, SO_PIN)
+    mk = check_pin(store, tid, CKU.SO, SO_PIN)
     ids = {}
     for i in range(2000):
         attrs = _secret(f"key-{i}") if i % 2 else _data(f"key-{i}")

@@ -93,14 +93,8 @@ class Store(ABC):
         every call that drops secrets, returns only once they are scrubbed from the files."""
 
     # --- PINs and the master key ------------------------------------------------
-    @abstractmethod
-    def unwrap_master_key(self, token_id: int, user_type: CKU, pin: bytes) -> bytes | None:
-        """The 32-byte master key if ``pin`` is right for ``user_type`` (SO or USER), else None.
-
-        Does not touch the failure counters: a check through it is outside the retry
-        limit. The core never uses it (nor record/reset_pin_failures below); its PIN
-        checks are spend_pin_attempt -> open_master_key -> settle_pin_attempt."""
-
+    # A PIN is checked only as spend_pin_attempt -> open_master_key -> settle_pin_attempt,
+    # so no check can happen outside the retry limit.
     @abstractmethod
     def spend_pin_attempt(self, token_id: int, user_type: CKU, max_tries: int) -> PinAttempt:
         """Count one PIN attempt as failed, durably, before the PIN is checked.
@@ -126,13 +120,6 @@ class Store(ABC):
         leaves it counted. Both write the same row the same way, so the files show no
         difference until the answer is returned. CKRError(TOKEN_NOT_PRESENT) if the token
         was deleted or re-initialised since the spend."""
-
-    @abstractmethod
-    def record_pin_failure(self, token_id: int, user_type: CKU) -> int:
-        """Atomically increment the failure counter; returns the new value."""
-
-    @abstractmethod
-    def reset_pin_failures(self, token_id: int, user_type: CKU) -> None: ...
 
     @abstractmethod
     def set_pin(self, token_id: int, user_type: CKU, master_key: bytes, pin: bytes, kdf: KdfParams) -> None:

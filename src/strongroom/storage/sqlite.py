@@ -361,6 +361,10 @@ class SqliteStore(Store):
 
     # --- PINs and the master key ------------------------------------------------------
     def unwrap_master_key(self, token_id: int, user_type: CKU, pin: bytes) -> bytes | None:
+        """The master key if ``pin`` is right, else None, OUTSIDE the retry limit (no counter
+        is touched). Not part of the Store interface and not used by the core: kept only
+        until tests/integration (test_store_scrub.py, pin_host.py) check PINs through
+        spend_pin_attempt / open_master_key / settle_pin_attempt like tests/unit/store_pins.py."""
         wrap_c, salt_c, n_c, r_c, p_c, _ = _WRAP_COLS[_user(user_type)]
         with self._tx() as conn:
             row = conn.execute(f"SELECT uuid, {wrap_c}, {salt_c}, {n_c}, {r_c}, {p_c} "
@@ -432,21 +436,6 @@ class SqliteStore(Store):
                 f"{pend_c} = max({pend_c} - 1, 0) WHERE id = ? AND uuid = ?",
                 (int(right), token_id, attempt.token_uuid))
             if cur.rowcount == 0:   # deleted or re-initialised while scrypt ran
-                raise CKRError(CKR.TOKEN_NOT_PRESENT)
-
-    def record_pin_failure(self, token_id: int, user_type: CKU) -> int:
-        col = _WRAP_COLS[_user(user_type)][5]
-        with self._tx(write=True) as conn:
-            row = conn.execute(f"UPDATE tokens SET {col} = {col} + 1 WHERE id = ? RETURNING {col}",
-                               (token_id,)).fetchone()
-            if row is None:
-                raise CKRError(CKR.TOKEN_NOT_PRESENT)
-            return int(row[0])
-
-    def reset_pin_failures(self, token_id: int, user_type: CKU) -> None:
-        col = _WRAP_COLS[_user(user_type)][5]
-        with self._tx(write=True) as conn:
-            if conn.execute(f"UPDATE tokens SET {col} = 0 WHERE id = ?", (token_id,)).rowcount == 0:
                 raise CKRError(CKR.TOKEN_NOT_PRESENT)
 
     def set_pin(self, token_id: int, user_type: CKU, master_key: bytes, pin: bytes,

@@ -47,9 +47,9 @@ def _remap(exc: CKRError, table: dict) -> CKRError:
 
 
 def _resolve(lib: "Library", session: Session, handle: int) -> ObjectRef:
-    lib.objects.refresh()
+    lib.manager.refresh()
     try:
-        return lib.objects.get(handle, lib._visibility(session))
+        return lib.manager.get(handle, lib._visibility(session))
     except CKRError as exc:
         if exc.rv == CKR.OBJECT_HANDLE_INVALID:
             raise CKRError(CKR.KEY_HANDLE_INVALID) from None
@@ -90,7 +90,7 @@ def _new_key(lib: "Library", session: Session, attrs: dict) -> int:
     attrs.update(keys.normalize_key_attrs(cls, key_type, attrs))
     attrs.update(checkvalue.attrs_for(attrs))
     lib._check_write(session, attrs)
-    return lib.objects.add(attrs, lib._visibility(session), session.handle)
+    return lib.manager.add(attrs, lib._visibility(session), session.handle)
 
 
 def _secret_template(template: Template, op: rules.Op, base: Any = None) -> dict:
@@ -123,7 +123,7 @@ def derive_key(lib: "Library", h: int, mech: Mechanism, base: int, template: Tem
         return _derive_data(lib, session, entry, ref, param, merged)
     attrs = _secret_template(merged, rules.Op.DERIVE, base=ref.attrs)
     lib._check_write(session, attrs)
-    attrs.update(entry.derive(param, lib.objects.key_material(ref), attrs))
+    attrs.update(entry.derive(param, lib.manager.key_material(ref), attrs))
     return _new_key(lib, session, attrs)
 
 
@@ -136,9 +136,9 @@ def _derive_data(lib: "Library", session: Session, entry: registry.MechanismEntr
         raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_VALUE_LEN says how much data to derive")
     attrs = rules.build([(t, v) for t, v in template if t != CKA.VALUE_LEN], rules.Op.CREATE)
     lib._check_write(session, attrs)
-    derived = entry.derive(param, lib.objects.key_material(ref), {**attrs, CKA.VALUE_LEN: lengths[-1]})
+    derived = entry.derive(param, lib.manager.key_material(ref), {**attrs, CKA.VALUE_LEN: lengths[-1]})
     attrs[CKA.VALUE] = derived[CKA.VALUE]
-    return lib.objects.add(attrs, lib._visibility(session), session.handle)
+    return lib.manager.add(attrs, lib._visibility(session), session.handle)
 
 
 # --- C_WrapKey / C_UnwrapKey ---------------------------------------------------------------
@@ -161,7 +161,7 @@ def wrap_key(lib: "Library", h: int, mech: Mechanism, wrapping: int, key: int,
     if not _matches(target, wref.attrs.get(CKA.WRAP_TEMPLATE)):
         raise CKRError(CKR.KEY_NOT_WRAPPABLE, "key does not match the wrapping key's CKA_WRAP_TEMPLATE")
     image = keys.wrap_image(target)
-    op = entry.operation(OpKind.WRAP, lib.objects.key_material(wref), mech.param)
+    op = entry.operation(OpKind.WRAP, lib.manager.key_material(wref), mech.param)
     try:
         out = op.update(image) + op.final()
     except CKRError as exc:
@@ -189,7 +189,7 @@ def unwrap_key(lib: "Library", h: int, mech: Mechanism, unwrapping: int, wrapped
     merged = merge_template(template, uref.attrs.get(CKA.UNWRAP_TEMPLATE))
     attrs = rules.build(merged, rules.Op.UNWRAP)
     lib._check_write(session, attrs)
-    op = entry.operation(OpKind.UNWRAP, lib.objects.key_material(uref), mech.param)
+    op = entry.operation(OpKind.UNWRAP, lib.manager.key_material(uref), mech.param)
     try:
         head = op.update(wrapped)
         tail = op.final()
@@ -230,7 +230,7 @@ def encapsulate_key(lib: "Library", h: int, mech: Mechanism, public: int, templa
     merged = merge_template(template, ref.attrs.get(CKA.ENCAPSULATE_TEMPLATE))
     attrs = _secret_template(merged, rules.Op.DERIVE)
     lib._check_write(session, attrs)
-    ciphertext, secret = entry.encapsulate(mech.param, lib.objects.key_material(ref))
+    ciphertext, secret = entry.encapsulate(mech.param, lib.manager.key_material(ref))
     if not operations.fits(len(ciphertext), capacity):   # a size query creates no key
         return len(ciphertext)
     attrs.update(_secret_value(attrs, secret))
@@ -246,7 +246,7 @@ def decapsulate_key(lib: "Library", h: int, mech: Mechanism, private: int, templ
     merged = merge_template(template, ref.attrs.get(CKA.DECAPSULATE_TEMPLATE))
     attrs = _secret_template(merged, rules.Op.DERIVE, base=ref.attrs)
     lib._check_write(session, attrs)
-    secret = entry.decapsulate(mech.param, lib.objects.key_material(ref), ciphertext)
+    secret = entry.decapsulate(mech.param, lib.manager.key_material(ref), ciphertext)
     attrs.update(_secret_value(attrs, secret))
     return _new_key(lib, session, attrs)
 
@@ -266,7 +266,7 @@ def message_init(lib: "Library", h: int, kind: OpKind, mech: Mechanism, key: int
             raise CKRError(CKR.MECHANISM_INVALID, "mechanism has no message-based API")
         ref = _resolve(lib, session, key)
         operations.check_key_for(kind, entry, ref)
-        op = entry.message(kind, lib.objects.key_material(ref), mech.param)
+        op = entry.message(kind, lib.manager.key_material(ref), mech.param)
         session.begin(slot, ActiveOperation(op=op, mechanism=mech.type, key_handle=ref.handle))
 
 

@@ -102,6 +102,8 @@ class Library:
         self._logins: dict[int, LoginState] = {}
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._after_fork_in_child)
+        # Chapter objects (docs: brief contract 0); until the split they are this object.
+        self.slots = self.sessions = self.objects = self.crypto = self.keys = self.messages = self
 
     # --- lifecycle ------------------------------------------------------------------
     def _after_fork_in_child(self) -> None:
@@ -167,7 +169,7 @@ class Library:
         return self._store
 
     @property
-    def objects(self) -> ObjectManager:
+    def manager(self) -> ObjectManager:
         self._require_init()
         assert self._objects is not None
         return self._objects
@@ -277,7 +279,7 @@ class Library:
             old_login = self._logins.pop(record.token_id, None)
             if old_login is not None:
                 old_login.clear()
-            self.objects.drop_token(record.token_id)
+            self.manager.drop_token(record.token_id)
 
     def token_usage(self, slot_id: int) -> TokenUsage:
         """Store figures of the token in ``slot_id`` (vendor function SR_GetTokenUsage)."""
@@ -305,7 +307,7 @@ class Library:
             old_login = self._logins.pop(record.token_id, None)
             if old_login is not None:
                 old_login.clear()
-            self.objects.drop_token(record.token_id)
+            self.manager.drop_token(record.token_id)
             return TokenRemoved(record.label, record.serial, record.slot_id, record.object_count)
 
     # --- sessions -----------------------------------------------------------------------------
@@ -353,14 +355,14 @@ class Library:
     def _close(self, session: Session) -> None:
         del self._sessions[session.handle]
         session.ops.clear()
-        self.objects.drop_session(session.handle)
+        self.manager.drop_session(session.handle)
         if not any(s.token_id == session.token_id for s in self._sessions.values()):
             # Closing the application's last session on a token logs it out (v2.40 §5.6).
             state = self._logins.pop(session.token_id, None)
             if state is not None and state.user is not None:
                 self.store.forget_keys()
                 state.clear()          # zeroes the master key (issue 10)
-                self.objects.forget_private(session.token_id)
+                self.manager.forget_private(session.token_id)
 
     def close_all_sessions(self, slot_id: int) -> None:
         self._require_init()
@@ -401,7 +403,7 @@ class Library:
             state.user = CKU(user_type)
             state.master_key = master_key
             if user_type == CKU.USER:
-                self.objects.forget_token_objects()   # private objects become visible
+                self.manager.forget_token_objects()   # private objects become visible
 
     def _context_login(self, session: Session, state: LoginState, record: TokenRecord, pin: bytes) -> None:
         """CKU_CONTEXT_SPECIFIC re-authenticates the user for the one active operation that
@@ -429,7 +431,7 @@ class Library:
                     s.ops.clear()
             self.store.forget_keys()
             state.clear()
-            self.objects.forget_private(session.token_id)
+            self.manager.forget_private(session.token_id)
 
     def init_pin(self, handle: int, pin: bytes) -> None:
         session = self._session(handle)
@@ -480,61 +482,61 @@ class Library:
         if cls in (CKO.PUBLIC_KEY, CKO.PRIVATE_KEY, CKO.SECRET_KEY):
             attrs.update(key_rules.normalize_key_attrs(cls, attrs[CKA.KEY_TYPE], attrs))
         attrs.update(checkvalue.attrs_for(attrs))     # secret keys and X.509 certificates
-        return self.objects.add(attrs, self._visibility(session), session.handle)
+        return self.manager.add(attrs, self._visibility(session), session.handle)
 
     def copy_object(self, handle: int, obj: int, template: list[tuple[int, Any]]) -> int:
         session = self._session(handle)
         vis = self._visibility(session)
-        ref = self.objects.get(obj, vis)
+        ref = self.manager.get(obj, vis)
         attrs = rules.copy(dict(ref.attrs), template)
         attrs.pop(CKA.UNIQUE_ID, None)
         self._check_write(session, attrs)
-        return self.objects.add(attrs, vis, session.handle)
+        return self.manager.add(attrs, vis, session.handle)
 
     def destroy_object(self, handle: int, obj: int) -> None:
         session = self._session(handle)
-        ref = self.objects.get(obj, self._visibility(session))
+        ref = self.manager.get(obj, self._visibility(session))
         if ref.on_token and not session.rw:
             raise CKRError(CKR.SESSION_READ_ONLY)
         if not ref.attrs.get(CKA.DESTROYABLE, True):
             raise CKRError(CKR.ACTION_PROHIBITED)
-        self.objects.destroy(ref)
+        self.manager.destroy(ref)
         # Operations of this process (any session) that use the key fail at their next
         # call (operations.KeyDestroyed; another process's destroy: _check_key_alive).
         operations.revoke_key(list(self._sessions.values()), obj)
         del ref
-        self.objects.sweep()      # its values, now unreferenced, are wiped (issue 10)
+        self.manager.sweep()      # its values, now unreferenced, are wiped (issue 10)
 
     def get_object_size(self, handle: int, obj: int) -> int:
         session = self._session(handle)
-        return ObjectManager.size(self.objects.get(obj, self._visibility(session)).attrs)
+        return ObjectManager.size(self.manager.get(obj, self._visibility(session)).attrs)
 
     def get_attribute_value(self, handle: int, obj: int, types: list[int]) -> list[Any]:
         session = self._session(handle)
-        self.objects.refresh()
-        ref = self.objects.get(obj, self._visibility(session))
+        self.manager.refresh()
+        ref = self.manager.get(obj, self._visibility(session))
         # a value, or rules.Unreadable.SENSITIVE / INVALID (v3.0 §5.7.5)
         return [rules.readable(ref.attrs, cka) for cka in types]
 
     def set_attribute_value(self, handle: int, obj: int, template: list[tuple[int, Any]]) -> None:
         session = self._session(handle)
         vis = self._visibility(session)
-        self.objects.refresh()
-        ref = self.objects.get(obj, vis)
+        self.manager.refresh()
+        ref = self.manager.get(obj, vis)
         if ref.on_token and not session.rw:
             raise CKRError(CKR.SESSION_READ_ONLY)
         so = self._login(session.token_id).user == CKU.SO
         changes = rules.set(dict(ref.attrs), template, so=so)
-        self.objects.update(ref, changes, vis)
+        self.manager.update(ref, changes, vis)
 
     def find_objects_init(self, handle: int, template: list[tuple[int, Any]]) -> None:
         session = self._session(handle)
         with session.lock:
             if OpSlot.FIND in session.ops:
                 raise CKRError(CKR.OPERATION_ACTIVE)
-            self.objects.refresh()
+            self.manager.refresh()
             wanted = dict(template)
-            results = self.objects.find(wanted, self._visibility(session))
+            results = self.manager.find(wanted, self._visibility(session))
             session.begin(OpSlot.FIND, ActiveOperation(op=None, results=results))
 
     def find_objects(self, handle: int, max_count: int) -> list[int]:
@@ -562,7 +564,7 @@ class Library:
         self._check_write(session, attrs)
         attrs.update(entry.generate(mech.param, attrs))
         attrs.update(checkvalue.attrs_for(attrs))
-        return self.objects.add(attrs, self._visibility(session), session.handle)
+        return self.manager.add(attrs, self._visibility(session), session.handle)
 
     def generate_key_pair(self, handle: int, mech: Mechanism, public_template: list[tuple[int, Any]],
                           private_template: list[tuple[int, Any]]) -> tuple[int, int]:
@@ -586,12 +588,12 @@ class Library:
         pub.update(pub_add)
         priv.update(priv_add)
         vis = self._visibility(session)
-        pub_handle = self.objects.add(pub, vis, session.handle)
+        pub_handle = self.manager.add(pub, vis, session.handle)
         try:
-            priv_handle = self.objects.add(priv, vis, session.handle)
+            priv_handle = self.manager.add(priv, vis, session.handle)
         except Exception:
             # Never leave half a pair behind (e.g. the quota ran out between the two).
-            self.objects.destroy(self.objects.get(pub_handle, vis))
+            self.manager.destroy(self.manager.get(pub_handle, vis))
             raise
         return pub_handle, priv_handle
 
@@ -601,7 +603,7 @@ class Library:
         with session.lock:
             ref = km = version = None
             if key is not None:
-                objects = self.objects
+                objects = self.manager
                 if not SESSION_HANDLE_BASE <= key:
                     # A token object: one PRAGMA data_version sees another process's
                     # commit. Session objects live in this process only: no store read.
@@ -632,7 +634,7 @@ class Library:
             self._recheck_key(session, active, version)
 
     def _recheck_key(self, session: Session, active: ActiveOperation, version: int) -> None:
-        objects = self.objects
+        objects = self.manager
         objects.refresh()
         try:
             objects.get(active.key_handle, self._visibility(session))
@@ -718,7 +720,7 @@ class Library:
         with session.lock:
             session.active(OpSlot.DIGEST)
             try:       # like every error but BUFFER_TOO_SMALL, these end the digest (§5.2)
-                ref = self.objects.get(key, self._visibility(session))
+                ref = self.manager.get(key, self._visibility(session))
             except CKRError:
                 session.end(OpSlot.DIGEST)
                 raise CKRError(CKR.KEY_HANDLE_INVALID) from None
