@@ -167,3 +167,15 @@ def test_pin_values_in_uris_never_reach_messages(backend):
     with pytest.raises(PinIncorrect) as caught:
         backend.open(f"pkcs11:token={backend.label}?pin-value={secret}")
     assert secret not in str(caught.value)
+
+
+def test_find_tokens_by_label_uri_or_all(backend):
+    """admin.find_tokens(): the initialised tokens a selector designates, never the free slot."""
+    mine = next(t for t in admin.list_tokens(backend.module) if t["label"] == backend.label)
+    assert [t["serial"] for t in admin.find_tokens(backend.module, backend.label)] == [mine["serial"]]
+    assert [t["slot_id"] for t in admin.find_tokens(backend.module, f"pkcs11:serial={mine['serial']}")] \
+        == [mine["slot_id"]]
+    assert all(t["initialized"] for t in admin.find_tokens(backend.module, None))
+    assert mine["serial"] in [t["serial"] for t in admin.find_tokens(backend.module, "pkcs11:")]
+    assert admin.find_tokens(backend.module, "no-such-label") == []
+    assert admin.find_tokens(backend.module, "pkcs11:library-manufacturer=nobody") == []

@@ -13,23 +13,34 @@ from pkcs11 import TokenFlag
 from ..uri import is_uri, parse
 from . import cfuncs
 from .errors import StrongroomError, TokenNotFound, rv_name
-from .library import default_module, load_library, pin_state, present_tokens
+from .library import default_module, designated, initialised_tokens, load_library, pin_state, present_tokens
 
-__all__ = ["init_token", "list_tokens"]
+__all__ = ["find_tokens", "init_token", "list_tokens"]
+
+
+def _token_entry(slot: Any, token: Any) -> dict[str, Any]:
+    flags = int(token.flags)
+    return {"slot_id": slot.slot_id, "label": token.label, "manufacturer": token.manufacturer_id,
+            "model": token.model, "serial": token.serial.decode("utf-8", "replace"),
+            "initialized": bool(flags & TokenFlag.TOKEN_INITIALIZED),
+            "flags": [f.name for f in TokenFlag if f.value and f.value & flags],
+            "user_pin": pin_state(flags, "user"), "so_pin": pin_state(flags, "so")}
+
 
 def list_tokens(module: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
     """Every slot holding a token: slot_id, label, manufacturer, model, serial,
     initialized, flags and PIN states (no login needed)."""
     lib = load_library(module if module is not None else default_module())
-    found = []
-    for slot, token in present_tokens(lib):
-        flags = int(token.flags)
-        found.append({"slot_id": slot.slot_id, "label": token.label, "manufacturer": token.manufacturer_id,
-                      "model": token.model, "serial": token.serial.decode("utf-8", "replace"),
-                      "initialized": bool(flags & TokenFlag.TOKEN_INITIALIZED),
-                      "flags": [f.name for f in TokenFlag if f.value and f.value & flags],
-                      "user_pin": pin_state(flags, "user"), "so_pin": pin_state(flags, "so")})
-    return found
+    return [_token_entry(slot, token) for slot, token in present_tokens(lib)]
+
+
+def find_tokens(module: str | os.PathLike[str] | None, selector: str | None) -> list[dict[str, Any]]:
+    """The initialised tokens `selector` designates (a pkcs11: URI, a label, None: all),
+    as list_tokens() describes them; possibly none, possibly several."""
+    lib = load_library(module if module is not None else default_module())
+    uri = parse(selector) if selector is not None and is_uri(selector) else None
+    label = selector if uri is None else None
+    return [_token_entry(s, t) for s, t in designated(lib, initialised_tokens(lib), uri, label)]
 
 
 def _slot_for(lib: Any, slot_or_uri: int | str | None) -> int:

@@ -17,7 +17,8 @@ from ..uri import PKCS11URI
 from . import importing
 from .errors import AmbiguousMatch, StrongroomError, TokenNotFound, translated
 
-__all__ = ["default_module", "load_library", "attribute_mapper", "pin_state", "present_tokens", "select"]
+__all__ = ["attribute_mapper", "default_module", "designated", "initialised_tokens", "load_library", "pin_state",
+           "present_tokens", "select", "token_info"]
 
 _PIN_STATES = (("locked", "PIN_LOCKED"), ("final_try", "PIN_FINAL_TRY"),
                ("count_low", "PIN_COUNT_LOW"), ("to_be_changed", "PIN_TO_BE_CHANGED"))
@@ -120,20 +121,33 @@ def _library_info(lib: Any) -> dict[str, str]:
             "library-version": "%d.%d" % lib.library_version}
 
 
+def initialised_tokens(lib: Any) -> list[tuple[Any, Any]]:
+    """(slot, token) for every slot whose token is initialised."""
+    return [(s, t) for s, t in present_tokens(lib) if t.flags & TokenFlag.TOKEN_INITIALIZED]
+
+
+def designated(lib: Any, tokens: list[tuple[Any, Any]], uri: PKCS11URI | None,
+               label: str | None) -> list[tuple[Any, Any]]:
+    """Those of `tokens` the URI (RFC 7512 matching of library, token and slot attributes)
+    or the label designates; all of them when neither is given."""
+    if uri is not None:
+        library = _library_info(lib)
+        return [(s, t) for s, t in tokens
+                if uri.matches_library(library) and uri.matches_token(token_info(t))
+                and uri.matches_slot(_slot_info(s))]
+    if label is not None:
+        return [(s, t) for s, t in tokens if t.label == label]
+    return tokens
+
+
 def select(lib: Any, uri: PKCS11URI | None, label: str | None, module: str) -> tuple[Any, Any]:
     """The one initialised token the URI / label / nothing designates."""
-    initialised = [(s, t) for s, t in present_tokens(lib) if t.flags & TokenFlag.TOKEN_INITIALIZED]
+    initialised = initialised_tokens(lib)
+    matches = designated(lib, initialised, uri, label)
     if uri is not None:
         what = f"matching {uri.format(hide_pin=True)}"
-        matches = [(s, t) for s, t in initialised
-                   if uri.matches_library(_library_info(lib)) and uri.matches_token(token_info(t))
-                   and uri.matches_slot(_slot_info(s))]
-    elif label is not None:
-        what = f"labelled {label!r}"
-        matches = [(s, t) for s, t in initialised if t.label == label]
     else:
-        what = "initialised"
-        matches = initialised
+        what = f"labelled {label!r}" if label is not None else "initialised"
     labels = ", ".join(repr(t.label) for _, t in initialised) or "none"
     if not matches:
         raise TokenNotFound(f"no token {what} in module {module}; initialised tokens: {labels}")
