@@ -3,51 +3,25 @@
 Names drop the C prefix: ``CKA_LABEL`` is ``CKA.LABEL``, ``CKM_SHA256`` is ``CKM.SHA256``.
 Values are those of the OASIS PKCS#11 v3.x headers; 64-bit CK_ULONG everywhere.
 Flags that share bit positions across structures live in separate classes.
+
+CKM (``ckm.py``) is imported on first use: its ~480 members are the largest share of
+this module's import time, and C_Initialize needs no mechanism name (docs/performance.md).
 """
 from __future__ import annotations
 
-import threading
 from enum import IntEnum, IntFlag
 
-try:
-    # The stdlib's fast enum builder (used by re, http, ...; 3.11+): the same IntEnum /
-    # IntFlag classes (checked in tests with enum._test_simple_enum), built in about half
-    # the time of a class statement -- these ~1,000 members are a visible share of the
-    # module's cold start (docs/performance.md).
-    from enum import _simple_enum as _stdlib_simple_enum, property as _enum_property
-except ImportError:   # pragma: no cover - a future Python without it: the plain way
-    _stdlib_simple_enum = None
+from .._records import TYPE_CHECKING
 
-
-def _simple_enum(etype):
-    if _stdlib_simple_enum is None:   # pragma: no cover
-        def plain(cls):
-            members = [(k, v) for k, v in vars(cls).items() if not k.startswith("_")]
-            made = etype(cls.__name__, members, module=cls.__module__, qualname=cls.__qualname__)
-            made.__doc__ = cls.__doc__
-            return made
-        return plain
-    make = _stdlib_simple_enum(etype)
-
-    def build(cls):
-        made = make(cls)
-        # _simple_enum leaves each member behind a Python-level ``enum.property`` redirect
-        # (~0.2 us per ``CKA.LABEL``); a class statement stores the member itself in the
-        # class dict (C-speed attribute lookup on every hot path). Do the same.
-        for name, member in made._member_map_.items():
-            slot = made.__dict__.get(name)
-            if isinstance(slot, _enum_property) and slot.fget is None:
-                type.__setattr__(made, name, member)
-        return made
-    return build
+if TYPE_CHECKING:
+    from .ckm import CKM
 
 CK_UNAVAILABLE_INFORMATION = 0xFFFFFFFFFFFFFFFF
 CK_EFFECTIVELY_INFINITE = 0
 CK_INVALID_HANDLE = 0
 CKF_ARRAY_ATTRIBUTE = 0x40000000
 
-@_simple_enum(IntEnum)
-class CKR:
+class CKR(IntEnum):
     """Return values (CK_RV)."""
 
     OK = 0x0
@@ -157,8 +131,7 @@ class CKR:
     VENDOR_DEFINED = 0x80000000
 
 
-@_simple_enum(IntEnum)
-class CKA:
+class CKA(IntEnum):
     """Attribute types."""
 
     CLASS = 0x0
@@ -323,8 +296,7 @@ class CKA:
     VENDOR_DEFINED = 0x80000000
 
 
-@_simple_enum(IntEnum)
-class CKO:
+class CKO(IntEnum):
     """Object classes."""
 
     DATA = 0x0
@@ -342,8 +314,7 @@ class CKO:
     VENDOR_DEFINED = 0x80000000
 
 
-@_simple_enum(IntEnum)
-class CKK:
+class CKK(IntEnum):
     """Key types."""
 
     RSA = 0x0
@@ -417,498 +388,7 @@ class CKK:
     VENDOR_DEFINED = 0x80000000
 
 
-def _make_ckm() -> type[IntEnum]:
-    """CKM, built on first use: its ~480 members are a tenth of the module's import time
-    at C_Initialize, which needs no mechanism name (docs/performance.md)."""
-    @_simple_enum(IntEnum)
-    class CKM:
-        """Mechanism types."""
-
-        RSA_PKCS_KEY_PAIR_GEN = 0x0
-        RSA_PKCS = 0x1
-        RSA_9796 = 0x2
-        RSA_X_509 = 0x3
-        MD2_RSA_PKCS = 0x4
-        MD5_RSA_PKCS = 0x5
-        SHA1_RSA_PKCS = 0x6
-        RIPEMD128_RSA_PKCS = 0x7
-        RIPEMD160_RSA_PKCS = 0x8
-        RSA_PKCS_OAEP = 0x9
-        RSA_X9_31_KEY_PAIR_GEN = 0xA
-        RSA_X9_31 = 0xB
-        SHA1_RSA_X9_31 = 0xC
-        RSA_PKCS_PSS = 0xD
-        SHA1_RSA_PKCS_PSS = 0xE
-        ML_KEM_KEY_PAIR_GEN = 0xF
-        DSA_KEY_PAIR_GEN = 0x10
-        DSA = 0x11
-        DSA_SHA1 = 0x12
-        DSA_SHA224 = 0x13
-        DSA_SHA256 = 0x14
-        DSA_SHA384 = 0x15
-        DSA_SHA512 = 0x16
-        ML_KEM = 0x17
-        DSA_SHA3_224 = 0x18
-        DSA_SHA3_256 = 0x19
-        DSA_SHA3_384 = 0x1A
-        DSA_SHA3_512 = 0x1B
-        ML_DSA_KEY_PAIR_GEN = 0x1C
-        ML_DSA = 0x1D
-        HASH_ML_DSA = 0x1F
-        DH_PKCS_KEY_PAIR_GEN = 0x20
-        DH_PKCS_DERIVE = 0x21
-        HASH_ML_DSA_SHA224 = 0x23
-        HASH_ML_DSA_SHA256 = 0x24
-        HASH_ML_DSA_SHA384 = 0x25
-        HASH_ML_DSA_SHA512 = 0x26
-        HASH_ML_DSA_SHA3_224 = 0x27
-        HASH_ML_DSA_SHA3_256 = 0x28
-        HASH_ML_DSA_SHA3_384 = 0x29
-        HASH_ML_DSA_SHA3_512 = 0x2A
-        HASH_ML_DSA_SHAKE128 = 0x2B
-        HASH_ML_DSA_SHAKE256 = 0x2C
-        SLH_DSA_KEY_PAIR_GEN = 0x2D
-        SLH_DSA = 0x2E
-        X9_42_DH_KEY_PAIR_GEN = 0x30
-        X9_42_DH_DERIVE = 0x31
-        X9_42_DH_HYBRID_DERIVE = 0x32
-        X9_42_MQV_DERIVE = 0x33
-        HASH_SLH_DSA = 0x34
-        HASH_SLH_DSA_SHA224 = 0x36
-        HASH_SLH_DSA_SHA256 = 0x37
-        HASH_SLH_DSA_SHA384 = 0x38
-        HASH_SLH_DSA_SHA512 = 0x39
-        HASH_SLH_DSA_SHA3_224 = 0x3A
-        HASH_SLH_DSA_SHA3_256 = 0x3B
-        HASH_SLH_DSA_SHA3_384 = 0x3C
-        HASH_SLH_DSA_SHA3_512 = 0x3D
-        HASH_SLH_DSA_SHAKE128 = 0x3E
-        HASH_SLH_DSA_SHAKE256 = 0x3F
-        SHA256_RSA_PKCS = 0x40
-        SHA384_RSA_PKCS = 0x41
-        SHA512_RSA_PKCS = 0x42
-        SHA256_RSA_PKCS_PSS = 0x43
-        SHA384_RSA_PKCS_PSS = 0x44
-        SHA512_RSA_PKCS_PSS = 0x45
-        SHA224_RSA_PKCS = 0x46
-        SHA224_RSA_PKCS_PSS = 0x47
-        SHA512_224 = 0x48
-        SHA512_224_HMAC = 0x49
-        SHA512_224_HMAC_GENERAL = 0x4A
-        SHA512_224_KEY_DERIVATION = 0x4B
-        SHA512_256 = 0x4C
-        SHA512_256_HMAC = 0x4D
-        SHA512_256_HMAC_GENERAL = 0x4E
-        SHA512_256_KEY_DERIVATION = 0x4F
-        SHA512_T = 0x50
-        SHA512_T_HMAC = 0x51
-        SHA512_T_HMAC_GENERAL = 0x52
-        SHA512_T_KEY_DERIVATION = 0x53
-        TLS12_EXTENDED_MASTER_KEY_DERIVE = 0x56
-        TLS12_EXTENDED_MASTER_KEY_DERIVE_DH = 0x57
-        SHA3_256_RSA_PKCS = 0x60
-        SHA3_384_RSA_PKCS = 0x61
-        SHA3_512_RSA_PKCS = 0x62
-        SHA3_256_RSA_PKCS_PSS = 0x63
-        SHA3_384_RSA_PKCS_PSS = 0x64
-        SHA3_512_RSA_PKCS_PSS = 0x65
-        SHA3_224_RSA_PKCS = 0x66
-        SHA3_224_RSA_PKCS_PSS = 0x67
-        RC2_KEY_GEN = 0x100
-        RC2_ECB = 0x101
-        RC2_CBC = 0x102
-        RC2_MAC = 0x103
-        RC2_MAC_GENERAL = 0x104
-        RC2_CBC_PAD = 0x105
-        RC4_KEY_GEN = 0x110
-        RC4 = 0x111
-        DES_KEY_GEN = 0x120
-        DES_ECB = 0x121
-        DES_CBC = 0x122
-        DES_MAC = 0x123
-        DES_MAC_GENERAL = 0x124
-        DES_CBC_PAD = 0x125
-        DES2_KEY_GEN = 0x130
-        DES3_KEY_GEN = 0x131
-        DES3_ECB = 0x132
-        DES3_CBC = 0x133
-        DES3_MAC = 0x134
-        DES3_MAC_GENERAL = 0x135
-        DES3_CBC_PAD = 0x136
-        DES3_CMAC_GENERAL = 0x137
-        DES3_CMAC = 0x138
-        CDMF_KEY_GEN = 0x140
-        CDMF_ECB = 0x141
-        CDMF_CBC = 0x142
-        CDMF_MAC = 0x143
-        CDMF_MAC_GENERAL = 0x144
-        CDMF_CBC_PAD = 0x145
-        DES_OFB64 = 0x150
-        DES_OFB8 = 0x151
-        DES_CFB64 = 0x152
-        DES_CFB8 = 0x153
-        MD2 = 0x200
-        MD2_HMAC = 0x201
-        MD2_HMAC_GENERAL = 0x202
-        MD5 = 0x210
-        MD5_HMAC = 0x211
-        MD5_HMAC_GENERAL = 0x212
-        SHA_1 = 0x220
-        SHA_1_HMAC = 0x221
-        SHA_1_HMAC_GENERAL = 0x222
-        RIPEMD128 = 0x230
-        RIPEMD128_HMAC = 0x231
-        RIPEMD128_HMAC_GENERAL = 0x232
-        RIPEMD160 = 0x240
-        RIPEMD160_HMAC = 0x241
-        RIPEMD160_HMAC_GENERAL = 0x242
-        SHA256 = 0x250
-        SHA256_HMAC = 0x251
-        SHA256_HMAC_GENERAL = 0x252
-        SHA224 = 0x255
-        SHA224_HMAC = 0x256
-        SHA224_HMAC_GENERAL = 0x257
-        SHA384 = 0x260
-        SHA384_HMAC = 0x261
-        SHA384_HMAC_GENERAL = 0x262
-        SHA512 = 0x270
-        SHA512_HMAC = 0x271
-        SHA512_HMAC_GENERAL = 0x272
-        SECURID_KEY_GEN = 0x280
-        SECURID = 0x282
-        HOTP_KEY_GEN = 0x290
-        HOTP = 0x291
-        ACTI = 0x2A0
-        ACTI_KEY_GEN = 0x2A1
-        SHA3_256 = 0x2B0
-        SHA3_256_HMAC = 0x2B1
-        SHA3_256_HMAC_GENERAL = 0x2B2
-        SHA3_256_KEY_GEN = 0x2B3
-        SHA3_224 = 0x2B5
-        SHA3_224_HMAC = 0x2B6
-        SHA3_224_HMAC_GENERAL = 0x2B7
-        SHA3_224_KEY_GEN = 0x2B8
-        SHA3_384 = 0x2C0
-        SHA3_384_HMAC = 0x2C1
-        SHA3_384_HMAC_GENERAL = 0x2C2
-        SHA3_384_KEY_GEN = 0x2C3
-        SHA3_512 = 0x2D0
-        SHA3_512_HMAC = 0x2D1
-        SHA3_512_HMAC_GENERAL = 0x2D2
-        SHA3_512_KEY_GEN = 0x2D3
-        CAST_KEY_GEN = 0x300
-        CAST_ECB = 0x301
-        CAST_CBC = 0x302
-        CAST_MAC = 0x303
-        CAST_MAC_GENERAL = 0x304
-        CAST_CBC_PAD = 0x305
-        CAST3_KEY_GEN = 0x310
-        CAST3_ECB = 0x311
-        CAST3_CBC = 0x312
-        CAST3_MAC = 0x313
-        CAST3_MAC_GENERAL = 0x314
-        CAST3_CBC_PAD = 0x315
-        CAST5_KEY_GEN = 0x320
-        CAST128_KEY_GEN = 0x320
-        CAST5_ECB = 0x321
-        CAST128_ECB = 0x321
-        CAST5_CBC = 0x322
-        CAST128_CBC = 0x322
-        CAST5_MAC = 0x323
-        CAST128_MAC = 0x323
-        CAST5_MAC_GENERAL = 0x324
-        CAST128_MAC_GENERAL = 0x324
-        CAST5_CBC_PAD = 0x325
-        CAST128_CBC_PAD = 0x325
-        RC5_KEY_GEN = 0x330
-        RC5_ECB = 0x331
-        RC5_CBC = 0x332
-        RC5_MAC = 0x333
-        RC5_MAC_GENERAL = 0x334
-        RC5_CBC_PAD = 0x335
-        IDEA_KEY_GEN = 0x340
-        IDEA_ECB = 0x341
-        IDEA_CBC = 0x342
-        IDEA_MAC = 0x343
-        IDEA_MAC_GENERAL = 0x344
-        IDEA_CBC_PAD = 0x345
-        GENERIC_SECRET_KEY_GEN = 0x350
-        CONCATENATE_BASE_AND_KEY = 0x360
-        CONCATENATE_BASE_AND_DATA = 0x362
-        CONCATENATE_DATA_AND_BASE = 0x363
-        XOR_BASE_AND_DATA = 0x364
-        EXTRACT_KEY_FROM_KEY = 0x365
-        SSL3_PRE_MASTER_KEY_GEN = 0x370
-        SSL3_MASTER_KEY_DERIVE = 0x371
-        SSL3_KEY_AND_MAC_DERIVE = 0x372
-        SSL3_MASTER_KEY_DERIVE_DH = 0x373
-        TLS_PRE_MASTER_KEY_GEN = 0x374
-        TLS_MASTER_KEY_DERIVE = 0x375
-        TLS_KEY_AND_MAC_DERIVE = 0x376
-        TLS_MASTER_KEY_DERIVE_DH = 0x377
-        TLS_PRF = 0x378
-        SSL3_MD5_MAC = 0x380
-        SSL3_SHA1_MAC = 0x381
-        MD5_KEY_DERIVATION = 0x390
-        MD2_KEY_DERIVATION = 0x391
-        SHA1_KEY_DERIVATION = 0x392
-        SHA256_KEY_DERIVATION = 0x393
-        SHA384_KEY_DERIVATION = 0x394
-        SHA512_KEY_DERIVATION = 0x395
-        SHA224_KEY_DERIVATION = 0x396
-        SHA3_256_KEY_DERIVATION = 0x397
-        SHA3_256_KEY_DERIVE = 0x397
-        SHA3_224_KEY_DERIVATION = 0x398
-        SHA3_224_KEY_DERIVE = 0x398
-        SHA3_384_KEY_DERIVATION = 0x399
-        SHA3_384_KEY_DERIVE = 0x399
-        SHA3_512_KEY_DERIVATION = 0x39A
-        SHA3_512_KEY_DERIVE = 0x39A
-        SHAKE_128_KEY_DERIVATION = 0x39B
-        SHAKE_128_KEY_DERIVE = 0x39B
-        SHAKE_256_KEY_DERIVATION = 0x39C
-        SHAKE_256_KEY_DERIVE = 0x39C
-        PBE_MD2_DES_CBC = 0x3A0
-        PBE_MD5_DES_CBC = 0x3A1
-        PBE_MD5_CAST_CBC = 0x3A2
-        PBE_MD5_CAST3_CBC = 0x3A3
-        PBE_MD5_CAST5_CBC = 0x3A4
-        PBE_MD5_CAST128_CBC = 0x3A4
-        PBE_SHA1_CAST5_CBC = 0x3A5
-        PBE_SHA1_CAST128_CBC = 0x3A5
-        PBE_SHA1_RC4_128 = 0x3A6
-        PBE_SHA1_RC4_40 = 0x3A7
-        PBE_SHA1_DES3_EDE_CBC = 0x3A8
-        PBE_SHA1_DES2_EDE_CBC = 0x3A9
-        PBE_SHA1_RC2_128_CBC = 0x3AA
-        PBE_SHA1_RC2_40_CBC = 0x3AB
-        SP800_108_COUNTER_KDF = 0x3AC
-        SP800_108_FEEDBACK_KDF = 0x3AD
-        SP800_108_DOUBLE_PIPELINE_KDF = 0x3AE
-        PKCS5_PBKD2 = 0x3B0
-        PBA_SHA1_WITH_SHA1_HMAC = 0x3C0
-        WTLS_PRE_MASTER_KEY_GEN = 0x3D0
-        WTLS_MASTER_KEY_DERIVE = 0x3D1
-        WTLS_MASTER_KEY_DERIVE_DH_ECC = 0x3D2
-        WTLS_PRF = 0x3D3
-        WTLS_SERVER_KEY_AND_MAC_DERIVE = 0x3D4
-        WTLS_CLIENT_KEY_AND_MAC_DERIVE = 0x3D5
-        TLS10_MAC_SERVER = 0x3D6
-        TLS10_MAC_CLIENT = 0x3D7
-        TLS12_MAC = 0x3D8
-        TLS12_KDF = 0x3D9
-        TLS12_MASTER_KEY_DERIVE = 0x3E0
-        TLS12_KEY_AND_MAC_DERIVE = 0x3E1
-        TLS12_MASTER_KEY_DERIVE_DH = 0x3E2
-        TLS12_KEY_SAFE_DERIVE = 0x3E3
-        TLS_MAC = 0x3E4
-        TLS_KDF = 0x3E5
-        KEY_WRAP_LYNKS = 0x400
-        KEY_WRAP_SET_OAEP = 0x401
-        CMS_SIG = 0x500
-        KIP_DERIVE = 0x510
-        KIP_WRAP = 0x511
-        KIP_MAC = 0x512
-        CAMELLIA_KEY_GEN = 0x550
-        CAMELLIA_ECB = 0x551
-        CAMELLIA_CBC = 0x552
-        CAMELLIA_MAC = 0x553
-        CAMELLIA_MAC_GENERAL = 0x554
-        CAMELLIA_CBC_PAD = 0x555
-        CAMELLIA_ECB_ENCRYPT_DATA = 0x556
-        CAMELLIA_CBC_ENCRYPT_DATA = 0x557
-        CAMELLIA_CTR = 0x558
-        ARIA_KEY_GEN = 0x560
-        ARIA_ECB = 0x561
-        ARIA_CBC = 0x562
-        ARIA_MAC = 0x563
-        ARIA_MAC_GENERAL = 0x564
-        ARIA_CBC_PAD = 0x565
-        ARIA_ECB_ENCRYPT_DATA = 0x566
-        ARIA_CBC_ENCRYPT_DATA = 0x567
-        SEED_KEY_GEN = 0x650
-        SEED_ECB = 0x651
-        SEED_CBC = 0x652
-        SEED_MAC = 0x653
-        SEED_MAC_GENERAL = 0x654
-        SEED_CBC_PAD = 0x655
-        SEED_ECB_ENCRYPT_DATA = 0x656
-        SEED_CBC_ENCRYPT_DATA = 0x657
-        SKIPJACK_KEY_GEN = 0x1000
-        SKIPJACK_ECB64 = 0x1001
-        SKIPJACK_CBC64 = 0x1002
-        SKIPJACK_OFB64 = 0x1003
-        SKIPJACK_CFB64 = 0x1004
-        SKIPJACK_CFB32 = 0x1005
-        SKIPJACK_CFB16 = 0x1006
-        SKIPJACK_CFB8 = 0x1007
-        SKIPJACK_WRAP = 0x1008
-        SKIPJACK_PRIVATE_WRAP = 0x1009
-        SKIPJACK_RELAYX = 0x100A
-        KEA_KEY_PAIR_GEN = 0x1010
-        KEA_KEY_DERIVE = 0x1011
-        KEA_DERIVE = 0x1012
-        FORTEZZA_TIMESTAMP = 0x1020
-        BATON_KEY_GEN = 0x1030
-        BATON_ECB128 = 0x1031
-        BATON_ECB96 = 0x1032
-        BATON_CBC128 = 0x1033
-        BATON_COUNTER = 0x1034
-        BATON_SHUFFLE = 0x1035
-        BATON_WRAP = 0x1036
-        ECDSA_KEY_PAIR_GEN = 0x1040
-        EC_KEY_PAIR_GEN = 0x1040
-        ECDSA = 0x1041
-        ECDSA_SHA1 = 0x1042
-        ECDSA_SHA224 = 0x1043
-        ECDSA_SHA256 = 0x1044
-        ECDSA_SHA384 = 0x1045
-        ECDSA_SHA512 = 0x1046
-        ECDSA_SHA3_224 = 0x1047
-        ECDSA_SHA3_256 = 0x1048
-        ECDSA_SHA3_384 = 0x1049
-        ECDSA_SHA3_512 = 0x104A
-        ECDH1_DERIVE = 0x1050
-        ECDH1_COFACTOR_DERIVE = 0x1051
-        ECMQV_DERIVE = 0x1052
-        ECDH_AES_KEY_WRAP = 0x1053
-        RSA_AES_KEY_WRAP = 0x1054
-        EC_EDWARDS_KEY_PAIR_GEN = 0x1055
-        EC_MONTGOMERY_KEY_PAIR_GEN = 0x1056
-        EDDSA = 0x1057
-        JUNIPER_KEY_GEN = 0x1060
-        JUNIPER_ECB128 = 0x1061
-        JUNIPER_CBC128 = 0x1062
-        JUNIPER_COUNTER = 0x1063
-        JUNIPER_SHUFFLE = 0x1064
-        JUNIPER_WRAP = 0x1065
-        FASTHASH = 0x1070
-        AES_XTS = 0x1071
-        AES_XTS_KEY_GEN = 0x1072
-        AES_KEY_GEN = 0x1080
-        AES_ECB = 0x1081
-        AES_CBC = 0x1082
-        AES_MAC = 0x1083
-        AES_MAC_GENERAL = 0x1084
-        AES_CBC_PAD = 0x1085
-        AES_CTR = 0x1086
-        AES_GCM = 0x1087
-        AES_CCM = 0x1088
-        AES_CTS = 0x1089
-        AES_CMAC = 0x108A
-        AES_CMAC_GENERAL = 0x108B
-        AES_XCBC_MAC = 0x108C
-        AES_XCBC_MAC_96 = 0x108D
-        AES_GMAC = 0x108E
-        BLOWFISH_KEY_GEN = 0x1090
-        BLOWFISH_CBC = 0x1091
-        TWOFISH_KEY_GEN = 0x1092
-        TWOFISH_CBC = 0x1093
-        BLOWFISH_CBC_PAD = 0x1094
-        TWOFISH_CBC_PAD = 0x1095
-        DES_ECB_ENCRYPT_DATA = 0x1100
-        DES_CBC_ENCRYPT_DATA = 0x1101
-        DES3_ECB_ENCRYPT_DATA = 0x1102
-        DES3_CBC_ENCRYPT_DATA = 0x1103
-        AES_ECB_ENCRYPT_DATA = 0x1104
-        AES_CBC_ENCRYPT_DATA = 0x1105
-        GOSTR3410_KEY_PAIR_GEN = 0x1200
-        GOSTR3410 = 0x1201
-        GOSTR3410_WITH_GOSTR3411 = 0x1202
-        GOSTR3410_KEY_WRAP = 0x1203
-        GOSTR3410_DERIVE = 0x1204
-        GOSTR3411 = 0x1210
-        GOSTR3411_HMAC = 0x1211
-        GOST28147_KEY_GEN = 0x1220
-        GOST28147_ECB = 0x1221
-        GOST28147 = 0x1222
-        GOST28147_MAC = 0x1223
-        GOST28147_KEY_WRAP = 0x1224
-        CHACHA20_KEY_GEN = 0x1225
-        CHACHA20 = 0x1226
-        POLY1305_KEY_GEN = 0x1227
-        POLY1305 = 0x1228
-        EC_KEY_PAIR_GEN_W_EXTRA_BITS = 0x140B
-        DSA_PARAMETER_GEN = 0x2000
-        DH_PKCS_PARAMETER_GEN = 0x2001
-        X9_42_DH_PARAMETER_GEN = 0x2002
-        DSA_PROBABLISTIC_PARAMETER_GEN = 0x2003
-        DSA_PROBABILISTIC_PARAMETER_GEN = 0x2003
-        DSA_SHAWE_TAYLOR_PARAMETER_GEN = 0x2004
-        DSA_FIPS_G_GEN = 0x2005
-        AES_OFB = 0x2104
-        AES_CFB64 = 0x2105
-        AES_CFB8 = 0x2106
-        AES_CFB128 = 0x2107
-        AES_CFB1 = 0x2108
-        AES_KEY_WRAP = 0x2109
-        AES_KEY_WRAP_PAD = 0x210A
-        AES_KEY_WRAP_KWP = 0x210B
-        AES_KEY_WRAP_PKCS7 = 0x210C
-        RSA_PKCS_TPM_1_1 = 0x4001
-        RSA_PKCS_OAEP_TPM_1_1 = 0x4002
-        SHA_1_KEY_GEN = 0x4003
-        SHA224_KEY_GEN = 0x4004
-        SHA256_KEY_GEN = 0x4005
-        SHA384_KEY_GEN = 0x4006
-        SHA512_KEY_GEN = 0x4007
-        SHA512_224_KEY_GEN = 0x4008
-        SHA512_256_KEY_GEN = 0x4009
-        SHA512_T_KEY_GEN = 0x400A
-        NULL = 0x400B
-        BLAKE2B_160 = 0x400C
-        BLAKE2B_160_HMAC = 0x400D
-        BLAKE2B_160_HMAC_GENERAL = 0x400E
-        BLAKE2B_160_KEY_DERIVE = 0x400F
-        BLAKE2B_160_KEY_GEN = 0x4010
-        BLAKE2B_256 = 0x4011
-        BLAKE2B_256_HMAC = 0x4012
-        BLAKE2B_256_HMAC_GENERAL = 0x4013
-        BLAKE2B_256_KEY_DERIVE = 0x4014
-        BLAKE2B_256_KEY_GEN = 0x4015
-        BLAKE2B_384 = 0x4016
-        BLAKE2B_384_HMAC = 0x4017
-        BLAKE2B_384_HMAC_GENERAL = 0x4018
-        BLAKE2B_384_KEY_DERIVE = 0x4019
-        BLAKE2B_384_KEY_GEN = 0x401A
-        BLAKE2B_512 = 0x401B
-        BLAKE2B_512_HMAC = 0x401C
-        BLAKE2B_512_HMAC_GENERAL = 0x401D
-        BLAKE2B_512_KEY_DERIVE = 0x401E
-        BLAKE2B_512_KEY_GEN = 0x401F
-        SALSA20 = 0x4020
-        CHACHA20_POLY1305 = 0x4021
-        SALSA20_POLY1305 = 0x4022
-        X3DH_INITIALIZE = 0x4023
-        X3DH_RESPOND = 0x4024
-        X2RATCHET_INITIALIZE = 0x4025
-        X2RATCHET_RESPOND = 0x4026
-        X2RATCHET_ENCRYPT = 0x4027
-        X2RATCHET_DECRYPT = 0x4028
-        XEDDSA = 0x4029
-        HKDF_DERIVE = 0x402A
-        HKDF_DATA = 0x402B
-        HKDF_KEY_GEN = 0x402C
-        SALSA20_KEY_GEN = 0x402D
-        IKE2_PRF_PLUS_DERIVE = 0x402E
-        IKE_PRF_DERIVE = 0x402F
-        IKE1_PRF_DERIVE = 0x4030
-        IKE1_EXTENDED_DERIVE = 0x4031
-        HSS_KEY_PAIR_GEN = 0x4032
-        HSS = 0x4033
-        XMSS_KEY_PAIR_GEN = 0x4034
-        XMSSMT_KEY_PAIR_GEN = 0x4035
-        XMSS = 0x4036
-        XMSSMT = 0x4037
-        ECDH_X_AES_KEY_WRAP = 0x4038
-        ECDH_COF_AES_KEY_WRAP = 0x4039
-        PUB_KEY_FROM_PRIV_KEY = 0x403A
-        VENDOR_DEFINED = 0x80000000
-    return CKM
-
-
-@_simple_enum(IntEnum)
-class CKU:
+class CKU(IntEnum):
     """User types."""
 
     SO = 0x0
@@ -916,8 +396,7 @@ class CKU:
     CONTEXT_SPECIFIC = 0x2
 
 
-@_simple_enum(IntEnum)
-class CKS:
+class CKS(IntEnum):
     """Session states."""
 
     RO_PUBLIC_SESSION = 0x0
@@ -927,8 +406,7 @@ class CKS:
     RW_SO_FUNCTIONS = 0x4
 
 
-@_simple_enum(IntEnum)
-class CKC:
+class CKC(IntEnum):
     """Certificate types."""
 
     X_509 = 0x0
@@ -938,8 +416,7 @@ class CKC:
     OPENPGP = 0x80504750
 
 
-@_simple_enum(IntEnum)
-class CKD:
+class CKD(IntEnum):
     """EC key derivation functions."""
 
     NULL = 0x1
@@ -970,8 +447,7 @@ class CKD:
     BLAKE2B_512_KDF = 0x1A
 
 
-@_simple_enum(IntEnum)
-class CKG:
+class CKG(IntEnum):
     """Mask generation functions."""
 
     MGF1_SHA1 = 0x1
@@ -985,15 +461,13 @@ class CKG:
     MGF1_SHA3_512 = 0x9
 
 
-@_simple_enum(IntEnum)
-class CKZ:
+class CKZ(IntEnum):
     """OAEP source types."""
 
     DATA_SPECIFIED = 0x1
 
 
-@_simple_enum(IntEnum)
-class CKH:
+class CKH(IntEnum):
     """Hardware feature types."""
 
     MONOTONIC_COUNTER = 0x1
@@ -1002,8 +476,7 @@ class CKH:
     VENDOR_DEFINED = 0x80000000
 
 
-@_simple_enum(IntFlag)
-class SlotFlag:
+class SlotFlag(IntFlag):
     """CKF_* flags of Slot structures."""
 
     TOKEN_PRESENT = 0x1
@@ -1011,8 +484,7 @@ class SlotFlag:
     HW_SLOT = 0x4
 
 
-@_simple_enum(IntFlag)
-class TokenFlag:
+class TokenFlag(IntFlag):
     """CKF_* flags of Token structures."""
 
     RNG = 0x1
@@ -1038,8 +510,7 @@ class TokenFlag:
     ASYNC_SESSION_SUPPORTED = 0x4000000
 
 
-@_simple_enum(IntFlag)
-class SessionFlag:
+class SessionFlag(IntFlag):
     """CKF_* flags of Session structures."""
 
     RW_SESSION = 0x2
@@ -1047,8 +518,7 @@ class SessionFlag:
     ASYNC_SESSION = 0x8
 
 
-@_simple_enum(IntFlag)
-class MechanismFlag:
+class MechanismFlag(IntFlag):
     """CKF_* flags of Mechanism structures."""
 
     HW = 0x1
@@ -1082,16 +552,14 @@ class MechanismFlag:
     EXTENSION = 0x80000000
 
 
-@_simple_enum(IntFlag)
-class InitFlag:
+class InitFlag(IntFlag):
     """CKF_* flags of Init structures."""
 
     LIBRARY_CANT_CREATE_OS_THREADS = 0x1
     OS_LOCKING_OK = 0x2
 
 
-@_simple_enum(IntEnum)
-class CKP:
+class CKP(IntEnum):
     """Profile IDs (CK_PROFILE_ID, CKA_PROFILE_ID of CKO_PROFILE objects)."""
 
     INVALID_ID = 0x0
@@ -1104,8 +572,7 @@ class CKP:
     VENDOR_DEFINED = 0x80000000
 
 
-@_simple_enum(IntEnum)
-class MLDSAParameterSet:
+class MLDSAParameterSet(IntEnum):
     """CKP_ML_DSA_* values of CKA_PARAMETER_SET (CK_ML_DSA_PARAMETER_SET_TYPE)."""
 
     ML_DSA_44 = 0x1
@@ -1113,8 +580,7 @@ class MLDSAParameterSet:
     ML_DSA_87 = 0x3
 
 
-@_simple_enum(IntEnum)
-class MLKEMParameterSet:
+class MLKEMParameterSet(IntEnum):
     """CKP_ML_KEM_* values of CKA_PARAMETER_SET (CK_ML_KEM_PARAMETER_SET_TYPE)."""
 
     ML_KEM_512 = 0x1
@@ -1122,8 +588,7 @@ class MLKEMParameterSet:
     ML_KEM_1024 = 0x3
 
 
-@_simple_enum(IntEnum)
-class SLHDSAParameterSet:
+class SLHDSAParameterSet(IntEnum):
     """CKP_SLH_DSA_* values of CKA_PARAMETER_SET (CK_SLH_DSA_PARAMETER_SET_TYPE)."""
 
     SLH_DSA_SHA2_128S = 0x1
@@ -1140,8 +605,7 @@ class SLHDSAParameterSet:
     SLH_DSA_SHAKE_256F = 0xC
 
 
-@_simple_enum(IntEnum)
-class HedgeType:
+class HedgeType(IntEnum):
     """CKH_* hedge variants of ML-DSA / SLH-DSA signing (CK_HEDGE_TYPE); not CKH hardware features."""
 
     HEDGE_PREFERRED = 0x0
@@ -1149,8 +613,7 @@ class HedgeType:
     DETERMINISTIC_REQUIRED = 0x2
 
 
-@_simple_enum(IntEnum)
-class GeneratorFunction:
+class GeneratorFunction(IntEnum):
     """CKG_* IV generators of the message-based API (CK_GENERATOR_FUNCTION); not CKG MGFs."""
 
     NO_GENERATE = 0x0
@@ -1160,8 +623,7 @@ class GeneratorFunction:
     GENERATE_COUNTER_XOR = 0x4
 
 
-@_simple_enum(IntFlag)
-class HkdfSaltFlag:
+class HkdfSaltFlag(IntFlag):
     """CKF_HKDF_SALT_* of CK_HKDF_PARAMS.ulSaltType."""
 
     NULL = 0x1
@@ -1169,15 +631,12 @@ class HkdfSaltFlag:
     KEY = 0x4
 
 
-_ckm_lock = threading.Lock()
-
-
 def __getattr__(name: str) -> object:
-    """Module attribute hook (PEP 562): builds CKM when first asked for."""
+    """Module attribute hook (PEP 562): imports CKM when first asked for (the import
+    system's module lock makes a race of two first uses harmless)."""
     if name == "CKM":
-        with _ckm_lock:
-            made = globals().get("CKM")
-            if made is None:
-                made = globals()["CKM"] = _make_ckm()
+        from .ckm import CKM as made
+
+        globals()["CKM"] = made
         return made
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
