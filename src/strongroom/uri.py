@@ -24,8 +24,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["URIError", "PKCS11URI", "parse", "is_uri", "build", "PATH_ATTRIBUTES",
-           "QUERY_ATTRIBUTES", "OBJECT_TYPES", "TYPE_TO_CLASS", "CLASS_TO_TYPE"]
+__all__ = [
+    "CLASS_TO_TYPE",
+    "OBJECT_TYPES",
+    "PATH_ATTRIBUTES",
+    "PKCS11URI",
+    "QUERY_ATTRIBUTES",
+    "TYPE_TO_CLASS",
+    "URIError",
+    "build",
+    "is_uri",
+    "parse",
+]
 
 SCHEME = "pkcs11:"
 

@@ -38,9 +38,9 @@ def test_every_python_pkcs11_error_has_a_ckr_name():
 
 
 def test_translated_context_manager():
-    with pytest.raises(errors.PinIncorrect, match="logging in failed: CKR_PIN_INCORRECT"):
-        with errors.translated("logging in"):
-            raise p11e.PinIncorrect()
+    with pytest.raises(errors.PinIncorrect, match="logging in failed: CKR_PIN_INCORRECT"), \
+            errors.translated("logging in"):
+        raise p11e.PinIncorrect()
 
 
 def test_package_import_stays_cheap():

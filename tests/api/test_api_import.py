@@ -11,10 +11,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import NameOID
+from test_api_keys import csr_for
 
 from strongroom.api import NotExtractable
-
-from test_api_keys import csr_for
 
 
 def spki(public_key) -> bytes:
@@ -57,7 +56,7 @@ def test_import_private_key_then_sign_on_token(token, name):
 
 def test_imported_rsa_key_decrypts_oaep(token):
     software = rsa.generate_private_key(65537, 2048)
-    priv, _ = token.import_private_key(software, label="oaep", id=b"oaep")
+    _priv, _ = token.import_private_key(software, label="oaep", id=b"oaep")
     key = token.private_key(id=b"oaep")
     oaep = padding.OAEP(padding.MGF1(hashes.SHA1()), hashes.SHA1(), None)
     assert key.decrypt(software.public_key().encrypt(b"secret", oaep), oaep) == b"secret"
@@ -76,7 +75,7 @@ def test_import_public_key_and_certificate(token):
     assert pub.type == "public" and pub.key_type == "ec"
     assert spki(token.public_key(id=b"\x42")) == spki(software.public_key())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "imported cert")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(software.public_key())
             .serial_number(0x00FF_1234_5678).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=2))
             .sign(software, hashes.SHA256()))

@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 from cryptography.x509.oid import NameOID
@@ -27,7 +28,7 @@ def csr_for(key, algorithm, **kw):
 def self_signed(key, algorithm, **kw):
     import datetime
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     return (x509.CertificateBuilder().subject_name(NAME).issuer_name(NAME).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now)
             .not_valid_after(now + datetime.timedelta(days=1)).sign(key, algorithm, **kw))
@@ -93,7 +94,7 @@ def test_rsa_pss_certificate(token):
     cert = self_signed(key, hashes.SHA256(), rsa_padding=pss)
     assert cert.signature_algorithm_oid == x509.oid.SignatureAlgorithmOID.RSASSA_PSS
     cert.public_key().verify(cert.signature, cert.tbs_certificate_bytes, pss, hashes.SHA256())
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidSignature):
         cert.public_key().verify(cert.signature, cert.tbs_certificate_bytes + b"x", pss, hashes.SHA256())
 
 
@@ -121,7 +122,7 @@ def test_ecdsa_prehashed_and_plain(token, hash_cls):
     digest = h.finalize()
     sig = key.sign(digest, ec.ECDSA(utils.Prehashed(hash_cls())))
     public.verify(sig, b"data", ec.ECDSA(hash_cls()))
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidSignature):
         public.verify(sig, b"other", ec.ECDSA(hash_cls()))
 
 

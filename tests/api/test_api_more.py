@@ -31,7 +31,8 @@ def test_ecdsa_falls_back_to_hash_here_and_ckm_ecdsa(token, monkeypatch):
     monkeypatch.setattr(token, "_mechanisms", limited)
     used = []
     real = token.sign_raw
-    monkeypatch.setattr(token, "sign_raw", lambda ref, data, mech, param=None: used.append(mech) or real(ref, data, mech, param))
+    monkeypatch.setattr(token, "sign_raw",
+                        lambda ref, data, mech, param=None: used.append(mech) or real(ref, data, mech, param))
     sig = key.sign(b"payload", ec.ECDSA(hashes.SHA384()))
     key.public_key().verify(sig, b"payload", ec.ECDSA(hashes.SHA384()))
     raw = token.sign(priv, b"payload", "ECDSA_SHA256")                # Token.sign falls back too

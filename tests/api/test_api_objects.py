@@ -21,7 +21,7 @@ def test_find_by_label_id_type_and_uri(token, pair):
     assert {r.handle for r in token.objects("findme")} == {priv.handle, pub.handle}
     assert token.find("findme", type="private").handle == priv.handle
     assert token.find(id=b"\xaa\x01", type="public").handle == pub.handle
-    assert token.find(f"pkcs11:object=findme;type=public").handle == pub.handle
+    assert token.find("pkcs11:object=findme;type=public").handle == pub.handle
     assert token.find("pkcs11:id=%AA%01;type=private").handle == priv.handle
     assert token.objects("pkcs11:id=%AA%01;type=cert") == []
     # selector and filter contradicting each other match nothing
@@ -100,7 +100,7 @@ def test_unknown_mechanism_and_refused_operation(token, pair):
 
 
 def test_certificates_listing_and_destroy(token):
-    priv, pub = token.generate_key_pair("ec:p256", label="doomed")
+    _priv, pub = token.generate_key_pair("ec:p256", label="doomed")
     assert len(token.objects("doomed")) == 2
     token.destroy(pub)
     token.destroy("pkcs11:object=doomed;type=private")
@@ -116,7 +116,7 @@ def test_uri_build_matches_objects_contract(token, pair):
 
 
 def test_operation_the_key_does_not_allow_is_refused(token):
-    priv, pub = token.generate_key_pair("ed25519", label="no-encrypt")
+    _priv, pub = token.generate_key_pair("ed25519", label="no-encrypt")
     with pytest.raises(Unsupported, match=r"public key 'no-encrypt' does not allow encrypt \(CKA_ENCRYPT is false\)"):
         token.encrypt(pub, b"x", "RSA_PKCS")
 

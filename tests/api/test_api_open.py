@@ -6,7 +6,6 @@ import pytest
 import strongroom
 from strongroom.api import AmbiguousMatch, NotLoggedIn, PinIncorrect, PinLocked, TokenNotFound, admin
 from strongroom.uri import build
-
 from support import SO_PIN, USER_PIN
 
 
@@ -101,7 +100,7 @@ def test_both_pins_is_a_usage_error(backend):
 
 
 def test_missing_module_is_named(backend, tmp_path):
-    with pytest.raises(strongroom.api.StrongroomError, match="module not found: .*nothing.so"):
+    with pytest.raises(strongroom.api.StrongroomError, match=r"module not found: .*nothing\.so"):
         strongroom.open(backend.label, module=tmp_path / "nothing.so")
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from ca_support import CLI
+
 from support import Tool, make_home
 
 

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from ca_support import PINS
+
 from support import USER_PIN, subprocess_env
 
 CA_SUBJECT = "CN=Acme Device CA,O=Acme"

@@ -6,12 +6,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from ca_support import PINS, STRONGROOM
-from support import USER_PIN
+
 from strongroom.ca import errors as CA
 from strongroom.cli import common as C
 from strongroom.cli.main import _ca_exit_codes, ca_exit_code, exit_code_for
+from support import USER_PIN
 
 
 def _subclasses(cls: type) -> set[type]:

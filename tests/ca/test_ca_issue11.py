@@ -14,6 +14,7 @@ import pytest
 from ca_support import PINS
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
+
 from support import USER_PIN
 
 CA_PIN = ("--ca-pin", USER_PIN)

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from ca_support import PINS, SO_PINS, STRONGROOM
+
 from support import USER_PIN
 
 CA_PIN = ("--ca-pin", USER_PIN)

@@ -3,6 +3,7 @@ tokens, a PKCS#12 import, a CA, provisioning, and a mutual-TLS handshake in whic
 signs with both token keys through the pkcs11 engine."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -62,10 +63,8 @@ def test_readme_walkthrough(tmp_path):
     try:
         out, _ = proc.communicate(timeout=300)
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)              # a stray s_server if the script failed
-        except ProcessLookupError:
-            pass
+        with contextlib.suppress(ProcessLookupError):          # a stray s_server if the script failed
+            os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 0, out
     assert "audit log of CA device-ca: ok, 4 records" in out
     assert "dev-0001.pem: OK" in out

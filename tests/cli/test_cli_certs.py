@@ -1,10 +1,9 @@
 """`strongroom cert import | list | export`: certificates matched to keys by CKA_ID."""
 from __future__ import annotations
 
-from cryptography.hazmat.primitives import serialization
-
 import cli_keys as K
 from cli_support import USER_PIN, error_line
+from cryptography.hazmat.primitives import serialization
 
 
 def test_import_matches_key_id_then_list_and_export(token, tmp_path, p11tool):

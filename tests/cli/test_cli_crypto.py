@@ -4,10 +4,9 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from cli_support import error_line
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-
-from cli_support import USER_PIN, error_line
 
 DATA = bytes(range(256)) * 3 + b"\x00\r\n\xff"
 

@@ -39,10 +39,9 @@ def test_import_warns_for_the_public_and_cert_labels(token, tmp_path):
 
 
 def test_cert_import_warns_for_a_label_in_use(token, tmp_path):
+    from cli_keys import certificate
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-
-    from cli_keys import certificate
 
     ca = ec.generate_private_key(ec.SECP256R1())
     token.user("key", "generate", "--type", "ec:p256", "--label", "dev", "--id", "0d")

@@ -7,11 +7,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-
 from cli_keys import certificate, pem
 from cli_support import USER_PIN, error_line
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 DATA = b"telemetry 42\n"
 LAYOUT = {("Private Key", "Device Priv TLS Key"), ("Public Key", "Device Pub TLS Key"),
@@ -57,7 +56,7 @@ def esp32(token, p11tool, tmp_path):
 
 
 def test_layout_is_what_pkcs11_tool_sees(esp32, p11tool):
-    assert LAYOUT <= _labels_seen_by_pkcs11_tool(p11tool)
+    assert _labels_seen_by_pkcs11_tool(p11tool) >= LAYOUT
 
 
 def test_identity_by_private_and_certificate_label(esp32, token):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from cli_keys import pkcs12_bundle, PASSWORD
+from cli_keys import PASSWORD, pkcs12_bundle
 from cli_support import CLI, USER_PIN, error_line
+
 from support import Tool, make_home
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
-from cryptography.hazmat.primitives import serialization
-
 import cli_keys as K
+import pytest
 from cli_support import USER_PIN, error_line
+from cryptography.hazmat.primitives import serialization
 
 
 def _labels(objs, kind=None):
@@ -105,7 +104,7 @@ def test_import_encrypted_pkcs8(token, tmp_path, fmt):
 
 def test_import_pkcs12_with_chain(token, tmp_path):
     path = tmp_path / "device.p12"
-    leaf_key, leaf_cert, ca_cert = K.pkcs12_bundle(path)   # friendly name "device-007"
+    _leaf_key, leaf_cert, ca_cert = K.pkcs12_bundle(path)   # friendly name "device-007"
     before = token.snapshot()
     proc = token.user("key", "import", str(path), "--password", "nope", code=2)
     line = error_line(proc)

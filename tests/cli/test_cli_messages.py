@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import CLI, SO_PIN, STRONGROOM, USER_PIN, error_line
+
 from support import make_home, subprocess_env
 
 # --- item 7: config mistakes -----------------------------------------------------------

@@ -4,7 +4,6 @@ token or an object, exactly as the Python API honours it."""
 from __future__ import annotations
 
 import pytest
-
 from cli_support import USER_PIN, error_line
 
 

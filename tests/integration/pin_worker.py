@@ -26,7 +26,7 @@ import sys
 
 # Warm the imports the module's KDF needs, so that a parent watching this process's
 # memory sees scrypt's allocation and not the import of pyca's bindings.
-import cryptography.hazmat.primitives.ciphers.aead  # noqa: F401
+import cryptography.hazmat.primitives.ciphers.aead
 import cryptography.hazmat.primitives.kdf.scrypt  # noqa: F401
 from cffi import FFI
 

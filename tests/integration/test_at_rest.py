@@ -1,7 +1,6 @@
 """Nothing secret in the store's files: key bytes and PINs are absent from db, -wal, -shm."""
 from __future__ import annotations
 
-
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 

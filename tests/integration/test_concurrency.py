@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from support import USER_PIN, Tool
 
 WORKER = Path(__file__).with_name("concurrency_worker.py")

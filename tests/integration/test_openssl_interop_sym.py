@@ -14,10 +14,8 @@ import subprocess
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
-from pkcs11.exceptions import (DataLenRange, EncryptedDataInvalid, EncryptedDataLenRange,
-                               MechanismParamInvalid)
+from pkcs11.exceptions import DataLenRange, EncryptedDataInvalid, EncryptedDataLenRange, MechanismParamInvalid
 from pkcs11.mechanisms import GCMParams
-
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI missing")
 DATA = b"strongroom symmetric interop, sixty-four bytes of plaintext...!!"

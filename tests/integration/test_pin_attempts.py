@@ -15,10 +15,10 @@ import random
 import time
 
 import pytest
-
 from pin_host import KDF_MIB, LABEL, SO_PIN, USER_PIN, WRONG, Worker
 from pin_host import failures as _failures
 from pin_host import make_token_home as _home
+
 from strongroom.pkcs11.constants import CKR, CKU, TokenFlag
 
 TRIALS = int(os.environ.get("STRONGROOM_PIN_TRIALS", "0"))

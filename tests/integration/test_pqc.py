@@ -15,7 +15,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import mldsa, mlkem
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.exceptions import (
-    AttributeSensitive, EncryptedDataLenRange, FunctionNotSupported, MechanismParamInvalid, PKCS11Error,
+    AttributeSensitive,
+    EncryptedDataLenRange,
+    FunctionNotSupported,
+    MechanismParamInvalid,
+    PKCS11Error,
 )
 from pkcs11.mechanisms import MLDSAParameterSet, MLKEMParameterSet
 

@@ -6,7 +6,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.exceptions import (
-    AttributeReadOnly, AttributeSensitive, NoSuchKey, PinIncorrect, TemplateIncomplete,
+    AttributeReadOnly,
+    AttributeSensitive,
+    NoSuchKey,
+    PinIncorrect,
+    TemplateIncomplete,
 )
 from pkcs11.mechanisms import GCMParams
 from pkcs11.util.ec import encode_named_curve_parameters
@@ -55,7 +59,7 @@ def test_rsa_sign_verifies_with_pyca(token):
 
 def test_attribute_rules(token):
     with token.open(user_pin=USER_PIN, rw=True) as session:
-        pub, priv = ec_keypair(session, store=True, label="rules")
+        _pub, priv = ec_keypair(session, store=True, label="rules")
         with pytest.raises(AttributeSensitive):
             priv[Attribute.VALUE]
         assert priv[Attribute.SENSITIVE] is True

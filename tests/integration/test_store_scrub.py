@@ -14,8 +14,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from pin_host import LABEL, SO_PIN, USER_PIN, Worker, make_token_home
+
 from strongroom.pkcs11.constants import CKA, CKO, CKR, CKU
 from strongroom.storage import sqlite as sqlite_store
 from strongroom.storage.base import KdfParams
@@ -129,7 +129,7 @@ def test_reinit_token_leaves_no_old_object_or_wrap(home, worker):
     assert worker.rv(op="login", user=CKU.USER, pin=USER_PIN) == CKR.OK
     for i in range(3):
         assert worker.rv(op="create", label=f"old-{i}") == CKR.OK
-    secrets = _sealed(home) + [_wrap(home, "user"), _wrap(home, "so")]
+    secrets = [*_sealed(home), _wrap(home, "user"), _wrap(home, "so")]
     assert _holding(home, secrets)
     assert worker.rv(op="logout") == CKR.OK
     assert worker.rv(op="inittoken", so_pin=SO_PIN, label=LABEL) == CKR.OK

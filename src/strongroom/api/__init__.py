@@ -10,10 +10,31 @@ python-pkcs11 is the PKCS#11 client, so the same code works with strongroom's mo
 """
 from __future__ import annotations
 
-from .errors import (AmbiguousMatch, NotExtractable, NotLoggedIn, ObjectNotFound, PinIncorrect,
-                     PinLocked, StrongroomError, TokenNotFound, Unsupported)
+from .errors import (
+    AmbiguousMatch,
+    NotExtractable,
+    NotLoggedIn,
+    ObjectNotFound,
+    PinIncorrect,
+    PinLocked,
+    StrongroomError,
+    TokenNotFound,
+    Unsupported,
+)
 from .objects import ObjectRef
 from .session import Token, open
 
-__all__ = ["open", "Token", "ObjectRef", "StrongroomError", "TokenNotFound", "ObjectNotFound",
-           "AmbiguousMatch", "PinIncorrect", "PinLocked", "NotLoggedIn", "Unsupported", "NotExtractable"]
+__all__ = [
+    "AmbiguousMatch",
+    "NotExtractable",
+    "NotLoggedIn",
+    "ObjectNotFound",
+    "ObjectRef",
+    "PinIncorrect",
+    "PinLocked",
+    "StrongroomError",
+    "Token",
+    "TokenNotFound",
+    "Unsupported",
+    "open",
+]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ctypes
 
-__all__ = ["init_token", "login", "generate_key_pair", "CKU_SO", "CKU_USER"]
+__all__ = ["CKU_SO", "CKU_USER", "generate_key_pair", "init_token", "login"]
 
 CKU_SO, CKU_USER = 0, 1
 _ULONG = ctypes.c_ulong
@@ -86,7 +86,7 @@ def _template(items: list[tuple[int, Value]]) -> tuple[ctypes.Array, list]:
     images = [_value(v) for _, v in items]
     buffers = [ctypes.create_string_buffer(image, len(image) or 1) for image in images]
     array = (_Attribute * max(len(items), 1))()
-    for i, ((cka, _), image, buf) in enumerate(zip(items, images, buffers)):
+    for i, ((cka, _), image, buf) in enumerate(zip(items, images, buffers, strict=True)):
         array[i] = _Attribute(cka, ctypes.cast(buf, ctypes.c_void_p), len(image))
     return array, buffers     # the buffers must outlive the call
 

@@ -4,8 +4,10 @@ does one thing; Token mixes it in.
 """
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11 import exceptions as p11e
@@ -13,7 +15,8 @@ from pkcs11.constants import DEFAULT
 
 from . import importing, kinds, mechanisms
 from .errors import StrongroomError, Unsupported, translated
-from .objects import TYPE_CLASSES, ObjectRef, get_attribute as _get
+from .objects import TYPE_CLASSES, ObjectRef
+from .objects import get_attribute as _get
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -133,10 +136,8 @@ class CreatingMixin:
                     pub_obj[Attribute.ID] = derived
             except StrongroomError:
                 for obj in (priv_obj, pub_obj):        # no half-labelled pair left behind
-                    try:
+                    with contextlib.suppress(p11e.PKCS11Error):
                         obj.destroy()
-                    except p11e.PKCS11Error:
-                        pass
                 raise
             priv_ref, pub_ref = self._ref(priv_obj), self._ref(pub_obj)
         return priv_ref, pub_ref
@@ -189,7 +190,7 @@ class CreatingMixin:
         ident = bytes(id) if id is not None else importing.default_id(key)
         return self._create(importing.public_key_template(key, label=label, id=ident), f"public key {label!r}")
 
-    def import_certificate(self, cert: "x509.Certificate", *, label: str | None = None,
+    def import_certificate(self, cert: x509.Certificate, *, label: str | None = None,
                            id: bytes | None = None) -> ObjectRef:
         """Store an X.509 certificate; without `id` it gets SHA-1 of its public key's SPKI,
         i.e. the id of the key pair it belongs to when that pair got a derived id."""

@@ -6,7 +6,7 @@ not cryptography; everything else (certificates, SPKI) goes through pyca.
 """
 from __future__ import annotations
 
-__all__ = ["octet_string", "unwrap_octet_string", "der_integer"]
+__all__ = ["der_integer", "octet_string", "unwrap_octet_string"]
 
 
 def _length(n: int) -> bytes:

@@ -83,10 +83,7 @@ _RENAMED = {"TokenNotRecognised": "TOKEN_NOT_RECOGNIZED", "FunctionCancelled": "
 def ckr_name(exc: BaseException) -> str | None:
     """The CKR_ name python-pkcs11's exception class stands for, or None (its own errors)."""
     cls = type(exc).__name__
-    if cls in _RENAMED:
-        name = _RENAMED[cls]
-    else:
-        name = re.sub(r"(?<!^)(?=[A-Z])", "_", cls).upper()
+    name = _RENAMED[cls] if cls in _RENAMED else re.sub(r"(?<!^)(?=[A-Z])", "_", cls).upper()
     return None if name is None else "CKR_" + name
 
 

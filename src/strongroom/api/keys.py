@@ -20,8 +20,13 @@ from .objects import ObjectRef
 if TYPE_CHECKING:
     from .session import Token
 
-__all__ = ["TokenRSAPrivateKey", "TokenECPrivateKey", "TokenEd25519PrivateKey", "TokenEd448PrivateKey",
-           "wrap_private_key"]
+__all__ = [
+    "TokenECPrivateKey",
+    "TokenEd448PrivateKey",
+    "TokenEd25519PrivateKey",
+    "TokenRSAPrivateKey",
+    "wrap_private_key",
+]
 
 _MECH_SUFFIX = {"sha1": "SHA1", "sha224": "SHA224", "sha256": "SHA256", "sha384": "SHA384", "sha512": "SHA512"}
 _HASH_MECH = {"sha1": Mechanism.SHA_1, "sha224": Mechanism.SHA224, "sha256": Mechanism.SHA256,
@@ -54,7 +59,7 @@ def _unprehash(algorithm: Any) -> tuple[hashes.HashAlgorithm, bool]:
 class _TokenKey:
     """What every token private key shares: its token, its object, its public key."""
 
-    def __init__(self, token: "Token", ref: ObjectRef) -> None:
+    def __init__(self, token: Token, ref: ObjectRef) -> None:
         self._token = token
         self._ref = ref
         self._public: Any = None
@@ -65,7 +70,7 @@ class _TokenKey:
         return self._ref
 
     @property
-    def token(self) -> "Token":
+    def token(self) -> Token:
         return self._token
 
     def public_key(self) -> Any:
@@ -219,7 +224,7 @@ class TokenEd448PrivateKey(_TokenKey, ed448.Ed448PrivateKey):
         return self._token.sign_raw(self._ref, data, Mechanism.EDDSA, ED448_PURE_PARAMS)
 
 
-def wrap_private_key(token: "Token", ref: ObjectRef) -> Any:
+def wrap_private_key(token: Token, ref: ObjectRef) -> Any:
     """The pyca-compatible wrapper for a private-key object, by its key type / curve."""
     if ref.key_type == "rsa":
         return TokenRSAPrivateKey(token, ref)

@@ -7,7 +7,8 @@ python-pkcs11 lacks; tokens are selected by URI (RFC 7512 matching) or label.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import pkcs11
 from pkcs11 import Attribute, TokenFlag
@@ -46,7 +47,7 @@ def load_library(path: str | os.PathLike[str]) -> Any:
         return pkcs11.lib(path)
     except p11e.PKCS11Error as exc:
         raise StrongroomError(f"cannot initialise PKCS#11 module {path}: {type(exc).__name__}") from None
-    except Exception as exc:   # noqa: BLE001 - dlopen errors come as RuntimeError/OSError
+    except (RuntimeError, OSError) as exc:     # dlopen errors (python-pkcs11 raises RuntimeError)
         raise StrongroomError(f"cannot load PKCS#11 module {path}: {exc}") from None
 
 
@@ -118,7 +119,7 @@ def _slot_info(slot: Any) -> dict[str, object]:
 
 def _library_info(lib: Any) -> dict[str, str]:
     return {"library-manufacturer": lib.manufacturer_id, "library-description": lib.library_description,
-            "library-version": "%d.%d" % lib.library_version}
+            "library-version": "{}.{}".format(*lib.library_version)}
 
 
 def initialised_tokens(lib: Any) -> list[tuple[Any, Any]]:

@@ -14,7 +14,7 @@ from pkcs11 import MGF, Mechanism
 
 from .errors import Unsupported
 
-__all__ = ["mechanism", "pss_params", "default_sign", "default_encrypt", "IV_MECHANISMS"]
+__all__ = ["IV_MECHANISMS", "default_encrypt", "default_sign", "mechanism", "pss_params"]
 
 _HASH_LEN = {"SHA1": 20, "SHA224": 28, "SHA256": 32, "SHA384": 48, "SHA512": 64}
 _MGF = {"SHA1": MGF.SHA1, "SHA224": MGF.SHA224, "SHA256": MGF.SHA256, "SHA384": MGF.SHA384,

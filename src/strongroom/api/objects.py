@@ -8,14 +8,22 @@ no listing can leak it, whatever the key's CKA_SENSITIVE/CKA_EXTRACTABLE say.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11 import exceptions as _p11e
 
-__all__ = ["ObjectRef", "TYPE_NAMES", "TYPE_CLASSES", "SENSITIVE", "key_type_name", "get_attribute",
-           "read_attributes"]
+__all__ = [
+    "SENSITIVE",
+    "TYPE_CLASSES",
+    "TYPE_NAMES",
+    "ObjectRef",
+    "get_attribute",
+    "key_type_name",
+    "read_attributes",
+]
 
 SENSITIVE = "<sensitive>"
 TYPE_NAMES = {ObjectClass.DATA: "data", ObjectClass.CERTIFICATE: "cert",

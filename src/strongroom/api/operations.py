@@ -9,7 +9,8 @@ from pkcs11 import Attribute, Mechanism
 
 from . import kinds, mechanisms
 from .errors import ObjectNotFound, Unsupported, translated
-from .objects import ObjectRef, get_attribute as _get
+from .objects import ObjectRef
+from .objects import get_attribute as _get
 
 __all__ = ["OperationsMixin"]
 

@@ -7,8 +7,10 @@ errors (api/errors.py) with a message naming what was being done and to what.
 """
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from pkcs11 import Attribute, TokenFlag
 from pkcs11 import exceptions as p11e
@@ -16,23 +18,32 @@ from pkcs11 import exceptions as p11e
 from ..uri import PKCS11URI, build, is_uri, parse
 from . import importing
 from .creating import CreatingMixin
-from .errors import (AmbiguousMatch, NotLoggedIn, ObjectNotFound, PinIncorrect, PinLocked,
-                     StrongroomError, from_rv, translated)
+from .errors import (
+    AmbiguousMatch,
+    NotLoggedIn,
+    ObjectNotFound,
+    PinIncorrect,
+    PinLocked,
+    StrongroomError,
+    from_rv,
+    translated,
+)
 from .library import attribute_mapper, default_module, load_library, pin_state, select, token_info
-from .objects import TYPE_CLASSES, TYPE_NAMES, ObjectRef, get_attribute as _get, key_type_name
+from .objects import TYPE_CLASSES, TYPE_NAMES, ObjectRef, key_type_name
+from .objects import get_attribute as _get
 from .objects import read_attributes as _read
 from .operations import OperationsMixin
 
 if TYPE_CHECKING:
     from cryptography import x509
 
-__all__ = ["open", "Token", "load_library", "pin_state", "default_module"]
+__all__ = ["Token", "default_module", "load_library", "open", "pin_state"]
 
 _CKR_PIN_INCORRECT, _CKR_PIN_LOCKED, _CKR_USER_ALREADY_LOGGED_IN = 0xA0, 0xA4, 0x100
 
 
 def open(target: str | None = None, *, pin: str | None = None, so_pin: str | None = None,
-         module: str | os.PathLike[str] | None = None, rw: bool = True) -> "Token":
+         module: str | os.PathLike[str] | None = None, rw: bool = True) -> Token:
     """Open a session on a token and log in when a PIN is given.
 
     target  a "pkcs11:" URI (token/manufacturer/serial/model/slot-id/library-* select the
@@ -77,10 +88,8 @@ def _login(module_path: str, slot: Any, token: Any, session: Any, who: str, secr
     rv = cfuncs.login(module_path, session.handle, cfuncs.CKU_SO if who == "SO" else cfuncs.CKU_USER, secret)
     if rv == 0 or (rv == _CKR_USER_ALREADY_LOGGED_IN and who == "user"):
         return
-    try:
+    with contextlib.suppress(p11e.PKCS11Error):
         session.close()
-    except p11e.PKCS11Error:
-        pass
     if rv == _CKR_PIN_INCORRECT:
         state = pin_state(slot.get_token().flags, "so" if who == "SO" else "user")
         raise PinIncorrect(f"incorrect {who} PIN for token {token.label!r} (CKR_PIN_INCORRECT; "
@@ -160,12 +169,10 @@ class Token(CreatingMixin, OperationsMixin):
         """Log out and close the session (idempotent)."""
         session, self._session = self._session, None
         if session is not None:
-            try:
-                session.close()
-            except p11e.PKCS11Error:
-                pass        # the session is gone either way (token removed, finalised)
+            with contextlib.suppress(p11e.PKCS11Error):    # the session is gone either way
+                session.close()                             # (token removed, finalised)
 
-    def __enter__(self) -> "Token":
+    def __enter__(self) -> Token:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -309,19 +316,19 @@ class Token(CreatingMixin, OperationsMixin):
                 raise ValueError(f"object {ref.label!r} holds no public key this API can read") from None
         for pub in self.objects(id=ref.id, type="public"):
             if pub.key_type == ref.key_type:
-                return importing.public_key_from_attributes(lambda a: _get(pub.obj, a))
+                return importing.public_key_from_attributes(lambda a, obj=pub.obj: _get(obj, a))
         raise ObjectNotFound(f"no public key for private key {ref.label!r} (id {ref.id.hex() or '-'}) "
                              f"on token {self.label!r}")
 
     def certificate(self, selector: str | None = None, *, label: str | None = None,
-                    id: bytes | None = None) -> "x509.Certificate":
+                    id: bytes | None = None) -> x509.Certificate:
         from cryptography import x509
 
         ref = self.find(selector, label=label, id=id, type="cert")
         return x509.load_der_x509_certificate(bytes(_get(ref.obj, Attribute.VALUE) or b""))
 
     def certificates(self, selector: str | None = None, *, label: str | None = None,
-                     id: bytes | None = None) -> list["x509.Certificate"]:
+                     id: bytes | None = None) -> list[x509.Certificate]:
         from cryptography import x509
 
         return [x509.load_der_x509_certificate(bytes(_get(r.obj, Attribute.VALUE) or b""))

@@ -12,6 +12,7 @@ The CA private key never leaves its token: it is only used as a token key object
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -19,11 +20,12 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -81,7 +83,7 @@ class Authority:
 
     # -- loading ---------------------------------------------------------------------
     @classmethod
-    def load(cls, name: str, home: Path | None = None) -> "Authority":
+    def load(cls, name: str, home: Path | None = None) -> Authority:
         check_name(name)
         directory = ca_root(home) / name
         try:
@@ -99,7 +101,7 @@ class Authority:
         if not root.is_dir():
             return []
         return sorted(p.name for p in root.iterdir()
-                      if not p.name.startswith(".") and (p / "ca.json").is_file())   # .NAME.PID.new: an init in progress
+                      if not p.name.startswith(".") and (p / "ca.json").is_file())   # .NAME.PID.new: an init
 
     @property
     def audit(self) -> AuditLog:
@@ -227,7 +229,7 @@ class Authority:
             cert.verify_directly_issued_by(self.certificate)
         except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
             return False
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if not cert.not_valid_before_utc <= now < cert.not_valid_after_utc:
             return False
         return spki_sha256(cert.public_key()) == spki_sha256(public_key)
@@ -309,7 +311,7 @@ class Authority:
         return self.audit.append({
             "event": "revoke", "serial": wanted, "reason": reason,
             "subject": records[wanted].get("subject"), "cert_sha256": records[wanted]["cert_sha256"],
-            "revoked_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+            "revoked_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
         })
 
     def crl(self, token: Any, *, days: int = 7) -> x509.CertificateRevocationList:
@@ -320,7 +322,7 @@ class Authority:
         self.require_sound_audit()
         key = self.key(token)
         number = 1 + sum(1 for r in self.audit.records() if r.get("event") == "crl")
-        now = datetime.now(timezone.utc).replace(microsecond=0)
+        now = datetime.now(UTC).replace(microsecond=0)
         builder = (x509.CertificateRevocationListBuilder()
                    .issuer_name(self.certificate.subject)
                    .last_update(now).next_update(now + timedelta(days=days))
@@ -446,6 +448,8 @@ def init_ca(name: str, token: Any, *, subject: str, kind: str = DEFAULT_KIND, va
     label = key_label or f"CA {name}"
     key_id = secrets.token_bytes(16)
     staging = root / f".{name}.{os.getpid()}.new"
+    from ..api.errors import StrongroomError
+
     priv_ref, pub_ref = token.generate_key_pair(kind, label=label, id=key_id, extractable=False)
     stored_cert = None
     try:
@@ -466,7 +470,7 @@ def init_ca(name: str, token: Any, *, subject: str, kind: str = DEFAULT_KIND, va
             "token_serial": info.get("serial"),
             "token_uri": build(token=info.get("label"), serial=info.get("serial")).format(),
             "module": module, "parent": parent.name if parent else None,
-            "created": datetime.now(timezone.utc).isoformat(),
+            "created": datetime.now(UTC).isoformat(),
         }
         staging.mkdir(parents=True)
         (staging / "issued").mkdir()
@@ -481,10 +485,8 @@ def init_ca(name: str, token: Any, *, subject: str, kind: str = DEFAULT_KIND, va
     except BaseException:
         for ref in (stored_cert, priv_ref, pub_ref):
             if ref is not None:
-                try:
+                with contextlib.suppress(StrongroomError):     # the original error is the one to report
                     token.destroy(ref)
-                except Exception:
-                    pass
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return Authority.load(name, home)

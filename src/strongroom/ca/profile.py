@@ -7,9 +7,9 @@ users (subject strings, SAN strings, usage names) are parsed here with precise e
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
-from typing import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -70,7 +70,7 @@ class Profile:
         for entry in self.san:
             parse_san(entry)
 
-    def with_(self, **changes: object) -> "Profile":
+    def with_(self, **changes: object) -> Profile:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
@@ -174,7 +174,7 @@ def self_signed(key: object, subject: x509.Name | str, profile: Profile = CA_PRO
         raise CAInvalidInput("a self-signed certificate here is always a CA: use a CA profile")
     name = parse_subject(subject) if isinstance(subject, str) else subject
     public = key.public_key()  # type: ignore[attr-defined]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     builder = (x509.CertificateBuilder()
                .subject_name(name).issuer_name(name).public_key(public)
                .serial_number(x509.random_serial_number())
@@ -197,7 +197,7 @@ def issue(ca_key: object, ca_cert: x509.Certificate, csr: x509.CertificateSignin
     check_csr(csr)
     _check_can_issue(ca_cert, profile)
     public = csr.public_key()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     not_after = min(now + timedelta(days=profile.validity_days), ca_cert.not_valid_after_utc)
     builder = (x509.CertificateBuilder()
                .subject_name(subject or csr.subject).issuer_name(ca_cert.subject)
@@ -235,7 +235,7 @@ def _check_can_issue(ca_cert: x509.Certificate, profile: Profile) -> None:
         if profile.path_length is None or profile.path_length >= bc.path_length:
             raise CAInvalidInput(f"a sub-CA of {ca_cert.subject.rfc4514_string()} needs a path length "
                                  f"below {bc.path_length} (--path-length)")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     if ca_cert.not_valid_after_utc <= now:
         raise CARefused(f"the CA certificate {ca_cert.subject.rfc4514_string()} has expired")
 

@@ -15,10 +15,11 @@ import csv
 import re
 import sys
 import time
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence, TextIO
+from typing import Any, TextIO
 
 from . import profile as P
 from .authority import Authority, serial_hex, spki_sha256, store_certificate
@@ -37,16 +38,11 @@ def _device_failures() -> tuple[type[BaseException], ...]:
     """What means "this device failed" (recorded, and with --keep-going the run goes on):
     the token refused or is unreachable (the API's StrongroomError, a python-pkcs11 error
     it let through), the CA refused (CAError), a file could not be written (OSError)."""
+    from pkcs11.exceptions import PKCS11Error
+
     from ..api.errors import StrongroomError
 
-    kinds: list[type[BaseException]] = [StrongroomError, CAError, OSError]
-    try:
-        from pkcs11.exceptions import PKCS11Error
-    except ImportError:
-        pass
-    else:
-        kinds.append(PKCS11Error)
-    return tuple(kinds)
+    return (StrongroomError, PKCS11Error, CAError, OSError)
 
 
 @dataclass

@@ -6,7 +6,8 @@ it, rather than failing or making a second token with the same label.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .errors import CAPinNeeded
 
@@ -20,6 +21,7 @@ def open_or_create(label: str, *, user_pin: str, so_pin: Callable[[], str | None
     """The token labelled ``label``, logged in as user; created (and its user PIN set)
     with ``so_pin()`` when missing. ``so_pin`` is only called when it is needed."""
     import strongroom
+
     from ..api import admin
 
     exists = any(t.get("label") == label and t.get("initialized", True) for t in admin.list_tokens(module))

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from . import common as C
 
@@ -291,6 +292,7 @@ def _cmd_ca_init(args: argparse.Namespace) -> int:
             try:
                 if parent is not None and not _same_token(parent, token):
                     import strongroom
+
                     from ..pinsource import resolve_pin
 
                     pin = resolve_pin(args.parent_pin, args.parent_pin_source, allow_prompt=False) \

@@ -63,14 +63,15 @@ def register(subparsers: Any) -> None:
 
 def _matching_key(token: Any, cert: Any) -> Any:
     """The public-key object whose key is the certificate's, or None."""
+    from ..api.errors import StrongroomError
     from .keyfiles import spki
 
     wanted = spki(cert.public_key())
     for ref in token.objects(type="public"):
         try:
             public = token.public_key(ref.uri)
-        except Exception:  # noqa: BLE001 - a key type pyca cannot load simply does not match
-            continue
+        except (ValueError, StrongroomError):
+            continue                # a key this API cannot read simply does not match
         if spki(public) == wanted:
             return ref
     return None
@@ -112,6 +113,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _describe(token: Any, ref: Any) -> dict[str, Any]:
+    from ..api.errors import StrongroomError
     from .key_cmds import ref_summary
 
     data = ref_summary(ref)
@@ -120,8 +122,8 @@ def _describe(token: Any, ref: Any) -> dict[str, Any]:
         data.update(subject=cert.subject.rfc4514_string(), issuer=cert.issuer.rfc4514_string(),
                     serial=format(cert.serial_number, "x"),
                     not_after=cert.not_valid_after_utc.isoformat())
-    except Exception:  # noqa: BLE001 - an unparsable certificate is still listed
-        data.update(subject=None)
+    except (ValueError, StrongroomError):
+        data.update(subject=None)      # an unparsable certificate is still listed
     return data
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING, Any, Callable, NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from ..api import Token
@@ -76,7 +77,7 @@ def user_pin(args: argparse.Namespace, *, required: bool = True, prompt: str | N
             if pin is not None:
                 return pin
     if prompt is None and value is None and source is None:
-        from .store_view import pin_prompt     # "User PIN for token 't': " (issue 11 item 12)
+        from .store_view import pin_prompt  # "User PIN for token 't': " (issue 11 item 12)
         prompt = pin_prompt(args, "User PIN")
     pin = resolve_pin(value, source, prompt=prompt)
     if pin is None and required:
@@ -97,19 +98,19 @@ _TOKEN_ATTRIBUTES = ("token", "manufacturer", "serial", "model", "slot-descripti
                      "slot-id", "library-manufacturer", "library-description", "library-version")
 
 
-def _parsed(text: object) -> "PKCS11URI | None":
+def _parsed(text: object) -> PKCS11URI | None:
     from ..uri import is_uri, parse
 
     return parse(text) if isinstance(text, str) and is_uri(text) else None
 
 
-def object_uri(args: argparse.Namespace) -> "PKCS11URI | None":
+def object_uri(args: argparse.Namespace) -> PKCS11URI | None:
     """The pkcs11: URI the command's object selector (SELECTOR, --key) is, if it is one."""
     dest = getattr(args, "selector_dest", None)
     return _parsed(getattr(args, dest, None)) if dest else None
 
 
-def command_uris(args: argparse.Namespace) -> list["PKCS11URI"]:
+def command_uris(args: argparse.Namespace) -> list[PKCS11URI]:
     """The pkcs11: URIs of the command line: --token's first, then the object selector's."""
     return [u for u in (_parsed(getattr(args, "token", None)), object_uri(args)) if u is not None]
 
@@ -144,7 +145,7 @@ def so_pin(args: argparse.Namespace, *, required: bool = True, prompt: str | Non
     from ..pinsource import resolve_pin
 
     if prompt is None and getattr(args, "so_pin", None) is None and getattr(args, "so_pin_source", None) is None:
-        from .store_view import pin_prompt     # "SO PIN for token 't': " (issue 11 item 12)
+        from .store_view import pin_prompt  # "SO PIN for token 't': " (issue 11 item 12)
         prompt = pin_prompt(args, "SO PIN")
     pin = resolve_pin(getattr(args, "so_pin", None), getattr(args, "so_pin_source", None), prompt=prompt)
     if pin is None and required:
@@ -152,7 +153,7 @@ def so_pin(args: argparse.Namespace, *, required: bool = True, prompt: str | Non
     return pin
 
 
-def open_token(args: argparse.Namespace, *, so: bool = False, login: bool = True) -> "Token":
+def open_token(args: argparse.Namespace, *, so: bool = False, login: bool = True) -> Token:
     """Open the token named by --token/--module (or the object URI's token attributes);
     log in as user (or as SO when `so`).
 
@@ -178,7 +179,7 @@ def warn(message: str) -> None:
     print(f"strongroom: warning: {message}", file=sys.stderr)
 
 
-def warn_duplicate_label(token: "Token", label: str | None, types: tuple[str, ...],
+def warn_duplicate_label(token: Token, label: str | None, types: tuple[str, ...],
                          new_id: bytes | None = None) -> None:
     """Warn (the command still succeeds) when objects of `types` already carry `label`
     under another CKA_ID: after this, the label alone selects more than one object and
@@ -212,10 +213,7 @@ def to_json(data: Any) -> str:
 
 def emit(args: argparse.Namespace, data: Any, render: Callable[[Any], str]) -> None:
     """Print `data`: as JSON with --json, else as render(data) (nothing if it renders empty)."""
-    if getattr(args, "json", False):
-        text = to_json(data)
-    else:
-        text = render(data)
+    text = to_json(data) if getattr(args, "json", False) else render(data)
     if text:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()

@@ -53,22 +53,22 @@ def run_demo(home: Path | None = None, keep: bool = False) -> int:
     data.write_text("hello from a key that never leaves the token\n")
     print(f"strongroom demo\n  module: {module}\n  token home (SQLite store): {home}\n  work dir: {workdir}")
     try:
-        _run("List the slots: one free slot waits for a token", p11 + ["--list-slots"], env)
+        _run("List the slots: one free slot waits for a token", [*p11, "--list-slots"], env)
         _run("Create a token in the free slot (sets the SO PIN)",
-             p11 + ["--init-token", "--slot-index", "0", "--label", "demo", "--so-pin", SO_PIN], env)
+             [*p11, "--init-token", "--slot-index", "0", "--label", "demo", "--so-pin", SO_PIN], env)
         _run("Set the user PIN (as SO)",
-             p11 + ["--token-label", "demo", "--login", "--login-type", "so", "--so-pin", SO_PIN,
-                    "--init-pin", "--pin", USER_PIN], env)
+             [*p11, "--token-label", "demo", "--login", "--login-type", "so", "--so-pin", SO_PIN,
+              "--init-pin", "--pin", USER_PIN], env)
         _run("Generate an EC P-256 device key pair inside the token",
-             p11 + ["--token-label", "demo", "--login", "--pin", USER_PIN, "--keypairgen",
-                    "--key-type", "EC:prime256v1", "--label", "Device TLS Key", "--id", "01"], env)
+             [*p11, "--token-label", "demo", "--login", "--pin", USER_PIN, "--keypairgen",
+              "--key-type", "EC:prime256v1", "--label", "Device TLS Key", "--id", "01"], env)
         _run("Sign a message on the token (ECDSA with SHA-256)",
-             p11 + ["--token-label", "demo", "--login", "--pin", USER_PIN, "--sign", "--id", "01",
-                    "--mechanism", "ECDSA-SHA256", "--signature-format", "openssl",
-                    "--input-file", str(data), "--output-file", str(sig)], env)
+             [*p11, "--token-label", "demo", "--login", "--pin", USER_PIN, "--sign", "--id", "01",
+              "--mechanism", "ECDSA-SHA256", "--signature-format", "openssl",
+              "--input-file", str(data), "--output-file", str(sig)], env)
         _run("Export the public key (the private key cannot be exported)",
-             p11 + ["--token-label", "demo", "--read-object", "--type", "pubkey", "--id", "01",
-                    "--output-file", str(pub_der)], env)
+             [*p11, "--token-label", "demo", "--read-object", "--type", "pubkey", "--id", "01",
+              "--output-file", str(pub_der)], env)
         _run("Verify the signature with OpenSSL",
              ["openssl", "dgst", "-sha256", "-verify", str(pub_der), "-keyform", "DER",
               "-signature", str(sig), str(data)], env)

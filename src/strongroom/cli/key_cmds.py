@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 from typing import Any
 
@@ -121,7 +122,7 @@ def render_refs(refs: list[dict[str, Any]], empty: str) -> str:
         return empty
     width = max(len(r["type"] or "") for r in refs)
     kwidth = max(len(str(r["key_type"] or "-")) for r in refs)
-    return "\n".join(f"{r['type']:<{width}}  {str(r['key_type'] or '-'):<{kwidth}}  id {r['id'] or '-'}  "
+    return "\n".join(f"{r['type']:<{width}}  {r['key_type'] or '-'!s:<{kwidth}}  id {r['id'] or '-'}  "
                      f"{r['label']!r}" for r in refs)
 
 
@@ -238,11 +239,11 @@ def _store_bundle(token: Any, bundle: Any, label: str, object_id: bytes, args: a
 
 
 def _roll_back(token: Any, created: list[Any]) -> None:
+    from ..api.errors import StrongroomError
+
     for ref in reversed(created):
-        try:
+        with contextlib.suppress(StrongroomError):    # the original error is the one to report
             token.destroy(ref)
-        except Exception:  # noqa: BLE001 - the original error is the one to report
-            pass
 
 
 def _nothing_stored(exc: Exception, done: int, args: argparse.Namespace) -> Exception:
@@ -321,7 +322,7 @@ def _cmd_export_public(args: argparse.Namespace) -> int:
 def _cmd_delete(args: argparse.Namespace) -> int:
     with C.open_token(args) as token:
         refs = _key_refs(token, args)
-        from ..ca.authority import ca_key_refusal   # a CA's key is refused without --force (issue 11)
+        from ..ca.authority import ca_key_refusal  # a CA's key is refused without --force (issue 11)
 
         refusal = None if args.force else ca_key_refusal(token.info, refs)
         if refusal:

@@ -160,11 +160,9 @@ def exit_code_for(exc: BaseException) -> int | None:
         return exc.code
     if isinstance(exc, CAError):        # before ValueError: a CAError is one
         return ca_exit_code(exc)
-    try:
-        from ..api import errors as E
-    except ImportError:         # the API not installed/importable: only our own errors map
-        E = None  # type: ignore[assignment]
-    if E is not None and isinstance(exc, E.StrongroomError):
+    from ..api import errors as E
+
+    if isinstance(exc, E.StrongroomError):
         if isinstance(exc, (E.TokenNotFound, E.ObjectNotFound)):
             return C.EXIT_NOT_FOUND
         if isinstance(exc, (E.PinIncorrect, E.PinLocked, E.NotLoggedIn)):
@@ -224,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return C.EXIT_FAILURE
-    except Exception as exc:  # noqa: BLE001 - mapped below, re-raised when not ours
+    except Exception as exc:        # mapped below; a bug is one line too (STRONGROOM_DEBUG: traceback)
         code = exit_code_for(exc)
         if os.environ.get("STRONGROOM_DEBUG") == "1":
             import traceback

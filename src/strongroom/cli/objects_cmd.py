@@ -56,7 +56,7 @@ def render_objects(objects: list[dict[str, Any]]) -> str:
         lines = [head, f"  uri: {o['uri']}"]
         attrs = o.get("attributes") or {}
         width = max((len(str(k)) for k in attrs), default=0)
-        lines += [f"  {str(k):<{width}}  {_value(v)}" for k, v in attrs.items()]
+        lines += [f"  {k!s:<{width}}  {_value(v)}" for k, v in attrs.items()]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 

@@ -12,7 +12,7 @@ from typing import Any
 from . import common as C
 
 _EXAMPLES = {
-    "set": "  strongroom pin set --token work                       # asks for the SO PIN, then the new user PIN twice\n"
+    "set": "  strongroom pin set --token work                       # asks for the SO PIN, then the user PIN twice\n"
            "  strongroom pin set --token work --so-pin-source file:so.pin --pin-source file:user.pin",
     "unlock": "  strongroom pin unlock --token work                    # after CKR_PIN_LOCKED on the user PIN\n"
               "  strongroom pin unlock --token work --so-pin-source env:SO_PIN --pin-source env:NEW_PIN",

@@ -42,10 +42,13 @@ def ckr_of(exc: BaseException) -> int | None:
 
 def explain(exc: BaseException, args: argparse.Namespace | None) -> str | None:
     """The remedy clause for `exc` ("token 't' is full: objects 3 of 3 (raise ...)"), or None."""
+    from ..api.errors import StrongroomError
+    from ..config import ConfigError
+
     try:
         return _explain(exc, args or argparse.Namespace())
-    except Exception:  # noqa: BLE001 - a remedy is a courtesy: never replace the real error
-        return None
+    except (StrongroomError, ConfigError, ValueError, OSError):
+        return None         # a remedy is a courtesy: a failed look-up never replaces the real error
 
 
 def _explain(exc: BaseException, args: argparse.Namespace) -> str | None:

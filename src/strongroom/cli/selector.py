@@ -70,6 +70,8 @@ def public_key_of_identity(token: Any, selector: str | None, flt: dict[str, Any]
     (ESP32-style labels "Device Priv TLS Key" / "Device Pub TLS Key" / "Device Cert TLS"),
     so a private key's or a certificate's label resolves to the public key through the
     shared CKA_ID, else the private key's CKA_PUBLIC_KEY_INFO, else the certificate."""
+    from ..api.errors import StrongroomError
+
     refs = [r for r in token.objects(selector, **flt) if r.type in ("public", "private", "cert")]
     what = describe(selector, flt)
     if not refs:
@@ -93,8 +95,8 @@ def public_key_of_identity(token: Any, selector: str | None, flt: dict[str, Any]
     if private is not None:
         try:
             return token.public_key_of(private), None
-        except Exception:  # noqa: BLE001 - no readable public part: try the certificate below
-            pass
+        except (ValueError, StrongroomError):
+            pass                    # no readable public part: try the certificate below
     certs = [r for r in refs if r.type == "cert"]
     if not certs and ident:
         certs = token.objects(id=ident, type="cert")

@@ -146,7 +146,7 @@ def token_named(args: Any) -> str | None:
         return None
     try:
         found = find_tokens("pkcs11:") or []
-    except Exception:  # noqa: BLE001 - a prompt without the name beats no prompt
+    except Exception:
         return None
     return found[0]["label"] if len(found) == 1 else None
 
