@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import sys
 
-TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
+from ._records import TYPE_CHECKING
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from typing import Any
+
 
 #: Attribute types whose value may be secret key material (private or secret keys).
 _FLOOR = (0x11, 0x123, 0x124, 0x125, 0x126, 0x127, 0x128)   # CKA_VALUE, PRIVATE_EXPONENT .. COEFFICIENT

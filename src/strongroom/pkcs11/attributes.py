@@ -17,12 +17,14 @@ from __future__ import annotations
 import datetime
 import struct
 from enum import Enum
-TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
-if TYPE_CHECKING:
-    from typing import Any, Iterable
 
+from .._records import TYPE_CHECKING
 from .constants import CKA, CKR
 from .errors import CKRError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
 
 ULONG_MAX = 0xFFFFFFFFFFFFFFFF
 _ULONG = struct.Struct("<Q")

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from enum import Enum
 from types import MappingProxyType
-from .._records import NamedTuple
-TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
-if TYPE_CHECKING:
-    from typing import Any, Callable, Mapping
 
+from .._records import TYPE_CHECKING, NamedTuple
 from .constants import CKA, CKC, CKK, CKO, CKR, MLDSAParameterSet, MLKEMParameterSet
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
 
 
 class Op(Enum):
@@ -78,9 +79,10 @@ class AttrRule(NamedTuple):
         return self.default
 
 
-Table = MappingProxyType   # Mapping[int, AttrRule]: an alias type checkers see below
 if TYPE_CHECKING:
-    Table = Mapping[int, AttrRule]  # type: ignore[misc]
+    Table = Mapping[int, AttrRule]
+else:
+    Table = MappingProxyType   # what every table is at run time: a read-only dict
 R = AttrRule
 
 

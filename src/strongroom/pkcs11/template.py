@@ -16,24 +16,35 @@ missing attributes (TEMPLATE_INCOMPLETE), then cross-attribute constraints.
 from __future__ import annotations
 
 from enum import Enum
-TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
-if TYPE_CHECKING:
-    from typing import Any, Iterable, Mapping
 
+from .._records import TYPE_CHECKING
 from . import schema
 from .attributes import coerce
 from .constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKO, CKR
 from .errors import CKRError
 from .schema import NO_DEFAULT, AttrRule, Op, Table
 
-__all__ = ["Op", "Unreadable", "build", "copy", "set", "readable", "is_secret", "searchable",
-           "rules_of"]
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import Any
 
-Attrs = dict   # dict[int, Any] for type checkers, below
+__all__ = [
+    "Op",
+    "Unreadable",
+    "build",
+    "copy",
+    "is_secret",
+    "readable",
+    "rules_of",
+    "searchable",
+    "set",
+]
+
 if TYPE_CHECKING:
-    Attrs = dict[int, Any]  # type: ignore[misc]
-if TYPE_CHECKING:
+    Attrs = dict[int, Any]
     Template = Iterable[tuple[int, Any]]
+else:
+    Attrs = dict
 
 
 class Unreadable(Enum):

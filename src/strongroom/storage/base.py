@@ -12,16 +12,18 @@ ciphertext formats.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from .._records import NamedTuple
-TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
-if TYPE_CHECKING:
-    from typing import Any, Mapping
 
+from .._records import TYPE_CHECKING, NamedTuple
 from ..pkcs11.constants import CKU
 
-Attrs = dict   # dict[int, Any]: an alias type checkers see below
 if TYPE_CHECKING:
-    Attrs = dict[int, Any]  # type: ignore[misc]
+    from collections.abc import Mapping
+    from typing import Any
+
+if TYPE_CHECKING:
+    Attrs = dict[int, Any]
+else:
+    Attrs = dict
 
 
 class Quota(NamedTuple):

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
-TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
-if TYPE_CHECKING:
-    from typing import Callable
 
+from .._records import TYPE_CHECKING
 from ..pkcs11.constants import CKR
 from ..pkcs11.errors import CKRError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 _V1 = """

@@ -32,9 +32,8 @@ from __future__ import annotations
 
 import os
 import struct
-TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
-if TYPE_CHECKING:
-    from typing import Any, Iterable, Mapping
+
+from .._records import TYPE_CHECKING
 
 # pyca/cryptography, hashlib and hmac are imported when the first key set is built
 # (ObjectKeys), not at C_Initialize: ~15 ms of cold start (docs/performance.md).
@@ -42,6 +41,10 @@ from ..pkcs11 import template
 from ..pkcs11.constants import CKA, CKO, CKR
 from ..pkcs11.errors import CKRError
 from ..wipe import zero
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import Any
 
 NONCE_LEN = 12
 DIGEST_LEN = 16
@@ -128,7 +131,7 @@ class ObjectKeys:
     ``root`` is kept (by reference: the caller's master-key bytearray) so a cache hit can
     check that it is still the key the set was made from."""
 
-    __slots__ = ("_uuid", "_seal", "_manifest", "_index", "_bad", "root", "_secrets")
+    __slots__ = ("_bad", "_index", "_manifest", "_seal", "_secrets", "_uuid", "root")
 
     def __init__(self, root: bytes | bytearray, token_uuid: bytes) -> None:
         import hashlib

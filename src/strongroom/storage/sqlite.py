@@ -34,11 +34,8 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from .._records import NamedTuple
-TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
-if TYPE_CHECKING:
-    from typing import Any, Callable, Iterator, Mapping
 
+from .._records import TYPE_CHECKING, NamedTuple
 from ..pkcs11 import attributes as codec
 from ..pkcs11.constants import CKA, CKR, CKU
 from ..pkcs11.errors import CKRError
@@ -47,6 +44,10 @@ from . import kdf as kdfmod
 from .base import Attrs, KdfParams, PinAttempt, Quota, Store, TokenRecord
 from .migrations import migrate
 from .sealing import ALWAYS_PLAIN, ObjectKeys, indexed, must_seal, tampered
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+    from typing import Any
 
 BUSY_TIMEOUT_S = 10.0
 SCRUB_WAIT_S = 2.0       # how long a scrub waits for other processes' readers to move on
