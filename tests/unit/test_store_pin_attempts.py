@@ -10,8 +10,7 @@ import pytest
 
 from strongroom.pkcs11.constants import CKR, CKU
 from strongroom.pkcs11.errors import CKRError
-from strongroom.storage import migrations
-from strongroom.storage import sqlite as sqlite_store
+from strongroom.storage import migrations, pin_attempts
 from strongroom.storage.base import KdfParams
 from strongroom.storage.sqlite import SqliteStore
 
@@ -76,7 +75,7 @@ def test_locked_caller_waits_for_an_attempt_in_flight_that_proves_right(store, t
 
 
 def test_locked_caller_stops_waiting_when_nothing_is_in_flight(store, monkeypatch):
-    monkeypatch.setattr(sqlite_store, "PIN_WAIT_S", 0.05)
+    monkeypatch.setattr(pin_attempts, "PIN_WAIT_S", 0.05)
     tid = _token(store)
     store.spend_pin_attempt(tid, CKU.SO, 1)      # never settled: its process "was killed"
     with pytest.raises(CKRError) as err:

@@ -178,10 +178,12 @@ class Store(ABC):
         """Drop every key derived from a master key (the core calls it when the master
         key leaves its memory: logout, last session closed, C_Finalize). A store that
         keeps no derived keys has nothing to do."""
+        return
 
     def forget_keys_in_child(self) -> None:
         """``forget_keys`` in a forked child, without taking any lock (a lock held by a
         thread of the parent stays held for ever in the child; only this thread survived)."""
+        return
 
     @abstractmethod
     def close(self) -> None: ...

@@ -9,7 +9,7 @@ Why these settings (field notes, "Storage and scale"):
   the last commits on power loss; for a token that would mean a key the application was
   told exists (C_GenerateKeyPair returned CKR_OK) vanishing, or a PIN failure counter
   rolling back. Commits are rare compared to reads, so durability wins.
-* ``secure_delete`` plus a truncating checkpoint (``_scrub``): ``secure_delete`` zeroes
+* ``secure_delete`` plus a truncating checkpoint (``_scrub``, scrub.py): ``secure_delete`` zeroes
   deleted rows and freed pages only in the *new* version of a page, and in WAL mode that
   new version is appended to ``-wal`` while every older version (old wraps, destroyed
   objects) stays in the earlier frames, and in the main file until a checkpoint copies the
@@ -33,7 +33,7 @@ import os
 import sqlite3
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from .._records import TYPE_CHECKING, NamedTuple
 from ..pkcs11 import attributes as codec
@@ -41,8 +41,10 @@ from ..pkcs11.constants import CKA, CKR, CKU
 from ..pkcs11.errors import CKRError
 from ..wipe import random_bytearray, wipe_secret_values, zero
 from . import kdf as kdfmod
+from . import pin_attempts as pins
 from .base import Attrs, KdfParams, PinAttempt, Quota, Store, TokenRecord
 from .migrations import migrate
+from .scrub import truncate_wal
 from .sealing import ALWAYS_PLAIN, ObjectKeys, indexed, must_seal, tampered
 
 if TYPE_CHECKING:
@@ -51,11 +53,6 @@ if TYPE_CHECKING:
 
 BUSY_TIMEOUT_S = 10.0
 SCRUB_WAIT_S = 2.0       # how long a scrub waits for other processes' readers to move on
-_SCRUB_POLL_S = 0.0005
-# How long a caller that finds no PIN try left waits for attempts still being checked
-# (pending) before it answers CKR_PIN_LOCKED: a few KDF times at the default cost.
-PIN_WAIT_S = 5.0
-_PIN_POLL_S = 0.02
 _MAX_JOIN = 8        # indexed template attributes matched in SQL; the rest by comparison
 _SELECTIVE = (CKA.UNIQUE_ID, CKA.LABEL, CKA.ID, CKA.EC_POINT, CKA.MODULUS, CKA.SUBJECT,
               CKA.SERIAL_NUMBER, CKA.HASH_OF_SUBJECT_PUBLIC_KEY, CKA.PUBLIC_KEY_INFO,
@@ -64,32 +61,6 @@ _RANK = {int(c): i for i, c in enumerate(_SELECTIVE)}
 
 _TOKEN_COLS = ("id, slot_id, serial, label, uuid, user_wrap IS NOT NULL, user_failures, "
                "so_failures, object_count, bytes_used")
-# Column names per user type: fixed strings, never built from input.
-_WRAP_COLS = {
-    CKU.SO: ("so_wrap", "so_salt", "so_log2_n", "so_r", "so_p", "so_failures"),
-    CKU.USER: ("user_wrap", "user_salt", "user_log2_n", "user_r", "user_p", "user_failures"),
-}
-# The attempt bookkeeping per user type (migrations.py, version 2).
-_ATTEMPT_COLS = {
-    CKU.SO: ("so_failures", "so_pending", "so_spent_at"),
-    CKU.USER: ("user_failures", "user_pending", "user_spent_at"),
-}
-
-
-def _user(user_type: int) -> CKU:
-    """SO or USER; CONTEXT_SPECIFIC re-authenticates the user, so it uses the user PIN."""
-    if user_type == CKU.CONTEXT_SPECIFIC:
-        return CKU.USER
-    if user_type not in (CKU.SO, CKU.USER):
-        raise CKRError(CKR.USER_TYPE_INVALID)
-    return CKU(user_type)
-
-
-def _pin_wait_s(kdf: KdfParams) -> float:
-    """PIN_WAIT_S, scaled with the wrap's scrypt cost above the default (2**15)."""
-    return min(PIN_WAIT_S * 2 ** max(0, kdf.log2_n - 15), 120.0)
-
-
 def _db_error(exc: sqlite3.Error) -> CKRError:
     """sqlite errors carry no data values, only the SQLite error name is kept."""
     name = getattr(exc, "sqlite_errorname", type(exc).__name__)
@@ -142,7 +113,7 @@ def _wipe_keys(cache: dict[tuple[bytes, bool], ObjectKeys]) -> None:
         keys.wipe()
 
 
-def _drop_raw(*images: dict) -> None:
+def _drop_raw(*images: dict[int, Any]) -> None:
     """Unsealed byte images the store made for itself (update, find's compare): wipe the
     secret ones no one else holds before they are freed (wipe.py)."""
     for raw in images:
@@ -157,10 +128,13 @@ class _Stored(NamedTuple):
     raw: dict[int, bytes]
 
 
+_DEFAULT_QUOTA = Quota()
+
+
 class SqliteStore(Store):
     """Store on the SQLite file ``path`` (created and migrated as needed)."""
 
-    def __init__(self, path: str | os.PathLike[str], quota: Quota = Quota(),
+    def __init__(self, path: str | os.PathLike[str], quota: Quota = _DEFAULT_QUOTA,
                  busy_timeout: float = BUSY_TIMEOUT_S,
                  version_probe: Callable[[], int] | None = None) -> None:
         self._path = os.fspath(path)
@@ -218,10 +192,8 @@ class SqliteStore(Store):
                 yield conn
                 conn.execute("COMMIT")
             except BaseException as exc:
-                try:
+                with suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
                 if isinstance(exc, sqlite3.Error):
                     raise _db_error(exc) from None
                 raise
@@ -229,38 +201,13 @@ class SqliteStore(Store):
                 self._scrub(SCRUB_WAIT_S if scrub else 0.0)
 
     def _scrub(self, wait_s: float) -> None:
-        """Copy the newest (zeroed) pages into the main file and cut the WAL to 0 bytes.
-
-        ``PRAGMA wal_checkpoint(TRUNCATE)`` cannot finish while a reader of another
-        process still uses older WAL frames (https://sqlite.org/pragma.html#pragma_wal_checkpoint,
-        https://sqlite.org/c3ref/wal_checkpoint_v2.html). Readers of a token hold their
-        snapshot for microseconds, so it is retried every ``_SCRUB_POLL_S`` (without
-        SQLite's busy handler, whose back-off sleeps up to 100 ms at a time) for up to
-        ``wait_s``. If a reader still holds the frames, the data is committed all the same
-        (the call succeeds); the old frames stay until a later scrub, tried again after
-        every write of this store and at close, completes. Called with the store lock
-        held and no transaction open."""
+        """scrub.truncate_wal; if a reader of another process kept the old frames, the
+        data is committed all the same (the call succeeds) and the scrub is tried again
+        after every write of this store and at close, until it completes. Called with
+        the store lock held and no transaction open."""
         conn = self._conn
         assert conn is not None
-        deadline = time.monotonic() + wait_s
-        busy = 1
-        try:
-            conn.execute("PRAGMA busy_timeout = 0")
-            while True:
-                try:
-                    busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-                except sqlite3.Error:          # SQLITE_BUSY / LOCKED: as busy, retried
-                    busy = 1
-                if not busy or time.monotonic() >= deadline:
-                    break
-                time.sleep(_SCRUB_POLL_S)
-        except sqlite3.Error:
-            busy = 1
-        finally:
-            try:
-                conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-            except sqlite3.Error:
-                pass
+        busy = not truncate_wal(conn, wait_s, self._busy_ms)
         if busy and not self._scrub_pending:
             from ..log import logger
 
@@ -270,7 +217,7 @@ class SqliteStore(Store):
         self._scrub_pending = bool(busy)
 
     @staticmethod
-    def _record(row: tuple) -> TokenRecord:
+    def _record(row: tuple[Any, ...]) -> TokenRecord:
         return TokenRecord(token_id=row[0], slot_id=row[1], serial=row[2], label=row[3],
                            uuid=bytes(row[4]), user_pin_initialized=bool(row[5]),
                            user_failures=row[6], so_failures=row[7], object_count=row[8],
@@ -334,8 +281,8 @@ class SqliteStore(Store):
             cols.update(slot_id=slot_id, serial=serial, label=label)
             names = ", ".join(cols)
             marks = ", ".join("?" for _ in cols)
-            cur = conn.execute(f"INSERT INTO tokens ({names}) VALUES ({marks})", tuple(cols.values()))
-            return self._get(conn, cur.lastrowid)
+            token_id = _insert(conn, f"INSERT INTO tokens ({names}) VALUES ({marks})", tuple(cols.values()))
+            return self._get(conn, token_id)
 
     def reinit_token(self, token_id: int, label: str, so_pin: bytes, kdf: KdfParams) -> TokenRecord:
         cols = self._fresh_token(so_pin, kdf)
@@ -361,99 +308,50 @@ class SqliteStore(Store):
                 raise CKRError(CKR.TOKEN_NOT_PRESENT)
 
     # --- PINs and the master key ------------------------------------------------------
-    def unwrap_master_key(self, token_id: int, user_type: CKU, pin: bytes) -> bytes | None:
+    def unwrap_master_key(self, token_id: int, user_type: CKU, pin: bytes) -> bytearray | None:
         """The master key if ``pin`` is right, else None, OUTSIDE the retry limit (no counter
         is touched). Not part of the Store interface and not used by the core: kept only
         until tests/integration (test_store_scrub.py, pin_host.py) check PINs through
         spend_pin_attempt / open_master_key / settle_pin_attempt like tests/unit/store_pins.py."""
-        wrap_c, salt_c, n_c, r_c, p_c, _ = _WRAP_COLS[_user(user_type)]
+        user = pins.user_of(user_type)
         with self._tx() as conn:
-            row = conn.execute(f"SELECT uuid, {wrap_c}, {salt_c}, {n_c}, {r_c}, {p_c} "
-                               "FROM tokens WHERE id = ?", (token_id,)).fetchone()
-        if row is None:
-            raise CKRError(CKR.TOKEN_NOT_PRESENT)
-        uuid, wrap, salt, log2_n, r, p = row
-        if wrap is None:
-            return None
-        return kdfmod.unwrap_master_key(bytes(wrap), bytes(salt), pin, KdfParams(log2_n, r, p),
-                                        bytes(uuid), _user(user_type))
+            uuid, wrap, salt, kdf = pins.read_wrap(conn, token_id, user)
+        return None if wrap is None else kdfmod.unwrap_master_key(wrap, salt, pin, kdf, uuid, user)
 
     def spend_pin_attempt(self, token_id: int, user_type: CKU, max_tries: int) -> PinAttempt:
-        user = _user(user_type)
+        user = pins.user_of(user_type)
         deadline = None
         while True:
-            attempt, wait = self._try_spend(token_id, user, max_tries)
+            with self._tx(write=True) as conn:
+                attempt, wait = pins.try_spend(conn, token_id, user, max_tries)
             if attempt is not None:
                 return attempt
             now = time.monotonic()
             deadline = now + wait if deadline is None else deadline
             if now >= deadline:
                 raise CKRError(CKR.PIN_LOCKED)
-            time.sleep(_PIN_POLL_S)
-
-    def _try_spend(self, token_id: int, user: CKU, max_tries: int) -> tuple[PinAttempt | None, float]:
-        """(the spent attempt, 0) or (None, seconds worth waiting for attempts in flight).
-
-        BEGIN IMMEDIATE takes the write lock before the counter is read, so concurrent
-        spenders are serialised and each sees the others' spends; COMMIT under
-        synchronous=FULL makes the spend durable before scrypt runs."""
-        wrap_c, salt_c, n_c, r_c, p_c, _ = _WRAP_COLS[user]
-        fail_c, pend_c, at_c = _ATTEMPT_COLS[user]
-        with self._tx(write=True) as conn:
-            row = conn.execute(f"SELECT uuid, {wrap_c}, {salt_c}, {n_c}, {r_c}, {p_c}, {fail_c}, "
-                               f"{pend_c}, {at_c} FROM tokens WHERE id = ?", (token_id,)).fetchone()
-            if row is None:
-                raise CKRError(CKR.TOKEN_NOT_PRESENT)
-            uuid, wrap, salt, log2_n, r, p, failures, pending, spent_at = row
-            if wrap is None:
-                raise CKRError(CKR.USER_PIN_NOT_INITIALIZED)
-            kdf = KdfParams(log2_n, r, p)
-            if failures >= max_tries:
-                # v2.40 §5.1: CKR_PIN_LOCKED "because some particular number of failed
-                # authentication attempts has been reached". Attempts still in flight
-                # may yet prove right and give their tries back: worth a bounded wait.
-                recent = pending > 0 and 0 <= time.time() - spent_at < _pin_wait_s(kdf)
-                if not recent:
-                    raise CKRError(CKR.PIN_LOCKED)
-                return None, _pin_wait_s(kdf)
-            conn.execute(f"UPDATE tokens SET {fail_c} = {fail_c} + 1, {pend_c} = {pend_c} + 1, "
-                         f"{at_c} = ? WHERE id = ?", (time.time(), token_id))
-        return PinAttempt(bytes(uuid), bytes(wrap), bytes(salt), kdf), 0.0
+            time.sleep(pins.PIN_POLL_S)
 
     def open_master_key(self, attempt: PinAttempt, user_type: CKU,
                         pin: bytes | bytearray) -> bytearray | None:
         return kdfmod.unwrap_master_key(attempt.wrap, attempt.salt, pin, attempt.kdf,
-                                        attempt.token_uuid, _user(user_type))
+                                        attempt.token_uuid, pins.user_of(user_type))
 
     def settle_pin_attempt(self, token_id: int, user_type: CKU, attempt: PinAttempt,
                            right: bool) -> None:
-        fail_c, pend_c, _ = _ATTEMPT_COLS[_user(user_type)]
-        # Same statement either way, one row of one page rewritten: the pending count
-        # always changes, so a wrong PIN dirties the page exactly as a right one does
-        # (SQLite skips the write of a row whose bytes did not change).
+        user = pins.user_of(user_type)
         with self._tx(write=True) as conn:
-            cur = conn.execute(
-                f"UPDATE tokens SET {fail_c} = CASE WHEN ? THEN 0 ELSE {fail_c} END, "
-                f"{pend_c} = max({pend_c} - 1, 0) WHERE id = ? AND uuid = ?",
-                (int(right), token_id, attempt.token_uuid))
-            if cur.rowcount == 0:   # deleted or re-initialised while scrypt ran
-                raise CKRError(CKR.TOKEN_NOT_PRESENT)
+            pins.settle(conn, token_id, user, attempt, right)
 
     def set_pin(self, token_id: int, user_type: CKU, master_key: bytes, pin: bytes,
                 kdf: KdfParams) -> None:
-        user = _user(user_type)
+        user = pins.user_of(user_type)
         with self._tx() as conn:
             tk = self._token_keys(conn, token_id)
         kdfmod.verify_master_key(master_key, tk.uuid, tk.key_check)
         salt, wrap = kdfmod.wrap_master_key(master_key, pin, kdf, tk.uuid, user)
-        wrap_c, salt_c, n_c, r_c, p_c, fail_c = _WRAP_COLS[user]
         with self._tx(write=True, scrub=True) as conn:    # scrub: the old wrap
-            cur = conn.execute(
-                f"UPDATE tokens SET {wrap_c} = ?, {salt_c} = ?, {n_c} = ?, {r_c} = ?, {p_c} = ?, "
-                f"{fail_c} = 0 WHERE id = ? AND uuid = ?",
-                (wrap, salt, kdf.log2_n, kdf.r, kdf.p, token_id, tk.uuid))
-            if cur.rowcount == 0:   # deleted or re-initialised while we ran scrypt
-                raise CKRError(CKR.TOKEN_NOT_PRESENT)
+            pins.store_wrap(conn, token_id, user, tk.uuid, salt, wrap, kdf)
 
     # --- objects ----------------------------------------------------------------------
     def _rows(self, keys: ObjectKeys, obj: Mapping[int, Any], raw: Mapping[int, bytes],
@@ -482,9 +380,9 @@ class SqliteStore(Store):
         self._check_quota(tk, object_id is None, size - old_size)
         manifest = keys.seal_manifest(uid, raw) if private else None
         if object_id is None:
-            object_id = conn.execute(
-                "INSERT INTO objects (token_id, uid, private, size, manifest) VALUES (?, ?, ?, ?, ?)",
-                (token_id, uid, int(private), size, manifest)).lastrowid
+            object_id = _insert(
+                conn, "INSERT INTO objects (token_id, uid, private, size, manifest) VALUES (?, ?, ?, ?, ?)",
+                (token_id, uid, int(private), size, manifest))
         else:
             conn.execute("UPDATE objects SET private = ?, size = ?, manifest = ? WHERE id = ?",
                          (int(private), size, manifest, object_id))
@@ -550,9 +448,9 @@ class SqliteStore(Store):
     def update_object(self, token_id: int, object_id: int, changes: Mapping[int, Any],
                       master_key: bytes | None) -> None:
         new_raw = {int(k): codec.encode(k, v) for k, v in changes.items()}
-        old_raw: dict = {}
-        raw: dict = {}
-        obj: dict = {}
+        old_raw: dict[int, bytes] = {}
+        raw: dict[int, bytes] = {}
+        obj: Attrs = {}
         try:
             with self._tx(write=True) as conn:
                 stored = self._read(conn, token_id, object_id, master_key)
@@ -677,6 +575,14 @@ class SqliteStore(Store):
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+def _insert(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> int:
+    """The row id of the row an INSERT made."""
+    row_id = conn.execute(sql, args).lastrowid
+    if row_id is None:      # not after a successful INSERT (sqlite3 docs: Cursor.lastrowid)
+        raise CKRError(CKR.DEVICE_ERROR, "storage: INSERT made no row")
+    return row_id
 
 
 def _create_private_file(path: str) -> None:
