@@ -12,7 +12,7 @@ import sqlite3
 import subprocess
 import sys
 
-from strongroom.token.library import LIBRARY
+from strongroom.token.inprocess import APPLICATION
 
 
 def _commit_elsewhere(path: str) -> None:
@@ -26,7 +26,7 @@ def _commit_elsewhere(path: str) -> None:
 
 
 def test_probe_is_used_and_sees_other_commits(ck) -> None:
-    store = LIBRARY.store
+    store = APPLICATION.core.store
     assert store._probe is not None
     v0 = store.data_version()
     assert v0 >= 0 and not store._probe_failed
@@ -48,23 +48,23 @@ def test_probe_is_used_and_sees_other_commits(ck) -> None:
 
 
 def test_finalize_drops_probe(ck) -> None:
-    store = LIBRARY.store
+    store = APPLICATION.core.store
     assert store._probe is not None
     ck.finalize()
     assert store._probe is None
     ck.initialize()
-    assert LIBRARY.store._probe is not None and LIBRARY.store.data_version() >= 0
+    assert APPLICATION.core.store._probe is not None and APPLICATION.core.store.data_version() >= 0
 
 
 def test_forked_child_gets_its_own_probe(ck) -> None:
-    parent = LIBRARY.store
+    parent = APPLICATION.core.store
     v0 = parent.data_version()
     pid = os.fork()
     if pid == 0:    # pragma: no cover - child
         code = 1
         try:
             ck.initialize()
-            store = LIBRARY.store
+            store = APPLICATION.core.store
             ok = store is not parent and store._probe is not None and store.data_version() >= 0
             _commit_elsewhere(store.path)
             ck.finalize()

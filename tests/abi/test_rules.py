@@ -148,7 +148,15 @@ ffi, fl = m.ffi, m.fl
 h = ffi.new("CK_SESSION_HANDLE *")
 assert fl.C_OpenSession({slot}, 6, ffi.NULL, ffi.NULL, h) == 0
 assert fl.C_Login(h[0], {user}, b"user-pin-1234", 13) == 0
-print(fl.C_DestroyObject(h[0], {key}))
+# handles belong to each application: this process finds the key itself
+want = ffi.new("CK_OBJECT_CLASS *", 4)          # CKO_SECRET_KEY, the token's only one
+tmpl = ffi.new("CK_ATTRIBUTE[1]")
+tmpl[0].type, tmpl[0].pValue, tmpl[0].ulValueLen = 0, want, ffi.sizeof("CK_OBJECT_CLASS")
+assert fl.C_FindObjectsInit(h[0], tmpl, 1) == 0
+found, count = ffi.new("CK_OBJECT_HANDLE[2]"), ffi.new("CK_ULONG *")
+assert fl.C_FindObjects(h[0], found, 2, count) == 0 and count[0] == 1
+assert fl.C_FindObjectsFinal(h[0]) == 0
+print(fl.C_DestroyObject(h[0], found[0]))
 m.finalize()
 """
 

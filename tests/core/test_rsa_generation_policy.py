@@ -12,33 +12,33 @@ from support import SO_PIN, USER_PIN, Tool
 
 from strongroom.pkcs11.constants import CKA, CKM, CKR, CKU, SessionFlag
 from strongroom.pkcs11.errors import CKRError
-from strongroom.token.library import Library
+from strongroom.token.application import Application
 from strongroom.token.types import Mechanism
 
 RW = SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION
 
 
-def _library(home, extra: str = "") -> Library:
+def _library(home, extra: str = "") -> Application:
     if extra:
         with open(home / "strongroom.toml", "a", encoding="utf-8") as fh:
             fh.write(extra)
-    lib = Library()
+    lib = Application()
     lib.initialize(None)
     return lib
 
 
-def _session(lib: Library) -> int:
-    lib.init_token(0, SO_PIN.encode(), "rsa")
-    h = lib.open_session(0, RW)
-    lib.login(h, CKU.SO, SO_PIN.encode())
-    lib.init_pin(h, USER_PIN.encode())
-    lib.logout(h)
-    lib.login(h, CKU.USER, USER_PIN.encode())
+def _session(lib: Application) -> int:
+    lib.slots.init_token(0, SO_PIN.encode(), "rsa")
+    h = lib.sessions.open_session(0, RW)
+    lib.sessions.login(h, CKU.SO, SO_PIN.encode())
+    lib.sessions.init_pin(h, USER_PIN.encode())
+    lib.sessions.logout(h)
+    lib.sessions.login(h, CKU.USER, USER_PIN.encode())
     return h
 
 
-def _generate(lib: Library, h: int, bits: int) -> tuple[int, int]:
-    return lib.generate_key_pair(
+def _generate(lib: Application, h: int, bits: int) -> tuple[int, int]:
+    return lib.keys.generate_key_pair(
         h, Mechanism(CKM.RSA_PKCS_KEY_PAIR_GEN),
         [(CKA.MODULUS_BITS, bits), (CKA.TOKEN, False), (CKA.VERIFY, True)],
         [(CKA.TOKEN, False), (CKA.SIGN, True)])
@@ -52,10 +52,10 @@ def test_default_floor_is_2048(home):
             _generate(lib, h, 1024)
         assert e.value.rv == CKR.KEY_SIZE_RANGE
         assert "rsa_min_generate_bits" in str(e.value)
-        info = lib.get_mechanism_info(0, CKM.RSA_PKCS_KEY_PAIR_GEN)
+        info = lib.slots.get_mechanism_info(0, CKM.RSA_PKCS_KEY_PAIR_GEN)
         assert (info.min_key_size, info.max_key_size) == (2048, 8192)
         pub, _ = _generate(lib, h, 2048)
-        assert lib.get_attribute_value(h, pub, [CKA.MODULUS_BITS]) == [2048]
+        assert lib.objects.get_attribute_value(h, pub, [CKA.MODULUS_BITS]) == [2048]
     finally:
         lib.finalize()
 
@@ -65,14 +65,14 @@ def test_configured_floor_allows_1024(home):
     try:
         h = _session(lib)
         pub, priv = _generate(lib, h, 1024)
-        assert lib.get_attribute_value(h, pub, [CKA.MODULUS_BITS]) == [1024]
-        info = lib.get_mechanism_info(0, CKM.RSA_PKCS_KEY_PAIR_GEN)
+        assert lib.objects.get_attribute_value(h, pub, [CKA.MODULUS_BITS]) == [1024]
+        info = lib.slots.get_mechanism_info(0, CKM.RSA_PKCS_KEY_PAIR_GEN)
         assert (info.min_key_size, info.max_key_size) == (1024, 8192)
         with pytest.raises(CKRError) as e:          # the mechanism's own range still holds
             _generate(lib, h, 768)
         assert e.value.rv == CKR.KEY_SIZE_RANGE
         # verification-only mechanisms keep their own range (1024.. for imported keys)
-        assert lib.get_mechanism_info(0, CKM.RSA_PKCS).min_key_size == 1024
+        assert lib.slots.get_mechanism_info(0, CKM.RSA_PKCS).min_key_size == 1024
     finally:
         lib.finalize()
 
@@ -80,7 +80,7 @@ def test_configured_floor_allows_1024(home):
 def test_floor_below_1024_is_a_config_error(home):
     with open(home / "strongroom.toml", "a", encoding="utf-8") as fh:
         fh.write("rsa_min_generate_bits = 512\n")
-    lib = Library()
+    lib = Application()
     with pytest.raises(CKRError) as e:
         lib.initialize(None)
     assert e.value.rv == CKR.GENERAL_ERROR

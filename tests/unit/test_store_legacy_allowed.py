@@ -16,7 +16,7 @@ from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR, CKU, SessionFla
 from strongroom.pkcs11.errors import CKRError
 from strongroom.storage.base import KdfParams
 from strongroom.storage.sqlite import SqliteStore
-from strongroom.token.library import Library
+from strongroom.token.application import Application
 from strongroom.token.types import Mechanism
 
 KDF = KdfParams(log2_n=10)
@@ -75,21 +75,21 @@ def test_core_uses_an_upgraded_key_with_any_mechanism(tmp_path, monkeypatch):
     monkeypatch.setenv("STRONGROOM_HOME", str(home))
     monkeypatch.setenv("STRONGROOM_CONFIG", str(home / "strongroom.toml"))
     _old_store(home / "strongroom.db")
-    lib = Library()
+    lib = Application()
     lib.initialize(None)
     try:
-        h = lib.open_session(0, RW)
-        lib.login(h, CKU.USER, USER_PIN)
-        lib.find_objects_init(h, [(CKA.LABEL, "legacy")])
-        (key,) = lib.find_objects(h, 10)
-        lib.find_objects_final(h)
-        lib.encrypt_init(h, Mechanism(CKM.AES_ECB), key)       # any mechanism, as before
-        assert len(lib.encrypt(h, bytes(16), 16)) == 16
-        new = lib.create_object(h, [(CKA.CLASS, CKO.SECRET_KEY), (CKA.KEY_TYPE, CKK.AES),
+        h = lib.sessions.open_session(0, RW)
+        lib.sessions.login(h, CKU.USER, USER_PIN)
+        lib.objects.find_objects_init(h, [(CKA.LABEL, "legacy")])
+        (key,) = lib.objects.find_objects(h, 10)
+        lib.objects.find_objects_final(h)
+        lib.crypto.encrypt_init(h, Mechanism(CKM.AES_ECB), key)       # any mechanism, as before
+        assert len(lib.crypto.encrypt(h, bytes(16), 16)) == 16
+        new = lib.objects.create_object(h, [(CKA.CLASS, CKO.SECRET_KEY), (CKA.KEY_TYPE, CKK.AES),
                                     (CKA.TOKEN, True), (CKA.VALUE, bytes(32)), (CKA.ENCRYPT, True),
                                     (CKA.ALLOWED_MECHANISMS, ())])
         with pytest.raises(CKRError) as e:                      # a new empty list allows none
-            lib.encrypt_init(h, Mechanism(CKM.AES_ECB), new)
+            lib.crypto.encrypt_init(h, Mechanism(CKM.AES_ECB), new)
         assert e.value.rv == CKR.MECHANISM_INVALID
     finally:
         lib.finalize()

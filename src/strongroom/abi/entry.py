@@ -24,8 +24,8 @@ from ..mechanisms import registry
 from ..pkcs11 import limits as _limits
 from ..pkcs11.constants import CKR
 from ..pkcs11.errors import CKRError
-from ..token import library as _library_module
-from ..token.library import LIBRARY
+from ..token import core as _core_module
+from ..token.inprocess import APPLICATION as LIBRARY
 from ..token.operations import InPlace as _InPlace
 from ..token.types import InitArgs, Mechanism
 from ..wipe import release_frames as _release_frames
@@ -69,7 +69,12 @@ def _extern(func: Callable, name: str | None = None) -> Callable:
 
 def _method(name: str) -> Callable:
     """Bound method of the core, or a stub answering FUNCTION_NOT_SUPPORTED."""
-    fn = getattr(LIBRARY, name, None)
+    fn = None
+    for chapter in (LIBRARY, LIBRARY.slots, LIBRARY.sessions, LIBRARY.objects, LIBRARY.crypto,
+                    LIBRARY.keys, LIBRARY.messages):
+        fn = getattr(chapter, name, None)
+        if fn is not None:
+            break
     if fn is None:
         def missing(*_a: Any, **_k: Any) -> Any:
             raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, f"core has no {name}")
@@ -243,7 +248,7 @@ def _version_probe(path: str) -> Callable[[], int] | None:
     return lib.sr_dv_read
 
 
-_library_module.version_probe_factory = _version_probe
+_core_module.version_probe_factory = _version_probe
 
 
 _init_reported: set[str] = set()

@@ -27,7 +27,7 @@ from ..pkcs11 import limits as L
 from ..pkcs11.attributes import ATTRIBUTE_KINDS, AttrKind, decode, encode
 from ..pkcs11.constants import CK_UNAVAILABLE_INFORMATION, CKR
 from ..pkcs11.errors import CKRError
-from ..token.library import LIBRARY
+from ..token.inprocess import APPLICATION as LIBRARY
 from ..pkcs11.template import Unreadable
 
 ffi: Any = None

@@ -20,7 +20,7 @@ from ..pkcs11 import limits as L
 from ..pkcs11 import params as P
 from ..pkcs11.constants import CKR
 from ..pkcs11.errors import CKRError
-from ..token.library import LIBRARY
+from ..token.inprocess import APPLICATION as LIBRARY
 
 Decoder = Callable[[Any, Any, int], Any]
 

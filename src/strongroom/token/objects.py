@@ -37,22 +37,26 @@ SESSION_HANDLE_BASE = 0x4000_0000
 # modules are imported at C_Initialize (cold start, docs/performance.md).
 
 class Visibility:
-    """What the caller may see on one token: private objects need a user login."""
+    """What the caller may see on one token: private objects need a user login (the
+    access table, token/access.py); session objects only in the application that made
+    them (``app``)."""
 
-    __slots__ = ("token_id", "master_key")
+    __slots__ = ("app", "master_key", "token_id")
 
-    def __init__(self, token_id: int, master_key: bytes | None) -> None:
+    def __init__(self, token_id: int, master_key: bytearray | None, app: int = 0) -> None:
         self.token_id = token_id
         self.master_key = master_key     # set only while CKU_USER is logged in
+        self.app = app
 
 
 class SessionObject:
-    __slots__ = ("attrs", "token_id", "owner")
+    __slots__ = ("app", "attrs", "owner", "token_id")
 
-    def __init__(self, attrs: dict[int, Any], token_id: int, owner: int) -> None:
+    def __init__(self, attrs: dict[int, Any], token_id: int, owner: int, app: int = 0) -> None:
         self.attrs = attrs
         self.token_id = token_id
         self.owner = owner               # session handle; the object dies with that session
+        self.app = app                   # the application that made it: visible only there
 
 
 class ObjectRef:
@@ -162,16 +166,19 @@ class ObjectManager:
             self._flush_caches()
         self.sweep()
 
-    def forget_private(self, token_id: int) -> None:
-        """At logout: private session objects are destroyed (v2.40 §5.6 C_Logout) and every
-        cached private value or parsed key is dropped and wiped."""
+    def forget_private(self, token_id: int, app: int) -> list[int]:
+        """At logout: the application's private session objects are destroyed (v2.40 §5.6
+        C_Logout) and every cached private value or parsed key is dropped and wiped.
+        Returns the ids of the session objects destroyed."""
         with self._lock:
-            for handle in [h for h, o in self._session_objects.items()
-                           if o.token_id == token_id and o.attrs.get(CKA.PRIVATE)]:
+            gone = [h for h, o in self._session_objects.items()
+                    if o.token_id == token_id and o.app == app and o.attrs.get(CKA.PRIVATE)]
+            for handle in gone:
                 self._retired.append(self._session_objects.pop(handle).attrs)
                 self._drop_key(handle)
             self._flush_caches()
         self.sweep()
+        return gone
 
     def clear(self) -> None:
         """C_Finalize: everything goes, secrets wiped."""
@@ -186,7 +193,8 @@ class ObjectManager:
         """Resolve a handle visible to the caller; CKR_OBJECT_HANDLE_INVALID otherwise."""
         sobj = self._session_objects.get(handle)
         if sobj is not None:
-            if sobj.token_id != vis.token_id or (sobj.attrs.get(CKA.PRIVATE) and vis.master_key is None):
+            if (sobj.token_id != vis.token_id or sobj.app != vis.app
+                    or (sobj.attrs.get(CKA.PRIVATE) and vis.master_key is None)):
                 raise CKRError(CKR.OBJECT_HANDLE_INVALID)
             return ObjectRef(handle, sobj.attrs, False, sobj.token_id)
         if handle <= 0 or handle >= SESSION_HANDLE_BASE:
@@ -222,7 +230,7 @@ class ObjectManager:
             return handle
         with self._lock:
             handle = next(self._next_session_handle)
-            self._session_objects[handle] = SessionObject(dict(attrs), vis.token_id, session)
+            self._session_objects[handle] = SessionObject(dict(attrs), vis.token_id, session, vis.app)
         return handle
 
     def update(self, ref: ObjectRef, changes: Mapping[int, Any], vis: Visibility) -> None:
@@ -259,13 +267,15 @@ class ObjectManager:
             self._drop_key(ref.handle)
         self.sweep()
 
-    def drop_session(self, session: int) -> None:
-        """Session objects vanish with the session that created them."""
+    def drop_session(self, session: int) -> list[int]:
+        """Session objects vanish with the session that created them; returns their ids."""
         with self._lock:
-            for handle in [h for h, o in self._session_objects.items() if o.owner == session]:
+            gone = [h for h, o in self._session_objects.items() if o.owner == session]
+            for handle in gone:
                 self._retired.append(self._session_objects.pop(handle).attrs)
                 self._drop_key(handle)
         self.sweep()
+        return gone
 
     def drop_token(self, token_id: int) -> None:
         with self._lock:
@@ -273,6 +283,18 @@ class ObjectManager:
                 self._retired.append(self._session_objects.pop(handle).attrs)
             self._flush_caches()
         self.sweep()
+
+    def is_session_object(self, target: int) -> bool:
+        return target >= SESSION_HANDLE_BASE
+
+    def private_token_objects(self, token_id: int, targets: list[int]) -> list[int]:
+        """Which of ``targets`` are private objects of token ``token_id`` (at logout their
+        handles are dropped: token/handles.py). One indexed store read per object."""
+        found = []
+        for target in targets:
+            if target < SESSION_HANDLE_BASE and self.store.object_private(token_id, target):
+                found.append(target)
+        return found
 
     # --- search ------------------------------------------------------------------------
     def find(self, template: Mapping[int, Any], vis: Visibility) -> list[int]:
@@ -284,7 +306,7 @@ class ObjectManager:
             found.extend(self.store.find_objects(vis.token_id, template, vis.master_key))
         if want_token is not True:
             for handle, sobj in list(self._session_objects.items()):
-                if sobj.token_id != vis.token_id:
+                if sobj.token_id != vis.token_id or sobj.app != vis.app:
                     continue
                 if sobj.attrs.get(CKA.PRIVATE) and vis.master_key is None:
                     continue

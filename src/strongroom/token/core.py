@@ -1,0 +1,92 @@
+"""What every application of one process shares: the config, the store, the object caches.
+
+The in-process module has one application over one core; the token service has one core
+and an application per client connection. The core knows its applications so that what
+concerns a token as a whole -- re-initialising or deleting it while another application
+has a session on it, an operation on a key another application destroyed -- is decided
+across all of them.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from ..config import Config
+from ..storage.base import KdfParams, Quota, Store
+from .objects import ObjectManager
+from .operations import revoke_key
+
+if TYPE_CHECKING:
+    from .sessions import Session
+
+#: Set by the C library (abi/): given the database path, returns a cheap
+#: ``data_version`` reader (or None). Without it (core used in-process from Python) the
+#: store asks its own connection.
+version_probe_factory: Callable[[str], Callable[[], int] | None] | None = None
+
+
+def open_store(config: Config) -> Store:
+    from ..storage.sqlite import SqliteStore   # deferred: cold start pays for it at first use
+
+    os.makedirs(config.home, mode=0o700, exist_ok=True)
+    path = os.fspath(config.database)
+    factory = version_probe_factory
+    probe = factory(path) if factory is not None else None
+    return SqliteStore(path, Quota(config.quota_objects, config.quota_bytes), version_probe=probe)
+
+
+class SessionOwner:
+    """What the core asks of an application (token/application.py implements it)."""
+
+    def all_sessions(self) -> Iterator[Session]:
+        raise NotImplementedError
+
+
+class TokenCore:
+    """One store and its caches, shared by the applications attached to it."""
+
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self.manager = ObjectManager(store)
+        self._applications: list[SessionOwner] = []
+        self._session_ids = itertools.count(1)   # session handles: unique in the core
+
+    @classmethod
+    def open(cls, config: Config) -> TokenCore:
+        return cls(config, open_store(config))
+
+    def kdf(self) -> KdfParams:
+        return KdfParams(log2_n=self.config.kdf_log2_n)
+
+    def next_session_handle(self) -> int:
+        """Session handles are unique across the core's applications (a session object's
+        owner names its session without saying which application)."""
+        return next(self._session_ids)
+
+    # --- applications ------------------------------------------------------------------
+    def attach(self, app: SessionOwner) -> None:
+        self._applications.append(app)
+
+    def detach(self, app: SessionOwner) -> None:
+        if app in self._applications:
+            self._applications.remove(app)
+
+    def sessions(self) -> Iterator[Session]:
+        """Every session of every attached application."""
+        for app in list(self._applications):
+            yield from app.all_sessions()
+
+    def has_sessions_on(self, token_id: int) -> bool:
+        return any(s.token_id == token_id for s in self.sessions())
+
+    def revoke_key(self, target: int) -> None:
+        """An object was destroyed: operations of every application using it fail at their
+        next call (operations.KeyDestroyed)."""
+        revoke_key(list(self.sessions()), target)
+
+    def close(self) -> None:
+        self.manager.clear()
+        self.store.close()
