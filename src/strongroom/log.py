@@ -8,7 +8,7 @@ CKR names, never secrets.
 """
 from __future__ import annotations
 
-TYPE_CHECKING = False
+from ._records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import logging
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 _ROOT = "strongroom"
 _wanted: tuple[str | None, str] = (None, "WARNING")   # (log file or None: stderr, level)
 _applied: tuple[str | None, str] | None = None
+_handler: logging.Handler | None = None   # the one this module installed on the root
 
 
 def configure(log_file: str | None, log_level: str) -> None:
@@ -24,31 +25,35 @@ def configure(log_file: str | None, log_level: str) -> None:
     _wanted = (log_file, str(log_level))
 
 
-def logger(name: str = _ROOT) -> "logging.Logger":
+def logger(name: str = _ROOT) -> logging.Logger:
     """The named logger (a child of ``strongroom``), with the configured handler installed."""
     import logging
 
     global _applied
     if _applied != _wanted:
-        _install(logging, *_wanted)
+        _install(*_wanted)
         _applied = _wanted
     return logging.getLogger(name)
 
 
-def _install(logging, log_file: str | None, log_level: str) -> None:  # noqa: ANN001
+def _install(log_file: str | None, log_level: str) -> None:
+    """Replace the handler this module installed (if any) by one for the wanted destination."""
+    import logging  # already imported by logger()
+
+    global _handler
     root = logging.getLogger(_ROOT)
     level = getattr(logging, log_level.upper(), logging.WARNING)
     root.setLevel(level)
-    for handler in list(root.handlers):
-        if getattr(handler, "_strongroom", False):
-            root.removeHandler(handler)
-            handler.close()
+    if _handler is not None:
+        root.removeHandler(_handler)
+        _handler.close()
+    handler: logging.Handler
     if log_file:
         handler = logging.FileHandler(log_file)
     else:
         handler = logging.StreamHandler()
         handler.setLevel(max(level, logging.WARNING))
     handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"))
-    handler._strongroom = True
+    _handler = handler
     root.addHandler(handler)
     root.propagate = False

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import sys
-TYPE_CHECKING = False           # typing itself costs ~5 ms to import; the CLI starts often
+
+from ._records import TYPE_CHECKING  # not typing's: typing costs ~5 ms to import; the CLI starts often
+
 if TYPE_CHECKING:
     from strongroom.uri import PKCS11URI
 
-__all__ = ["PinSourceError", "resolve_pin", "pin_from_uri", "read_pin_source"]
+__all__ = ["PinSourceError", "pin_from_uri", "read_pin_source", "resolve_pin"]
 
 # A PIN file larger than this is not a PIN file (and /dev/zero must not hang us).
 MAX_PIN_FILE = 64 * 1024

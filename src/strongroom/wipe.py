@@ -94,18 +94,18 @@ def wipe_bytes(value: object, holders: int = 1) -> bool:
     shared small object or anything but exact ``bytes`` and the object is left alone:
     someone else may still read it.
     """
-    if value.__class__ is not bytes or len(value) < 2:  # type: ignore[arg-type]
+    if value.__class__ is not bytes or len(value) < 2:
         return False
     if sys.getrefcount(value) - _CALL > holders:
         return False
     memset = _memset if _memset is not None else _checked_memset()
     if not memset:
         return False
-    memset(id(value) + _OFFSET, 0, len(value))  # type: ignore[arg-type]
+    memset(id(value) + _OFFSET, 0, len(value))
     return True
 
 
-def wipe_secret_values(attrs: dict, holders: int = 1) -> bool:
+def wipe_secret_values(attrs: dict[int, Any], holders: int = 1) -> bool:
     """Empty a dict of attributes that is being dropped, wiping each secret value that
     nothing else references. Left untouched (values and all) unless the dict itself is
     held only by the caller (``holders``): another reader may still be using it."""
@@ -118,7 +118,7 @@ def wipe_secret_values(attrs: dict, holders: int = 1) -> bool:
     return True
 
 
-def wipe_template(template: list) -> None:
+def wipe_template(template: list[tuple[int, Any]]) -> None:
     """After a C_* call returned: wipe the secret values of the template the ABI decoded
     (a list of (type, value) pairs) that the core did not keep. Empties the list."""
     types = _secret_types if _secret_types is not None else secret_types()
@@ -140,7 +140,7 @@ def release_frames(exc: BaseException) -> None:
         exc = exc.__cause__ or exc.__context__   # type: ignore[assignment]
 
 
-def wipe_all(dicts: Iterable[dict]) -> list[dict]:
+def wipe_all(dicts: Iterable[dict[int, Any]]) -> list[dict[int, Any]]:
     """:func:`wipe_secret_values` on every dict held only by ``dicts`` (a list the caller
     is dropping); returns the dicts still referenced elsewhere."""
     kept = []

@@ -66,7 +66,10 @@ def test_date_ok(raw):
     assert decode(CKA.START_DATE, raw) == raw
 
 
-@pytest.mark.parametrize("raw", [b"2024013", b"2024-1-31", b"20240131\x00", "２０２４０１３１".encode()])
+_FULLWIDTH_DATE = "".join(chr(0xFF10 + int(d)) for d in "20240131").encode()   # digits, but not ASCII
+
+
+@pytest.mark.parametrize("raw", [b"2024013", b"2024-1-31", b"20240131\x00", _FULLWIDTH_DATE])
 def test_date_bad(raw):
     _invalid(decode, CKA.END_DATE, raw)
 

@@ -184,7 +184,7 @@ def test_future_migration_keeps_backup_until_commit(tmp_path, monkeypatch):
         conn.execute("ALTER TABLE tokens ADD COLUMN other TEXT")
         raise RuntimeError("migration bug")
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS + [v2, broken])
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, v2, broken])
     monkeypatch.setattr(migrations, "LATEST", base + 2)
     with pytest.raises(RuntimeError):
         SqliteStore(path)

@@ -155,7 +155,7 @@ def test_plaintext_planted_in_private_object_is_detected(setup, db):
 
 
 def test_wrap_moved_from_so_to_user_does_not_open(setup, db):
-    store, tid, mk = setup
+    store, tid, _ = setup
     _edit(db, "UPDATE tokens SET user_wrap = so_wrap, user_salt = so_salt WHERE id = ?", tid)
     assert check_pin(store, tid, CKU.USER, SO_PIN) is None
 

@@ -162,7 +162,7 @@ def test_round_trip_every_kind(store, token, private):
 
 
 def test_ids_positive_increasing_never_reused(store, token):
-    tid, mk = token
+    tid, _ = token
     a = store.create_object(tid, _data("a"), None)
     b = store.create_object(tid, _data("b"), None)
     assert 0 < a < b
@@ -192,7 +192,7 @@ def test_private_object_needs_master_key(store, token):
 
 
 def test_objects_of_other_tokens_are_invisible(store, token):
-    tid, mk = token
+    tid, _ = token
     other = store.create_token(1, "other", SO_PIN, KDF).token_id
     oid = store.create_object(tid, _data("mine"), None)
     assert store.find_objects(other, {CKA.LABEL: "mine"}, None) == []
@@ -227,7 +227,7 @@ def test_update_privacy_moves_object_between_key_domains(store, token):
 
 
 def test_bytes_used_tracks_objects(store, token):
-    tid, mk = token
+    tid, _ = token
     oid = store.create_object(tid, _data("d", b"x" * 1000), None)
     rec = store.get_token(tid)
     assert rec.object_count == 1 and rec.bytes_used > 1000

@@ -5,8 +5,8 @@ import pytest
 
 from strongroom.pkcs11.constants import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKM, CKO, CKR
 from strongroom.pkcs11.errors import CKRError
-from strongroom.pkcs11.template import (Op, Unreadable, build, copy, is_secret, readable,
-                                        searchable, set as set_attrs)
+from strongroom.pkcs11.template import Op, Unreadable, build, copy, is_secret, readable, searchable
+from strongroom.pkcs11.template import set as set_attrs
 
 P256 = bytes.fromhex("06082a8648ce3d030107")
 POINT = b"\x04\x41" + b"\x04" + b"\x01" * 64
@@ -121,7 +121,7 @@ def test_attribute_not_of_class(name, attr, value):
 def test_token_derived_read_only(attr, value, op):
     tpl = CREATE["aes"] if op is Op.CREATE else [(CKA.VALUE_LEN, 16)]
     kw = {} if op is Op.CREATE else {"cls": CKO.SECRET_KEY, "key_type": CKK.AES}
-    assert rv_of(build, tpl + [(attr, value)], op, **kw) == CKR.ATTRIBUTE_READ_ONLY
+    assert rv_of(build, [*tpl, (attr, value)], op, **kw) == CKR.ATTRIBUTE_READ_ONLY
 
 
 @pytest.mark.parametrize("name,attr,value", [

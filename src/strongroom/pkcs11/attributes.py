@@ -160,12 +160,14 @@ def encode(cka: int, value: Any) -> bytes:
     if k is AttrKind.ULONG:
         return _ULONG.pack(v)
     if k is AttrKind.STRING:
-        return v.encode("utf-8")
+        text: str = v
+        return text.encode("utf-8")
     if k is AttrKind.MECHANISMS:
         return b"".join(_ULONG.pack(m) for m in v)
     if k is AttrKind.TEMPLATE:
         return _encode_template(v)
-    return v
+    image: bytes = v      # BYTES / BIGINT / DATE: coerce checked it is bytes
+    return image
 
 
 # --- coerce: Python-friendly input -> typed value ---------------------------------

@@ -14,7 +14,7 @@ from enum import IntEnum, IntFlag
 from .._records import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .ckm import CKM as CKM   # re-exported: the module hook below builds it at run time
+    from .ckm import CKM as CKM  # re-exported: the module hook below builds it at run time
 
 CK_UNAVAILABLE_INFORMATION = 0xFFFFFFFFFFFFFFFF
 CK_EFFECTIVELY_INFINITE = 0

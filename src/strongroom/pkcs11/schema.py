@@ -64,7 +64,7 @@ class AttrRule(NamedTuple):
     forbidden_on_unwrap: bool = False    # ^6^
     sensitive: bool = False              # ^7^ secret: sealed at rest; unreadable if SENSITIVE or !EXTRACTABLE
     modifiable: bool = False             # ^8^ C_SetAttributeValue and C_CopyObject may change it
-    copy_settable: bool = False          # "Copying objects": CKA_TOKEN/PRIVATE/MODIFIABLE/DESTROYABLE change on copy only
+    copy_settable: bool = False          # "Copying objects": TOKEN/PRIVATE/MODIFIABLE/DESTROYABLE change on copy only
     so_only_true: bool = False           # ^10^ only the SO may set it to CK_TRUE
     sticky: Sticky | None = None         # ^11^ / ^12^
     token_derived: bool = False          # ^2,4,6^ set only by the token -> ATTRIBUTE_READ_ONLY if given

@@ -76,11 +76,11 @@ def _collapse(template: Template) -> Attrs:
     return out
 
 
-def _spec_defines(enum: type, value: int) -> bool:
+def _spec_defines(enum: type[Enum], value: int) -> bool:
     return value in enum._value2member_map_ or value >= 0x80000000
 
 
-def _select(attrs: Attrs, cka: int, implied: int | None, enum: type,
+def _select(attrs: Attrs, cka: int, implied: int | None, enum: type[Enum],
             supported: Iterable[int]) -> int:
     """Resolve CKA_CLASS / CKA_KEY_TYPE / CKA_CERTIFICATE_TYPE.
 
