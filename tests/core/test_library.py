@@ -5,12 +5,14 @@ tests. Every assertion names the CKR the spec requires.
 """
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR, CKS, CKU, SessionFlag, TokenFlag
 from strongroom.pkcs11.errors import CKRError
-from strongroom.token.application import Application
 from strongroom.pkcs11.template import Unreadable
+from strongroom.token.application import Application
 from strongroom.token.types import Mechanism
 
 RW = SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION
@@ -29,10 +31,8 @@ def lib(home):
     library = Application()
     library.initialize(None)
     yield library
-    try:
+    with contextlib.suppress(CKRError):
         library.finalize()
-    except CKRError:
-        pass
 
 
 @pytest.fixture
@@ -245,7 +245,7 @@ def test_token_objects_need_rw_and_private_need_login(lib, token):
 
 
 def test_sensitive_values_never_readable(lib, token):
-    pub, priv = ec_pair(lib, token)
+    _pub, priv = ec_pair(lib, token)
     values = lib.objects.get_attribute_value(token, priv, [CKA.VALUE, CKA.EC_PARAMS, CKA.SENSITIVE, 0x7FFF_0000])
     assert values[0] is Unreadable.SENSITIVE
     assert values[1] == P256

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from support import SO_PIN, USER_PIN, Tool
-
 from strongroom.pkcs11.constants import CKA, CKM, CKR, CKU, SessionFlag
 from strongroom.pkcs11.errors import CKRError
 from strongroom.token.application import Application
 from strongroom.token.types import Mechanism
+from support import SO_PIN, USER_PIN, Tool
 
 RW = SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION
 
@@ -64,7 +63,7 @@ def test_configured_floor_allows_1024(home):
     lib = _library(home, "rsa_min_generate_bits = 1024\n")
     try:
         h = _session(lib)
-        pub, priv = _generate(lib, h, 1024)
+        pub, _priv = _generate(lib, h, 1024)
         assert lib.objects.get_attribute_value(h, pub, [CKA.MODULUS_BITS]) == [1024]
         info = lib.slots.get_mechanism_info(0, CKM.RSA_PKCS_KEY_PAIR_GEN)
         assert (info.min_key_size, info.max_key_size) == (1024, 8192)

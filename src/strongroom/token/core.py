@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..config import Config
 from ..storage.base import KdfParams, Quota, Store
@@ -28,7 +28,7 @@ version_probe_factory: Callable[[str], Callable[[], int] | None] | None = None
 
 
 def open_store(config: Config) -> Store:
-    from ..storage.sqlite import SqliteStore   # deferred: cold start pays for it at first use
+    from ..storage.sqlite import SqliteStore  # deferred: cold start pays for it at first use
 
     os.makedirs(config.home, mode=0o700, exist_ok=True)
     path = os.fspath(config.database)
@@ -37,11 +37,10 @@ def open_store(config: Config) -> Store:
     return SqliteStore(path, Quota(config.quota_objects, config.quota_bytes), version_probe=probe)
 
 
-class SessionOwner:
+class SessionOwner(Protocol):
     """What the core asks of an application (token/application.py implements it)."""
 
-    def all_sessions(self) -> Iterator[Session]:
-        raise NotImplementedError
+    def all_sessions(self) -> Iterator[Session]: ...
 
 
 class TokenCore:

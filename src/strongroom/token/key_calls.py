@@ -10,7 +10,8 @@ inner function taking the application, and a thin method of :class:`KeyCalls`.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..mechanisms import checkvalue, keys, registry
 from ..mechanisms.registry import OpKind
@@ -28,20 +29,22 @@ if TYPE_CHECKING:
     from .application import Application
 
 Template = list[tuple[int, Any]]
+Attrs = dict[int, Any]
+_F = TypeVar("_F")
 
 # Error codes that name the role of a key in C_WrapKey / C_UnwrapKey.
-_WRAPPING = {CKR.KEY_HANDLE_INVALID: CKR.WRAPPING_KEY_HANDLE_INVALID,
+_WRAPPING: dict[int, CKR] = {CKR.KEY_HANDLE_INVALID: CKR.WRAPPING_KEY_HANDLE_INVALID,
              CKR.KEY_TYPE_INCONSISTENT: CKR.WRAPPING_KEY_TYPE_INCONSISTENT,
              CKR.KEY_SIZE_RANGE: CKR.WRAPPING_KEY_SIZE_RANGE}
-_UNWRAPPING = {CKR.KEY_HANDLE_INVALID: CKR.UNWRAPPING_KEY_HANDLE_INVALID,
+_UNWRAPPING: dict[int, CKR] = {CKR.KEY_HANDLE_INVALID: CKR.UNWRAPPING_KEY_HANDLE_INVALID,
                CKR.KEY_TYPE_INCONSISTENT: CKR.UNWRAPPING_KEY_TYPE_INCONSISTENT,
                CKR.KEY_SIZE_RANGE: CKR.UNWRAPPING_KEY_SIZE_RANGE}
-_UNWRAP_DATA = {CKR.ENCRYPTED_DATA_INVALID: CKR.WRAPPED_KEY_INVALID,
+_UNWRAP_DATA: dict[int, CKR] = {CKR.ENCRYPTED_DATA_INVALID: CKR.WRAPPED_KEY_INVALID,
                 CKR.ENCRYPTED_DATA_LEN_RANGE: CKR.WRAPPED_KEY_LEN_RANGE,
                 CKR.DATA_LEN_RANGE: CKR.WRAPPED_KEY_LEN_RANGE}
 
 
-def _remap(exc: CKRError, table: dict) -> CKRError:
+def _remap(exc: CKRError, table: dict[int, CKR]) -> CKRError:
     rv = table.get(exc.rv)
     return CKRError(rv, str(exc)) if rv is not None else exc
 
@@ -51,12 +54,17 @@ def _resolve(app: Application, session: Session, handle: int) -> ObjectRef:
     return app.resolve_key(session, handle)
 
 
-def _entry(mech: Mechanism, flag: int, present: object) -> registry.MechanismEntry:
+def _entry(mech: Mechanism, flag: int,
+           pick: Callable[[registry.MechanismEntry], _F | None]) -> tuple[registry.MechanismEntry, _F]:
+    """The registry entry of ``mech`` and the function ``pick`` takes from it, if the
+    mechanism can do this (``flag``); CKR_MECHANISM_INVALID otherwise. The parameter is
+    checked against the mechanism's parameter type."""
     entry = registry.get(mech.type)
-    if not entry.flags & flag or present(entry) is None:
+    fn = pick(entry)
+    if not entry.flags & flag or fn is None:
         raise CKRError(CKR.MECHANISM_INVALID, f"mechanism 0x{mech.type:x} cannot do this")
     registry.check_param(entry, mech.param)
-    return entry
+    return entry, fn
 
 
 def merge_template(template: Template, extra: Any) -> Template:
@@ -79,16 +87,18 @@ def _matches(attrs: Any, template: Any) -> bool:
     return all(attrs.get(cka) == value for cka, value in (template or ()))
 
 
-def _new_key(app: Application, session: Session, attrs: dict) -> int:
+def _new_key(app: Application, session: Session, attrs: Attrs) -> int:
     """Check key material and store the new key object."""
     cls, key_type = attrs.get(CKA.CLASS), attrs.get(CKA.KEY_TYPE)
+    if cls is None or key_type is None:
+        raise CKRError(CKR.TEMPLATE_INCOMPLETE, "a new key needs CKA_CLASS and CKA_KEY_TYPE")
     attrs.update(keys.normalize_key_attrs(cls, key_type, attrs))
     attrs.update(checkvalue.attrs_for(attrs))
     app.require_write(session, attrs)
     return app.add_object(session, attrs)
 
 
-def _secret_template(template: Template, op: rules.Op, base: Any = None) -> dict:
+def _secret_template(template: Template, op: rules.Op, base: Any = None) -> Attrs:
     return rules.build(template, op, cls=CKO.SECRET_KEY, base=base)
 
 
@@ -109,11 +119,11 @@ def _resolve_param(app: Application, session: Session, param: Any) -> Any:
 # --- C_GenerateKey / C_GenerateKeyPair -------------------------------------------------------
 def generate_key(app: Application, h: int, mech: Mechanism, template: Template) -> int:
     session = app.session(h)
-    entry = _entry(mech, MechanismFlag.GENERATE, lambda e: e.generate)
+    entry, generate = _entry(mech, MechanismFlag.GENERATE, lambda e: e.generate)
     attrs = rules.build(template, rules.Op.GENERATE, cls=CKO.SECRET_KEY,
                         key_type=entry.gen_key_type, mechanism=mech.type)
     app.require_write(session, attrs)
-    attrs.update(entry.generate(mech.param, attrs))
+    attrs.update(generate(mech.param, attrs))
     attrs.update(checkvalue.attrs_for(attrs))
     return app.add_object(session, attrs)
 
@@ -121,7 +131,7 @@ def generate_key(app: Application, h: int, mech: Mechanism, template: Template) 
 def generate_key_pair(app: Application, h: int, mech: Mechanism, public_template: Template,
                       private_template: Template) -> tuple[int, int]:
     session = app.session(h)
-    entry = _entry(mech, MechanismFlag.GENERATE_KEY_PAIR, lambda e: e.generate_pair)
+    entry, generate_pair = _entry(mech, MechanismFlag.GENERATE_KEY_PAIR, lambda e: e.generate_pair)
     pub = rules.build(public_template, rules.Op.GENERATE, cls=CKO.PUBLIC_KEY,
                       key_type=entry.gen_key_type, mechanism=mech.type)
     priv = rules.build(private_template, rules.Op.GENERATE, cls=CKO.PRIVATE_KEY,
@@ -133,7 +143,7 @@ def generate_key_pair(app: Application, h: int, mech: Mechanism, public_template
     if floor and isinstance(bits, int) and bits < floor:
         raise CKRError(CKR.KEY_SIZE_RANGE, f"RSA keys below {floor} bits are not generated "
                        "(rsa_min_generate_bits in strongroom.toml, at least 1024)")
-    pub_add, priv_add = entry.generate_pair(mech.param, pub, priv)
+    pub_add, priv_add = generate_pair(mech.param, pub, priv)
     pub.update(pub_add)
     priv.update(priv_add)
     pub_handle = app.add_object(session, pub)
@@ -149,20 +159,20 @@ def generate_key_pair(app: Application, h: int, mech: Mechanism, public_template
 # --- C_DeriveKey -------------------------------------------------------------------------
 def derive_key(app: Application, h: int, mech: Mechanism, base: int, template: Template) -> int:
     session = app.session(h)
-    entry = _entry(mech, MechanismFlag.DERIVE, lambda e: e.derive)
+    entry, derive = _entry(mech, MechanismFlag.DERIVE, lambda e: e.derive)
     ref = _resolve(app, session, base)
     operations.check_key(entry, ref, (CKO.PRIVATE_KEY, CKO.SECRET_KEY), CKA.DERIVE)
     merged = merge_template(template, ref.attrs.get(CKA.DERIVE_TEMPLATE))
     param = _resolve_param(app, session, mech.param)
     if dict(merged).get(CKA.CLASS) == CKO.DATA:
-        return _derive_data(app, session, entry, ref, param, merged)
+        return _derive_data(app, session, derive, ref, param, merged)
     attrs = _secret_template(merged, rules.Op.DERIVE, base=ref.attrs)
     app.require_write(session, attrs)
-    attrs.update(entry.derive(param, app.manager.key_material(ref), attrs))
+    attrs.update(derive(param, app.manager.key_material(ref), attrs))
     return _new_key(app, session, attrs)
 
 
-def _derive_data(app: Application, session: Session, entry: registry.MechanismEntry, ref: ObjectRef,
+def _derive_data(app: Application, session: Session, derive: Callable[[Any, Any, Attrs], Attrs], ref: ObjectRef,
                  param: Any, template: Template) -> int:
     """CKM_HKDF_DATA derives a data object (v3.0 "HKDF derivation"): CKA_VALUE_LEN in the
     template says how many bytes to produce but is not an attribute of data objects."""
@@ -171,7 +181,7 @@ def _derive_data(app: Application, session: Session, entry: registry.MechanismEn
         raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_VALUE_LEN says how much data to derive")
     attrs = rules.build([(t, v) for t, v in template if t != CKA.VALUE_LEN], rules.Op.CREATE)
     app.require_write(session, attrs)
-    derived = entry.derive(param, app.manager.key_material(ref), {**attrs, CKA.VALUE_LEN: lengths[-1]})
+    derived = derive(param, app.manager.key_material(ref), {**attrs, CKA.VALUE_LEN: lengths[-1]})
     attrs[CKA.VALUE] = derived[CKA.VALUE]
     return app.add_object(session, attrs)
 
@@ -180,7 +190,7 @@ def _derive_data(app: Application, session: Session, entry: registry.MechanismEn
 def wrap_key(app: Application, h: int, mech: Mechanism, wrapping: int, key: int,
              capacity: int | None) -> bytes | int:
     session = app.session(h)
-    entry = _entry(mech, MechanismFlag.WRAP, lambda e: e.operation)
+    entry, make_op = _entry(mech, MechanismFlag.WRAP, lambda e: e.operation)
     try:
         wref = _resolve(app, session, wrapping)
         operations.check_key(entry, wref, (CKO.PUBLIC_KEY, CKO.SECRET_KEY), CKA.WRAP)
@@ -196,7 +206,7 @@ def wrap_key(app: Application, h: int, mech: Mechanism, wrapping: int, key: int,
     if not _matches(target, wref.attrs.get(CKA.WRAP_TEMPLATE)):
         raise CKRError(CKR.KEY_NOT_WRAPPABLE, "key does not match the wrapping key's CKA_WRAP_TEMPLATE")
     image = keys.wrap_image(target)
-    op = entry.operation(OpKind.WRAP, app.manager.key_material(wref), mech.param)
+    op = make_op(OpKind.WRAP, app.manager.key_material(wref), mech.param)
     try:
         out = op.update(image) + op.final()
     except CKRError as exc:
@@ -215,7 +225,7 @@ def wrap_key(app: Application, h: int, mech: Mechanism, wrapping: int, key: int,
 def unwrap_key(app: Application, h: int, mech: Mechanism, unwrapping: int, wrapped: bytes,
                template: Template) -> int:
     session = app.session(h)
-    entry = _entry(mech, MechanismFlag.UNWRAP, lambda e: e.operation)
+    entry, make_op = _entry(mech, MechanismFlag.UNWRAP, lambda e: e.operation)
     try:
         uref = _resolve(app, session, unwrapping)
         operations.check_key(entry, uref, (CKO.PRIVATE_KEY, CKO.SECRET_KEY), CKA.UNWRAP)
@@ -224,7 +234,7 @@ def unwrap_key(app: Application, h: int, mech: Mechanism, unwrapping: int, wrapp
     merged = merge_template(template, uref.attrs.get(CKA.UNWRAP_TEMPLATE))
     attrs = rules.build(merged, rules.Op.UNWRAP)
     app.require_write(session, attrs)
-    op = entry.operation(OpKind.UNWRAP, app.manager.key_material(uref), mech.param)
+    op = make_op(OpKind.UNWRAP, app.manager.key_material(uref), mech.param)
     try:
         head = op.update(wrapped)
         tail = op.final()
@@ -235,6 +245,8 @@ def unwrap_key(app: Application, h: int, mech: Mechanism, unwrapping: int, wrapp
     wipe_bytes(tail, 1)
     del head, tail
     cls, key_type = attrs[CKA.CLASS], attrs.get(CKA.KEY_TYPE)
+    if key_type is None:
+        raise CKRError(CKR.TEMPLATE_INCOMPLETE, "C_UnwrapKey needs CKA_KEY_TYPE")
     try:
         attrs.update(keys.attrs_from_image(cls, key_type, image))
     finally:
@@ -247,7 +259,7 @@ def unwrap_key(app: Application, h: int, mech: Mechanism, unwrapping: int, wrapp
 
 
 # --- C_EncapsulateKey / C_DecapsulateKey (v3.2) ----------------------------------------------
-def _secret_value(attrs: dict, secret: bytes) -> dict:
+def _secret_value(attrs: Attrs, secret: bytes) -> Attrs:
     length = attrs.get(CKA.VALUE_LEN)
     if length is None:
         return {CKA.VALUE: secret}
@@ -259,13 +271,13 @@ def _secret_value(attrs: dict, secret: bytes) -> dict:
 def encapsulate_key(app: Application, h: int, mech: Mechanism, public: int, template: Template,
                     capacity: int | None) -> tuple[bytes, int] | int:
     session = app.session(h)
-    entry = _entry(mech, MechanismFlag.ENCAPSULATE, lambda e: e.encapsulate)
+    entry, encapsulate = _entry(mech, MechanismFlag.ENCAPSULATE, lambda e: e.encapsulate)
     ref = _resolve(app, session, public)
     operations.check_key(entry, ref, (CKO.PUBLIC_KEY,), CKA.ENCAPSULATE)
     merged = merge_template(template, ref.attrs.get(CKA.ENCAPSULATE_TEMPLATE))
     attrs = _secret_template(merged, rules.Op.DERIVE)
     app.require_write(session, attrs)
-    ciphertext, secret = entry.encapsulate(mech.param, app.manager.key_material(ref))
+    ciphertext, secret = encapsulate(mech.param, app.manager.key_material(ref))
     if not operations.fits(len(ciphertext), capacity):   # a size query creates no key
         return len(ciphertext)
     attrs.update(_secret_value(attrs, secret))
@@ -275,13 +287,13 @@ def encapsulate_key(app: Application, h: int, mech: Mechanism, public: int, temp
 def decapsulate_key(app: Application, h: int, mech: Mechanism, private: int, template: Template,
                     ciphertext: bytes) -> int:
     session = app.session(h)
-    entry = _entry(mech, MechanismFlag.DECAPSULATE, lambda e: e.decapsulate)
+    entry, decapsulate = _entry(mech, MechanismFlag.DECAPSULATE, lambda e: e.decapsulate)
     ref = _resolve(app, session, private)
     operations.check_key(entry, ref, (CKO.PRIVATE_KEY,), CKA.DECAPSULATE)
     merged = merge_template(template, ref.attrs.get(CKA.DECAPSULATE_TEMPLATE))
     attrs = _secret_template(merged, rules.Op.DERIVE, base=ref.attrs)
     app.require_write(session, attrs)
-    secret = entry.decapsulate(mech.param, app.manager.key_material(ref), ciphertext)
+    secret = decapsulate(mech.param, app.manager.key_material(ref), ciphertext)
     attrs.update(_secret_value(attrs, secret))
     return _new_key(app, session, attrs)
 

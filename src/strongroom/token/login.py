@@ -16,7 +16,7 @@ from ..wipe import zero
 class LoginState:
     """The application's login on one token, shared by all its sessions (v2.40 §5.6)."""
 
-    __slots__ = ("user", "master_key")
+    __slots__ = ("master_key", "user")
 
     def __init__(self, user: CKU | None = None, master_key: bytearray | None = None) -> None:
         self.user = user

@@ -86,12 +86,14 @@ def _message(app: Application, h: int, kind: OpKind, param: Any, aad: bytes, dat
 
 def encrypt_message(app: Application, h: int, param: Any, aad: bytes, data: bytes,
                     capacity: int | None) -> tuple[bytes, Any] | int:
-    return _message(app, h, OpKind.ENCRYPT, param, aad, data, capacity)
+    out: tuple[bytes, Any] | int = _message(app, h, OpKind.ENCRYPT, param, aad, data, capacity)
+    return out
 
 
 def decrypt_message(app: Application, h: int, param: Any, aad: bytes, data: bytes,
                     capacity: int | None) -> bytes | int:
-    return _message(app, h, OpKind.DECRYPT, param, aad, data, capacity)
+    out: bytes | int = _message(app, h, OpKind.DECRYPT, param, aad, data, capacity)
+    return out
 
 
 def message_begin(app: Application, h: int, kind: OpKind, param: Any, aad: bytes) -> None:

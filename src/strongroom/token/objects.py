@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import itertools
 import threading
-TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
+from typing import TYPE_CHECKING
+
 if TYPE_CHECKING:
-    from typing import Any, Callable, Mapping
+    from collections.abc import Callable, Mapping
+    from typing import Any
 
 from ..pkcs11 import attributes
 from ..pkcs11.constants import CKA, CKR
@@ -62,7 +64,7 @@ class SessionObject:
 class ObjectRef:
     """A resolved handle. ``attrs`` must be treated as read-only."""
 
-    __slots__ = ("handle", "attrs", "on_token", "token_id")
+    __slots__ = ("attrs", "handle", "on_token", "token_id")
 
     def __init__(self, handle: int, attrs: Mapping[int, Any], on_token: bool, token_id: int) -> None:
         self.handle = handle
@@ -75,7 +77,7 @@ class ObjectRef:
         return bool(self.attrs.get(CKA.PRIVATE, False))
 
 
-class _KeyMaterial:
+class KeyMaterial:
     """What a mechanism sees of a key: all attributes plus the parsed-key cache.
 
     ``checks`` remembers the (kind, mechanism) pairs whose core key checks (class, type,
@@ -85,11 +87,11 @@ class _KeyMaterial:
     at logout, C_Finalize, destroy and on another process's commit.
     """
 
-    __slots__ = ("attrs", "_cache", "checks")
+    __slots__ = ("_cache", "attrs", "checks")
 
     def __init__(self, attrs: Mapping[int, Any]) -> None:
         self.attrs = attrs
-        self._cache: dict[Callable, Any] = {}
+        self._cache: dict[Callable[[Mapping[int, Any]], Any], Any] = {}
         self.checks: dict[Any, bool] = {}
 
     def release(self) -> None:
@@ -108,7 +110,7 @@ class _KeyMaterial:
 
 def new_unique_id() -> str:
     """CKA_UNIQUE_ID: assigned once by the token, never settable (v3.0 §4.4.1)."""
-    import uuid   # deferred: uuid imports platform (~2 ms of cold start)
+    import uuid  # deferred: uuid imports platform (~2 ms of cold start)
 
     return uuid.uuid4().hex
 
@@ -120,7 +122,7 @@ class ObjectManager:
         self._session_objects: dict[int, SessionObject] = {}
         self._next_session_handle = itertools.count(SESSION_HANDLE_BASE)
         self._attr_cache: dict[int, dict[int, Any]] = {}
-        self._key_cache: dict[int, _KeyMaterial] = {}
+        self._key_cache: dict[int, KeyMaterial] = {}
         self._seen_version: int | None = None
         self._retired: list[dict[int, Any]] = []   # dropped attribute dicts, see sweep()
 
@@ -211,11 +213,11 @@ class ObjectManager:
             raise CKRError(CKR.OBJECT_HANDLE_INVALID)
         return ObjectRef(handle, attrs, True, vis.token_id)
 
-    def key_material(self, ref: ObjectRef) -> _KeyMaterial:
+    def key_material(self, ref: ObjectRef) -> KeyMaterial:
         with self._lock:
             km = self._key_cache.get(ref.handle)
             if km is None or km.attrs is not ref.attrs:
-                km = self._key_cache[ref.handle] = _KeyMaterial(ref.attrs)
+                km = self._key_cache[ref.handle] = KeyMaterial(ref.attrs)
             return km
 
     # --- mutation --------------------------------------------------------------------

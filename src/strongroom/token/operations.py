@@ -39,9 +39,13 @@ the OP-TEE PKCS#11 TA's (function, step) machine):
 """
 from __future__ import annotations
 
-TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
+from typing import TYPE_CHECKING
+
 if TYPE_CHECKING:
-    from typing import Any, Callable
+    from collections.abc import Callable, Iterable
+    from typing import Any
+
+    from .objects import KeyMaterial
 
 from .. import mechanisms  # noqa: F401  (families load on the first registry lookup)
 from ..mechanisms import registry
@@ -99,7 +103,7 @@ def check_key(entry: registry.MechanismEntry, key: ObjectRef, classes: frozenset
     allowed = attrs.get(CKA.ALLOWED_MECHANISMS)
     if allowed is not None and entry.mechanism not in allowed:
         raise CKRError(CKR.MECHANISM_INVALID, "mechanism not in the key's CKA_ALLOWED_MECHANISMS")
-    from ..mechanisms import keys   # deferred: pulls in pyca's key modules
+    from ..mechanisms import keys  # deferred: pulls in pyca's key modules
 
     size = keys.key_size(attrs)
     if size and entry.max_key_size and not entry.min_key_size <= size <= entry.max_key_size:
@@ -119,7 +123,7 @@ SINGLE, UPDATE, FINAL = 1, 2, 3
 
 
 def begin(session: Session, kind: OpKind, mech: Mechanism, key: ObjectRef | None,
-          key_material, key_version: object = None) -> None:
+          key_material: KeyMaterial | None, key_version: int | None = None) -> None:
     """C_*Init: validate and make the operation active on ``session``."""
     slot = SLOT_OF[kind]
     if slot in session.ops:
@@ -174,7 +178,7 @@ def fits(length: int, capacity: int | None) -> bool:
 def input_identity(data: bytes | bytearray | memoryview) -> tuple[int, bytes]:
     """What a pending result remembers of its input: length and SHA-256 (only on the
     size-query path, never on the hot path)."""
-    import hashlib   # deferred: only size queries and too-small buffers need it
+    import hashlib  # deferred: only size queries and too-small buffers need it
 
     return len(data), hashlib.sha256(data).digest()
 
@@ -188,7 +192,7 @@ def _pend(active: ActiveOperation, call: int, ident: object, output: bytes) -> i
 def _hand_over(session: Session, slot: OpSlot, active: ActiveOperation, capacity: int | None,
                finishes: bool) -> bytes | int:
     """Deliver the pending output under the two-call convention."""
-    out = active.pending[2]
+    out: bytes = active.pending[2]
     if not fits(len(out), capacity):
         return len(out)
     active.pending = None
@@ -270,7 +274,7 @@ def single(session: Session, slot: OpSlot, data: Any, capacity: int | None, out:
         data = bytes(data)
     # The common case inline (no closure, no second lookup).
     try:
-        result = oneshot(data) if oneshot is not None else op.update(data) + op.final()
+        result: bytes = oneshot(data) if oneshot is not None else op.update(data) + op.final()
     except BaseException:
         session.end(slot)
         raise
@@ -339,7 +343,7 @@ def update(session: Session, slot: OpSlot, data: bytes, capacity: int | None = 0
     if length_of is not None:
         # The output length is known without feeding the data: a size query or a too
         # small buffer leaves the operation exactly as it was.
-        needed = length_of(len(data))
+        needed: int = length_of(len(data))
         if not fits(needed, capacity):
             return needed
     active.started_multipart = True
@@ -405,7 +409,7 @@ class KeyDestroyed:
 
     multipart = True
 
-    def _gone(self, *_args) -> bytes:
+    def _gone(self, *_args: object) -> bytes:
         raise CKRError(CKR.KEY_HANDLE_INVALID, "the operation's key object was destroyed")
 
     update = final = verify = encrypt = decrypt = _gone
@@ -417,7 +421,7 @@ class KeyDestroyed:
 KEY_DESTROYED = KeyDestroyed()
 
 
-def revoke_key(sessions, handle: int) -> None:
+def revoke_key(sessions: Iterable[Session], handle: int) -> None:
     """Make every operation on key ``handle`` in ``sessions`` fail at its next call.
 
     Called by C_DestroyObject for every session of this process (another session's

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import threading
 from enum import Enum
-TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
+from typing import TYPE_CHECKING
+
 if TYPE_CHECKING:
     from typing import Any
 
@@ -59,9 +60,19 @@ class ActiveOperation:
     """
 
     # A plain class (no dataclass): see the note in objects.py on cold start.
-    __slots__ = ("op", "mechanism", "key_handle", "multipart", "started_multipart",
-                 "needs_context_login", "pending", "message_parts", "results", "source",
-                 "key_version")
+    __slots__ = (
+        "key_handle",
+        "key_version",
+        "mechanism",
+        "message_parts",
+        "multipart",
+        "needs_context_login",
+        "op",
+        "pending",
+        "results",
+        "source",
+        "started_multipart",
+    )
 
     def __init__(self, op: Any, mechanism: int = 0, key_handle: int = 0, multipart: bool = True,
                  started_multipart: bool = False, needs_context_login: bool = False,
@@ -82,7 +93,7 @@ class ActiveOperation:
 
 
 class Session:
-    __slots__ = ("handle", "slot_id", "token_id", "rw", "ops", "lock")
+    __slots__ = ("handle", "lock", "ops", "rw", "slot_id", "token_id")
 
     def __init__(self, handle: int, slot_id: int, token_id: int, rw: bool) -> None:
         self.handle = handle
