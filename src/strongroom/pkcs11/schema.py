@@ -22,7 +22,7 @@ from .._records import TYPE_CHECKING, NamedTuple
 from .constants import CKA, CKC, CKK, CKO, CKR, MLDSAParameterSet, MLKEMParameterSet
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
     from typing import Any
 
 
@@ -247,6 +247,50 @@ def _no_use(*ckas: int) -> dict[int, AttrRule]:
 _SIGN_ONLY_PUBLIC_UNUSED = _no_use(CKA.ENCRYPT, CKA.WRAP, CKA.VERIFY_RECOVER, CKA.ENCAPSULATE)
 _SIGN_ONLY_PRIVATE_UNUSED = _no_use(CKA.DECRYPT, CKA.UNWRAP, CKA.SIGN_RECOVER, CKA.DECAPSULATE)
 
+
+def _ec_like(public_unused: Mapping[int, AttrRule] = MappingProxyType({}),
+             private_unused: Mapping[int, AttrRule] = MappingProxyType({})) -> dict[int, Table]:
+    """The rows of the EC, Edwards and Montgomery key tables (the same rows in the spec),
+    with the usages a curve family has no mechanism for added to the sign-only ones."""
+    return {
+        CKO.PUBLIC_KEY: {
+            CKA.EC_PARAMS: R(required_on_create=True, required_on_generate=True),   # ^1,3^
+            CKA.EC_POINT: MATERIAL,
+            **_SIGN_ONLY_PUBLIC_UNUSED, **public_unused,
+        },
+        CKO.PRIVATE_KEY: {
+            CKA.EC_PARAMS: PRIV_MATERIAL,
+            CKA.VALUE: SECRET,
+            **_SIGN_ONLY_PRIVATE_UNUSED, **private_unused,
+        },
+    }
+
+
+def _ml_rows(parameter_sets: Iterable[int], public_unused: Mapping[int, AttrRule],
+             private_unused: Mapping[int, AttrRule]) -> dict[int, Table]:
+    """PKCS#11 v3.2 "ML-DSA / ML-KEM public/private key objects" tables: the same rows but
+    for the parameter sets and the usages each has no mechanism for. The private
+    CKA_VALUE row is ^1,4,6,7^ in the table, but the text says "at least one of CKA_SEED
+    and CKA_VALUE must be specified on C_CreateObject": both are optional here and
+    mechanisms/pqc.normalize enforces the rule (strongroom needs CKA_SEED)."""
+    values = frozenset(parameter_sets)
+    return {
+        CKO.PUBLIC_KEY: {
+            CKA.PARAMETER_SET: R(required_on_create=True, required_on_generate=True,   # ^1,3^
+                                 values=values),
+            CKA.VALUE: MATERIAL,                                                      # ^1,4^
+            **public_unused,
+        },
+        CKO.PRIVATE_KEY: {
+            CKA.PARAMETER_SET: R(required_on_create=True, forbidden_on_generate=True,  # ^1,4,6^
+                                 forbidden_on_unwrap=True, values=values),
+            CKA.SEED: OPT_SECRET,                                                     # ^4,6,7^
+            CKA.VALUE: OPT_SECRET,                                                    # see above
+            **private_unused,
+        },
+    }
+
+
 # One entry per key type: {key class: rows added to that class's table}.
 KEY_TYPES: Mapping[int, Mapping[int, Table]] = MappingProxyType({
     CKK.RSA: {   # "RSA public/private key objects" tables
@@ -268,37 +312,12 @@ KEY_TYPES: Mapping[int, Mapping[int, Table]] = MappingProxyType({
             **_no_use(CKA.DECAPSULATE),
         },
     },
-    CKK.EC: {    # "Elliptic curve public/private key objects" tables
-        CKO.PUBLIC_KEY: {
-            CKA.EC_PARAMS: R(required_on_create=True, required_on_generate=True),   # ^1,3^
-            CKA.EC_POINT: MATERIAL,
-            **_SIGN_ONLY_PUBLIC_UNUSED,
-        },
-        CKO.PRIVATE_KEY: {
-            CKA.EC_PARAMS: PRIV_MATERIAL,
-            CKA.VALUE: SECRET,
-            **_SIGN_ONLY_PRIVATE_UNUSED,
-        },
-    },
+    CKK.EC: _ec_like(),    # "Elliptic curve public/private key objects" tables
     # "Edwards / Montgomery Elliptic curve public/private key objects" tables: same rows
     # as EC (CKA_EC_POINT / CKA_VALUE hold the RFC 8032 / 7748 raw encodings).
-    CKK.EC_EDWARDS: {
-        CKO.PUBLIC_KEY: {
-            CKA.EC_PARAMS: R(required_on_create=True, required_on_generate=True),   # ^1,3^
-            CKA.EC_POINT: MATERIAL,
-            **_SIGN_ONLY_PUBLIC_UNUSED,
-        },
-        CKO.PRIVATE_KEY: {CKA.EC_PARAMS: PRIV_MATERIAL, CKA.VALUE: SECRET, **_SIGN_ONLY_PRIVATE_UNUSED},
-    },
-    CKK.EC_MONTGOMERY: {   # key agreement only
-        CKO.PUBLIC_KEY: {
-            CKA.EC_PARAMS: R(required_on_create=True, required_on_generate=True),   # ^1,3^
-            CKA.EC_POINT: MATERIAL,
-            **_SIGN_ONLY_PUBLIC_UNUSED, **_no_use(CKA.VERIFY),
-        },
-        CKO.PRIVATE_KEY: {CKA.EC_PARAMS: PRIV_MATERIAL, CKA.VALUE: SECRET, **_SIGN_ONLY_PRIVATE_UNUSED,
-                          **_no_use(CKA.SIGN)},
-    },
+    CKK.EC_EDWARDS: _ec_like(),
+    CKK.EC_MONTGOMERY: _ec_like(public_unused=_no_use(CKA.VERIFY),    # key agreement only
+                                private_unused=_no_use(CKA.SIGN)),
     CKK.GENERIC_SECRET: {   # "Generic secret key objects" table
         CKO.SECRET_KEY: {CKA.VALUE: SECRET, CKA.VALUE_LEN: VALUE_LEN},
     },
@@ -315,40 +334,12 @@ KEY_TYPES: Mapping[int, Mapping[int, Table]] = MappingProxyType({
     CKK.CHACHA20: {
         CKO.SECRET_KEY: {CKA.VALUE: SECRET, CKA.VALUE_LEN: R(forbidden_on_create=True)},
     },
-    # PKCS#11 v3.2 "ML-DSA / ML-KEM public/private key objects" tables. The private
-    # CKA_VALUE row is ^1,4,6,7^ in the table, but the text says "at least one of CKA_SEED
-    # and CKA_VALUE must be specified on C_CreateObject": both are optional here and
-    # mechanisms/pqc.normalize enforces the rule (strongroom needs CKA_SEED).
-    CKK.ML_DSA: {
-        CKO.PUBLIC_KEY: {
-            CKA.PARAMETER_SET: R(required_on_create=True, required_on_generate=True,   # ^1,3^
-                                 values=frozenset(MLDSAParameterSet)),
-            CKA.VALUE: MATERIAL,                                                      # ^1,4^
-            **_SIGN_ONLY_PUBLIC_UNUSED,                                                      # signatures only
-        },
-        CKO.PRIVATE_KEY: {
-            CKA.PARAMETER_SET: R(required_on_create=True, forbidden_on_generate=True,  # ^1,4,6^
-                                 forbidden_on_unwrap=True, values=frozenset(MLDSAParameterSet)),
-            CKA.SEED: OPT_SECRET,                                                     # ^4,6,7^
-            CKA.VALUE: OPT_SECRET,                                                    # see above
-            **_SIGN_ONLY_PRIVATE_UNUSED,
-        },
-    },
-    CKK.ML_KEM: {
-        CKO.PUBLIC_KEY: {
-            CKA.PARAMETER_SET: R(required_on_create=True, required_on_generate=True,   # ^1,3^
-                                 values=frozenset(MLKEMParameterSet)),
-            CKA.VALUE: MATERIAL,                                                      # ^1,4^
-            **_no_use(CKA.ENCRYPT, CKA.WRAP, CKA.VERIFY, CKA.VERIFY_RECOVER),   # encapsulation only
-        },
-        CKO.PRIVATE_KEY: {
-            CKA.PARAMETER_SET: R(required_on_create=True, forbidden_on_generate=True,  # ^1,4,6^
-                                 forbidden_on_unwrap=True, values=frozenset(MLKEMParameterSet)),
-            CKA.SEED: OPT_SECRET,                                                     # ^4,6,7^
-            CKA.VALUE: OPT_SECRET,                                                    # see above
-            **_no_use(CKA.DECRYPT, CKA.UNWRAP, CKA.SIGN, CKA.SIGN_RECOVER),
-        },
-    },
+    # PKCS#11 v3.2 "ML-DSA / ML-KEM public/private key objects" tables (_ml_rows).
+    CKK.ML_DSA: _ml_rows(MLDSAParameterSet, _SIGN_ONLY_PUBLIC_UNUSED,      # signatures only
+                         _SIGN_ONLY_PRIVATE_UNUSED),
+    CKK.ML_KEM: _ml_rows(MLKEMParameterSet,                                # encapsulation only
+                         _no_use(CKA.ENCRYPT, CKA.WRAP, CKA.VERIFY, CKA.VERIFY_RECOVER),
+                         _no_use(CKA.DECRYPT, CKA.UNWRAP, CKA.SIGN, CKA.SIGN_RECOVER)),
 })
 
 KEY_CLASSES: frozenset[int] = frozenset({CKO.PUBLIC_KEY, CKO.PRIVATE_KEY, CKO.SECRET_KEY})

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 __all__ = [
+    "SECRET_ANYWHERE",
     "Op",
     "Unreadable",
     "build",
@@ -350,7 +351,7 @@ def _secret_anywhere() -> frozenset[int]:
 
 #: Attribute types that are secret (sealed, never indexed, wiped from memory) in some class.
 SECRET_ANYWHERE = _secret_anywhere()
-_SECRET_ANYWHERE = SECRET_ANYWHERE
+_SECRET_ANYWHERE = SECRET_ANYWHERE   # the old private name; nothing in src/ or tests/ reads it any more
 
 
 def searchable(cka: int, obj: Mapping[int, Any] | None = None) -> bool:
@@ -364,5 +365,5 @@ def searchable(cka: int, obj: Mapping[int, Any] | None = None) -> bool:
     if cka not in schema.SEARCHABLE:
         return False
     if obj is None:
-        return cka not in _SECRET_ANYWHERE
+        return cka not in SECRET_ANYWHERE
     return not is_secret(obj, cka)
