@@ -20,9 +20,8 @@ def open_or_create(label: str, *, user_pin: str, so_pin: Callable[[], str | None
                    module: str | None = None) -> Any:
     """The token labelled ``label``, logged in as user; created (and its user PIN set)
     with ``so_pin()`` when missing. ``so_pin`` is only called when it is needed."""
-    import strongroom
-
     from ..api import admin
+    from ..api import open as api_open
 
     exists = any(t.get("label") == label and t.get("initialized", True) for t in admin.list_tokens(module))
     if not exists:
@@ -31,13 +30,13 @@ def open_or_create(label: str, *, user_pin: str, so_pin: Callable[[], str | None
             raise CAPinNeeded(f"token {label!r} does not exist; give --so-pin-source (or --so-pin) "
                               "to create it")
         admin.init_token(module, None, so, label)
-    with strongroom.open(label, module=module) as probe:
+    with api_open(label, module=module) as probe:
         ready = "USER_PIN_INITIALIZED" in _flags(probe.info)
     if not ready:
         so = so_pin()
         if so is None:
             raise CAPinNeeded(f"token {label!r} has no user PIN yet; give --so-pin-source (or --so-pin) "
                               "to set it")
-        with strongroom.open(label, so_pin=so, module=module) as token:
+        with api_open(label, so_pin=so, module=module) as token:
             token.init_pin(user_pin)
-    return strongroom.open(label, pin=user_pin, module=module)
+    return api_open(label, pin=user_pin, module=module)

@@ -1,4 +1,5 @@
-"""CLI for the CA: ``req``, ``ca init|issue|list|show|audit verify`` and ``provision``.
+"""CLI for the CA: ``req`` and ``ca init|issue|list|show|revoke|crl|audit verify``
+(``provision`` is provision_cmd.py; what both share is ca_shared.py).
 
 Token arguments (--token/--pin/...) name the token holding the key being certified (or,
 for ``ca init``, the token that will hold the CA key). The CA's own token is recorded in
@@ -9,149 +10,27 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from . import ca_shared as CA
 from . import common as C
 
 
 def register(subparsers: Any) -> None:
+    from . import provision_cmd
+
     _register_req(subparsers)
     _register_ca(subparsers)
-    _register_provision(subparsers)
-
-
-# the EKU of a leaf certificate when --eku is not given, for `ca issue` and `provision` alike
-# (a device identity is used as a TLS client and server); a sub-CA (--ca) gets none by default
-LEAF_EKU = "clientAuth,serverAuth"
-
-
-def _parser(sub: Any, name: str, help: str, examples: str) -> argparse.ArgumentParser:
-    """A subcommand whose --help ends with its examples."""
-    return sub.add_parser(name, help=help, description=help[:1].upper() + help[1:] + ".",
-                          epilog="examples:\n" + examples,
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
-
-
-# -- argument groups -------------------------------------------------------------------
-def _profile_arguments(parser: argparse.ArgumentParser, *, default_days: int, templates: bool = False,
-                       csr: bool = True) -> None:
-    g = parser.add_argument_group("certificate profile")
-    g.add_argument("--validity-days", type=int, default=default_days, metavar="DAYS",
-                   help=f"validity in days (default {default_days}; never beyond the CA's own)")
-    g.add_argument("--key-usage", metavar="LIST",
-                   help="comma list, e.g. digitalSignature,keyEncipherment (default: keyCertSign,cRLSign "
-                        "for a CA; digitalSignature, plus keyEncipherment for RSA)")
-    g.add_argument("--eku", default=None, metavar="LIST",
-                   help=f"extended key usage, comma list of clientAuth,serverAuth,codeSigning,... "
-                        f"(default {LEAF_EKU}" + ("; none with --ca" if not templates else "")
-                        + "; '' for none)")
-    if templates:
-        g.add_argument("--san", action="append", default=[], metavar="TYPE:VALUE",
-                       help="subjectAltName DNS:name, IP:addr, URI:uri or email:addr (repeatable); "
-                            "{device} is replaced by each device's id, e.g. 'DNS:{device}.local' gives "
-                            "dev-0001 the name dev-0001.local")
-    else:
-        g.add_argument("--san", action="append", default=[], metavar="TYPE:VALUE",
-                       help="subjectAltName DNS:name, IP:addr, URI:uri or email:addr (repeatable)")
-    if csr:
-        g.add_argument("--no-csr-san", action="store_true",
-                       help="do not copy the SANs the CSR asks for (only --san ones go in)")
-
-
-def _ca_pin_arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("CA token")
-    g.add_argument("--ca-pin", metavar="PIN", help="user PIN of the CA's token (default: --pin; "
-                                                     "prefer --ca-pin-source: argv is visible to others)")
-    g.add_argument("--ca-pin-source", metavar="SRC", help="file:/path or env:NAME holding the CA token's PIN")
-
-
-def _profile(args: argparse.Namespace, *, is_ca: bool = False, path_length: int | None = None,
-             san: tuple[str, ...] | None = None) -> Any:
-    """The profile the options describe; ``san`` overrides --san (provision passes () and
-    expands its --san templates per device)."""
-    from ..ca import profile as P
-
-    eku = args.eku if args.eku is not None else ("" if is_ca else LEAF_EKU)
-    return P.Profile(validity_days=args.validity_days,
-                     key_usage=P.parse_list(args.key_usage) or None if args.key_usage is not None else None,
-                     extended_key_usage=P.parse_list(eku), san=tuple(args.san) if san is None else san,
-                     is_ca=is_ca, path_length=path_length,
-                     copy_csr_san=not getattr(args, "no_csr_san", False))
-
-
-# -- token plumbing ------------------------------------------------------------------------
-def _pin(value: str | None, source: str | None, prompt: str) -> str | None:
-    from ..pinsource import resolve_pin
-
-    return resolve_pin(value, source, prompt=prompt)
-
-
-def _ca_pin(args: argparse.Namespace, ca_name: str) -> str:
-    from ..pinsource import resolve_pin
-
-    pin = resolve_pin(args.ca_pin, args.ca_pin_source, allow_prompt=False)
-    if pin is None:
-        pin = resolve_pin(getattr(args, "pin", None), getattr(args, "pin_source", None),
-                          prompt=f"User PIN of CA {ca_name}'s token: ")
-    if pin is None:
-        C.fail(f"no PIN for CA {ca_name!r}'s token: give --ca-pin-source, --ca-pin or --pin", C.EXIT_AUTH)
-    return pin
-
-
-def _open_ca_token(ca: Any, args: argparse.Namespace) -> Any:
-    import strongroom
-
-    # ca.module None means strongroom's own module, whatever --module names for the device token
-    return strongroom.open(ca.token_target, pin=_ca_pin(args, ca.name), module=ca.module)
-
-
-def _load_ca(name: str) -> Any:
-    from ..ca.authority import Authority
-
-    return Authority.load(name)
-
-
-def _same_token(ca: Any, token: Any) -> bool:
-    """Is ``token`` (already open and logged in) the one holding the CA key? Then it is
-    used as is, rather than opening and logging in a second time."""
-    from ..modules import module_path
-
-    info = token.info
-    return (info.get("label") == ca.config.get("token_label")
-            and info.get("serial") == ca.config.get("token_serial")
-            and Path(ca.module or module_path()).resolve() == Path(token.module_path).resolve())
-
-
-@contextmanager
-def _ca_exit_codes() -> Iterator[None]:
-    """A CAError leaves with its class's exit code (main.py's table); the CLI framework
-    knows the rest."""
-    from ..ca.errors import CAError
-    from .main import ca_exit_code
-
-    try:
-        yield
-    except CAError as exc:
-        C.fail(str(exc), ca_exit_code(exc))
-
-
-def _write_output(path: str | None, data: bytes) -> None:
-    if path in (None, "-"):
-        sys.stdout.write(data.decode())
-        sys.stdout.flush()
-    else:
-        Path(path).write_bytes(data)
+    provision_cmd.register(subparsers)
 
 
 # -- req -----------------------------------------------------------------------------------
 def _register_req(sub: Any) -> None:
-    p = _parser(sub, "req", "a PKCS#10 certificate request signed by a token key",
-                "  strongroom req --token fleet --pin-source file:user.pin --key 'Device Priv TLS Key' \\\n"
-                "      --subject CN=dev-0001 --san DNS:dev-0001.local -o dev-0001.csr\n"
-                "  strongroom ca issue device-ca --csr dev-0001.csr --ca-pin-source file:user.pin\n")
+    p = CA.parser(sub, "req", "a PKCS#10 certificate request signed by a token key",
+                  "  strongroom req --token fleet --pin-source file:user.pin --key 'Device Priv TLS Key' \\\n"
+                  "      --subject CN=dev-0001 --san DNS:dev-0001.local -o dev-0001.csr\n"
+                  "  strongroom ca issue device-ca --csr dev-0001.csr --ca-pin-source file:user.pin\n")
     C.add_token_arguments(p)
     p.add_argument("--key", required=True, metavar="SELECTOR", help="the private key: pkcs11: URI or label")
     p.add_argument("--subject", required=True, help="e.g. 'CN=dev-001,O=Acme' (RFC 4514)")
@@ -166,29 +45,35 @@ def _cmd_req(args: argparse.Namespace) -> int:
 
     from ..ca import profile as P
 
-    with _ca_exit_codes():
+    with CA.exit_codes():
         P.parse_subject(args.subject)
         for entry in args.san:
             P.parse_san(entry)
         with C.open_token(args) as token:
             key = token.private_key(args.key)
             csr = P.build_csr(key, args.subject, args.san)
-    _write_output(args.output, csr.public_bytes(serialization.Encoding.PEM))
+    CA.write_output(args.output, csr.public_bytes(serialization.Encoding.PEM))
     return C.EXIT_OK
 
 
 # -- ca ------------------------------------------------------------------------------------
 def _register_ca(sub: Any) -> None:
-    ca = _parser(sub, "ca", "a certificate authority whose key stays on a token",
-                 "  strongroom ca init device-ca --subject 'CN=Acme Device CA' --token ca-token "
-                 "--pin-source file:user.pin\n  strongroom ca list\n")
+    ca = CA.parser(sub, "ca", "a certificate authority whose key stays on a token",
+                   "  strongroom ca init device-ca --subject 'CN=Acme Device CA' --token ca-token "
+                   "--pin-source file:user.pin\n  strongroom ca list\n")
     csub = ca.add_subparsers(dest="ca_command", metavar="CA_COMMAND", required=True)
+    _register_init(csub)
+    _register_issue(csub)
+    _register_views(csub)
+    _register_crl_and_audit(csub)
 
-    p = _parser(csub, "init", "generate a CA key on a token and its certificate",
-                "  strongroom ca init device-ca --subject 'CN=Acme Device CA,O=Acme' --token ca-token \\\n"
-                "      --pin-source file:user.pin\n"
-                "  strongroom ca init line-2 --parent device-ca --path-length 0 --subject 'CN=Line 2 CA' \\\n"
-                "      --token ca-token --pin-source file:user.pin\n")
+
+def _register_init(csub: Any) -> None:
+    p = CA.parser(csub, "init", "generate a CA key on a token and its certificate",
+                  "  strongroom ca init device-ca --subject 'CN=Acme Device CA,O=Acme' --token ca-token \\\n"
+                  "      --pin-source file:user.pin\n"
+                  "  strongroom ca init line-2 --parent device-ca --path-length 0 --subject 'CN=Line 2 CA' \\\n"
+                  "      --token ca-token --pin-source file:user.pin\n")
     p.add_argument("name", help="CA name (its state goes to $STRONGROOM_HOME/ca/NAME)")
     C.add_token_arguments(p)
     C.add_json_argument(p)
@@ -204,12 +89,14 @@ def _register_ca(sub: Any) -> None:
                    help="file:/path or env:NAME holding the parent CA token's PIN")
     p.set_defaults(func=_cmd_ca_init)
 
-    p = _parser(csub, "issue", "sign a CSR (file) or certify a token key (--key)",
-                "  strongroom ca issue device-ca --csr dev.csr --ca-pin-source file:user.pin -o dev.pem\n"
-                "  strongroom ca issue device-ca --key operator --subject CN=operator --token fleet \\\n"
-                "      --pin-source file:user.pin --eku clientAuth\n"
-                "--token, --module, --pin and --cert-label concern the token holding --key; with --csr only\n"
-                "the CA's token is opened (from ca.json; PIN: --ca-pin-source, --ca-pin, else --pin).\n")
+
+def _register_issue(csub: Any) -> None:
+    p = CA.parser(csub, "issue", "sign a CSR (file) or certify a token key (--key)",
+                  "  strongroom ca issue device-ca --csr dev.csr --ca-pin-source file:user.pin -o dev.pem\n"
+                  "  strongroom ca issue device-ca --key operator --subject CN=operator --token fleet \\\n"
+                  "      --pin-source file:user.pin --eku clientAuth\n"
+                  "--token, --module, --pin and --cert-label concern the token holding --key; with --csr only\n"
+                  "the CA's token is opened (from ca.json; PIN: --ca-pin-source, --ca-pin, else --pin).\n")
     p.add_argument("name", help="the CA")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--csr", metavar="FILE", help="PKCS#10 request, PEM or DER ('-' for stdin)")
@@ -218,8 +105,8 @@ def _register_ca(sub: Any) -> None:
                           "certificate beside it")
     p.add_argument("--subject", help="subject (required with --key; overrides the CSR's with --csr)")
     C.add_token_arguments(p)
-    _ca_pin_arguments(p)
-    _profile_arguments(p, default_days=365)
+    CA.ca_pin_arguments(p)
+    CA.profile_arguments(p, default_days=365)
     p.add_argument("--ca", dest="sub_ca", action="store_true", help="issue a sub-CA certificate")
     p.add_argument("--path-length", type=int, metavar="N", help="path length for a sub-CA")
     p.add_argument("--cert-label", metavar="LABEL", help="label of the certificate stored on the token "
@@ -228,24 +115,26 @@ def _register_ca(sub: Any) -> None:
     C.add_json_argument(p)
     p.set_defaults(func=_cmd_ca_issue)
 
-    p = _parser(csub, "list", "the CAs in this home, and whether each one's key is still on its token",
-                "  strongroom ca list\n  strongroom ca list --json\n")
+
+def _register_views(csub: Any) -> None:
+    p = CA.parser(csub, "list", "the CAs in this home, and whether each one's key is still on its token",
+                  "  strongroom ca list\n  strongroom ca list --json\n")
     C.add_json_argument(p)
     p.set_defaults(func=_cmd_ca_list)
 
-    p = _parser(csub, "show", "one CA's details, and whether its key is still on its token",
-                "  strongroom ca show device-ca\n  strongroom ca show device-ca --pem > ca.pem\n"
-                "Without a CA PIN the check sees the CA's public key; with --ca-pin-source the private key too.\n")
+    p = CA.parser(csub, "show", "one CA's details, and whether its key is still on its token",
+                  "  strongroom ca show device-ca\n  strongroom ca show device-ca --pem > ca.pem\n"
+                  "Without a CA PIN the check sees the CA's public key; with --ca-pin-source the private key too.\n")
     p.add_argument("name", help="the CA")
     p.add_argument("--pem", action="store_true", help="print the CA certificate PEM (no key check)")
-    _ca_pin_arguments(p)
+    CA.ca_pin_arguments(p)
     C.add_json_argument(p)
     p.set_defaults(func=_cmd_ca_show)
 
-    p = _parser(csub, "revoke", "record in the audit log that a certificate the CA issued is revoked",
-                "  strongroom ca revoke device-ca 3f9a0c41e2 --reason keyCompromise\n"
-                "  strongroom ca crl device-ca --ca-pin-source file:user.pin -o crl.pem   # publish it\n"
-                "No PIN is needed: the revocation reaches relying parties through the next 'ca crl'.\n")
+    p = CA.parser(csub, "revoke", "record in the audit log that a certificate the CA issued is revoked",
+                  "  strongroom ca revoke device-ca 3f9a0c41e2 --reason keyCompromise\n"
+                  "  strongroom ca crl device-ca --ca-pin-source file:user.pin -o crl.pem   # publish it\n"
+                  "No PIN is needed: the revocation reaches relying parties through the next 'ca crl'.\n")
     p.add_argument("name", help="the CA")
     p.add_argument("serial", help="the certificate's serial in hex, as 'ca issue' and 'provision --json' print it")
     p.add_argument("--reason", metavar="REASON",
@@ -255,20 +144,22 @@ def _register_ca(sub: Any) -> None:
     C.add_json_argument(p)
     p.set_defaults(func=_cmd_ca_revoke)
 
-    p = _parser(csub, "crl", "a CRL of every revocation, signed by the CA key on its token",
-                "  strongroom ca crl device-ca --ca-pin-source file:user.pin -o crl.pem\n"
-                "  openssl verify -crl_check -CAfile ca.pem -CRLfile crl.pem dev-0001.pem\n")
+
+def _register_crl_and_audit(csub: Any) -> None:
+    p = CA.parser(csub, "crl", "a CRL of every revocation, signed by the CA key on its token",
+                  "  strongroom ca crl device-ca --ca-pin-source file:user.pin -o crl.pem\n"
+                  "  openssl verify -crl_check -CAfile ca.pem -CRLfile crl.pem dev-0001.pem\n")
     p.add_argument("name", help="the CA")
     p.add_argument("-o", "--output", metavar="FILE", help="write the CRL PEM here (default stdout)")
     p.add_argument("--days", type=int, default=7, metavar="N", help="days until nextUpdate (default 7)")
     p.add_argument("--der", action="store_true", help="DER instead of PEM")
-    _ca_pin_arguments(p)
+    CA.ca_pin_arguments(p)
     p.set_defaults(func=_cmd_ca_crl)
 
-    p = _parser(csub, "audit", "the CA's audit log", "  strongroom ca audit verify device-ca\n")
+    p = CA.parser(csub, "audit", "the CA's audit log", "  strongroom ca audit verify device-ca\n")
     asub = p.add_subparsers(dest="audit_command", metavar="AUDIT_COMMAND", required=True)
-    v = _parser(asub, "verify", "check the hash chain and that issued/ holds exactly the certificates it records",
-                "  strongroom ca audit verify device-ca\n  strongroom ca audit verify device-ca --restore\n")
+    v = CA.parser(asub, "verify", "check the hash chain and that issued/ holds exactly the certificates it records",
+                  "  strongroom ca audit verify device-ca\n  strongroom ca audit verify device-ca --restore\n")
     v.add_argument("name", help="the CA")
     v.add_argument("--restore", action="store_true",
                    help="first rewrite issued/ files the log records but the directory lacks, from the "
@@ -281,23 +172,22 @@ def _cmd_ca_init(args: argparse.Namespace) -> int:
     from ..ca import profile as P
     from ..ca.authority import Authority, check_name, init_ca
 
-    with _ca_exit_codes():
+    with CA.exit_codes():
         check_name(args.name)
         P.parse_subject(args.subject)
         if args.name in Authority.names():
             C.fail(f"a CA named {args.name!r} already exists", C.EXIT_USAGE)
-        parent = _load_ca(args.parent) if args.parent else None
+        parent = CA.load_ca(args.parent) if args.parent else None
         with C.open_token(args) as token:
             parent_token = None
             try:
-                if parent is not None and not _same_token(parent, token):
-                    import strongroom
-
+                if parent is not None and not CA.same_token(parent, token):
+                    from ..api import open as api_open
                     from ..pinsource import resolve_pin
 
                     pin = resolve_pin(args.parent_pin, args.parent_pin_source, allow_prompt=False) \
                         or C.user_pin(args, prompt=f"User PIN of CA {parent.name}'s token: ")
-                    parent_token = strongroom.open(parent.token_target, pin=pin, module=parent.module)
+                    parent_token = api_open(parent.token_target, pin=pin, module=parent.module)
                 ca = init_ca(args.name, token, subject=args.subject, kind=args.key_type,
                              validity_days=args.validity_days, path_length=args.path_length,
                              parent=parent, parent_token=parent_token or token,
@@ -315,7 +205,7 @@ def _cmd_ca_issue(args: argparse.Namespace) -> int:
     from ..ca import profile as P
     from ..ca.authority import serial_hex, store_certificate
 
-    with _ca_exit_codes():
+    with CA.exit_codes():
         if args.path_length is not None and not args.sub_ca:
             C.fail("--path-length needs --ca", C.EXIT_USAGE)
         if args.csr:
@@ -324,11 +214,11 @@ def _cmd_ca_issue(args: argparse.Namespace) -> int:
             if given:
                 C.fail(f"{', '.join(given)} only apply with --key (with --csr nothing is stored on a token)",
                        C.EXIT_USAGE)
-        prof = _profile(args, is_ca=args.sub_ca, path_length=args.path_length)
+        prof = CA.profile(args, is_ca=args.sub_ca, path_length=args.path_length)
         subject = P.parse_subject(args.subject) if args.subject else None
         if args.key and subject is None:
             C.fail("--subject is required with --key", C.EXIT_USAGE)
-        ca = _load_ca(args.name)
+        ca = CA.load_ca(args.name)
         ca.require_sound_audit()
         stored = None
         if args.csr:
@@ -338,7 +228,7 @@ def _cmd_ca_issue(args: argparse.Namespace) -> int:
             except FileNotFoundError:
                 C.fail(f"{args.csr}: no such file", C.EXIT_NOT_FOUND)
             csr = P.load_csr(data, source)
-            with _open_ca_token(ca, args) as ca_token:
+            with CA.open_ca_token(ca, args) as ca_token:
                 cert = ca.issue(ca_token, csr, prof, key_id=None, source=f"csr:{source}", subject=subject)
         else:
             with C.open_token(args) as token:
@@ -348,7 +238,7 @@ def _cmd_ca_issue(args: argparse.Namespace) -> int:
                            "give it one or use 'strongroom req' and 'ca issue --csr'", C.EXIT_USAGE)
                 key = token.private_key(args.key)
                 csr = P.build_csr(key, subject, ())
-                ca_token = token if _same_token(ca, token) else _open_ca_token(ca, args)
+                ca_token = token if CA.same_token(ca, token) else CA.open_ca_token(ca, args)
                 try:
                     cert = ca.issue(ca_token, csr, prof, key_id=ref.id, source=f"key:{ref.uri}")
                 finally:
@@ -359,7 +249,7 @@ def _cmd_ca_issue(args: argparse.Namespace) -> int:
                 stored = {"token": token.info.get("label"), "id": ref.id.hex(), "label": label}
     pem = cert.public_bytes(serialization.Encoding.PEM)
     if args.output:
-        _write_output(args.output, pem)
+        CA.write_output(args.output, pem)
     path = ca.issued_dir / f"{serial_hex(cert)}.pem"
     data = {"ca": ca.name, "serial": serial_hex(cert), "subject": cert.subject.rfc4514_string(),
             "not_after": cert.not_valid_after_utc.isoformat(), "file": str(path), "stored": stored}
@@ -393,12 +283,11 @@ def _key_problem_line(d: dict[str, Any]) -> str:
 def _key_status(ca: Any, pin: str | None) -> str | None:
     """Open the CA's token (read-only; logged in only when a CA PIN was given) and say
     what is missing, or None."""
-    import strongroom
-
+    from ..api import open as api_open
     from ..api.errors import StrongroomError, TokenNotFound
 
     try:
-        token = strongroom.open(ca.token_target, pin=pin, module=ca.module, rw=False)
+        token = api_open(ca.token_target, pin=pin, module=ca.module, rw=False)
     except TokenNotFound:
         return ca.key_problem(None)
     except (StrongroomError, OSError) as exc:             # a wrong PIN, a module that will not load
@@ -417,7 +306,7 @@ def _checked_summary(ca: Any, pin: str | None = None) -> dict[str, Any]:
 def _cmd_ca_list(args: argparse.Namespace) -> int:
     from ..ca.authority import Authority
 
-    with _ca_exit_codes():
+    with CA.exit_codes():
         cas = [_checked_summary(Authority.load(name)) for name in Authority.names()]
     C.emit(args, cas, lambda rows: "\n".join(
         f"{r['name']}\t{r['subject']}\t{r['issued']} issued\tuntil {r['not_after'][:10]}"
@@ -430,8 +319,8 @@ def _cmd_ca_show(args: argparse.Namespace) -> int:
 
     from ..pinsource import resolve_pin
 
-    with _ca_exit_codes():
-        ca = _load_ca(args.name)
+    with CA.exit_codes():
+        ca = CA.load_ca(args.name)
         if args.pem and not args.json:
             sys.stdout.write(ca.certificate.public_bytes(serialization.Encoding.PEM).decode())
             return C.EXIT_OK
@@ -441,8 +330,8 @@ def _cmd_ca_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_ca_revoke(args: argparse.Namespace) -> int:
-    with _ca_exit_codes():
-        ca = _load_ca(args.name)
+    with CA.exit_codes():
+        ca = CA.load_ca(args.name)
         record = ca.revoke(args.serial, args.reason)
     data = {"ca": ca.name, "serial": record["serial"], "subject": record.get("subject"),
             "reason": record.get("reason"), "revoked_at": record["revoked_at"]}
@@ -456,12 +345,12 @@ def _cmd_ca_crl(args: argparse.Namespace) -> int:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
-    with _ca_exit_codes():
-        ca = _load_ca(args.name)
+    with CA.exit_codes():
+        ca = CA.load_ca(args.name)
         if args.days < 1:
             C.fail(f"--days must be at least 1, not {args.days}", C.EXIT_USAGE)
         ca.require_sound_audit()                    # before asking for a PIN
-        with _open_ca_token(ca, args) as token:
+        with CA.open_ca_token(ca, args) as token:
             crl = ca.crl(token, days=args.days)
     encoding = serialization.Encoding.DER if args.der else serialization.Encoding.PEM
     data = crl.public_bytes(encoding)
@@ -470,7 +359,7 @@ def _cmd_ca_crl(args: argparse.Namespace) -> int:
             sys.stdout.buffer.write(data)
             sys.stdout.flush()
         else:
-            _write_output(None, data)
+            CA.write_output(None, data)
     else:
         Path(args.output).write_bytes(data)
         print(f"CRL {crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number} of CA "
@@ -480,8 +369,8 @@ def _cmd_ca_crl(args: argparse.Namespace) -> int:
 
 
 def _cmd_ca_audit_verify(args: argparse.Namespace) -> int:
-    with _ca_exit_codes():
-        ca = _load_ca(args.name)
+    with CA.exit_codes():
+        ca = CA.load_ca(args.name)
         restored = ca.restore_missing() if args.restore else []
         result = ca.verify_state()
     result["ca"] = ca.name
@@ -494,125 +383,3 @@ def _cmd_ca_audit_verify(args: argparse.Namespace) -> int:
                                     + (f" at line {r['line']}" if r.get("line") else "")
                                     + f": {r['error']}"))
     return C.EXIT_OK if result["ok"] else C.EXIT_FAILURE
-
-
-# -- provision -----------------------------------------------------------------------------
-def _register_provision(sub: Any) -> None:
-    p = _parser(sub, "provision", "device key on its token -> CSR -> CA certificate stored beside "
-                                  "the key; one device or a batch; idempotent and resumable",
-                "  strongroom provision --ca device-ca --ca-pin-source file:user.pin --count 3 \\\n"
-                "      --token fleet --pin-source file:user.pin --san 'DNS:{device}.local'\n"
-                "  strongroom provision --ca device-ca --ca-pin-source file:user.pin --devices fleet.csv \\\n"
-                "      --so-pin-source file:so.pin --pin-source file:user.pin --keep-going\n"
-                "Without --token each device gets its own token labelled with its id (created with the\n"
-                "SO PIN when missing). A run stops at the first failed device unless --keep-going; a\n"
-                "re-run of the same command resumes: finished devices are skipped, a key pair or\n"
-                "certificate an interrupted run left is reused.\n")
-    p.add_argument("--ca", required=True, metavar="NAME", help="the issuing CA")
-    which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--device", metavar="ID", help="one device")
-    which.add_argument("--count", type=int, metavar="N", help="N devices named PREFIX0001..")
-    which.add_argument("--devices", metavar="FILE.csv", help="a CSV with a device_id (or device, id) column")
-    p.add_argument("--prefix", default="dev-", help="device id prefix with --count (default dev-)")
-    p.add_argument("--start", type=int, default=1, help="first number with --count (default 1)")
-    p.add_argument("--column", help="CSV column holding the device id (with --devices)")
-    C.add_token_arguments(p, so=True)
-    _ca_pin_arguments(p)
-    p.add_argument("--key-type", default="ec:p256", help="device key type (default ec:p256)")
-    p.add_argument("--subject", default="CN={device}",
-                   help="subject template; {device} is replaced by the device id (default 'CN={device}')")
-    _profile_arguments(p, default_days=825, templates=True, csr=False)
-    # the CSR is built here from --san, so there is nothing else to copy: accepted for old scripts
-    p.add_argument("--no-csr-san", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--keep-going", action="store_true",
-                   help="go on with the next device after a failure (default: stop at the first)")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
-    C.add_json_argument(p)
-    p.set_defaults(func=_cmd_provision)
-
-
-def _cmd_provision(args: argparse.Namespace) -> int:
-    from ..ca import provision as PV
-
-    with _ca_exit_codes():
-        prof = _profile(args, san=())
-        for entry in args.san:
-            PV.render(entry, "x")
-        if args.device:
-            devices = [PV.check_device_id(args.device)]
-        elif args.count is not None:
-            devices = PV.devices_from_count(args.count, args.prefix, args.start)
-        else:
-            devices = PV.devices_from_csv(Path(args.devices), args.column)
-        ca = _load_ca(args.ca)
-        opener, closer, shared = _device_tokens(args)
-        progress = PV.Progress(len(devices), sys.stderr, quiet=args.quiet or args.json)
-        try:
-            # devices on the CA's own token: one session serves both (a second login fails)
-            same = shared is not None and _same_token(ca, shared)
-            with (nullcontext(shared) if same else _open_ca_token(ca, args)) as ca_token:
-                summary = PV.provision(ca, ca_token, devices, opener, kind=args.key_type, profile=prof,
-                                       subject=args.subject, san=args.san, progress=progress,
-                                       keep_going=args.keep_going)
-        finally:
-            closer()
-        progress.stopped()
-    data = summary.as_dict()
-    data["ca"] = ca.name
-    C.emit(args, data, _render_summary)
-    return C.EXIT_OK if data["failed"] == 0 else C.EXIT_FAILURE
-
-
-def _render_summary(d: dict[str, Any]) -> str:
-    """The counts on one line; after a failure, what each failed device kept and how to
-    resume."""
-    text = (f"provision with CA {d['ca']}: attempted {d['attempted']} of {d['planned']}, "
-            f"issued {d['issued']}, reused {d['reused']} (skipped {d['skipped']}, resumed {d['resumed']}), "
-            f"failed {d['failed']}, not attempted {d['not_attempted']}, {d['elapsed_s']:.2f} s")
-    failed = [r for r in d["devices"] if r["status"] == "failed"]
-    for r in failed:
-        text += f"\n  {r['device']}: failed: {r['detail']}"
-        text += (f"\n  {r['device']}: kept {r['kept']}" if r.get("kept")
-                 else f"\n  {r['device']}: nothing was stored for it")
-    if failed:
-        done = d["attempted"] - d["failed"]
-        text += (f"\n  kept: the {done} finished device(s) keep their keys and certificates; "
-                 "re-run the same command to resume (finished devices are skipped, kept work is reused)")
-    return text
-
-
-def _device_tokens(args: argparse.Namespace) -> tuple[Any, Any, Any]:
-    """(opener(device) -> context manager yielding its token, closer(), the shared token
-    or None). With --token every
-    device shares one token (one open for the batch); otherwise each device has its own
-    token labelled with its id, created with --so-pin/--pin when missing."""
-
-    if args.token:
-        shared = C.open_token(args)
-
-        @contextmanager
-        def shared_opener(device: str) -> Iterator[Any]:
-            yield shared
-
-        return shared_opener, shared.close, shared
-    from ..ca.tokens import open_or_create
-
-    user_pin = _pin(args.pin, args.pin_source, "User PIN for the device tokens: ")
-    if user_pin is None:
-        C.fail("no user PIN for the device tokens: give --pin or --pin-source", C.EXIT_AUTH)
-    so_pin_cache: dict[str, str | None] = {}
-
-    def so_pin() -> str | None:
-        if "v" not in so_pin_cache:
-            so_pin_cache["v"] = _pin(args.so_pin, args.so_pin_source, "SO PIN for new device tokens: ")
-        return so_pin_cache["v"]
-
-    @contextmanager
-    def opener(device: str) -> Iterator[Any]:
-        token = open_or_create(device, user_pin=user_pin, so_pin=so_pin, module=args.module)
-        try:
-            yield token
-        finally:
-            token.close()
-
-    return opener, lambda: None, None

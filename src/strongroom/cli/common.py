@@ -159,7 +159,7 @@ def open_token(args: argparse.Namespace, *, so: bool = False, login: bool = True
 
     With login=False no PIN is asked for (public objects and token info only).
     """
-    import strongroom
+    from ..api import open as api_open
 
     pin = sopin = None
     if login:
@@ -167,7 +167,7 @@ def open_token(args: argparse.Namespace, *, so: bool = False, login: bool = True
             sopin = so_pin(args)
         else:
             pin = user_pin(args)
-    return strongroom.open(token_target(args), pin=pin, so_pin=sopin, module=module_of(args))
+    return api_open(token_target(args), pin=pin, so_pin=sopin, module=module_of(args))
 
 
 TYPE_WORDS = {"private": "private key", "public": "public key", "cert": "certificate",

@@ -273,8 +273,8 @@ def _login_optional(args: argparse.Namespace) -> Any:
     if pin is None:
         print("strongroom: note: not logged in (no --pin/--pin-source): private objects are not shown",
               file=sys.stderr)
-    import strongroom
-    return strongroom.open(C.token_target(args), pin=pin, module=C.module_of(args))
+    from ..api import open as api_open
+    return api_open(C.token_target(args), pin=pin, module=C.module_of(args))
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

@@ -88,10 +88,10 @@ def _cmd_change(args: argparse.Namespace) -> int:
     old = C.so_pin(args, prompt=pin_prompt(args, "Current SO PIN")) if args.so else \
         C.user_pin(args, prompt=pin_prompt(args, "Current user PIN"))
     new = _new_pin(args.new_pin, args.new_pin_source, _for_token(what, token_named(args)), "--new-pin")
-    import strongroom
+    from ..api import open as api_open
 
     kwargs = {"so_pin": old} if args.so else {"pin": old}
-    with strongroom.open(args.token, module=args.module, **kwargs) as token:
+    with api_open(args.token, module=args.module, **kwargs) as token:
         label = token.info.get("label")
         token.change_pin(old, new)
     C.emit(args, {"token": label, "changed": "so" if args.so else "user"},
