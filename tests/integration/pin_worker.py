@@ -17,6 +17,7 @@ tests time their SIGKILL from there). Commands:
   {"op": "initpin", "pin": P}                  C_InitPIN (the SO logged in)
   {"op": "create", "label": L}                 a private token AES key -> {"handle": h}
   {"op": "destroy", "handle": h}               C_DestroyObject
+  {"op": "find", "label": L}                   C_FindObjects* by label -> {"handle": h}
 """
 from __future__ import annotations
 
@@ -139,6 +140,23 @@ class Host:
 
     def destroy(self, cmd: dict) -> dict:
         return {"rv": self.fl.C_DestroyObject(self.session, cmd["handle"])}
+
+    def find(self, cmd: dict) -> dict:
+        """The handle of the one object labelled L (handles of private objects do not
+        survive a logout: they are found again)."""
+        ffi, fl = self.ffi, self.fl
+        raw = cmd["label"].encode()
+        value = ffi.new("char[]", raw)
+        tmpl = ffi.new("CK_ATTRIBUTE[1]")
+        tmpl[0].type, tmpl[0].pValue, tmpl[0].ulValueLen = CKA.LABEL, value, len(raw)
+        found, count = ffi.new("CK_OBJECT_HANDLE[2]"), ffi.new("CK_ULONG *")
+        rv = fl.C_FindObjectsInit(self.session, tmpl, 1)
+        if rv == 0:
+            rv = fl.C_FindObjects(self.session, found, 2, count)
+            fl.C_FindObjectsFinal(self.session)
+        if rv == 0 and count[0] != 1:
+            rv = -1
+        return {"rv": rv, "handle": int(found[0])}
 
     def flags(self, cmd: dict) -> dict:
         info = self.ffi.new("CK_TOKEN_INFO *")

@@ -120,6 +120,8 @@ def test_destroy_object_leaves_no_sealed_value(home, worker):
     assert worker.rv(op="logout") == CKR.OK
     _churn(worker, 1)
     assert worker.rv(op="login", user=CKU.USER, pin=USER_PIN) == CKR.OK
+    assert worker.rv(op="destroy", handle=doomed) == CKR.OBJECT_HANDLE_INVALID   # died at logout
+    doomed = worker.call(op="find", label="doomed")["handle"]
     assert worker.rv(op="destroy", handle=doomed) == CKR.OK
     assert _holding(home, secrets) == []
     assert len(_db(home, "SELECT id FROM objects")) == 1      # the other key is still there

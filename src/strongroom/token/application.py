@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from .. import __version__
@@ -50,8 +50,12 @@ _abandoned: list[Any] = []   # cores inherited across fork: never touched, never
 
 
 class Application:
-    def __init__(self, core_factory: Callable[[Config], TokenCore] = TokenCore.open) -> None:
-        self._core_factory = core_factory
+    """``shared``: a core other applications use too (the token service's, one per
+    process); C_Initialize attaches to it and C_Finalize detaches. Without it, as in the
+    in-process module, C_Initialize opens a core from the config and C_Finalize closes it."""
+
+    def __init__(self, shared: TokenCore | None = None) -> None:
+        self._shared = shared
         self.lock = threading.RLock()
         self.id = next(_app_ids)
         self._core: TokenCore | None = None
@@ -95,25 +99,35 @@ class Application:
             # Application mutex callbacks without CKF_OS_LOCKING_OK (v2.40 §5.4 case 3) are
             # honoured by the C library (abi/shim.c SR_CALL): it holds one application mutex
             # around every call, so the core's own OS locks never see two such threads.
-            config = load_config()
-            setup_logging(config)
-            core = self._core_factory(config)
+            if self._shared is not None:
+                core = self._shared
+            else:
+                config = load_config()
+                setup_logging(config)
+                core = TokenCore.open(config)
             core.attach(self)
             self.session_table = {}
             self.logins = {}
             self._core = core
 
     def finalize(self) -> None:
+        """C_Finalize: every session and login of this application ends; its session
+        objects and cached secrets go (issue 10). Other applications of a shared core
+        are not affected."""
         with self.lock:
             core = self.core
-            self._core = None
-            for state in self.logins.values():
-                state.clear()
+            for token_id, state in list(self.logins.items()):
+                if state.user is not None:
+                    self.log_out(token_id, state)
             self.logins.clear()
+            for session in list(self.session_table.values()):
+                core.manager.drop_session(session.handle)
             self.session_table.clear()
             self.handles.clear()
+            self._core = None
             core.detach(self)
-            core.close()
+            if core is not self._shared:
+                core.close()
 
     def get_info(self) -> LibraryInfo:
         self.core  # noqa: B018 -- CKR_CRYPTOKI_NOT_INITIALIZED before C_Initialize
