@@ -108,12 +108,12 @@ def test_finalize_of_one_application_leaves_the_other_working(apps: tuple[Applic
     a, b = apps
     ha, hb = _user_session(a), _user_session(b)
     key = _secret(b, hb, token=False, private=True)
-    b.crypto.sign_init(hb, Mechanism(CKM.SHA256_HMAC), key)
+    b.signatures.sign_init(hb, Mechanism(CKM.SHA256_HMAC), key)
     a.finalize()
     with pytest.raises(CKRError) as e:
         a.sessions.get_session_info(ha)
     assert rv(e) == CKR.CRYPTOKI_NOT_INITIALIZED
-    assert len(b.crypto.sign(hb, b"data", 32)) == 32
+    assert len(b.signatures.sign(hb, b"data", 32)) == 32
     assert b.sessions.get_session_info(hb).state == CKS.RW_USER_FUNCTIONS
 
 
@@ -123,12 +123,12 @@ def test_a_key_destroyed_by_one_application_ends_the_others_operation(
     ha, hb = _user_session(a), _user_session(b)
     _secret(a, ha, token=True, private=False, label="shared-key")
     (key_b,) = _find(b, hb, [(CKA.LABEL, "shared-key")])
-    b.crypto.sign_init(hb, Mechanism(CKM.SHA256_HMAC), key_b)
-    b.crypto.sign_update(hb, b"part")
+    b.signatures.sign_init(hb, Mechanism(CKM.SHA256_HMAC), key_b)
+    b.signatures.sign_update(hb, b"part")
     (key_a,) = _find(a, ha, [(CKA.LABEL, "shared-key")])
     a.objects.destroy_object(ha, key_a)
     with pytest.raises(CKRError) as e:
-        b.crypto.sign_update(hb, b"part")
+        b.signatures.sign_update(hb, b"part")
     assert rv(e) == CKR.KEY_HANDLE_INVALID
 
 

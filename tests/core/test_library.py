@@ -261,60 +261,60 @@ def test_sensitive_values_never_readable(lib, token):
 def test_sign_two_call_convention_and_verify(lib, token):
     pub, priv = ec_pair(lib, token)
     digest = bytes(range(32))
-    lib.crypto.sign_init(token, Mechanism(CKM.ECDSA), priv)
+    lib.signatures.sign_init(token, Mechanism(CKM.ECDSA), priv)
     # a size query and a too-small buffer answer the length needed (a plain int)
-    assert lib.crypto.sign(token, digest, None) == 64
-    assert lib.crypto.sign(token, digest, 10) == 64
-    signature = lib.crypto.sign(token, digest, 64)          # the operation survived both
+    assert lib.signatures.sign(token, digest, None) == 64
+    assert lib.signatures.sign(token, digest, 10) == 64
+    signature = lib.signatures.sign(token, digest, 64)          # the operation survived both
     assert len(signature) == 64
     with pytest.raises(CKRError) as e:
-        lib.crypto.sign(token, digest, 64)
+        lib.signatures.sign(token, digest, 64)
     assert rv(e) == CKR.OPERATION_NOT_INITIALIZED
-    lib.crypto.verify_init(token, Mechanism(CKM.ECDSA), pub)
-    lib.crypto.verify(token, digest, signature)
-    lib.crypto.verify_init(token, Mechanism(CKM.ECDSA), pub)
+    lib.signatures.verify_init(token, Mechanism(CKM.ECDSA), pub)
+    lib.signatures.verify(token, digest, signature)
+    lib.signatures.verify_init(token, Mechanism(CKM.ECDSA), pub)
     with pytest.raises(CKRError) as e:
-        lib.crypto.verify(token, bytes(32), signature)
+        lib.signatures.verify(token, bytes(32), signature)
     assert rv(e) == CKR.SIGNATURE_INVALID
 
 
 def test_key_checks_at_init(lib, token):
     pub, priv = ec_pair(lib, token, private_extra=[(CKA.ALLOWED_MECHANISMS, (CKM.ECDSA_SHA256,))])
     with pytest.raises(CKRError) as e:
-        lib.crypto.sign_init(token, Mechanism(CKM.ECDSA), priv)
+        lib.signatures.sign_init(token, Mechanism(CKM.ECDSA), priv)
     assert rv(e) == CKR.MECHANISM_INVALID
-    lib.crypto.sign_init(token, Mechanism(CKM.ECDSA_SHA256), priv)
-    lib.crypto.sign_update(token, b"hello ")
-    lib.crypto.sign_update(token, b"world")
-    assert len(lib.crypto.sign_final(token, 64)) == 64
+    lib.signatures.sign_init(token, Mechanism(CKM.ECDSA_SHA256), priv)
+    lib.signatures.sign_update(token, b"hello ")
+    lib.signatures.sign_update(token, b"world")
+    assert len(lib.signatures.sign_final(token, 64)) == 64
     with pytest.raises(CKRError) as e:
-        lib.crypto.sign_init(token, Mechanism(CKM.ECDSA), pub)
+        lib.signatures.sign_init(token, Mechanism(CKM.ECDSA), pub)
     assert rv(e) == CKR.KEY_TYPE_INCONSISTENT
     with pytest.raises(CKRError) as e:
-        lib.crypto.sign_init(token, Mechanism(CKM.SHA256_RSA_PKCS), priv)
+        lib.signatures.sign_init(token, Mechanism(CKM.SHA256_RSA_PKCS), priv)
     assert rv(e) == CKR.KEY_TYPE_INCONSISTENT
     with pytest.raises(CKRError) as e:
-        lib.crypto.sign_init(token, Mechanism(CKM.ECDSA), 424242)
+        lib.signatures.sign_init(token, Mechanism(CKM.ECDSA), 424242)
     assert rv(e) == CKR.KEY_HANDLE_INVALID
     _, nosign = lib.keys.generate_key_pair(
         token, Mechanism(CKM.EC_KEY_PAIR_GEN), [(CKA.EC_PARAMS, P256)], [(CKA.SIGN, False)])
     with pytest.raises(CKRError) as e:
-        lib.crypto.sign_init(token, Mechanism(CKM.ECDSA), nosign)
+        lib.signatures.sign_init(token, Mechanism(CKM.ECDSA), nosign)
     assert rv(e) == CKR.KEY_FUNCTION_NOT_PERMITTED
 
 
 def test_always_authenticate_needs_context_login(lib, token):
     _, priv = ec_pair(lib, token, private_extra=[(CKA.ALWAYS_AUTHENTICATE, True)])
-    lib.crypto.sign_init(token, Mechanism(CKM.ECDSA), priv)
+    lib.signatures.sign_init(token, Mechanism(CKM.ECDSA), priv)
     with pytest.raises(CKRError) as e:
-        lib.crypto.sign(token, bytes(32), 64)
+        lib.signatures.sign(token, bytes(32), 64)
     assert rv(e) == CKR.USER_NOT_LOGGED_IN
-    lib.crypto.sign_init(token, Mechanism(CKM.ECDSA), priv)
+    lib.signatures.sign_init(token, Mechanism(CKM.ECDSA), priv)
     with pytest.raises(CKRError) as e:
         lib.sessions.login(token, CKU.CONTEXT_SPECIFIC, b"wrong-pin")
     assert rv(e) == CKR.PIN_INCORRECT
     lib.sessions.login(token, CKU.CONTEXT_SPECIFIC, USER_PIN)
-    assert len(lib.crypto.sign(token, bytes(32), 64)) == 64
+    assert len(lib.signatures.sign(token, bytes(32), 64)) == 64
     with pytest.raises(CKRError) as e:
         lib.sessions.login(token, CKU.CONTEXT_SPECIFIC, USER_PIN)
     assert rv(e) == CKR.OPERATION_NOT_INITIALIZED

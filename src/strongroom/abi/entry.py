@@ -70,7 +70,7 @@ def _extern(func: Callable, name: str | None = None) -> Callable:
 def _method(name: str) -> Callable:
     """Bound method of the core, or a stub answering FUNCTION_NOT_SUPPORTED."""
     fn = None
-    for chapter in (LIBRARY, LIBRARY.slots, LIBRARY.sessions, LIBRARY.objects, LIBRARY.crypto,
+    for chapter in (LIBRARY, LIBRARY.slots, LIBRARY.sessions, LIBRARY.objects, LIBRARY.crypto, LIBRARY.signatures,
                     LIBRARY.keys, LIBRARY.messages):
         fn = getattr(chapter, name, None)
         if fn is not None:

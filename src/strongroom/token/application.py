@@ -7,7 +7,8 @@ connection, all over one :class:`~.core.TokenCore`.
 
 The C functions are methods of the chapter objects, each its own module:
 ``slots`` (token/slots.py), ``sessions`` (session_calls.py), ``objects``
-(object_calls.py), ``crypto`` (crypto_calls.py), ``keys`` (key_calls.py) and
+(object_calls.py), ``crypto`` (crypto_calls.py: encrypt, decrypt, digest),
+``signatures`` (sign_calls.py: sign, verify, recover), ``keys`` (key_calls.py) and
 ``messages`` (message_calls.py); C_Initialize, C_Finalize, C_GetInfo and the random
 functions are the application's own. Every chapter reaches the application's state
 through the public helpers below, never through another chapter.
@@ -38,8 +39,10 @@ from .login import LoginState
 from .message_calls import MessageCalls
 from .object_calls import ObjectCalls
 from .objects import ObjectManager, ObjectRef, Visibility
+from .operation_steps import OperationSteps
 from .session_calls import SessionCalls
 from .sessions import Session
+from .sign_calls import SignatureCalls
 from .slots import MANUFACTURER, SlotCalls
 from .types import InitArgs, LibraryInfo
 
@@ -66,7 +69,9 @@ class Application:
         self.slots = SlotCalls(self)
         self.sessions = SessionCalls(self)
         self.objects = ObjectCalls(self)
-        self.crypto = CryptoCalls(self)
+        steps = OperationSteps(self)
+        self.crypto = CryptoCalls(self, steps)
+        self.signatures = SignatureCalls(self, steps)
         self.keys = KeyCalls(self)
         self.messages = MessageCalls(self)
         if hasattr(os, "register_at_fork"):
