@@ -9,26 +9,28 @@ when present, else the per-type attributes.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from typing import Any
 
 from pkcs11 import Attribute, CertificateType, KeyType, ObjectClass
 
 from . import kinds
-from .der import der_integer, octet_string, unwrap_octet_string
+from .der import der_integer, unwrap_octet_string
 
-__all__ = ["private_key_templates", "public_key_template", "certificate_template",
-           "public_key_from_attributes", "spki_der", "default_id"]
+__all__ = [
+    "certificate_template",
+    "default_id",
+    "private_key_templates",
+    "public_key_from_attributes",
+    "public_key_template",
+    "spki_der",
+]
 
 Template = dict[Any, Any]
 # CKA_PUBLIC_KEY_INFO (PKCS#11 2.40) is missing from python-pkcs11's Attribute enum;
 # sessions opened by the API register a bytes handler for it (session.attribute_mapper()).
 PUBLIC_KEY_INFO = 0x129
-CKK_EC_MONTGOMERY = 0x41        # also missing from python-pkcs11's KeyType
-
-
-def _int(value: int) -> bytes:
-    return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
 
 
 def spki_der(public_key: Any) -> bytes:
@@ -45,51 +47,56 @@ def default_id(public_key: Any) -> bytes:
     return hashlib.sha1(spki_der(public_key)).digest()
 
 
-def _public_parts(public_key: Any) -> Template:
-    """KEY_TYPE and the public attributes of a pyca public key."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
+def _handler(key: Any, *, private: bool) -> Any:
+    """The token's key-type handler for a pyca key (mechanisms/keytypes.py): the one place
+    that knows each key type's attributes; None for a key strongroom cannot import."""
+    from ..mechanisms import keytypes
 
-    raw = (serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    if isinstance(public_key, rsa.RSAPublicKey):
-        n = public_key.public_numbers()
-        return {Attribute.KEY_TYPE: KeyType.RSA, Attribute.MODULUS: _int(n.n),
-                Attribute.PUBLIC_EXPONENT: _int(n.e)}
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        _, params = kinds.params_for_pyca_curve(public_key.curve)
-        point = public_key.public_bytes(serialization.Encoding.X962,
-                                        serialization.PublicFormat.UncompressedPoint)
-        return {Attribute.KEY_TYPE: KeyType.EC, Attribute.EC_PARAMS: params,
-                Attribute.EC_POINT: octet_string(point)}
-    for cls, name, key_type in ((ed25519.Ed25519PublicKey, "ed25519", KeyType.EC_EDWARDS),
-                                (ed448.Ed448PublicKey, "ed448", KeyType.EC_EDWARDS),
-                                (x25519.X25519PublicKey, "x25519", CKK_EC_MONTGOMERY),
-                                (x448.X448PublicKey, "x448", CKK_EC_MONTGOMERY)):
-        if isinstance(public_key, cls):
-            return {Attribute.KEY_TYPE: key_type,
-                    Attribute.EC_PARAMS: kinds.parse_kind(name).ec_params,
-                    Attribute.EC_POINT: octet_string(public_key.public_bytes(*raw))}
-    raise ValueError(f"cannot import a {type(public_key).__name__}: give an RSA, EC, Ed25519, "
-                     "Ed448, X25519 or X448 key")
+    handler = keytypes.for_pyca_key(key, private=private)
+    if handler is None or (handler.private_attrs if private else handler.public_attrs) is None:
+        return None
+    return handler
 
 
-def _capabilities(key_type: Any, private: bool) -> Template:
-    signs = key_type in (KeyType.RSA, KeyType.EC, KeyType.EC_EDWARDS)
-    rsa_key = key_type == KeyType.RSA
-    derives = key_type in (KeyType.EC, CKK_EC_MONTGOMERY)
+def _template(attrs: dict[int, Any]) -> Template:
+    """The handler's CKA-keyed attributes as python-pkcs11 template entries."""
+    out: Template = {}
+    for cka, value in attrs.items():
+        if cka == Attribute.KEY_TYPE:
+            with contextlib.suppress(ValueError):   # CKK_EC_MONTGOMERY is missing from KeyType: an int
+                value = KeyType(value)
+        out[Attribute(cka)] = value
+    return out
+
+
+def _material(handler: Any, key: Any, *, private: bool) -> Template:
+    from ..pkcs11.errors import CKRError
+
+    try:
+        return _template(handler.private_attrs(key) if private else handler.public_attrs(key))
+    except CKRError as e:           # an unsupported curve
+        raise ValueError(f"cannot import this {type(key).__name__}: {e}") from None
+
+
+def _capabilities(handler: Any, private: bool) -> Template:
     if private:
-        return {Attribute.SIGN: signs, Attribute.DECRYPT: rsa_key, Attribute.DERIVE: derives}
-    return {Attribute.VERIFY: signs, Attribute.ENCRYPT: rsa_key}
+        return {Attribute.SIGN: handler.signs, Attribute.DECRYPT: handler.decrypts,
+                Attribute.DERIVE: handler.derives}
+    return {Attribute.VERIFY: handler.signs, Attribute.ENCRYPT: handler.decrypts}
 
 
 def public_key_template(public_key: Any, *, label: str | None, id: bytes) -> Template:
     """The template of a token public-key object for a pyca public key."""
+    handler = _handler(public_key, private=False)
+    if handler is None:
+        raise ValueError(f"cannot import a {type(public_key).__name__}: give an RSA, EC, Ed25519, "
+                         "Ed448, X25519 or X448 key")
     template: Template = {Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.TOKEN: True,
                           Attribute.PRIVATE: False, Attribute.ID: id}
     if label is not None:
         template[Attribute.LABEL] = label
-    template.update(_public_parts(public_key))
-    template.update(_capabilities(template[Attribute.KEY_TYPE], False))
+    template.update(_material(handler, public_key, private=False))
+    template.update(_capabilities(handler, False))
     return template
 
 
@@ -97,37 +104,19 @@ def private_key_templates(key: Any, *, label: str | None, id: bytes, extractable
                           public_label: str | None = None) -> tuple[Template, Template]:
     """(private, public) templates for a pyca private key: the private one sensitive and,
     unless `extractable`, non-extractable."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
-
     public = public_key_template(key.public_key(), label=public_label if public_label is not None else label,
                                  id=id)
+    handler = _handler(key, private=True)
+    if handler is None:
+        raise ValueError(f"cannot import a {type(key).__name__}")
     template: Template = {Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.TOKEN: True,
                           Attribute.PRIVATE: True, Attribute.SENSITIVE: True,
                           Attribute.EXTRACTABLE: bool(extractable), Attribute.ID: id,
                           Attribute.KEY_TYPE: public[Attribute.KEY_TYPE]}
     if label is not None:
         template[Attribute.LABEL] = label
-    if isinstance(key, rsa.RSAPrivateKey):
-        n = key.private_numbers()
-        template.update({Attribute.MODULUS: _int(n.public_numbers.n),
-                         Attribute.PUBLIC_EXPONENT: _int(n.public_numbers.e),
-                         Attribute.PRIVATE_EXPONENT: _int(n.d), Attribute.PRIME_1: _int(n.p),
-                         Attribute.PRIME_2: _int(n.q), Attribute.EXPONENT_1: _int(n.dmp1),
-                         Attribute.EXPONENT_2: _int(n.dmq1), Attribute.COEFFICIENT: _int(n.iqmp)})
-    elif isinstance(key, ec.EllipticCurvePrivateKey):
-        size = (key.curve.key_size + 7) // 8
-        template[Attribute.EC_PARAMS] = public[Attribute.EC_PARAMS]
-        template[Attribute.VALUE] = key.private_numbers().private_value.to_bytes(size, "big")
-    elif isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey,
-                          x25519.X25519PrivateKey, x448.X448PrivateKey)):
-        template[Attribute.EC_PARAMS] = public[Attribute.EC_PARAMS]
-        template[Attribute.VALUE] = key.private_bytes(serialization.Encoding.Raw,
-                                                      serialization.PrivateFormat.Raw,
-                                                      serialization.NoEncryption())
-    else:
-        raise ValueError(f"cannot import a {type(key).__name__}")
-    template.update(_capabilities(template[Attribute.KEY_TYPE], True))
+    template.update(_material(handler, key, private=True))
+    template.update(_capabilities(handler, True))
     return template, public
 
 

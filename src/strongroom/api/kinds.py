@@ -9,9 +9,19 @@ gets.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["KeyKind", "SecretKind", "parse_kind", "parse_secret_kind", "curve_oids",
-           "oid_der", "curve_for_params", "PAIR_KINDS", "SECRET_KINDS"]
+__all__ = [
+    "PAIR_KINDS",
+    "SECRET_KINDS",
+    "KeyKind",
+    "SecretKind",
+    "curve_for_params",
+    "curve_oids",
+    "oid_der",
+    "parse_kind",
+    "parse_secret_kind",
+]
 
 
 def oid_der(dotted: str) -> bytes:
@@ -64,17 +74,25 @@ class KeyKind:
     ec_params: bytes | None = None   # CKA_EC_PARAMS
     parameter_set: int | None = None  # CKA_PARAMETER_SET (ML-DSA / ML-KEM)
 
+    def _handler(self) -> Any:
+        """The token's handler of this key type (mechanisms/keytypes.py): what a key of
+        the type may do is written once, there."""
+        from ..mechanisms import keytypes
+        from ..pkcs11.constants import CKK
+
+        return keytypes.find(int(CKK[self.key_type]))
+
     @property
     def signs(self) -> bool:
-        return self.family in ("rsa", "ec", "ed", "ml-dsa")
+        return bool(self._handler().signs)
 
     @property
     def decrypts(self) -> bool:
-        return self.family == "rsa"
+        return bool(self._handler().decrypts)
 
     @property
     def derives(self) -> bool:
-        return self.family in ("ec", "x")
+        return bool(self._handler().derives)
 
 
 @dataclass(frozen=True)
@@ -147,16 +165,8 @@ def curve_for_params(params: bytes) -> str | None:
     return curve_oids().get(bytes(params))
 
 
-def pyca_curve(name: str):
+def pyca_curve(name: str) -> Any:
     """The pyca EllipticCurve instance of a Weierstrass curve name from the table."""
     from cryptography.hazmat.primitives.asymmetric import ec
 
     return getattr(ec, _CURVES[name][0])()
-
-
-def params_for_pyca_curve(curve) -> tuple[str, bytes]:
-    """(kind curve name, CKA_EC_PARAMS) of a pyca curve; ValueError for one the table lacks."""
-    for name, (cls, oid) in _CURVES.items():
-        if type(curve).__name__ == cls:
-            return name, oid_der(oid)
-    raise ValueError(f"curve {curve.name} is not supported for import")

@@ -41,18 +41,21 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR, GeneratorFunction as G, MechanismFlag as F
+from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR
+from ..pkcs11.constants import GeneratorFunction as G
+from ..pkcs11.constants import MechanismFlag as F
 from ..pkcs11.errors import CKRError
 from ..pkcs11.params import CtrParams, GcmMessageParams, GcmParams
 from .checkvalue import aes_check_value
 from .keys import AES_KEY_LENGTHS, load_secret
-from .registry import (KeyMaterial, MechanismEntry, MessageOperation, Operation, OpKind, register,
-                       unsupported_kind)
+from .keytypes import register_key_type, secret_handler
+from .registry import KeyMaterial, MechanismEntry, MessageOperation, Operation, OpKind, register, unsupported_kind
 
 BLOCK = 16
 GCM_IV_RANGE = range(8, 129)
 GCM_TAG_BITS = frozenset({32, 64, 96, 104, 112, 120, 128})
 _KEY_TYPES = frozenset({CKK.AES})
+register_key_type(secret_handler(_KEY_TYPES, AES_KEY_LENGTHS))
 
 
 def _algorithm(key: KeyMaterial) -> algorithms.AES:

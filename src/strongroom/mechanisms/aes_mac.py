@@ -11,7 +11,8 @@ from __future__ import annotations
 from cryptography.hazmat.primitives import cmac, constant_time
 from cryptography.hazmat.primitives.ciphers import algorithms
 
-from ..pkcs11.constants import CKK, CKM, CKR, MechanismFlag as F
+from ..pkcs11.constants import CKK, CKM, CKR
+from ..pkcs11.constants import MechanismFlag as F
 from ..pkcs11.errors import CKRError
 from .keys import AES_KEY_LENGTHS, load_secret
 from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, register, unsupported_kind

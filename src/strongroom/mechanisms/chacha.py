@@ -19,14 +19,16 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR, MechanismFlag as F
+from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR
+from ..pkcs11.constants import MechanismFlag as F
 from ..pkcs11.errors import CKRError
 from ..pkcs11.params import ChaCha20Poly1305MessageParams, ChaCha20Poly1305Params
 from .keys import load_secret
-from .registry import (KeyMaterial, MechanismEntry, MessageOperation, Operation, OpKind, register,
-                       unsupported_kind)
+from .keytypes import register_key_type, secret_handler
+from .registry import KeyMaterial, MechanismEntry, MessageOperation, Operation, OpKind, register, unsupported_kind
 
 KEY_LEN = 32
+register_key_type(secret_handler(frozenset({CKK.CHACHA20}), (KEY_LEN,)))
 NONCE_LEN = 12
 TAG_LEN = 16
 _ENCRYPTS = {OpKind.ENCRYPT: True, OpKind.WRAP: True, OpKind.DECRYPT: False, OpKind.UNWRAP: False}

@@ -15,7 +15,8 @@ caller asked for no checksum); a value that does not match is CKR_ATTRIBUTE_VALU
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes

@@ -9,7 +9,8 @@ C_DigestKey as digesting the key's value as if it were data.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 

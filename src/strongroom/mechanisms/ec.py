@@ -21,15 +21,18 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
-    Prehashed, decode_dss_signature, encode_dss_signature,
+    Prehashed,
+    decode_dss_signature,
+    encode_dss_signature,
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR, MechanismFlag as F
+from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR
+from ..pkcs11.constants import MechanismFlag as F
 from ..pkcs11.errors import CKRError
-from . import ecparams
-from . import pkhash
-from .keys import int_bytes, load_private, load_public, public_key_info
+from . import ecparams, keys, pkcs8, pkhash
+from .keys import AttrDict, Attrs, int_bytes, public_key_info, with_info
+from .keytypes import KeyTypeHandler, register_key_type
 from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, register, unsupported_kind
 
 EC_FLAGS = F.EC_F_P | F.EC_OID | F.EC_CURVENAME | F.EC_UNCOMPRESS
@@ -54,14 +57,111 @@ def _prehashed(digest: bytes) -> ec.ECDSA:
     return alg
 
 
-def _signing_key(attrs) -> tuple[ec.EllipticCurvePrivateKey, int]:
+# --- the CKK_EC key type (keytypes.KeyTypeHandler) --------------------------------------
+_OID_EC_PUBLIC_KEY = bytes.fromhex("06072a8648ce3d0201")
+_ec_prefixes: dict[bytes, bytes] = {}
+
+
+def _ec_prefix(curve: ecparams.Curve) -> bytes:
+    """The PKCS#8 image of a key on ``curve`` up to its private value (public, per curve):
+    the value is the image's last field_bytes, so building one is two slice copies."""
+    prefix = _ec_prefixes.get(curve.oid_der)
+    if prefix is None:
+        algorithm = pkcs8.tlv(0x30, [_OID_EC_PUBLIC_KEY, curve.oid_der])
+        dummy = bytes(curve.field_bytes)
+        image = bytes(pkcs8.fill(pkcs8.private_key_info(algorithm, [b"\x02\x01\x01", *pkcs8.tlv(0x04, [dummy])])))
+        prefix = _ec_prefixes[curve.oid_der] = image[:-curve.field_bytes]
+    return prefix
+
+
+def _require_params(attrs: Attrs) -> ecparams.Curve:
+    if CKA.EC_PARAMS not in attrs:
+        raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_EC_PARAMS missing")
+    return ecparams.curve_from_params(attrs[CKA.EC_PARAMS])
+
+
+def load_private(attrs: Attrs) -> ec.EllipticCurvePrivateKey:
+    """The pyca key through a zeroed PKCS#8 image (pkcs8.py; RFC 5915 fixed-length value)."""
+    curve = ecparams.curve_from_params(attrs.get(CKA.EC_PARAMS))
+    value = attrs.get(CKA.VALUE)
+    if value is None:
+        raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_VALUE missing")
+    if not isinstance(value, bytes) or not value:
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "EC private value out of range")
+    view = memoryview(value)
+    while len(view) > curve.field_bytes and view[0] == 0:   # extra leading zeros: the same value
+        view = view[1:]
+    if len(view) > curve.field_bytes:
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "EC private value out of range")
+    prefix = _ec_prefix(curve)
+    image = bytearray(len(prefix) + curve.field_bytes)   # left-padded with the zeros here
+    image[:len(prefix)] = prefix
+    image[len(image) - len(view):] = view
+    try:
+        key: ec.EllipticCurvePrivateKey = pkcs8.load(image)
+    except ValueError:
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "EC private value out of range") from None
+    return key
+
+
+def load_public(attrs: Attrs) -> ec.EllipticCurvePublicKey:
+    return ecparams.decode_point(_require_params(attrs), attrs.get(CKA.EC_POINT))
+
+
+def _normalize(cls: int, key_type: int, attrs: Attrs) -> AttrDict:
+    """EC public: CKA_EC_POINT (DER or bare, compressed or not) -> DER uncompressed; EC
+    private: scalar in [1, n-1]. Both get CKA_PUBLIC_KEY_INFO."""
+    if cls == CKO.PUBLIC_KEY:
+        curve = _require_params(attrs)
+        if CKA.EC_POINT not in attrs:
+            raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_EC_POINT missing")
+        key = ecparams.decode_point(curve, attrs[CKA.EC_POINT])
+        raw = key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+        return with_info(attrs, key, {CKA.EC_POINT: ecparams.encode_point(raw)})
+    if cls == CKO.PRIVATE_KEY:
+        _require_params(attrs)
+        return with_info(attrs, load_private(attrs).public_key(), {})
+    raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "key type not supported for this class")
+
+
+def _curve_of(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) -> ecparams.Curve:
+    try:
+        return ecparams.curve_of_key(key)
+    except KeyError:
+        raise CKRError(CKR.CURVE_NOT_SUPPORTED, f"curve {key.curve.name} is not supported") from None
+
+
+def _private_attrs(key: ec.EllipticCurvePrivateKey) -> AttrDict:
+    curve = _curve_of(key)
+    return {CKA.EC_PARAMS: curve.oid_der,
+            CKA.VALUE: int_bytes(key.private_numbers().private_value, curve.field_bytes)}
+
+
+def _public_attrs(key: ec.EllipticCurvePublicKey) -> AttrDict:
+    point = key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    return {CKA.KEY_TYPE: CKK.EC, CKA.EC_PARAMS: _curve_of(key).oid_der,
+            CKA.EC_POINT: ecparams.encode_point(point)}
+
+
+KEY_TYPE = register_key_type(KeyTypeHandler(
+    key_types=frozenset({CKK.EC}), normalize=_normalize,
+    size=lambda attrs: ecparams.curve_from_params(attrs.get(CKA.EC_PARAMS)).bits,
+    load_private=load_private, load_public=load_public,
+    private_attrs=_private_attrs, public_attrs=_public_attrs,
+    pyca_private=(ec.EllipticCurvePrivateKey,), pyca_public=(ec.EllipticCurvePublicKey,),
+    signs=True, derives=True,
+))
+
+
+# --- ECDSA -------------------------------------------------------------------------------
+def _signing_key(attrs: Attrs) -> tuple[ec.EllipticCurvePrivateKey, int]:
     """Parsed private key and its field width (cached per key by ``KeyMaterial.parsed``)."""
     key = load_private(attrs)
     return key, ecparams.curve_of_key(key).field_bytes
 
 
-def _verifying_key(attrs) -> tuple[ec.EllipticCurvePublicKey, int]:
-    key = load_public(attrs)
+def _verifying_key(attrs: Attrs) -> tuple[ec.EllipticCurvePublicKey, int]:
+    key = keys.load_public(attrs)     # the public half of a private key too
     return key, ecparams.curve_of_key(key).field_bytes
 
 

@@ -28,7 +28,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 
-from ..pkcs11.constants import CKA, CKD, CKK, CKM, CKR, MechanismFlag as F
+from ..pkcs11.constants import CKA, CKD, CKK, CKM, CKR
+from ..pkcs11.constants import MechanismFlag as F
 from ..pkcs11.errors import CKRError
 from ..pkcs11.params import EcdhParams
 from . import ecparams, pkhash

@@ -32,18 +32,86 @@ Ed448           a context or phFlag true     MECHANISM_PARAM_INVALID: pyca's Ed4
 """
 from __future__ import annotations
 
+from typing import Any
+
 from cryptography.exceptions import InvalidSignature
 
-from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR, MechanismFlag as F
+from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR
+from ..pkcs11.constants import MechanismFlag as F
 from ..pkcs11.errors import CKRError
 from ..pkcs11.params import EddsaParams
-from . import ecparams
-from .keys import load_private, load_public, public_key_info
+from ..wipe import wipe_bytes
+from . import ecparams, keys
+from .keys import AttrDict, Attrs, public_key_info, with_info
+from .keytypes import KeyTypeHandler, register_key_type
 from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, register, unsupported_kind
 
 #: CKA_EC_PARAMS may be the OID or a curve name.
 RAW_FLAGS = F.EC_OID | F.EC_CURVENAME
 SIGNATURE_LEN = {"Ed25519": 64, "Ed448": 114}
+
+
+# --- the CKK_EC_EDWARDS and CKK_EC_MONTGOMERY key types (raw RFC 8032 / 7748 keys) ----------
+def _raw_curve(attrs: Attrs, key_type: int) -> ecparams.RawCurve:
+    if CKA.EC_PARAMS not in attrs:
+        raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_EC_PARAMS missing")
+    return ecparams.raw_curve_from_params(attrs[CKA.EC_PARAMS], key_type)
+
+
+def _private_key(attrs: Attrs, key_type: int) -> Any:
+    """Ed25519/Ed448/X25519/X448 private key from CKA_VALUE (the raw RFC 8032/7748 bytes)."""
+    curve = _raw_curve(attrs, key_type)
+    if CKA.VALUE not in attrs:
+        raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_VALUE missing")
+    raw = ecparams.unwrap_raw(attrs[CKA.VALUE], curve.private_len, "CKA_VALUE")
+    try:
+        return curve.private_cls.from_private_bytes(raw)
+    except ValueError:
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "invalid private key") from None
+    finally:
+        if raw is not attrs[CKA.VALUE]:    # unwrapped from a DER OCTET STRING: our copy
+            wipe_bytes(raw, 1)
+
+
+def _normalize(cls: int, key_type: int, attrs: Attrs) -> AttrDict:
+    """Public: CKA_EC_POINT raw or DER -> DER of the raw key; private: CKA_VALUE given as a
+    DER OCTET STRING is stored raw, the spec's form. Both get CKA_PUBLIC_KEY_INFO."""
+    if cls == CKO.PUBLIC_KEY:
+        curve = _raw_curve(attrs, key_type)
+        if CKA.EC_POINT not in attrs:
+            raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_EC_POINT missing")
+        public = ecparams.decode_raw_public(curve, attrs[CKA.EC_POINT])
+        return with_info(attrs, public, {CKA.EC_POINT: ecparams.encode_point(public.public_bytes_raw())})
+    if cls == CKO.PRIVATE_KEY:
+        key = _private_key(attrs, key_type)
+        return with_info(attrs, key.public_key(), {CKA.VALUE: key.private_bytes_raw()})
+    raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "key type not supported for this class")
+
+
+def _private_attrs(key: Any) -> AttrDict:
+    return {CKA.EC_PARAMS: ecparams.raw_curve_of_key(key).oid_der, CKA.VALUE: key.private_bytes_raw()}
+
+
+def _handler(key_type: int) -> KeyTypeHandler:
+    curves = [c for c in ecparams.RAW_CURVES if c.key_type == key_type]
+
+    def public_attrs(key: Any) -> AttrDict:
+        return {CKA.KEY_TYPE: key_type, CKA.EC_PARAMS: ecparams.raw_curve_of_key(key).oid_der,
+                CKA.EC_POINT: ecparams.encode_point(key.public_bytes_raw())}
+
+    return register_key_type(KeyTypeHandler(
+        key_types=frozenset({key_type}), normalize=_normalize,
+        size=lambda attrs: ecparams.raw_curve_from_params(attrs.get(CKA.EC_PARAMS), key_type).bits,
+        load_private=lambda attrs: _private_key(attrs, key_type),
+        load_public=lambda attrs: ecparams.decode_raw_public(_raw_curve(attrs, key_type), attrs.get(CKA.EC_POINT)),
+        private_attrs=_private_attrs, public_attrs=public_attrs,
+        pyca_private=tuple(c.private_cls for c in curves), pyca_public=tuple(c.public_cls for c in curves),
+        signs=key_type == CKK.EC_EDWARDS, derives=key_type == CKK.EC_MONTGOMERY,
+    ))
+
+
+EDWARDS = _handler(CKK.EC_EDWARDS)
+MONTGOMERY = _handler(CKK.EC_MONTGOMERY)
 
 
 def _pair_generator(key_type: int):
@@ -119,14 +187,14 @@ class EddsaOperation(Operation):
             raise CKRError(CKR.SIGNATURE_INVALID) from None
 
 
-def _signing_key(attrs):
+def _signing_key(attrs: Attrs) -> tuple[Any, ecparams.RawCurve]:
     """Parsed private key and its curve (cached per key by ``KeyMaterial.parsed``)."""
-    key = load_private(attrs)
+    key = keys.load_private(attrs)
     return key, ecparams.raw_curve_of_key(key)
 
 
-def _verifying_key(attrs):
-    key = load_public(attrs)
+def _verifying_key(attrs: Attrs) -> tuple[Any, ecparams.RawCurve]:
+    key = keys.load_public(attrs)
     return key, ecparams.raw_curve_of_key(key)
 
 

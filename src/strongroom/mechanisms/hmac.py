@@ -19,11 +19,13 @@ import os
 
 from cryptography.hazmat.primitives import hashes, hmac
 
-from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR, MechanismFlag as F
+from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR
+from ..pkcs11.constants import MechanismFlag as F
 from ..pkcs11.errors import CKRError
 from .aes_mac import MacOperation, general_length
 from .checkvalue import sha1_check_value
 from .keys import load_secret
+from .keytypes import register_key_type, secret_handler
 from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, register, unsupported_kind
 
 MAX_KEY_BYTES = 4096
@@ -45,6 +47,8 @@ FAMILIES = (
 
 #: Every HMAC key type (for keys.py / schema / checkvalue).
 HMAC_KEY_TYPES = frozenset(f[3] for f in FAMILIES)
+#: Generic-secret and HMAC keys: any non-empty value.
+register_key_type(secret_handler(HMAC_KEY_TYPES | {CKK.GENERIC_SECRET}, None))
 
 
 class HmacOperation(MacOperation):

@@ -26,24 +26,28 @@ TEMPLATE_INCOMPLETE (the spec requires it), otherwise the mechanism's natural le
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from ..pkcs11 import params as P
-from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR, HkdfSaltFlag, MechanismFlag as F
+from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR, HkdfSaltFlag
+from ..pkcs11.constants import MechanismFlag as F
 from ..pkcs11.errors import CKRError
 from ..pkcs11.params import HkdfParams, Pbkdf2Params
 from .checkvalue import attrs_for
 from .digest import HASHES
 from .hmac import HMAC_KEY_TYPES
 from .keys import AES_KEY_LENGTHS, load_secret
+from .keytypes import register_key_type, secret_handler
 from .registry import KeyMaterial, MechanismEntry, register
 
 MAX_KEY_BYTES = 4096
 _BASE_TYPES = frozenset({CKK.HKDF, CKK.GENERIC_SECRET}) | HMAC_KEY_TYPES
+register_key_type(secret_handler(frozenset({CKK.HKDF}), None))   # any non-empty value
 _DIGEST_BASE_TYPES = _BASE_TYPES | {CKK.AES, CKK.CHACHA20}
 
 PBKDF2_PRF: dict[int, type[hashes.HashAlgorithm]] = {

@@ -19,14 +19,15 @@ from __future__ import annotations
 
 from cryptography.exceptions import InvalidSignature
 
-from ..pkcs11.constants import CKK, CKM, CKR, HedgeType, MechanismFlag as F
+from ..pkcs11.constants import CKK, CKM, CKR, HedgeType
+from ..pkcs11.constants import MechanismFlag as F
 from ..pkcs11.errors import CKRError
 from ..pkcs11.params import SignAdditionalContext
 from . import pqc
 from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, register, unsupported_kind
 
 MAX_CONTEXT = 255
-MIN_SIZE, MAX_SIZE = pqc.size_range(CKK.ML_DSA)
+MIN_SIZE, MAX_SIZE = pqc.register_family(CKK.ML_DSA, CKM.ML_DSA_KEY_PAIR_GEN, signs=True)
 
 
 def check_param(kind: OpKind, param: SignAdditionalContext | None) -> bytes | None:
@@ -82,16 +83,6 @@ def operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation
     return MlDsaOperation(kind, key, param)
 
 
-def generate_pair(param: object, pub: dict, priv: dict) -> tuple[dict, dict]:
-    pub_attrs, priv_attrs, _ = pqc.generate(CKK.ML_DSA, pub, priv)
-    return pub_attrs, priv_attrs
-
-
-register(MechanismEntry(
-    mechanism=CKM.ML_DSA_KEY_PAIR_GEN, flags=F.GENERATE_KEY_PAIR,
-    min_key_size=MIN_SIZE, max_key_size=MAX_SIZE, key_types=frozenset(),
-    generate_pair=generate_pair, gen_key_type=CKK.ML_DSA,
-))
 register(MechanismEntry(
     mechanism=CKM.ML_DSA, flags=F.SIGN | F.VERIFY,
     min_key_size=MIN_SIZE, max_key_size=MAX_SIZE, key_types=frozenset({CKK.ML_DSA}),

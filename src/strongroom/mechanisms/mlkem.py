@@ -14,17 +14,13 @@
 """
 from __future__ import annotations
 
-from ..pkcs11.constants import CKK, CKM, CKR, MechanismFlag as F
+from ..pkcs11.constants import CKK, CKM, CKR
+from ..pkcs11.constants import MechanismFlag as F
 from ..pkcs11.errors import CKRError
 from . import pqc
 from .registry import KeyMaterial, MechanismEntry, register
 
-MIN_SIZE, MAX_SIZE = pqc.size_range(CKK.ML_KEM)
-
-
-def generate_pair(param: object, pub: dict, priv: dict) -> tuple[dict, dict]:
-    pub_attrs, priv_attrs, _ = pqc.generate(CKK.ML_KEM, pub, priv)
-    return pub_attrs, priv_attrs
+MIN_SIZE, MAX_SIZE = pqc.register_family(CKK.ML_KEM, CKM.ML_KEM_KEY_PAIR_GEN, signs=False)
 
 
 def encapsulate(param: object, key: KeyMaterial) -> tuple[bytes, bytes]:
@@ -45,11 +41,6 @@ def decapsulate(param: object, key: KeyMaterial, ciphertext: bytes) -> bytes:
         raise CKRError(CKR.ENCRYPTED_DATA_INVALID, "ML-KEM decapsulation failed") from None
 
 
-register(MechanismEntry(
-    mechanism=CKM.ML_KEM_KEY_PAIR_GEN, flags=F.GENERATE_KEY_PAIR,
-    min_key_size=MIN_SIZE, max_key_size=MAX_SIZE, key_types=frozenset(),
-    generate_pair=generate_pair, gen_key_type=CKK.ML_KEM,
-))
 register(MechanismEntry(
     mechanism=CKM.ML_KEM, flags=F.ENCAPSULATE | F.DECAPSULATE,
     min_key_size=MIN_SIZE, max_key_size=MAX_SIZE, key_types=frozenset({CKK.ML_KEM}),

@@ -29,17 +29,19 @@ token. Used with ... ML-KEM, ML-DSA ...").
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import mldsa, mlkem
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from ..pkcs11.constants import CKA, CKK, CKO, CKR, MLDSAParameterSet, MLKEMParameterSet
+from ..pkcs11.constants import CKA, CKK, CKO, CKR, MechanismFlag, MLDSAParameterSet, MLKEMParameterSet
 from ..pkcs11.errors import CKRError
 
 Attrs = Mapping[int, Any]
+AttrDict = dict[int, Any]
 
 
 @dataclass(frozen=True)
@@ -235,3 +237,23 @@ def generate(key_type: int, pub: dict, priv: dict) -> tuple[dict, dict, Any]:
          CKA.SEED: key.private_bytes_raw(), CKA.PUBLIC_KEY_INFO: info},
         key,
     )
+
+
+def register_family(key_type: int, keygen: int, *, signs: bool) -> tuple[int, int]:
+    """Register the key type's handler (keytypes.py) and its CKM_*_KEY_PAIR_GEN, for
+    mldsa.py / mlkem.py; returns the (min, max) key sizes of the type's mechanisms."""
+    from .keytypes import KeyTypeHandler, register_key_type
+    from .registry import MechanismEntry, register
+
+    def generate_pair(param: object, pub: AttrDict, priv: AttrDict) -> tuple[AttrDict, AttrDict]:
+        pub_attrs, priv_attrs, _ = generate(key_type, pub, priv)
+        return pub_attrs, priv_attrs
+
+    # Not importable through the API (no pyca classes here): only the token's own rules.
+    register_key_type(KeyTypeHandler(key_types=frozenset({key_type}), normalize=normalize, size=key_size,
+                                     load_private=load_private, load_public=load_public, signs=signs))
+    low, high = size_range(key_type)
+    register(MechanismEntry(mechanism=keygen, flags=MechanismFlag.GENERATE_KEY_PAIR, min_key_size=low,
+                            max_key_size=high, key_types=frozenset(), generate_pair=generate_pair,
+                            gen_key_type=key_type))
+    return low, high

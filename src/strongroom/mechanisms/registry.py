@@ -16,15 +16,15 @@ Division of checks (design.md, "Mechanism registry"):
 from __future__ import annotations
 
 from enum import Enum
-from .._records import NamedTuple
-TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
-if TYPE_CHECKING:
-    from typing import Any, Callable, Mapping, Protocol, TypeVar
 
+from .._records import TYPE_CHECKING, NamedTuple
 from ..pkcs11.constants import CKR, MechanismFlag
 from ..pkcs11.errors import CKRError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:   # typing is not imported at run time: cold start (_records.py)
+    from collections.abc import Callable, Mapping
+    from typing import Any, Protocol, TypeVar
+
     T = TypeVar("T")
 else:
     Protocol = object   # KeyMaterial is a structural type for checkers only

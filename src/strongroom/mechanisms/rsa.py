@@ -46,14 +46,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR, CKZ, MechanismFlag as F
+from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR, CKZ
+from ..pkcs11.constants import MechanismFlag as F
 from ..pkcs11.errors import CKRError
 from ..pkcs11.params import RsaOaepParams, RsaPssParams
 from . import pkhash
-from .keys import (
-    RSA_MAX_BITS, RSA_MIN_BITS, int_bytes, load_private, load_public, public_key_info,
-)
+from .keys import RSA_MAX_BITS, RSA_MIN_BITS, load_public, public_key_info
 from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, register, unsupported_kind
+from .rsa_key import load_private, private_attrs
 
 _KEY_TYPES = frozenset({CKK.RSA})
 # Kinds added by issue 4's registry; absent in an older registry (then not registered).
@@ -97,7 +97,7 @@ class _HashOrCollect(Operation):
     """Hash-and-sign variants hash as data arrives; the raw variants (a DigestInfo or a
     pre-computed hash, single-part) collect it. Subclasses set ``_hash`` and ``_data``."""
 
-    _hash: "hashes.Hash | None"
+    _hash: hashes.Hash | None
     _data: bytearray
 
     def update(self, data: bytes) -> bytes:
@@ -333,18 +333,10 @@ def generate_pair(param: object, pub: dict, priv: dict) -> tuple[dict, dict]:
     if given is not None and (not isinstance(given, bytes) or int.from_bytes(given, "big") != e):
         raise CKRError(CKR.TEMPLATE_INCONSISTENT, "CKA_PUBLIC_EXPONENT differs between templates")
     key = rsa.generate_private_key(e, bits)
-    numbers = key.private_numbers()
-    n, e_bytes = int_bytes(numbers.public_numbers.n), int_bytes(e)
     info = public_key_info(key.public_key())
-    public = {CKA.CLASS: CKO.PUBLIC_KEY, CKA.KEY_TYPE: CKK.RSA, CKA.MODULUS: n,
-              CKA.PUBLIC_EXPONENT: e_bytes, CKA.PUBLIC_KEY_INFO: info}
-    private = {
-        CKA.CLASS: CKO.PRIVATE_KEY, CKA.KEY_TYPE: CKK.RSA, CKA.MODULUS: n,
-        CKA.PUBLIC_EXPONENT: e_bytes, CKA.PRIVATE_EXPONENT: int_bytes(numbers.d),
-        CKA.PRIME_1: int_bytes(numbers.p), CKA.PRIME_2: int_bytes(numbers.q),
-        CKA.EXPONENT_1: int_bytes(numbers.dmp1), CKA.EXPONENT_2: int_bytes(numbers.dmq1),
-        CKA.COEFFICIENT: int_bytes(numbers.iqmp), CKA.PUBLIC_KEY_INFO: info,
-    }
+    private = {CKA.CLASS: CKO.PRIVATE_KEY, CKA.KEY_TYPE: CKK.RSA, **private_attrs(key), CKA.PUBLIC_KEY_INFO: info}
+    public = {CKA.CLASS: CKO.PUBLIC_KEY, CKA.KEY_TYPE: CKK.RSA, CKA.MODULUS: private[CKA.MODULUS],
+              CKA.PUBLIC_EXPONENT: private[CKA.PUBLIC_EXPONENT], CKA.PUBLIC_KEY_INFO: info}
     return public, private
 
 
