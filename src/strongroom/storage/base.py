@@ -124,7 +124,8 @@ class Store(ABC):
         was deleted or re-initialised since the spend."""
 
     @abstractmethod
-    def set_pin(self, token_id: int, user_type: CKU, master_key: bytes, pin: bytes, kdf: KdfParams) -> None:
+    def set_pin(self, token_id: int, user_type: CKU, master_key: bytes | bytearray, pin: bytes | bytearray,
+                kdf: KdfParams) -> None:
         """(Re)wrap the master key under ``pin`` for ``user_type``; resets that counter.
 
         Used by C_InitPIN (user), C_SetPIN (either). Only the wrap changes."""
@@ -134,7 +135,7 @@ class Store(ABC):
 
     # --- objects ------------------------------------------------------------------
     @abstractmethod
-    def create_object(self, token_id: int, attrs: Mapping[int, Any], master_key: bytes | None) -> int:
+    def create_object(self, token_id: int, attrs: Mapping[int, Any], master_key: bytes | bytearray | None) -> int:
         """Persist a token object; returns its object id (> 0, never reused).
 
         ``attrs[CKA.PRIVATE]`` decides sealing: private objects are sealed whole and
@@ -142,13 +143,13 @@ class Store(ABC):
         under the token's public key. Quota exceeded -> CKRError(DEVICE_MEMORY)."""
 
     @abstractmethod
-    def load_object(self, token_id: int, object_id: int, master_key: bytes | None) -> Attrs:
+    def load_object(self, token_id: int, object_id: int, master_key: bytes | bytearray | None) -> Attrs:
         """All attributes, unsealed. CKRError(OBJECT_HANDLE_INVALID) if gone (or private
         and no master key given)."""
 
     @abstractmethod
     def update_object(self, token_id: int, object_id: int, changes: Mapping[int, Any],
-                      master_key: bytes | None) -> None:
+                      master_key: bytes | bytearray | None) -> None:
         """Set/replace the given attributes in one transaction (quota checked)."""
 
     @abstractmethod
@@ -156,7 +157,7 @@ class Store(ABC):
 
     @abstractmethod
     def find_objects(self, token_id: int, template: Mapping[int, Any],
-                     master_key: bytes | None) -> list[int]:
+                     master_key: bytes | bytearray | None) -> list[int]:
         """Ids of objects whose attributes equal every template entry, in creation order.
 
         Private objects are considered only when ``master_key`` is given. Uses the

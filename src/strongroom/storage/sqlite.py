@@ -343,7 +343,7 @@ class SqliteStore(Store):
         with self._tx(write=True) as conn:
             pins.settle(conn, token_id, user, attempt, right)
 
-    def set_pin(self, token_id: int, user_type: CKU, master_key: bytes, pin: bytes,
+    def set_pin(self, token_id: int, user_type: CKU, master_key: bytes | bytearray, pin: bytes | bytearray,
                 kdf: KdfParams) -> None:
         user = pins.user_of(user_type)
         with self._tx() as conn:
@@ -372,7 +372,7 @@ class SqliteStore(Store):
 
     def _write(self, conn: sqlite3.Connection, token_id: int, object_id: int | None,
                obj: Mapping[int, Any], raw: Mapping[int, bytes], uid: bytes, private: bool,
-               tk: _TokenKeys, master_key: bytes | None, old_size: int) -> int:
+               tk: _TokenKeys, master_key: bytes | bytearray | None, old_size: int) -> int:
         """Insert (object_id None) or rewrite an object wholesale; returns its id."""
         keys = tk.keys(private, master_key, self._keys)
         attr_rows, index_rows = self._rows(keys, obj, raw, uid, private)
@@ -394,7 +394,7 @@ class SqliteStore(Store):
                          [(object_id, token_id, t, d) for t, d in index_rows])
         return object_id
 
-    def create_object(self, token_id: int, attrs: Mapping[int, Any], master_key: bytes | None) -> int:
+    def create_object(self, token_id: int, attrs: Mapping[int, Any], master_key: bytes | bytearray | None) -> int:
         # A missing CKA_PRIVATE counts as private: the safe reading (sealed, needs login).
         private = bool(attrs.get(CKA.PRIVATE, True))
         raw = {int(k): codec.encode(k, v) for k, v in attrs.items()}
@@ -404,7 +404,7 @@ class SqliteStore(Store):
             return self._write(conn, token_id, None, attrs, raw, uid, private, tk, master_key, 0)
 
     def _read(self, conn: sqlite3.Connection, token_id: int, object_id: int,
-              master_key: bytes | None, types: tuple[int, ...] | None = None) -> _Stored:
+              master_key: bytes | bytearray | None, types: tuple[int, ...] | None = None) -> _Stored:
         """Unsealed byte images of one object (all, or only ``types``), integrity-checked."""
         row = conn.execute("SELECT uid, private, size, manifest FROM objects WHERE id = ? AND token_id = ?",
                            (object_id, token_id)).fetchone()
@@ -440,13 +440,13 @@ class SqliteStore(Store):
     def _decode(raw: Mapping[int, bytes]) -> Attrs:
         return {cka: codec.decode(cka, image) for cka, image in raw.items()}
 
-    def load_object(self, token_id: int, object_id: int, master_key: bytes | None) -> Attrs:
+    def load_object(self, token_id: int, object_id: int, master_key: bytes | bytearray | None) -> Attrs:
         with self._tx() as conn:
             stored = self._read(conn, token_id, object_id, master_key)
         return self._decode(stored.raw)
 
     def update_object(self, token_id: int, object_id: int, changes: Mapping[int, Any],
-                      master_key: bytes | None) -> None:
+                      master_key: bytes | bytearray | None) -> None:
         new_raw = {int(k): codec.encode(k, v) for k, v in changes.items()}
         old_raw: dict[int, bytes] = {}
         raw: dict[int, bytes] = {}
@@ -478,7 +478,7 @@ class SqliteStore(Store):
         return None if row is None else bool(row[0])
 
     def find_objects(self, token_id: int, template: Mapping[int, Any],
-                     master_key: bytes | None) -> list[int]:
+                     master_key: bytes | bytearray | None) -> list[int]:
         wanted = {int(k): codec.encode(k, v) for k, v in template.items()}
         by_rank = sorted((c for c in wanted if indexed(c)), key=lambda c: _RANK.get(c, len(_RANK)))
         joined = by_rank[:_MAX_JOIN]
@@ -526,7 +526,7 @@ class SqliteStore(Store):
         return [r[0] for r in conn.execute(sql, args)]
 
     def _matches(self, conn: sqlite3.Connection, token_id: int, object_id: int,
-                 master_key: bytes | None, types: tuple[int, ...], wanted: Mapping[int, bytes]) -> bool:
+                 master_key: bytes | bytearray | None, types: tuple[int, ...], wanted: Mapping[int, bytes]) -> bool:
         stored = self._read(conn, token_id, object_id, master_key, types)
         raw = stored.raw
         del stored
