@@ -187,15 +187,23 @@ def _derive_data(app: Application, session: Session, derive: Callable[[Any, Any,
 
 
 # --- C_WrapKey / C_UnwrapKey ---------------------------------------------------------------
+def _role_key(app: Application, session: Session, handle: int, entry: registry.MechanismEntry,
+              classes: tuple[int, ...], usage: int, codes: dict[int, CKR]) -> ObjectRef:
+    """The wrapping / unwrapping key, checked for ``entry``; its errors named for its role
+    (CKR_WRAPPING_KEY_HANDLE_INVALID, ...)."""
+    try:
+        ref = _resolve(app, session, handle)
+        operations.check_key(entry, ref, classes, usage)
+    except CKRError as exc:
+        raise _remap(exc, codes) from None
+    return ref
+
+
 def wrap_key(app: Application, h: int, mech: Mechanism, wrapping: int, key: int,
              capacity: int | None) -> bytes | int:
     session = app.session(h)
     entry, make_op = _entry(mech, MechanismFlag.WRAP, lambda e: e.operation)
-    try:
-        wref = _resolve(app, session, wrapping)
-        operations.check_key(entry, wref, (CKO.PUBLIC_KEY, CKO.SECRET_KEY), CKA.WRAP)
-    except CKRError as exc:
-        raise _remap(exc, _WRAPPING) from None
+    wref = _role_key(app, session, wrapping, entry, (CKO.PUBLIC_KEY, CKO.SECRET_KEY), CKA.WRAP, _WRAPPING)
     target = _resolve(app, session, key).attrs
     if target.get(CKA.CLASS) not in (CKO.SECRET_KEY, CKO.PRIVATE_KEY):
         raise CKRError(CKR.KEY_NOT_WRAPPABLE, "only secret and private keys can be wrapped")
@@ -226,11 +234,8 @@ def unwrap_key(app: Application, h: int, mech: Mechanism, unwrapping: int, wrapp
                template: Template) -> int:
     session = app.session(h)
     entry, make_op = _entry(mech, MechanismFlag.UNWRAP, lambda e: e.operation)
-    try:
-        uref = _resolve(app, session, unwrapping)
-        operations.check_key(entry, uref, (CKO.PRIVATE_KEY, CKO.SECRET_KEY), CKA.UNWRAP)
-    except CKRError as exc:
-        raise _remap(exc, _UNWRAPPING) from None
+    uref = _role_key(app, session, unwrapping, entry, (CKO.PRIVATE_KEY, CKO.SECRET_KEY), CKA.UNWRAP,
+                     _UNWRAPPING)
     merged = merge_template(template, uref.attrs.get(CKA.UNWRAP_TEMPLATE))
     attrs = rules.build(merged, rules.Op.UNWRAP)
     app.require_write(session, attrs)
