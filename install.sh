@@ -23,9 +23,9 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> $PYTHON -m venv .venv"
   "$PYTHON" -m venv .venv
 fi
-echo "==> pip install -e '.[test]' (builds libstrongroom.so)"
+echo "==> pip install -e '.[test,lint]' (builds libstrongroom.so)"
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q -e '.[test,lint]'
 
 echo "==> module: $(.venv/bin/strongroom module-path)"
 if [ -z "${SKIP_DEMO:-}" ]; then
