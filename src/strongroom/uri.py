@@ -22,7 +22,9 @@ What the RFC leaves to the consumer, decided here:
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+import builtins
+from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar, overload
 
 __all__ = [
     "CLASS_TO_TYPE",
@@ -189,6 +191,31 @@ def _check_query(query: Mapping[str, str]) -> None:
 
 # --- the URI ---------------------------------------------------------------------------
 
+# What matches_* take: attribute name -> the resource's value. (An alias, because inside
+# PKCS11URI the name `object` is the object-label attribute.)
+Info = Mapping[str, object]
+_W = TypeVar("_W")
+
+
+class _Text:
+    """A str attribute of the URI's path (or, with query=True, its query): None when absent."""
+
+    def __init__(self, name: str, doc: str | None = None, *, query: bool = False) -> None:
+        self.name, self.query = name, query
+        self.__doc__ = doc
+
+    @overload
+    def __get__(self, uri: None, owner: type) -> _Text: ...
+    @overload
+    def __get__(self, uri: PKCS11URI, owner: type) -> str | None: ...
+
+    def __get__(self, uri: PKCS11URI | None, owner: type) -> _Text | str | None:
+        if uri is None:
+            return self
+        value = (uri.query if self.query else uri.path).get(self.name)
+        return value if isinstance(value, str) else None
+
+
 class PKCS11URI:
     """A parsed PKCS#11 URI.
 
@@ -200,8 +227,7 @@ class PKCS11URI:
 
     __slots__ = ("path", "query")
 
-    def __init__(self, path: Mapping[str, object] | None = None,
-                 query: Mapping[str, object] | None = None) -> None:
+    def __init__(self, path: Info | None = None, query: Info | None = None) -> None:
         self.path: dict[str, str | bytes] = {}
         self.query: dict[str, str] = {}
         for name, value in (path or {}).items():
@@ -218,26 +244,21 @@ class PKCS11URI:
 
     # -- conveniences ----------------------------------------------------------------
 
-    def _str(self, name: str) -> str | None:
-        value = self.path.get(name)
-        return value if isinstance(value, str) else None
-
-    token = property(lambda self: self._str("token"), doc="Token label (CK_TOKEN_INFO.label).")
-    manufacturer = property(lambda self: self._str("manufacturer"))
-    serial = property(lambda self: self._str("serial"))
-    model = property(lambda self: self._str("model"))
-    slot_description = property(lambda self: self._str("slot-description"))
-    slot_manufacturer = property(lambda self: self._str("slot-manufacturer"))
-    library_manufacturer = property(lambda self: self._str("library-manufacturer"))
-    library_description = property(lambda self: self._str("library-description"))
-    library_version = property(lambda self: self._str("library-version"),
-                               doc="'M' or 'M.N' as written.")
-    object = property(lambda self: self._str("object"), doc="Object label (CKA_LABEL).")
-    type = property(lambda self: self._str("type"), doc="public|private|cert|secret-key|data.")
-    pin_value = property(lambda self: self.query.get("pin-value"))
-    pin_source = property(lambda self: self.query.get("pin-source"))
-    module_name = property(lambda self: self.query.get("module-name"))
-    module_path = property(lambda self: self.query.get("module-path"))
+    token = _Text("token", "Token label (CK_TOKEN_INFO.label).")
+    manufacturer = _Text("manufacturer")
+    serial = _Text("serial")
+    model = _Text("model")
+    slot_description = _Text("slot-description")
+    slot_manufacturer = _Text("slot-manufacturer")
+    library_manufacturer = _Text("library-manufacturer")
+    library_description = _Text("library-description")
+    library_version = _Text("library-version", "'M' or 'M.N' as written.")
+    object = _Text("object", "Object label (CKA_LABEL).")
+    type = _Text("type", "public|private|cert|secret-key|data.")
+    pin_value = _Text("pin-value", query=True)
+    pin_source = _Text("pin-source", query=True)
+    module_name = _Text("module-name", query=True)
+    module_path = _Text("module-path", query=True)
 
     @property
     def slot_id(self) -> int | None:
@@ -258,7 +279,7 @@ class PKCS11URI:
     @property
     def vendor_path(self) -> dict[str, str]:
         """Path attributes not defined by RFC 7512 (they make every match fail)."""
-        return {k: v for k, v in self.path.items() if k not in PATH_ATTRIBUTES}  # type: ignore[misc]
+        return {k: v for k, v in self.path.items() if k not in PATH_ATTRIBUTES and isinstance(v, str)}
 
     # -- text --------------------------------------------------------------------------
 
@@ -286,7 +307,7 @@ class PKCS11URI:
     def __repr__(self) -> str:
         return f"PKCS11URI({self.format(hide_pin=True)!r})"
 
-    def __eq__(self, other: object) -> bool:
+    def __eq__(self, other: builtins.object) -> bool:
         if not isinstance(other, PKCS11URI):
             return NotImplemented
         return self.path == other.path and self.query == other.query
@@ -299,7 +320,7 @@ class PKCS11URI:
     # match anything. A value the caller does not supply cannot be checked, so it does not
     # match. An unknown (vendor) path attribute cannot be checked by anyone: no match.
 
-    def _match_text(self, info: Mapping[str, object], names: tuple[str, ...]) -> bool:
+    def _match_text(self, info: Info, names: tuple[str, ...]) -> bool:
         if self.vendor_path:
             return False
         for name in names:
@@ -310,39 +331,32 @@ class PKCS11URI:
                 return False
         return True
 
-    def matches_library(self, info: Mapping[str, object]) -> bool:
+    @staticmethod
+    def _match_value(info: Info, name: str, wanted: _W | None, same: Callable[[_W, builtins.object], bool]) -> bool:
+        """A non-text attribute: absent from the URI matches anything; absent from `info`
+        cannot be checked (no match); else `same(wanted, have)` decides."""
+        if wanted is None:
+            return True
+        have = info.get(name)
+        return have is not None and same(wanted, have)
+
+    def matches_library(self, info: Info) -> bool:
         """info keys: library-manufacturer, library-description (CK_INFO, may be
         space-padded), library-version ("M.N" or (major, minor))."""
-        if not self._match_text(info, ("library-manufacturer", "library-description")):
-            return False
-        wanted = self.library_version
-        if wanted is None:
-            return True
-        have = info.get("library-version")
-        if have is None:
-            return False
-        try:
-            have_v = _library_version(have) if isinstance(have, str) else tuple(have)  # type: ignore[arg-type]
-        except (URIError, TypeError):
-            return False
-        return _library_version(wanted) == have_v
+        return (self._match_text(info, ("library-manufacturer", "library-description"))
+                and self._match_value(info, "library-version", self.library_version, _same_version))
 
-    def matches_slot(self, info: Mapping[str, object]) -> bool:
+    def matches_slot(self, info: Info) -> bool:
         """info keys: slot-id (int), slot-description, slot-manufacturer."""
-        if not self._match_text(info, ("slot-description", "slot-manufacturer")):
-            return False
-        wanted = self.slot_id
-        if wanted is None:
-            return True
-        have = info.get("slot-id")
-        return isinstance(have, int) and not isinstance(have, bool) and have == wanted
+        return (self._match_text(info, ("slot-description", "slot-manufacturer"))
+                and self._match_value(info, "slot-id", self.slot_id, _same_slot_id))
 
-    def matches_token(self, info: Mapping[str, object]) -> bool:
+    def matches_token(self, info: Info) -> bool:
         """info keys: token (label), manufacturer, serial, model (CK_TOKEN_INFO, may be
         space-padded)."""
         return self._match_text(info, ("token", "manufacturer", "serial", "model"))
 
-    def matches_object(self, info: Mapping[str, object]) -> bool:
+    def matches_object(self, info: Info) -> bool:
         """info keys: object (CKA_LABEL), id (CKA_ID bytes), type (an RFC type name or a
         CKO_ class number)."""
         if self.vendor_path:
@@ -367,6 +381,20 @@ class PKCS11URI:
             if have != wanted_type:
                 return False
         return True
+
+
+def _same_version(wanted: str, have: object) -> bool:
+    """library-version as written in the URI against CK_INFO's ("M.N" or (major, minor))."""
+    try:
+        have_v = _library_version(have) if isinstance(have, str) else \
+            tuple(have) if isinstance(have, Iterable) else None
+    except URIError:
+        return False
+    return _library_version(wanted) == have_v
+
+
+def _same_slot_id(wanted: int, have: object) -> bool:
+    return isinstance(have, int) and not isinstance(have, bool) and have == wanted
 
 
 def _ordered(values: Mapping[str, object], standard: tuple[str, ...]) -> list[str]:

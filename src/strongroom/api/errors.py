@@ -8,8 +8,9 @@ never hold a PIN or key material: they are built here from names and labels only
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import TypeVar
 
 __all__ = [
     "AmbiguousMatch",
@@ -22,9 +23,12 @@ __all__ = [
     "TokenNotFound",
     "Unsupported",
     "ckr_name",
+    "exactly_one",
     "translated",
 ]
 
+
+T = TypeVar("T")
 
 class StrongroomError(Exception):
     """Base of every API error; `.ckr` is the PKCS#11 return value when the token gave one."""
@@ -45,6 +49,16 @@ class ObjectNotFound(StrongroomError):
 
 class AmbiguousMatch(StrongroomError):
     """Several tokens or objects matched where exactly one was wanted."""
+
+
+def exactly_one(found: Sequence[T], missing: StrongroomError, ambiguous: str) -> T:
+    """The one item of `found`: raises `missing` when there is none, AmbiguousMatch with
+    the message "<count> <ambiguous>" when there are several."""
+    if not found:
+        raise missing
+    if len(found) > 1:
+        raise AmbiguousMatch(f"{len(found)} {ambiguous}")
+    return found[0]
 
 
 class PinIncorrect(StrongroomError):

@@ -16,7 +16,7 @@ from pkcs11 import exceptions as p11e
 
 from ..uri import PKCS11URI
 from . import importing
-from .errors import AmbiguousMatch, StrongroomError, TokenNotFound, translated
+from .errors import StrongroomError, TokenNotFound, exactly_one, translated
 
 __all__ = ["attribute_mapper", "default_module", "designated", "initialised_tokens", "load_library", "pin_state",
            "present_tokens", "select", "token_info"]
@@ -150,9 +150,6 @@ def select(lib: Any, uri: PKCS11URI | None, label: str | None, module: str) -> t
     else:
         what = f"labelled {label!r}" if label is not None else "initialised"
     labels = ", ".join(repr(t.label) for _, t in initialised) or "none"
-    if not matches:
-        raise TokenNotFound(f"no token {what} in module {module}; initialised tokens: {labels}")
-    if len(matches) > 1:
-        raise AmbiguousMatch(f"{len(matches)} tokens {what} in module {module} "
-                             f"({', '.join(repr(t.label) for _, t in matches)}): name one by label or URI")
-    return matches[0]
+    return exactly_one(matches, TokenNotFound(f"no token {what} in module {module}; initialised tokens: {labels}"),
+                       f"tokens {what} in module {module} ({', '.join(repr(t.label) for _, t in matches)}): "
+                       "name one by label or URI")

@@ -19,12 +19,12 @@ from ..uri import PKCS11URI, build, is_uri, parse
 from . import importing
 from .creating import CreatingMixin
 from .errors import (
-    AmbiguousMatch,
     NotLoggedIn,
     ObjectNotFound,
     PinIncorrect,
     PinLocked,
     StrongroomError,
+    exactly_one,
     from_rv,
     translated,
 )
@@ -242,13 +242,9 @@ class Token(CreatingMixin, OperationsMixin):
         """Exactly one object (ObjectNotFound / AmbiguousMatch otherwise)."""
         refs = self.objects(selector, label=label, id=id, type=type)
         what = _describe(selector, {"label": label, "id": id, "type": type})
-        if not refs:
-            hint = "" if self.logged_in else " (private objects need a PIN)"
-            raise ObjectNotFound(f"no object matching {what} on token {self.label!r}{hint}")
-        if len(refs) > 1:
-            raise AmbiguousMatch(f"{len(refs)} objects match {what} on token {self.label!r}: "
-                                 "narrow the selection (label, id, type)")
-        return refs[0]
+        hint = "" if self.logged_in else " (private objects need a PIN)"
+        return exactly_one(refs, ObjectNotFound(f"no object matching {what} on token {self.label!r}{hint}"),
+                           f"objects match {what} on token {self.label!r}: narrow the selection (label, id, type)")
 
     def find_all(self, selector: str | None = None, *, label: str | None = None,
                  id: bytes | None = None, type: str | None = None) -> list[ObjectRef]:
@@ -283,12 +279,10 @@ class Token(CreatingMixin, OperationsMixin):
             return ref
         types = tuple(types)
         found = [r for r in self.objects(ref) if r.type in types]
-        if not found:
-            raise ObjectNotFound(f"no {' or '.join(types)} object matching {_shown(ref)} on token {self.label!r}")
-        if len(found) > 1:
-            raise AmbiguousMatch(f"{len(found)} {'/'.join(types)} objects match {_shown(ref)} on token "
-                                 f"{self.label!r}: narrow the selection")
-        return found[0]
+        return exactly_one(found, ObjectNotFound(f"no {' or '.join(types)} object matching {_shown(ref)} on token "
+                                                 f"{self.label!r}"),
+                           f"{'/'.join(types)} objects match {_shown(ref)} on token {self.label!r}: "
+                           "narrow the selection")
 
     # -- keys as pyca objects ------------------------------------------------------------
 

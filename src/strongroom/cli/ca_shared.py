@@ -22,9 +22,7 @@ LEAF_EKU = "clientAuth,serverAuth"
 
 def parser(sub: Any, name: str, help: str, examples: str) -> argparse.ArgumentParser:
     """A subcommand whose --help ends with its examples."""
-    return sub.add_parser(name, help=help, description=help[:1].upper() + help[1:] + ".",
-                          epilog="examples:\n" + examples,
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    return C.subcommand(sub, name, help, examples, description=help[:1].upper() + help[1:] + ".")
 
 
 # -- argument groups -------------------------------------------------------------------

@@ -10,11 +10,9 @@ from . import selector as S
 
 
 def register(subparsers: Any) -> None:
-    cert = subparsers.add_parser("cert", help="import, list, show, export and delete certificates",
-                                  **C.examples("strongroom cert import device.crt --token dev "
-                                               "--pin-source file:user.pin",
-                                               "strongroom cert show device --token dev"))
-    sub = cert.add_subparsers(dest="cert_command", metavar="CERT_COMMAND", required=True)
+    sub = C.command_group(subparsers, "cert", "import, list, show, export and delete certificates",
+                          "strongroom cert import device.crt --token dev --pin-source file:user.pin",
+                          "strongroom cert show device --token dev")
 
     p = sub.add_parser("import", help="store a certificate (PEM or DER) beside its key", **C.examples(
         "strongroom cert import device.crt --token dev --pin-source file:user.pin   # takes the key's CKA_ID",
@@ -25,40 +23,29 @@ def register(subparsers: Any) -> None:
                         "public key's, else the subject CN)")
     p.add_argument("--id", dest="object_id", type=S.parse_id, metavar="HEX",
                    help="CKA_ID in hex (default: the id of the key whose public key matches)")
-    C.add_token_arguments(p)
-    C.add_json_argument(p)
-    p.set_defaults(func=_cmd_import)
+    C.token_command(p, _cmd_import)
 
     p = sub.add_parser("list", help="the certificates on the token", **C.examples(
         "strongroom cert list --token dev", "strongroom cert list --token dev --json"))
-    C.add_token_arguments(p)
-    C.add_json_argument(p)
-    p.set_defaults(func=_cmd_list)
+    C.token_command(p, _cmd_list)
 
     p = sub.add_parser("show", help="subject, issuer, serial, validity, SAN, key usage and fingerprint "
                                     "of the certificates a selector names", **C.examples(
         "strongroom cert show 'Device Cert TLS' --token dev",
         "strongroom cert show --id 01 --token dev --json"))
     S.add_selector_argument(p)
-    C.add_token_arguments(p)
-    C.add_json_argument(p)
-    p.set_defaults(func=_cmd_show)
+    C.token_command(p, _cmd_show)
 
     p = sub.add_parser("delete", help="delete the certificates a selector names (their keys stay)", **C.examples(
         "strongroom cert delete 'Device Cert TLS' --token dev --pin-source file:user.pin"))
     S.add_selector_argument(p)
-    C.add_token_arguments(p)
-    C.add_json_argument(p)
-    p.set_defaults(func=_cmd_delete)
+    C.token_command(p, _cmd_delete)
 
     p = sub.add_parser("export", help="write a certificate as PEM (or DER)", **C.examples(
         "strongroom cert export device --token dev -o device.pem",
         "strongroom cert export 'pkcs11:object=Device%20Cert%20TLS;id=%01' --token dev --der -o device.der"))
     S.add_selector_argument(p)
-    p.add_argument("--der", action="store_true", help="DER instead of PEM")
-    p.add_argument("-o", "--output", metavar="FILE", help="write here (default stdout)")
-    C.add_token_arguments(p)
-    p.set_defaults(func=_cmd_export)
+    C.export_command(p, _cmd_export)
 
 
 def _matching_key(token: Any, cert: Any) -> Any:

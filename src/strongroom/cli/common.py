@@ -64,6 +64,41 @@ def add_json_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
+def export_command(parser: argparse.ArgumentParser, func: Callable[[argparse.Namespace], int]) -> None:
+    """Finish a sub-command that writes what a selector names (a certificate, a public
+    key) to a file or stdout: --der, -o/--output, the token options and the function."""
+    parser.add_argument("--der", action="store_true", help="DER instead of PEM")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write here (default stdout)")
+    add_token_arguments(parser)
+    parser.set_defaults(func=func)
+
+
+def command_group(subparsers: Any, name: str, text: str, *example_lines: str) -> Any:
+    """A command with sub-commands (``strongroom NAME SUB ...``): its --help ends with the
+    examples; returns the set to add its sub-commands to."""
+    group = subparsers.add_parser(name, help=text, **examples(*example_lines))
+    return group.add_subparsers(dest=f"{name}_command", metavar=f"{name.upper()}_COMMAND", required=True)
+
+
+def subcommand(sub: Any, name: str, text: str, examples: str, *,
+               description: str | None = None) -> argparse.ArgumentParser:
+    """A sub-command whose --help says `text` (or `description`) and ends with its
+    examples, kept as written (one command a line)."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=text, description=text if description is None else description,
+        epilog="examples:\n" + examples, formatter_class=argparse.RawDescriptionHelpFormatter)
+    return parser
+
+
+def token_command(parser: argparse.ArgumentParser, func: Callable[[argparse.Namespace], int], *,
+                  so: bool = False) -> None:
+    """Finish a sub-command that works on one token: the token and PIN options, --json,
+    and the function that runs it."""
+    add_token_arguments(parser, so=so)
+    add_json_argument(parser)
+    parser.set_defaults(func=func)
+
+
 def user_pin(args: argparse.Namespace, *, required: bool = True, prompt: str | None = None) -> str | None:
     """The user PIN from --pin / --pin-source, else what a pkcs11: URI on the command line
     carries (--token's, then the object's pin-value / pin-source, RFC 7512 §2.4), else a

@@ -14,11 +14,10 @@ SECRET_PREFIXES = ("aes", "generic", "hmac", "chacha20", "des3")
 
 
 def register(subparsers: Any) -> None:
-    key = subparsers.add_parser("key", help="generate, import, list, show, export and delete keys",
-                                 **C.examples("strongroom key generate --type ec:p256 --label device --token dev "
-                                              "--pin-source file:user.pin",
-                                              "strongroom key list --token dev --pin-source file:user.pin"))
-    sub = key.add_subparsers(dest="key_command", metavar="KEY_COMMAND", required=True)
+    sub = C.command_group(subparsers, "key", "generate, import, list, show, export and delete keys",
+                          "strongroom key generate --type ec:p256 --label device --token dev "
+                          "--pin-source file:user.pin",
+                          "strongroom key list --token dev --pin-source file:user.pin")
 
     p = sub.add_parser("generate", help="generate a key (pair) inside the token", **C.examples(
         "strongroom key generate --type ec:p256 --label device --id 01 --token dev --pin-source file:user.pin",
@@ -38,9 +37,7 @@ def register(subparsers: Any) -> None:
                    help="allow the private/secret key to be exported (default: never)")
     p.add_argument("--allowed-mechanisms", metavar="M1,M2", type=_mechanism_list,
                    help="CKA_ALLOWED_MECHANISMS, e.g. ECDSA-SHA256,ECDSA (CKM_ prefix optional)")
-    C.add_token_arguments(p)
-    C.add_json_argument(p)
-    p.set_defaults(func=_cmd_generate)
+    C.token_command(p, _cmd_generate)
 
     p = sub.add_parser("import", help="import a private key (PEM, DER, PKCS#8, PKCS#12 with its chain) "
                                       "or a raw AES key (--type aes)", **C.examples(
@@ -63,24 +60,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("--cert-label", metavar="LABEL",
                    help="CKA_LABEL of the key's own certificate from the file (default: --label), "
                         "e.g. 'Device Cert TLS'")
-    C.add_token_arguments(p)
-    C.add_json_argument(p)
-    p.set_defaults(func=_cmd_import)
+    C.token_command(p, _cmd_import)
 
     p = sub.add_parser("list", help="the keys on the token (private ones only with a PIN)", **C.examples(
         "strongroom key list --token dev --pin-source file:user.pin",
         "strongroom key list --token 'pkcs11:slot-id=0?pin-source=file:user.pin' --json"))
-    C.add_token_arguments(p)
-    C.add_json_argument(p)
-    p.set_defaults(func=_cmd_list)
+    C.token_command(p, _cmd_list)
 
     p = sub.add_parser("show", help="the attributes of the keys a selector names", **C.examples(
         "strongroom key show device --token dev --pin-source file:user.pin",
         "strongroom key show --id 01 --token dev --json"))
     S.add_selector_argument(p)
-    C.add_token_arguments(p)
-    C.add_json_argument(p)
-    p.set_defaults(func=_cmd_show)
+    C.token_command(p, _cmd_show)
 
     p = sub.add_parser("export-public", help="write the public key of an identity (named by its public key, "
                                               "private key or certificate) as PEM (or DER)", **C.examples(
@@ -88,10 +79,7 @@ def register(subparsers: Any) -> None:
         "strongroom key export-public 'Device Priv TLS Key' --token dev --pin-source file:user.pin "
         "--der -o device.pub.der"))
     S.add_selector_argument(p)
-    p.add_argument("--der", action="store_true", help="DER instead of PEM")
-    p.add_argument("-o", "--output", metavar="FILE", help="write here (default stdout)")
-    C.add_token_arguments(p)
-    p.set_defaults(func=_cmd_export_public)
+    C.export_command(p, _cmd_export_public)
 
     p = sub.add_parser("delete", help="delete the private, public and secret keys a selector names", **C.examples(
         "strongroom key delete device --id 01 --token dev --pin-source file:user.pin",

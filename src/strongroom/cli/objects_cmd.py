@@ -18,13 +18,11 @@ def register(subparsers: Any) -> None:
                                               "(secret values shown as <sensitive>)", **C.examples(
         "strongroom objects --token dev --pin-source file:user.pin",
         "strongroom objects --token dev --json   # public objects only"))
-    C.add_token_arguments(p)
-    C.add_json_argument(p)
-    p.set_defaults(func=_cmd_objects)
+    C.token_command(p, _cmd_objects)
 
-    obj = subparsers.add_parser("object", help="change one object (set-label)", **C.examples(
-        "strongroom object set-label old-name new-name --type cert --token dev --pin-source file:user.pin"))
-    sub = obj.add_subparsers(dest="object_command", metavar="OBJECT_COMMAND", required=True)
+    sub = C.command_group(subparsers, "object", "change one object (set-label)",
+                          "strongroom object set-label old-name new-name --type cert --token dev "
+                          "--pin-source file:user.pin")
     p = sub.add_parser("set-label", help="give one object a new CKA_LABEL (C_SetAttributeValue)", **C.examples(
         "strongroom object set-label 'Device Priv TLS Key' 'Device Pub TLS Key' --type public "
         "--token dev --pin-source file:user.pin",
@@ -34,9 +32,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("new_label", metavar="NEW", help="the new CKA_LABEL")
     p.add_argument("--type", dest="object_type", choices=OBJECT_TYPES,
                    help="only objects of this type (when a label names a key pair and its certificate)")
-    C.add_token_arguments(p)
-    C.add_json_argument(p)
-    p.set_defaults(func=_cmd_set_label)
+    C.token_command(p, _cmd_set_label)
 
 
 def _value(value: Any) -> str:

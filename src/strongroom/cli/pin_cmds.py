@@ -23,16 +23,12 @@ _EXAMPLES = {
 
 
 def _add(sub: Any, name: str, text: str) -> argparse.ArgumentParser:
-    return sub.add_parser(name, help=text, description=text, epilog="examples:\n" + _EXAMPLES[name],
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    return C.subcommand(sub, name, text, _EXAMPLES[name])
 
 
 def register(subparsers: Any) -> None:
-    pin = subparsers.add_parser("pin", help="set, unlock or change PINs",
-                                epilog="examples:\n" + _EXAMPLES["unlock"].splitlines()[0] + "\n"
-                                       + _EXAMPLES["change"].splitlines()[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = pin.add_subparsers(dest="pin_command", metavar="PIN_COMMAND", required=True)
+    sub = C.command_group(subparsers, "pin", "set, unlock or change PINs",
+                          *(_EXAMPLES[name].splitlines()[0].removeprefix("  ") for name in ("unlock", "change")))
     for name, text in (("set", "the SO sets the user PIN (--pin / --pin-source is the new user PIN)"),
                        ("unlock", "the SO resets a locked user PIN (same as 'pin set')")):
         p = _add(sub, name, text)

@@ -23,8 +23,7 @@ _EXAMPLES = {
 
 
 def _add(sub: Any, name: str, text: str) -> argparse.ArgumentParser:
-    return sub.add_parser(name, help=text, description=text, epilog="examples:\n" + _EXAMPLES[name],
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    return C.subcommand(sub, name, text, _EXAMPLES[name])
 
 
 def _module_argument(group: Any) -> None:
@@ -38,11 +37,8 @@ def _so_pin_arguments(group: Any) -> None:
 
 
 def register(subparsers: Any) -> None:
-    token = subparsers.add_parser("token", help="create, list, inspect and delete tokens",
-                                  epilog="examples:\n" + _EXAMPLES["init"].splitlines()[0] + "\n"
-                                         + _EXAMPLES["info"].splitlines()[0],
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = token.add_subparsers(dest="token_command", metavar="TOKEN_COMMAND", required=True)
+    sub = C.command_group(subparsers, "token", "create, list, inspect and delete tokens",
+                          *(_EXAMPLES[name].splitlines()[0].removeprefix("  ") for name in ("init", "info")))
 
     p = _add(sub, "init", "initialise the free slot's token: sets the SO PIN and, with --pin / "
                           "--pin-source or at the prompt, the user PIN")
@@ -61,9 +57,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=_cmd_list)
 
     p = _add(sub, "info", "one token's flags, PIN states, objects and storage use")
-    C.add_token_arguments(p)
-    C.add_json_argument(p)
-    p.set_defaults(func=_cmd_info)
+    C.token_command(p, _cmd_info)
 
     p = _add(sub, "delete", "remove a strongroom token and all its objects (needs the SO PIN)")
     g = p.add_argument_group("token")
