@@ -167,6 +167,9 @@ class Application:
     def all_sessions(self) -> Iterator[Session]:
         return iter(list(self.session_table.values()))
 
+    def has_login(self) -> bool:
+        return any(state.user is not None for state in self.logins.values())
+
     def session(self, handle: int) -> Session:
         """The application's session ``handle``; CKR_SESSION_HANDLE_INVALID otherwise (a
         handle of another application included)."""
@@ -245,7 +248,7 @@ class Application:
         core = self.core
         private = core.manager.private_token_objects(token_id, self.handles.targets()) \
             if state.user == CKU.USER else []
-        core.store.forget_keys()
+        core.release_keys(self)
         state.clear()
         self.handles.drop(private)
         self.handles.drop(core.manager.forget_private(token_id, self.id))

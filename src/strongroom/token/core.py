@@ -42,6 +42,8 @@ class SessionOwner(Protocol):
 
     def all_sessions(self) -> Iterator[Session]: ...
 
+    def has_login(self) -> bool: ...
+
 
 class TokenCore:
     """One store and its caches, shared by the applications attached to it."""
@@ -85,6 +87,14 @@ class TokenCore:
         """An object was destroyed: operations of every application using it fail at their
         next call (operations.KeyDestroyed)."""
         revoke_key(list(self.sessions()), target)
+
+    def release_keys(self, leaving: SessionOwner) -> None:
+        """Wipe the store's derived sealing keys when ``leaving`` logs out, unless another
+        application still holds a login: the cache is per store, not per application, and
+        those applications would only derive them again (two HKDF runs per token). They
+        are wiped at the last logout and at close."""
+        if not any(app is not leaving and app.has_login() for app in self._applications):
+            self.store.forget_keys()
 
     def close(self) -> None:
         self.manager.clear()
