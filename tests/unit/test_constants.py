@@ -47,3 +47,14 @@ def test_ckm_is_imported_on_first_use_only():
             "from strongroom.pkcs11.constants import CKM; assert vars(c)['CKM'] is CKM; "
             "assert CKM.ECDSA == 0x1041 and CKM(0x1041).name == 'ECDSA'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_tables_keyed_by_mechanism_numbers_name_the_right_mechanisms():
+    """pkcs11.params keys its message table by number so that importing it builds no CKM."""
+    from strongroom.pkcs11 import params
+
+    CKM = constants.CKM
+    named = {CKM.AES_GCM: params.GcmMessageParams, CKM.CHACHA20_POLY1305: params.ChaCha20Poly1305MessageParams}
+    assert named == params.MESSAGE_PARAM_TYPES
+    code = "import sys, strongroom.pkcs11.params; assert 'strongroom.pkcs11.ckm' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .constants import CKD, CKM, CKZ, HedgeType, HkdfSaltFlag
+from .constants import CKD, CKZ, HedgeType, HkdfSaltFlag
 
 
 @dataclass(frozen=True)
@@ -168,9 +168,11 @@ class ChaCha20Poly1305MessageParams:
 #: Per-message parameter type of each mechanism usable with the message-based API. The
 #: ABI decodes pParameter of C_EncryptMessage / C_DecryptMessage with it and writes the
 #: output fields of the returned value back (tag, generated IV).
+#: Keyed by the numbers, not CKM's members: CKM is built on first use (constants.py) and
+#: this module must not build it for C_Initialize (tests/unit/test_constants.py checks them).
 MESSAGE_PARAM_TYPES: dict[int, type] = {
-    CKM.AES_GCM: GcmMessageParams,
-    CKM.CHACHA20_POLY1305: ChaCha20Poly1305MessageParams,
+    0x1087: GcmMessageParams,                  # CKM_AES_GCM
+    0x4021: ChaCha20Poly1305MessageParams,     # CKM_CHACHA20_POLY1305
 }
 
 
