@@ -15,7 +15,7 @@ import pytest
 from cffi import FFI
 
 from strongroom.abi import build_ffi
-from strongroom.cli.main import module_path
+from strongroom.modules import module_path
 from strongroom.pkcs11.constants import CKR
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,6 +27,8 @@ _ffi.cdef("""
     CK_RV C_GetInterfaceList(CK_INTERFACE_PTR pInterfacesList, CK_ULONG_PTR pulCount);
     CK_RV C_GetInterface(CK_UTF8CHAR_PTR pInterfaceName, CK_VERSION_PTR pVersion,
                          CK_INTERFACE_PTR_PTR ppInterface, CK_FLAGS flags);
+    CK_RV SR_GetTokenUsage(CK_SLOT_ID slotID, SR_TOKEN_USAGE *pUsage);
+    CK_RV SR_DeleteToken(CK_SLOT_ID slotID);
 """)
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # tests/ (support)
 sys.path.insert(0, str(Path(__file__).resolve().parent))       # tests/abi first: its conftest
 
-from opstate_support import AAD, Session, Template, message_param  # noqa: E402
+from opstate_support import AAD, Session, Template, message_param
 
-from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR  # noqa: E402
+from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR
 
 LIE = 1 << 31
 
@@ -26,7 +26,7 @@ class Module:
     """Just enough of tests/abi/conftest.Module for Session."""
 
     def __init__(self, path: str) -> None:
-        from conftest import Module as Real   # the harness's cdef and function lists
+        from conftest import Module as Real  # the harness's cdef and function lists
 
         real = Real(Path(path))
         self.ffi, self.fl, self.fl32 = real.ffi, real.fl, real.fl32

@@ -114,7 +114,8 @@ class Fuzzer:
              CKA.VALUE: lambda: os.urandom(r.choice((0, 16, 32, 33))),
              CKA.VALUE_LEN: lambda: U(r.choice((0, 16, 32, 1 << 40))),
              CKA.EC_PARAMS: lambda: r.choice((P256_OID, ED25519_PARAMS, b"\x06\x01")),
-             CKA.ALLOWED_MECHANISMS: lambda: b"".join(U(m) for m in r.sample((CKM.AES_GCM, CKM.ECDSA, CKM.SHA256), r.randrange(3))),
+             CKA.ALLOWED_MECHANISMS: lambda: b"".join(
+                U(m) for m in r.sample((CKM.AES_GCM, CKM.ECDSA, CKM.SHA256), r.randrange(3))),
              CKA.START_DATE: lambda: r.choice((b"", b"20260102", b"2026")),
              CKA.MODULUS: lambda: os.urandom(r.choice((0, 256))),
              VENDOR_CKA: lambda: os.urandom(4),
@@ -255,7 +256,7 @@ class Fuzzer:
         for kt, value in ((CKK.AES, bytes(range(32))), (CKK.GENERIC_SECRET, bytes(32)),
                           (CKK.CHACHA20, bytes(32))):
             arr, n = tok.template([(CKA.CLASS, U(CKO.SECRET_KEY)), (CKA.KEY_TYPE, U(kt)),
-                                   (CKA.VALUE, value), (CKA.TOKEN, b"\x00")] + flags)
+                                   (CKA.VALUE, value), (CKA.TOKEN, b"\x00"), *flags])
             out = tok.handle_out()
             assert fl.C_CreateObject(h, arr, n, out) == 0
             keys.append(out[0])
@@ -427,8 +428,8 @@ class Fuzzer:
                 call = {"one": partial(getattr(fl, f"C_{op}"), h, data, n, out, plen),
                         "update": partial(getattr(fl, f"C_{op}Update"), h, data, n, out, plen),
                         "final": partial(getattr(fl, f"C_{op}Final"), h, out, plen)}[step]
-            lied = (step != "final" and "in=lie" in self.note
-                    or op == "Verify" and step != "update" and "sig=lie" in self.note)
+            lied = ((step != "final" and "in=lie" in self.note)
+                    or (op == "Verify" and step != "update" and "sig=lie" in self.note))
             rv = self.timed(f"C_{op}:{step}", call)
             if lied and rv not in self.TOO_LONG:
                 print(f"BADLEN {CKR(rv).name if rv in VALID else hex(rv)} {self.last}", flush=True)

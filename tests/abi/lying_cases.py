@@ -30,7 +30,7 @@ def lying_template(tok, lie_type, value: bytes, lie_len: int, extra=()):
     end of the guard page."""
     ffi = tok.ffi
     pairs = [(t, v) for t, v in extra]
-    arr, count = tok.template(pairs + [(lie_type, b"")])
+    arr, count = tok.template([*pairs, (lie_type, b"")])
     arr[count - 1].pValue = guard().tail(ffi, value)
     arr[count - 1].ulValueLen = lie_len
     return arr, count
@@ -62,7 +62,7 @@ def ec_pair(tok):
 
 
 def data_object(tok, label: bytes = b"ten chars!"):
-    arr, n = tok.template(list(DATA_OBJ) + [(CKA.LABEL, label), (CKA.VALUE, b"v")])
+    arr, n = tok.template([*DATA_OBJ, (CKA.LABEL, label), (CKA.VALUE, b"v")])
     out = tok.handle_out()
     assert tok.fl.C_CreateObject(tok.h, arr, n, out) == 0
     return out[0]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa, utils
@@ -169,7 +170,7 @@ def ecdsa_ok(key: ec.EllipticCurvePrivateKey, message: bytes, sig: bytes, prehas
     try:
         key.public_key().verify(utils.encode_dss_signature(r, s), message, algorithm)
         return True
-    except Exception:   # noqa: BLE001 -- InvalidSignature: not this message's signature
+    except Exception:   # InvalidSignature: not this message's signature
         return False
 
 

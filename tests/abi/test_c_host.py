@@ -42,7 +42,7 @@ def _ok(proc: subprocess.CompletedProcess) -> None:
 def test_c_host_info(c_host, so_path, clean_env):
     proc = run([c_host, so_path, "info"], clean_env)
     _ok(proc)
-    version, man, desc, _ = proc.stdout.strip().split("|")
+    version, man, _desc, _ = proc.stdout.strip().split("|")
     assert version == "3.0"
     assert man.rstrip(" ") == "strongroom" and len(man) == 32
 
@@ -75,7 +75,7 @@ def test_pkcs11_tool(so_path, clean_env, args):
 
 
 def _other_pythons() -> list[str]:
-    mine = "%d.%d" % sys.version_info[:2]
+    mine = "{}.{}".format(*sys.version_info[:2])
     found = {}
     cands = [shutil.which(f"python3.{m}") for m in range(8, 15)]
     cands += glob.glob(os.path.expanduser("~/.pyenv/versions/3.*/bin/python3"))
@@ -106,7 +106,7 @@ def test_other_python_host_is_refused_cleanly(python, so_path, clean_env):
     proc = run([python, "-c", _CTYPES_HOST, so_path], clean_env)
     _ok(proc)
     assert proc.stdout.split() == ["0x5", "0x5"]
-    assert "built for Python %d.%d" % sys.version_info[:2] in proc.stderr
+    assert "built for Python {}.{}".format(*sys.version_info[:2]) in proc.stderr
     assert "host process runs Python" in proc.stderr
 
 

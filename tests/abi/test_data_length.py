@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from opstate_support import Session
+
 from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR
 from support import make_home
 

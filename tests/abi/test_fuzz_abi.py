@@ -22,6 +22,7 @@ import subprocess
 
 import pytest
 from boundary import run_child
+
 from support import make_home
 
 SECONDS = float(os.environ.get("STRONGROOM_FUZZ_SECONDS", "1.5"))

@@ -132,7 +132,7 @@ def test_wrap_unwrap_round_trip_aes_key_wrap(c):
     rv, wrapped = c.wrap(mech, kek, target)
     assert rv == CKR.OK and len(wrapped) == 40
     assert aes_key_unwrap(kek_value, wrapped) == target_value          # RFC 3394, independently
-    rv, new = c.unwrap(mech, kek, wrapped, [(CKA.CLASS, CKO.SECRET_KEY), (CKA.KEY_TYPE, CKK.AES)] + READABLE)
+    rv, new = c.unwrap(mech, kek, wrapped, [(CKA.CLASS, CKO.SECRET_KEY), (CKA.KEY_TYPE, CKK.AES), *READABLE])
     assert rv == CKR.OK
     assert c.get(new, CKA.VALUE) == target_value
     assert c.get(new, CKA.VALUE_LEN) == encode(CKA.VALUE_LEN, 32)
@@ -223,7 +223,7 @@ def test_unwrap_template_applied_and_checked(c):
     assert rv == CKR.OK
     assert c.get(new, CKA.LABEL) == b"unwrapped"
     assert c.get(new, CKA.SENSITIVE) == b"\x01"
-    assert c.unwrap(mech, kek, wrapped, base + [(CKA.SENSITIVE, False)])[0] == CKR.TEMPLATE_INCONSISTENT
+    assert c.unwrap(mech, kek, wrapped, [*base, (CKA.SENSITIVE, False)])[0] == CKR.TEMPLATE_INCONSISTENT
     # the unwrapping key needs CKA_UNWRAP
     kek2 = c.aes(wrap=True, unwrap=False)
     _, wrapped2 = c.wrap(mech, kek2, target)
@@ -254,7 +254,7 @@ def test_derive_ecdh_template_rules(c):
                                            serialization.PublicFormat.UncompressedPoint)
     mech, _keep = _ecdh(c, point)
     out = c.ffi.new("CK_OBJECT_HANDLE *")
-    t = Template(c.ffi, [(CKA.CLASS, CKO.SECRET_KEY), (CKA.KEY_TYPE, CKK.AES), (CKA.VALUE_LEN, 32)] + READABLE)
+    t = Template(c.ffi, [(CKA.CLASS, CKO.SECRET_KEY), (CKA.KEY_TYPE, CKK.AES), (CKA.VALUE_LEN, 32), *READABLE])
     assert c.fl.C_DeriveKey(c.h, mech, priv, t.arr, t.count, out) == CKR.OK
     token_pub = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), c.get(pub, CKA.EC_POINT)[2:])
     assert c.get(out[0], CKA.VALUE) == peer.exchange(ec.ECDH(), token_pub)
@@ -316,7 +316,7 @@ def test_message_gcm_round_trip_tag_written_back(c):
     key = c.aes(value, encrypt=True, decrypt=True)
     assert c.fl.C_MessageEncryptInit(c.h, c.mech(CKM.AES_GCM), key) == CKR.OK
     iv, aad, data = os.urandom(12), b"header", b"message one"
-    p, ivbuf, tagbuf = _gcm_msg(c, iv)
+    p, _ivbuf, tagbuf = _gcm_msg(c, iv)
     size = c.ffi.sizeof("CK_GCM_MESSAGE_PARAMS")
     n = c.ffi.new("CK_ULONG *")
     assert c.fl.C_EncryptMessage(c.h, p, size, aad, len(aad), data, len(data), c.ffi.NULL, n) == CKR.OK
@@ -370,7 +370,7 @@ def test_encapsulate_decapsulate_via_32_list(c):
     rv = c.fl.C_GenerateKeyPair(c.h, c.mech(CKM.ML_KEM_KEY_PAIR_GEN), pub_t.arr, pub_t.count,
                                 priv_t.arr, priv_t.count, pub, priv)
     assert rv == CKR.OK, hex(rv)
-    t = Template(c.ffi, [(CKA.CLASS, CKO.SECRET_KEY), (CKA.KEY_TYPE, CKK.AES)] + READABLE)
+    t = Template(c.ffi, [(CKA.CLASS, CKO.SECRET_KEY), (CKA.KEY_TYPE, CKK.AES), *READABLE])
     mech = c.mech(CKM.ML_KEM)
     n = c.ffi.new("CK_ULONG *")
     key = c.ffi.new("CK_OBJECT_HANDLE *")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 from boundary import run_cases
-from support import make_home
 
 from strongroom.pkcs11.constants import CK_UNAVAILABLE_INFORMATION, CKR
+from support import make_home
 
 AV, PI, AB, PL = (CKR.ATTRIBUTE_VALUE_INVALID, CKR.MECHANISM_PARAM_INVALID, CKR.ARGUMENTS_BAD,
                   CKR.PIN_LEN_RANGE)

@@ -294,7 +294,7 @@ def test_session_info(session):
 def test_internal_error_is_general_error_and_logged(session, monkeypatch, home):
     """A non-CKRError exception in the core never crosses the ABI; the log names the
     exception type but never its message (which could carry argument values)."""
-    import strongroom.abi.entry as entry
+    from strongroom.token.inprocess import APPLICATION
 
     ck, _, h = session
     ffi, fl = ck.ffi, ck.fl
@@ -304,7 +304,7 @@ def test_internal_error_is_general_error_and_logged(session, monkeypatch, home):
     def boom(*_a):
         raise ValueError(secret)
 
-    monkeypatch.setattr(entry, "_get_session_info", boom)
+    monkeypatch.setattr(APPLICATION.sessions, "get_session_info", boom)
     assert fl.C_GetSessionInfo(h, ffi.new("CK_SESSION_INFO *")) == CKR.GENERAL_ERROR
     for handler in __import__("logging").getLogger("strongroom").handlers:
         handler.flush()

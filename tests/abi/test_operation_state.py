@@ -19,9 +19,19 @@ import hashlib
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap
+from opstate_support import (
+    AAD,
+    IV,
+    Case,
+    Session,
+    Template,
+    ecdsa_ok,
+    gcm_encrypt,
+    message_param,
+    rsa_pkcs1_sign,
+    sha256,
+)
 
-from opstate_support import (AAD, IV, Case, Session, Template, ecdsa_ok, gcm_encrypt,
-                             message_param, rsa_pkcs1_sign, sha256)
 from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR
 
 PLAIN = b"the message that was really sent"        # 32 bytes
@@ -107,7 +117,7 @@ _KEM_TEMPLATE = [(CKA.CLASS, CKO.SECRET_KEY), (CKA.KEY_TYPE, CKK.GENERIC_SECRET)
 
 
 def _encapsulate(s, data, out, plen):
-    t = Template(s.ffi, _KEM_TEMPLATE + [(CKA.LABEL, data.decode())])
+    t = Template(s.ffi, [*_KEM_TEMPLATE, (CKA.LABEL, data.decode())])
     key = s.ffi.new("CK_OBJECT_HANDLE *")
     rv = s.fl32.C_EncapsulateKey(s.h, s.mech(CKM.ML_KEM), s.kem_keys()[0], t.arr, t.count, out, plen, key)
     s.extra_key = key[0]
@@ -322,7 +332,7 @@ def test_size_query_then_same_call_gets_its_output(s, case):
     case.start(s)
     data = _right_input(case, s)
     rv, n = _size_query(case, s, data)
-    assert rv == CKR.OK and n[0] > 0 or case.name == "C_DecryptUpdate"
+    assert (rv == CKR.OK and n[0] > 0) or case.name == "C_DecryptUpdate"
     out = _buf(s, n[0])
     assert case.call(s, data, out, n) == CKR.OK
     assert case.check(s, data, _out(s, out, n))

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed448
-
 from opstate_support import Session, Template, message_param
+
 from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR, CKU
 
 HERE = Path(__file__).resolve().parent

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 
-
 from strongroom.abi import build_ffi
 from strongroom.pkcs11.constants import CKR
 
@@ -76,20 +75,20 @@ def test_interface_list(module):
     ffi, lib = module.ffi, module.lib
     count = ffi.new("CK_ULONG *")
     assert lib.C_GetInterfaceList(ffi.NULL, count) == CKR.OK
-    assert count[0] == 3
+    assert count[0] == 4
     assert lib.C_GetInterfaceList(ffi.NULL, ffi.NULL) == CKR.ARGUMENTS_BAD
     small = ffi.new("CK_INTERFACE[1]")
     count[0] = 1
     assert lib.C_GetInterfaceList(small, count) == CKR.BUFFER_TOO_SMALL
-    assert count[0] == 3
-    arr = ffi.new("CK_INTERFACE[3]")
+    assert count[0] == 4
+    arr = ffi.new("CK_INTERFACE[4]")
     assert lib.C_GetInterfaceList(arr, count) == CKR.OK
-    versions = []
-    for i in range(3):
-        assert ffi.string(ffi.cast("char *", arr[i].pInterfaceName)) == b"PKCS 11"
+    found = []
+    for i in range(4):
         v = ffi.cast("CK_VERSION *", arr[i].pFunctionList)
-        versions.append((v.major, v.minor))
-    assert versions == [(3, 0), (3, 2), (2, 40)]
+        found.append((ffi.string(ffi.cast("char *", arr[i].pInterfaceName)), (v.major, v.minor)))
+    assert found == [(b"PKCS 11", (3, 0)), (b"PKCS 11", (3, 2)), (b"PKCS 11", (2, 40)),
+                     (b"strongroom", (1, 0))]      # the vendor functions (strongroom_vendor.h)
 
 
 def test_get_interface_by_name_and_version(module):
@@ -109,6 +108,8 @@ def test_get_interface_by_name_and_version(module):
     assert lib.C_GetInterface(ffi.NULL, ffi.NULL, out, 0) == CKR.OK   # default: the 3.0 list
     assert out[0].pFunctionList == module.fl
     ver.major, ver.minor = 9, 9
+    assert lib.C_GetInterface(ffi.NULL, ver, out, 0) == CKR.ARGUMENTS_BAD
+    ver.major, ver.minor = 1, 0      # a NULL name is "PKCS 11", never the vendor interface
     assert lib.C_GetInterface(ffi.NULL, ver, out, 0) == CKR.ARGUMENTS_BAD
     other = ffi.new("char[]", b"Vendor thing")
     assert lib.C_GetInterface(ffi.cast("CK_UTF8CHAR_PTR", other), ffi.NULL, out, 0) == CKR.ARGUMENTS_BAD

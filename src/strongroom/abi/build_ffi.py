@@ -7,22 +7,30 @@ library and cffi.
 Layout of the generated C source (``set_source`` preamble)::
 
     ck_types.h                     PKCS#11 types (also the cffi cdef)
+    strongroom_vendor.h            the vendor functions' types (also cdef) and prototypes
     build constants                libpython path, Python home, site dirs, X.Y
     forward declarations           of the sr_py_* functions cffi generates (embedding_api)
     shim.c                         constructor, fork handlers, Python start, C_Initialize ...
     generated wrappers             one C_* per PKCS#11 function: guards, then sr_py_* or
                                    CKR_FUNCTION_NOT_SUPPORTED
-    function lists + interfaces    CK_FUNCTION_LIST (2.40), CK_FUNCTION_LIST_3_0, CK_FUNCTION_LIST_3_2
+    function lists                 CK_FUNCTION_LIST (2.40), CK_FUNCTION_LIST_3_0, CK_FUNCTION_LIST_3_2,
+                                   SR_FUNCTION_LIST (interface "strongroom" 1.0)
+    shim_tail.c                    C_GetFunctionList, C_GetInterfaceList, C_GetInterface
 
-Every exported ``C_*`` symbol is plain C; Python is reached only through the
+Every exported ``C_*`` / ``SR_*`` symbol is plain C; Python is reached only through the
 ``sr_py_*`` functions declared with ``ffi.embedding_api`` and implemented with
 ``@ffi.def_extern`` in :mod:`strongroom.abi.entry`.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import sysconfig
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODULE_NAME = "_strongroom_abi"          # the cffi module inside libstrongroom.so
@@ -34,6 +42,42 @@ LIB_FILENAME = "libstrongroom.so"
 # ---------------------------------------------------------------------------------------
 _S = ("CK_SESSION_HANDLE", "hSession")
 _MECH = ("CK_MECHANISM_PTR", "pMechanism")
+
+
+
+def _message_api(op: str, data_in: str, data_out: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """C_Message<op>Init .. C_Message<op>Final (v3.0 §5.9, §5.11): encryption and
+    decryption have the same signatures, with plaintext and ciphertext swapped."""
+    param = [("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen")]
+    aad = [("CK_BYTE_PTR", "pAssociatedData"), ("CK_ULONG", "ulAssociatedDataLen")]
+
+    def io(suffix: str) -> list[tuple[str, str]]:
+        return [("CK_BYTE_PTR", f"p{data_in}{suffix}"), ("CK_ULONG", f"ul{data_in}{suffix}Len"),
+                ("CK_BYTE_PTR", f"p{data_out}{suffix}"), ("CK_ULONG_PTR", f"pul{data_out}{suffix}Len")]
+    return [
+        (f"C_Message{op}Init", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey")]),
+        (f"C_{op}Message", [_S, *param, *aad, *io("")]),
+        (f"C_{op}MessageBegin", [_S, *param, *aad]),
+        (f"C_{op}MessageNext", [_S, *param, *io("Part"), ("CK_FLAGS", "flags")]),
+        (f"C_Message{op}Final", [_S]),
+    ]
+
+
+
+def _message_sign_api(op: str, sig_len: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """C_Message<op>Init .. C_Message<op>Final (v3.0 §5.13, §5.15): signing writes the
+    signature (a CK_ULONG_PTR length), verification reads it (a CK_ULONG length)."""
+    param = [("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen")]
+    data_sig = [("CK_BYTE_PTR", "pData"), ("CK_ULONG", "ulDataLen"), ("CK_BYTE_PTR", "pSignature"),
+                (sig_len, "pulSignatureLen" if sig_len == "CK_ULONG_PTR" else "ulSignatureLen")]
+    return [
+        (f"C_Message{op}Init", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey")]),
+        (f"C_{op}Message", [_S, *param, *data_sig]),
+        (f"C_{op}MessageBegin", [_S, *param]),
+        (f"C_{op}MessageNext", [_S, *param, *data_sig]),
+        (f"C_Message{op}Final", [_S]),
+    ]
+
 
 FUNCTIONS: list[tuple[str, list[tuple[str, str]]]] = [
     ("C_Initialize", [("CK_VOID_PTR", "pInitArgs")]),
@@ -148,48 +192,10 @@ FUNCTIONS: list[tuple[str, list[tuple[str, str]]]] = [
     ("C_LoginUser", [_S, ("CK_USER_TYPE", "userType"), ("CK_UTF8CHAR_PTR", "pPin"), ("CK_ULONG", "ulPinLen"),
                      ("CK_UTF8CHAR_PTR", "pUsername"), ("CK_ULONG", "ulUsernameLen")]),
     ("C_SessionCancel", [_S, ("CK_FLAGS", "flags")]),
-    ("C_MessageEncryptInit", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey")]),
-    ("C_EncryptMessage", [_S, ("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen"),
-                          ("CK_BYTE_PTR", "pAssociatedData"), ("CK_ULONG", "ulAssociatedDataLen"),
-                          ("CK_BYTE_PTR", "pPlaintext"), ("CK_ULONG", "ulPlaintextLen"),
-                          ("CK_BYTE_PTR", "pCiphertext"), ("CK_ULONG_PTR", "pulCiphertextLen")]),
-    ("C_EncryptMessageBegin", [_S, ("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen"),
-                               ("CK_BYTE_PTR", "pAssociatedData"), ("CK_ULONG", "ulAssociatedDataLen")]),
-    ("C_EncryptMessageNext", [_S, ("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen"),
-                              ("CK_BYTE_PTR", "pPlaintextPart"), ("CK_ULONG", "ulPlaintextPartLen"),
-                              ("CK_BYTE_PTR", "pCiphertextPart"), ("CK_ULONG_PTR", "pulCiphertextPartLen"),
-                              ("CK_FLAGS", "flags")]),
-    ("C_MessageEncryptFinal", [_S]),
-    ("C_MessageDecryptInit", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey")]),
-    ("C_DecryptMessage", [_S, ("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen"),
-                          ("CK_BYTE_PTR", "pAssociatedData"), ("CK_ULONG", "ulAssociatedDataLen"),
-                          ("CK_BYTE_PTR", "pCiphertext"), ("CK_ULONG", "ulCiphertextLen"),
-                          ("CK_BYTE_PTR", "pPlaintext"), ("CK_ULONG_PTR", "pulPlaintextLen")]),
-    ("C_DecryptMessageBegin", [_S, ("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen"),
-                               ("CK_BYTE_PTR", "pAssociatedData"), ("CK_ULONG", "ulAssociatedDataLen")]),
-    ("C_DecryptMessageNext", [_S, ("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen"),
-                              ("CK_BYTE_PTR", "pCiphertextPart"), ("CK_ULONG", "ulCiphertextPartLen"),
-                              ("CK_BYTE_PTR", "pPlaintextPart"), ("CK_ULONG_PTR", "pulPlaintextPartLen"),
-                              ("CK_FLAGS", "flags")]),
-    ("C_MessageDecryptFinal", [_S]),
-    ("C_MessageSignInit", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey")]),
-    ("C_SignMessage", [_S, ("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen"),
-                       ("CK_BYTE_PTR", "pData"), ("CK_ULONG", "ulDataLen"),
-                       ("CK_BYTE_PTR", "pSignature"), ("CK_ULONG_PTR", "pulSignatureLen")]),
-    ("C_SignMessageBegin", [_S, ("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen")]),
-    ("C_SignMessageNext", [_S, ("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen"),
-                           ("CK_BYTE_PTR", "pData"), ("CK_ULONG", "ulDataLen"),
-                           ("CK_BYTE_PTR", "pSignature"), ("CK_ULONG_PTR", "pulSignatureLen")]),
-    ("C_MessageSignFinal", [_S]),
-    ("C_MessageVerifyInit", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey")]),
-    ("C_VerifyMessage", [_S, ("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen"),
-                         ("CK_BYTE_PTR", "pData"), ("CK_ULONG", "ulDataLen"),
-                         ("CK_BYTE_PTR", "pSignature"), ("CK_ULONG", "ulSignatureLen")]),
-    ("C_VerifyMessageBegin", [_S, ("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen")]),
-    ("C_VerifyMessageNext", [_S, ("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen"),
-                             ("CK_BYTE_PTR", "pData"), ("CK_ULONG", "ulDataLen"),
-                             ("CK_BYTE_PTR", "pSignature"), ("CK_ULONG", "ulSignatureLen")]),
-    ("C_MessageVerifyFinal", [_S]),
+    *_message_api("Encrypt", "Plaintext", "Ciphertext"),
+    *_message_api("Decrypt", "Ciphertext", "Plaintext"),
+    *_message_sign_api("Sign", "CK_ULONG_PTR"),
+    *_message_sign_api("Verify", "CK_ULONG"),
 ]
 V2_COUNT = 68
 V30_COUNT = V2_COUNT + 24
@@ -227,6 +233,14 @@ FUNCTIONS += [
 V32_COUNT = V30_COUNT + 12
 assert len(FUNCTIONS) == V32_COUNT
 
+#: strongroom's vendor functions (strongroom_vendor.h): exported by name and as the
+#: function list of the interface "strongroom" 1.0.
+VENDOR_FUNCTIONS: list[tuple[str, list[tuple[str, str]]]] = [
+    ("SR_GetTokenUsage", [("CK_SLOT_ID", "slotID"), ("SR_TOKEN_USAGE_PTR", "pUsage")]),
+    ("SR_DeleteToken", [("CK_SLOT_ID", "slotID")]),
+]
+VENDOR_HEADER = "strongroom_vendor.h"
+
 #: Written by hand in shim.c (no generated wrapper).
 HANDWRITTEN = {"C_Initialize", "C_Finalize", "C_GetFunctionList", "C_GetInterfaceList", "C_GetInterface"}
 
@@ -248,25 +262,9 @@ PYTHON_IMPLEMENTED = [
     "C_MessageEncryptInit", "C_EncryptMessage", "C_MessageEncryptFinal",
     "C_MessageDecryptInit", "C_DecryptMessage", "C_MessageDecryptFinal",
     "C_EncryptMessageBegin", "C_EncryptMessageNext", "C_DecryptMessageBegin", "C_DecryptMessageNext",
+    # issue 12
+    "SR_GetTokenUsage", "SR_DeleteToken",
 ]
-
-#: Output pointers that may never be NULL (checked in C: CKR_ARGUMENTS_BAD). Not here:
-#: the length pointers of the functions in CHECKED_IN_PYTHON.
-NONNULL = {
-    "C_GetInfo": ("pInfo",), "C_GetSlotList": ("pulCount",), "C_GetSlotInfo": ("pInfo",),
-    "C_GetTokenInfo": ("pInfo",), "C_GetMechanismList": ("pulCount",),
-    "C_GetMechanismInfo": ("pInfo",), "C_InitToken": ("pLabel",), "C_OpenSession": ("phSession",),
-    "C_GetSessionInfo": ("pInfo",), "C_CreateObject": ("phObject",), "C_CopyObject": ("phNewObject",),
-    "C_GetObjectSize": ("pulSize",), "C_FindObjects": ("pulObjectCount",),
-    "C_GenerateKey": ("phKey",), "C_GenerateKeyPair": ("phPublicKey", "phPrivateKey"),
-    "C_WrapKey": ("pulWrappedKeyLen",), "C_UnwrapKey": ("phKey",), "C_DeriveKey": ("phKey",),
-    "C_EncapsulateKey": ("pulCiphertextLen", "phKey"), "C_DecapsulateKey": ("phKey",),
-    "C_EncryptMessage": ("pulCiphertextLen",), "C_DecryptMessage": ("pulPlaintextLen",),
-    "C_EncryptMessageNext": ("pulCiphertextPartLen",), "C_DecryptMessageNext": ("pulPlaintextPartLen",),
-}
-for _name, _params in FUNCTIONS:
-    if any(t == "CK_MECHANISM_PTR" for t, _ in _params):
-        NONNULL[_name] = NONNULL.get(_name, ()) + ("pMechanism",)
 
 #: Functions working on an active operation: a NULL length pointer or a NULL data pointer
 #: with a nonzero length is refused by abi/entry.py, through the core, because the error
@@ -280,12 +278,51 @@ CHECKED_IN_PYTHON = frozenset({
     "C_VerifyRecover",
 })
 
+#: Pointer types that always name one output record or handle (never an array).
+_RECORD_OUT = frozenset({"CK_INFO_PTR", "CK_SLOT_INFO_PTR", "CK_TOKEN_INFO_PTR", "CK_MECHANISM_INFO_PTR",
+                         "CK_SESSION_INFO_PTR", "SR_TOKEN_USAGE_PTR", "CK_MECHANISM_PTR"})
+_HANDLE_OUT = frozenset({"CK_SESSION_HANDLE_PTR", "CK_OBJECT_HANDLE_PTR"})
+
+
+def _never_null(name: str, params: list[tuple[str, str]]) -> tuple[str, ...]:
+    """The pointers of ``name`` the C wrapper refuses as NULL (CKR_ARGUMENTS_BAD): the
+    mechanism, info records, a single output handle (not a handle array, which has a
+    count after it), every length / count pointer except those of CHECKED_IN_PYTHON,
+    and C_InitToken's 32-byte label."""
+    out = []
+    for i, (t, p) in enumerate(params):
+        array = i + 1 < len(params) and params[i + 1][0] == "CK_ULONG"
+        if (t in _RECORD_OUT or (t in _HANDLE_OUT and not array) or p == "pLabel"
+                or (t == "CK_ULONG_PTR" and name not in CHECKED_IN_PYTHON)):
+            out.append(p)
+    return tuple(out)
+
+
+#: Output pointers that may never be NULL (checked in C: CKR_ARGUMENTS_BAD), by function.
+NONNULL = {name: _never_null(name, params) for name, params in FUNCTIONS + VENDOR_FUNCTIONS
+           if name in PYTHON_IMPLEMENTED}
+
 #: Legacy functions with a fixed answer (v2.40 §5.15).
 FIXED_RV = {"C_GetFunctionStatus": "CKR_FUNCTION_NOT_PARALLEL", "C_CancelFunction": "CKR_FUNCTION_NOT_PARALLEL"}
 
 
+Params = list[tuple[str, str]]
+
+#: Every function list the module hands out: (C struct, static variable in the generated
+#: C, version, its functions). The PKCS#11 structs are declared by function_list_cdef,
+#: SR_FUNCTION_LIST by strongroom_vendor.h.
+FUNCTION_LISTS: list[tuple[str, str, tuple[int, int], list[tuple[str, Params]]]] = [
+    ("CK_FUNCTION_LIST", "sr_list_240", (2, 40), FUNCTIONS[:V2_COUNT]),
+    ("CK_FUNCTION_LIST_3_0", "sr_list_30", (3, 0), FUNCTIONS[:V30_COUNT]),
+    ("CK_FUNCTION_LIST_3_2", "sr_list_32", (3, 2), FUNCTIONS),
+    ("SR_FUNCTION_LIST", "sr_list_vendor", (1, 0), VENDOR_FUNCTIONS),
+]
+_PKCS11_LISTS = FUNCTION_LISTS[:3]
+
+
 def py_name(c_name: str) -> str:
-    return "sr_py_" + c_name[2:]
+    """The Python implementation's name: C_Sign -> sr_py_Sign, SR_DeleteToken -> sr_py_DeleteToken."""
+    return "sr_py_" + c_name.split("_", 1)[1]
 
 
 def _proto(name: str, params: list[tuple[str, str]]) -> str:
@@ -295,7 +332,7 @@ def _proto(name: str, params: list[tuple[str, str]]) -> str:
 def _pairs(params: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """(pointer, length) input pairs: a NULL pointer with a nonzero length is ARGUMENTS_BAD."""
     out = []
-    for (t1, p1), (t2, p2) in zip(params, params[1:]):
+    for (t1, p1), (t2, p2) in itertools.pairwise(params):
         if t1.endswith("_PTR") and t1 != "CK_ULONG_PTR" and t2 == "CK_ULONG" and p2.startswith("ul"):
             out.append((p1, p2))
     return out
@@ -307,17 +344,10 @@ def read_text(name: str) -> str:
 
 
 def function_list_cdef() -> str:
-    """CK_FUNCTION_LIST / CK_FUNCTION_LIST_3_0 declarations (C and cffi)."""
-    lines = ["struct CK_FUNCTION_LIST;", "typedef struct CK_FUNCTION_LIST CK_FUNCTION_LIST;",
-             "typedef CK_FUNCTION_LIST *CK_FUNCTION_LIST_PTR;",
-             "typedef CK_FUNCTION_LIST_PTR *CK_FUNCTION_LIST_PTR_PTR;",
-             "struct CK_FUNCTION_LIST_3_0;", "typedef struct CK_FUNCTION_LIST_3_0 CK_FUNCTION_LIST_3_0;",
-             "typedef CK_FUNCTION_LIST_3_0 *CK_FUNCTION_LIST_3_0_PTR;",
-             "struct CK_FUNCTION_LIST_3_2;", "typedef struct CK_FUNCTION_LIST_3_2 CK_FUNCTION_LIST_3_2;",
-             "typedef CK_FUNCTION_LIST_3_2 *CK_FUNCTION_LIST_3_2_PTR;"]
-    for struct, funcs in (("CK_FUNCTION_LIST", FUNCTIONS[:V2_COUNT]),
-                          ("CK_FUNCTION_LIST_3_0", FUNCTIONS[:V30_COUNT]),
-                          ("CK_FUNCTION_LIST_3_2", FUNCTIONS)):
+    """CK_FUNCTION_LIST / _3_0 / _3_2 declarations (C and cffi)."""
+    lines = [f"struct {s}; typedef struct {s} {s}; typedef {s} *{s}_PTR;" for s, _, _, _ in _PKCS11_LISTS]
+    lines.append("typedef CK_FUNCTION_LIST_PTR *CK_FUNCTION_LIST_PTR_PTR;")
+    for struct, _, _, funcs in _PKCS11_LISTS:
         lines.append(f"struct {struct} {{")
         lines.append("    CK_VERSION version;")
         for name, params in funcs:
@@ -326,9 +356,16 @@ def function_list_cdef() -> str:
     return "\n".join(lines) + "\n"
 
 
+def vendor_cdef() -> str:
+    """The types of strongroom_vendor.h (its text between the cdef markers)."""
+    text = read_text(VENDOR_HEADER)
+    begin, end = "/* ---- cdef begin ---- */", "/* ---- cdef end ---- */"
+    return text[text.index(begin) + len(begin):text.index(end)]
+
+
 def cdef_text() -> str:
     """Everything a cffi user of libstrongroom.so needs (tests use it in ABI mode)."""
-    return read_text("ck_types.h") + function_list_cdef()
+    return read_text("ck_types.h") + function_list_cdef() + vendor_cdef()
 
 
 # ---------------------------------------------------------------------------------------
@@ -375,7 +412,7 @@ def build_defines() -> str:
         f"#define SR_LIBPYTHON_SONAME {_c_str(soname)}",
         f"#define SR_PYTHON_HOME {_c_str(sys.base_prefix)}",
         f"#define SR_PYTHON_EXE {_c_str(exe)}",
-        f"#define SR_PY_VERSION {_c_str('%d.%d' % sys.version_info[:2])}",
+        f"#define SR_PY_VERSION {_c_str('{}.{}'.format(*sys.version_info[:2]))}",
         f"#define SR_SITE_DIRS {_c_str(os.pathsep.join(site_dirs))}",
         "",
     ])
@@ -398,22 +435,19 @@ def _wrapper(name: str, params: list[tuple[str, str]]) -> str:
 
 
 def _python_api() -> str:
-    table = dict(FUNCTIONS)
+    table = dict(FUNCTIONS + VENDOR_FUNCTIONS)
     return "".join(_proto(py_name(n), table[n]) + ";\n" for n in PYTHON_IMPLEMENTED)
 
 
 def generated_c() -> str:
+    exported = FUNCTIONS + VENDOR_FUNCTIONS
     parts = ["/* ---- generated by strongroom/abi/build_ffi.py ---- */\n"]
-    parts.append("".join(f"SR_EXPORT {_proto(n, p)};\n" for n, p in FUNCTIONS))
-    for name, params in FUNCTIONS:
+    parts.append("".join(f"SR_EXPORT {_proto(n, p)};\n" for n, p in exported))
+    for name, params in exported:
         if name not in HANDWRITTEN:
             parts.append(_wrapper(name, params))
-    for struct, var, funcs, ver in (
-        ("CK_FUNCTION_LIST", "sr_list_240", FUNCTIONS[:V2_COUNT], "{2, 40}"),
-        ("CK_FUNCTION_LIST_3_0", "sr_list_30", FUNCTIONS[:V30_COUNT], "{3, 0}"),
-        ("CK_FUNCTION_LIST_3_2", "sr_list_32", FUNCTIONS, "{3, 2}"),
-    ):
-        parts.append(f"static {struct} {var} = {{\n    {ver},\n")
+    for struct, var, (major, minor), funcs in FUNCTION_LISTS:
+        parts.append(f"static {struct} {var} = {{\n    {{{major}, {minor}}},\n")
         parts.append("".join(f"    {name},\n" for name, _ in funcs))
         parts.append("};\n")
     return "\n".join(parts)
@@ -424,6 +458,7 @@ def c_source() -> str:
         "#define _GNU_SOURCE 1",
         read_text("ck_types.h"),
         function_list_cdef(),
+        read_text(VENDOR_HEADER),
         build_defines(),
         "/* Python side (cffi embedding_api; implemented in strongroom.abi.entry) */",
         _python_api(),
@@ -433,16 +468,20 @@ def c_source() -> str:
     ])
 
 
-EMBEDDING_INIT_CODE = """\
-import strongroom.abi.entry  # registers every @ffi.def_extern
-"""
+def embedding_init_code() -> str:
+    """The Python the module runs at its first C_Initialize: import every ``sr_py_*``
+    (strongroom.abi.entry), then fail loudly if one of PYTHON_IMPLEMENTED has none."""
+    names = "".join(f"    {py_name(n)!r},\n" for n in PYTHON_IMPLEMENTED)
+    return ("import strongroom.abi.entry  # registers every sr_py_* (ffi.def_extern)\n"
+            f"strongroom.abi.entry.check_bound((\n{names}))\n")
 
 
-def make_ffi(**source_kwargs):
+def make_ffi(**source_kwargs: Any) -> FFI:
     from cffi import FFI
 
     ffi = FFI()
     ffi.cdef(read_text("ck_types.h"))
+    ffi.cdef(vendor_cdef())
     ffi.cdef("""
         const char *sr_module_path(void);
         int sr_owns_python(void);
@@ -451,18 +490,18 @@ def make_ffi(**source_kwargs):
     """)
     ffi.embedding_api(_python_api())
     ffi.set_source(MODULE_NAME, c_source(), **source_kwargs)
-    ffi.embedding_init_code(EMBEDDING_INIT_CODE)
+    ffi.embedding_init_code(embedding_init_code())
     return ffi
 
 
-def extension_kwargs(build_temp: str) -> dict:
+def extension_kwargs(build_temp: str) -> dict[str, list[str]]:
     """Compiler/linker settings for setuptools.Extension (libpython with an rpath)."""
     libdir = sysconfig.get_config_var("LIBDIR")
-    ldver = "python%d.%d" % sys.version_info[:2] + (getattr(sys, "abiflags", "") or "")
+    ldver = "python{}.{}".format(*sys.version_info[:2]) + (getattr(sys, "abiflags", "") or "")
     script = os.path.join(build_temp, "libstrongroom.map")
     os.makedirs(build_temp, exist_ok=True)
     with open(script, "w", encoding="utf-8") as fh:
-        fh.write("{\n  global:\n    C_*;\n  local:\n    *;\n};\n")
+        fh.write("{\n  global:\n    C_*;\n    SR_*;\n  local:\n    *;\n};\n")
     return {
         # the libsqlite3 that Python's _sqlite3 uses (freshness probe in shim.c)
         "libraries": [ldver, "dl", "pthread", ":libsqlite3.so.0"],

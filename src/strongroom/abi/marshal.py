@@ -19,16 +19,18 @@ Everything here works on cffi cdata of the module's own ``ffi`` (bound once with
 """
 from __future__ import annotations
 
-TYPE_CHECKING = False   # typing is not imported at run time: cold start (_records.py)
-if TYPE_CHECKING:
-    from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..pkcs11 import limits as L
 from ..pkcs11.attributes import ATTRIBUTE_KINDS, AttrKind, decode, encode
 from ..pkcs11.constants import CK_UNAVAILABLE_INFORMATION, CKR
 from ..pkcs11.errors import CKRError
-from ..token.inprocess import APPLICATION as LIBRARY
 from ..pkcs11.template import Unreadable
+from ..token.inprocess import APPLICATION
+from ..wipe import release_frames, wipe_template
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 ffi: Any = None
 ATTR_SIZE = L.SIZEOF_ATTRIBUTE      # sizeof(CK_ATTRIBUTE) on LP64, checked in bind()
@@ -65,7 +67,7 @@ _MAX_GET = VALUE_MAX.get
 def _cap() -> int:
     """Bound of a value with none of its own: the running ``quota_bytes`` (no object can
     hold a larger value), read once per template."""
-    config = LIBRARY.config
+    config = APPLICATION.config
     return (config.quota_bytes if config is not None else 0) or L.DEFAULT_VALUE_MAX
 
 
@@ -124,7 +126,7 @@ def template_in(arr: Any, count: int, depth: int = 0, room: list[int] | None = N
 
     Each ``ulValueLen`` is checked against :data:`VALUE_MAX` (else ``cap``) before its
     value is read; ``room`` counts the entries nested templates may still add."""
-    out = []
+    out: list[tuple[int, Any]] = []
     append = out.append
     cap = cap or _cap()
     for i in range(count):
@@ -176,6 +178,25 @@ def template_arg(arr: Any, count: int) -> list[tuple[int, Any]]:
     if not arr:
         raise CKRError(_ARGUMENTS_BAD, "NULL template with nonzero count")
     return template_in(arr, count)
+
+
+T = TypeVar("T")
+
+
+def wiped(call: Callable[..., T], *args: Any) -> T:
+    """``call(*args)`` with each template argument (a decoded template: the only ``list``
+    arguments core calls take) wiped when the core returns or raises: the secret values
+    the core did not keep (wipe.wipe_template) are overwritten before they are freed, the
+    ones it kept are its to wipe (issue 10)."""
+    try:
+        return call(*args)
+    except CKRError as exc:
+        release_frames(exc)       # the core's frames still hold the values
+        raise
+    finally:
+        for a in args:
+            if a.__class__ is list:
+                wipe_template(a)
 
 
 def types_in(arr: Any, count: int) -> list[int]:

@@ -1,8 +1,8 @@
 """C mechanism-parameter structs -> ``strongroom.pkcs11.params`` dataclasses.
 
 ``DECODERS`` maps each parameter dataclass to a function ``(ffi, pParameter, length)``
-returning an instance. The ABI picks the dataclass from the mechanism registry
-(``registry.get(mech).param_type``); a struct of the wrong size or an inner NULL pointer
+returning an instance. The ABI picks the dataclass from
+``pkcs11.mechanism_params.PARAM_TYPE`` (abi/mechanism_in.py); a struct of the wrong size or an inner NULL pointer
 with a nonzero length is CKR_MECHANISM_PARAM_INVALID. Decoders copy every byte string
 out of caller memory before returning.
 
@@ -20,9 +20,12 @@ from ..pkcs11 import limits as L
 from ..pkcs11 import params as P
 from ..pkcs11.constants import CKR
 from ..pkcs11.errors import CKRError
-from ..token.inprocess import APPLICATION as LIBRARY
+from ..token.inprocess import APPLICATION
 
+#: (ffi, pParameter, ulParameterLen) -> the parameter dataclass (or int)
 Decoder = Callable[[Any, Any, int], Any]
+#: (ffi, pParameter, ulParameterLen, value) -> None: value's output fields into the struct
+Writer = Callable[[Any, Any, int, Any], None]
 
 
 def _bad(what: str) -> CKRError:
@@ -34,7 +37,8 @@ _FIELD_MAX = L.PARAM_FIELD_MAX
 
 def _data_max() -> int:
     """Bound of AAD: the running ``max_data_len`` (the same limit as the data itself)."""
-    return getattr(LIBRARY.config, "max_data_len", 0) or L.DEFAULT_DATA_MAX
+    config = APPLICATION.config
+    return (config.max_data_len if config is not None else 0) or L.DEFAULT_DATA_MAX
 
 
 def _bytes(ffi: Any, ptr: Any, n: int, what: str, limit: int | str) -> bytes:
@@ -47,7 +51,8 @@ def _bytes(ffi: Any, ptr: Any, n: int, what: str, limit: int | str) -> bytes:
         raise _bad(f"{what}: length {n} above its maximum {most} (pkcs11/limits.py)")
     if not ptr:
         raise _bad(f"{what}: NULL pointer with nonzero length")
-    return ffi.buffer(ptr, n)[:]
+    raw: bytes = ffi.buffer(ptr, n)[:]
+    return raw
 
 
 def _aad(ffi: Any, ptr: Any, n: int) -> bytes:
@@ -152,7 +157,10 @@ def _pbkd2(ffi: Any, ptr: Any, n: int) -> P.Pbkdf2Params:
     if n != 9 * ffi.sizeof("CK_ULONG"):
         raise _bad(f"CK_PKCS5_PBKD2_PARAMS2: ulParameterLen {n}")
     u = ffi.cast("CK_ULONG *", ptr)
-    ptr_at = lambda i: ffi.cast("CK_BYTE_PTR", u[i])
+
+    def ptr_at(i: int) -> Any:
+        return ffi.cast("CK_BYTE_PTR", u[i])
+
     return P.Pbkdf2Params(salt_source=u[0], salt=_bytes(ffi, ptr_at(1), u[2], "pSaltSourceData", "pbkdf2_salt"),
                           iterations=u[3], prf=u[4],
                           prf_data=_bytes(ffi, ptr_at(5), u[6], "pPrfData", "pbkdf2_prf_data"),
@@ -202,7 +210,7 @@ def _write_chacha_message(ffi: Any, ptr: Any, n: int, out: P.ChaCha20Poly1305Mes
 
 #: Writers for parameters with output fields: ``(ffi, pParameter, length, value)`` copies the
 #: outputs of ``value`` (what the mechanism returned) back into the caller's struct.
-WRITERS: dict[type, Callable[[Any, Any, int, Any], None]] = {
+WRITERS: dict[type, Writer] = {
     P.GcmMessageParams: _write_gcm_message,
     P.ChaCha20Poly1305MessageParams: _write_chacha_message,
 }

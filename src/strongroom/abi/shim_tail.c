@@ -1,12 +1,16 @@
 /* strongroom C shim, second part: entry points that hand out the function lists.
- * Included after the generated wrappers and the static sr_list_240 / sr_list_30 / sr_list_32. */
+ * Included after the generated wrappers and the static sr_list_240 / sr_list_30 / sr_list_32 /
+ * sr_list_vendor. */
 
 /* The first entry is the default (C_GetInterface with a NULL name or version). It stays
- * the 3.0 list: every consumer knows it, and a 3.2 consumer asks for {3, 2} by version. */
-static CK_INTERFACE sr_interfaces[3] = {
-    {(CK_CHAR *)"PKCS 11", (CK_VOID_PTR)&sr_list_30, 0},
-    {(CK_CHAR *)"PKCS 11", (CK_VOID_PTR)&sr_list_32, 0},
-    {(CK_CHAR *)"PKCS 11", (CK_VOID_PTR)&sr_list_240, 0},
+ * the 3.0 list: every consumer knows it, and a 3.2 consumer asks for {3, 2} by version.
+ * The last is strongroom's own (strongroom_vendor.h): only asked for by its name. */
+static const char sr_pkcs11_name[] = "PKCS 11";
+static CK_INTERFACE sr_interfaces[4] = {
+    {(CK_CHAR *)sr_pkcs11_name, (CK_VOID_PTR)&sr_list_30, 0},
+    {(CK_CHAR *)sr_pkcs11_name, (CK_VOID_PTR)&sr_list_32, 0},
+    {(CK_CHAR *)sr_pkcs11_name, (CK_VOID_PTR)&sr_list_240, 0},
+    {(CK_CHAR *)SR_INTERFACE_NAME, (CK_VOID_PTR)&sr_list_vendor, 0},
 };
 #define SR_N_INTERFACES (sizeof(sr_interfaces) / sizeof(sr_interfaces[0]))
 
@@ -45,7 +49,8 @@ SR_EXPORT CK_RV C_GetInterface(CK_UTF8CHAR_PTR pInterfaceName, CK_VERSION_PTR pV
     for (i = 0; i < SR_N_INTERFACES; i++) {
         CK_INTERFACE *it = &sr_interfaces[i];
         const CK_VERSION *v = (const CK_VERSION *)it->pFunctionList;
-        if (pInterfaceName != NULL && strcmp((const char *)pInterfaceName, (const char *)it->pInterfaceName) != 0)
+        const char *want = pInterfaceName != NULL ? (const char *)pInterfaceName : sr_pkcs11_name;
+        if (strcmp(want, (const char *)it->pInterfaceName) != 0)
             continue;
         if (pVersion != NULL && (pVersion->major != v->major || pVersion->minor != v->minor))
             continue;
