@@ -49,7 +49,16 @@ from ..pkcs11.params import CtrParams, GcmMessageParams, GcmParams
 from .checkvalue import aes_check_value
 from .keys import AES_KEY_LENGTHS, load_secret
 from .keytypes import register_key_type, secret_handler
-from .registry import KeyMaterial, MechanismEntry, MessageOperation, Operation, OpKind, register, unsupported_kind
+from .registry import (
+    CollectingOperation,
+    KeyMaterial,
+    MechanismEntry,
+    MessageOperation,
+    Operation,
+    OpKind,
+    key_for,
+    register,
+)
 
 BLOCK = 16
 GCM_IV_RANGE = range(8, 129)
@@ -125,7 +134,7 @@ class GcmEncrypt(Operation):
         return n
 
 
-class GcmDecrypt(Operation):
+class GcmDecrypt(CollectingOperation):
     """Buffered GCM decryption: nothing is released before the tag is verified."""
 
     def __init__(self, key: KeyMaterial, p: GcmParams) -> None:
@@ -133,14 +142,6 @@ class GcmDecrypt(Operation):
         self._key = key
         self._tag_len = p.tag_bits // 8
         self._buf = bytearray()
-
-    def update(self, data: bytes) -> bytes:
-        self._buf += data
-        return b""
-
-    def update_length(self, n: int) -> int:
-        """Nothing before the tag is verified in ``final``."""
-        return 0
 
     def oneshot(self, data: Any) -> bytes:
         if self._buf or self._tag_len != BLOCK:   # pyca's AESGCM takes full tags only
@@ -225,10 +226,7 @@ _ENCRYPTS = {OpKind.ENCRYPT: True, OpKind.WRAP: True, OpKind.DECRYPT: False, OpK
 
 
 def _direction(mech: int, kind: OpKind, key: KeyMaterial | None) -> bool:
-    if kind not in _ENCRYPTS:
-        raise unsupported_kind(mech, kind)
-    if key is None:
-        raise CKRError(CKR.KEY_NEEDED)
+    key_for(mech, kind, _ENCRYPTS, key)
     return _ENCRYPTS[kind]
 
 
@@ -398,10 +396,7 @@ class GcmMessage(MessageOperation):
 
 
 def _gcm_message(kind: OpKind, key: KeyMaterial, param: object) -> MessageOperation:
-    if kind not in (OpKind.ENCRYPT, OpKind.DECRYPT):
-        raise unsupported_kind(CKM.AES_GCM, kind)
-    if key is None:
-        raise CKRError(CKR.KEY_NEEDED)
+    key = key_for(CKM.AES_GCM, kind, (OpKind.ENCRYPT, OpKind.DECRYPT), key)
     return GcmMessage(key, kind is OpKind.ENCRYPT)
 
 

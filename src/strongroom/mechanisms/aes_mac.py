@@ -15,7 +15,7 @@ from ..pkcs11.constants import CKK, CKM, CKR
 from ..pkcs11.constants import MechanismFlag as F
 from ..pkcs11.errors import CKRError
 from .keys import AES_KEY_LENGTHS, load_secret
-from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, register, unsupported_kind
+from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, key_for, register
 
 
 class MacOperation(Operation):
@@ -52,10 +52,7 @@ def general_length(param: object, full: int) -> int:
 
 def _factory(mech: int, general: bool):
     def operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
-        if kind not in (OpKind.SIGN, OpKind.VERIFY):
-            raise unsupported_kind(mech, kind)
-        if key is None:
-            raise CKRError(CKR.KEY_NEEDED)
+        key = key_for(mech, kind, (OpKind.SIGN, OpKind.VERIFY), key)
         length = general_length(param, 16) if general else 16
         value = key.parsed(load_secret)
         if len(value) not in AES_KEY_LENGTHS:

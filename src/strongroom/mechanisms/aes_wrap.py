@@ -19,13 +19,15 @@ accepted and simply concatenate). Usable as encrypt/decrypt and as C_WrapKey/C_U
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from cryptography.hazmat.primitives import keywrap, padding
 
 from ..pkcs11.constants import CKK, CKM, CKR
 from ..pkcs11.constants import MechanismFlag as F
 from ..pkcs11.errors import CKRError
 from .keys import AES_KEY_LENGTHS, load_secret
-from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, register, unsupported_kind
+from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, key_for, register
 
 KW_IV = bytes.fromhex("A6A6A6A6A6A6A6A6")
 KWP_IV = bytes.fromhex("A65959A6")
@@ -38,28 +40,29 @@ def _kw_wrap(k: bytes, data: bytes) -> bytes:
     return keywrap.aes_key_wrap(k, data)
 
 
-def _kw_unwrap(k: bytes, data: bytes) -> bytes:
-    if len(data) < 24 or len(data) % 8:
-        raise CKRError(CKR.ENCRYPTED_DATA_LEN_RANGE, "KW ciphertext must be 8n bytes, >= 24")
-    try:
-        return keywrap.aes_key_unwrap(k, data)
-    except keywrap.InvalidUnwrap:
-        raise CKRError(CKR.ENCRYPTED_DATA_INVALID, "key unwrap integrity check failed") from None
-
-
 def _kwp_wrap(k: bytes, data: bytes) -> bytes:
     if not data:
         raise CKRError(CKR.DATA_LEN_RANGE, "KWP input must not be empty")
     return keywrap.aes_key_wrap_with_padding(k, data)
 
 
-def _kwp_unwrap(k: bytes, data: bytes) -> bytes:
-    if len(data) < 16 or len(data) % 8:
-        raise CKRError(CKR.ENCRYPTED_DATA_LEN_RANGE, "KWP ciphertext must be 8n bytes, >= 16")
-    try:
-        return keywrap.aes_key_unwrap_with_padding(k, data)
-    except keywrap.InvalidUnwrap:
-        raise CKRError(CKR.ENCRYPTED_DATA_INVALID, "key unwrap integrity check failed") from None
+def _checked_unwrap(unwrap: Callable[[bytes, bytes], bytes], minimum: int,
+                    name: str) -> Callable[[bytes, bytes], bytes]:
+    """``unwrap`` behind the ciphertext length check and with the integrity failure as
+    ENCRYPTED_DATA_INVALID (KW and KWP differ only in the minimum)."""
+    def run(k: bytes, data: bytes) -> bytes:
+        if len(data) < minimum or len(data) % 8:
+            raise CKRError(CKR.ENCRYPTED_DATA_LEN_RANGE, f"{name} ciphertext must be 8n bytes, >= {minimum}")
+        try:
+            return unwrap(k, data)
+        except keywrap.InvalidUnwrap:
+            raise CKRError(CKR.ENCRYPTED_DATA_INVALID, "key unwrap integrity check failed") from None
+
+    return run
+
+
+_kw_unwrap = _checked_unwrap(keywrap.aes_key_unwrap, 24, "KW")
+_kwp_unwrap = _checked_unwrap(keywrap.aes_key_unwrap_with_padding, 16, "KWP")
 
 
 def _pkcs7_wrap(k: bytes, data: bytes) -> bytes:
@@ -103,10 +106,7 @@ def _factory(mech: int):
     iv, wrap, unwrap = _VARIANTS[mech]
 
     def operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
-        if kind not in _ENCRYPTS:
-            raise unsupported_kind(mech, kind)
-        if key is None:
-            raise CKRError(CKR.KEY_NEEDED)
+        key = key_for(mech, kind, _ENCRYPTS, key)
         if param not in (None, b"", iv):
             raise CKRError(CKR.MECHANISM_PARAM_INVALID, "only the default key-wrap IV is supported")
         value = key.parsed(load_secret)

@@ -25,7 +25,7 @@ from ..pkcs11.errors import CKRError
 from ..pkcs11.params import ChaCha20Poly1305MessageParams, ChaCha20Poly1305Params
 from .keys import load_secret
 from .keytypes import register_key_type, secret_handler
-from .registry import KeyMaterial, MechanismEntry, MessageOperation, Operation, OpKind, register, unsupported_kind
+from .registry import CollectingOperation, KeyMaterial, MechanismEntry, MessageOperation, OpKind, key_for, register
 
 KEY_LEN = 32
 register_key_type(secret_handler(frozenset({CKK.CHACHA20}), (KEY_LEN,)))
@@ -47,20 +47,12 @@ def _nonce(nonce: bytes) -> bytes:
     return nonce
 
 
-class ChaChaOp(Operation):
+class ChaChaOp(CollectingOperation):
     """Buffers the whole input; ``final`` seals or opens it."""
 
     def __init__(self, aead: ChaCha20Poly1305, p: ChaCha20Poly1305Params, encrypt: bool) -> None:
         self._aead, self._nonce, self._aad, self._encrypt = aead, _nonce(p.nonce), p.aad, encrypt
         self._buf = bytearray()
-
-    def update(self, data: bytes) -> bytes:
-        self._buf += data
-        return b""
-
-    def update_length(self, n: int) -> int:
-        """Nothing before ``final`` (token/crypto.py: a size query feeds no data)."""
-        return 0
 
     def final(self) -> bytes:
         data = bytes(self._buf)
@@ -74,11 +66,8 @@ class ChaChaOp(Operation):
             raise CKRError(CKR.ENCRYPTED_DATA_INVALID, "Poly1305 tag mismatch") from None
 
 
-def _operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
-    if kind not in _ENCRYPTS:
-        raise unsupported_kind(CKM.CHACHA20_POLY1305, kind)
-    if key is None:
-        raise CKRError(CKR.KEY_NEEDED)
+def _operation(kind: OpKind, key: KeyMaterial | None, param: object) -> ChaChaOp:
+    key = key_for(CKM.CHACHA20_POLY1305, kind, _ENCRYPTS, key)
     if not isinstance(param, ChaCha20Poly1305Params):
         raise CKRError(CKR.MECHANISM_PARAM_INVALID, "CK_SALSA20_CHACHA20_POLY1305_PARAMS required")
     return ChaChaOp(key.parsed(_load), param, _ENCRYPTS[kind])
@@ -115,10 +104,7 @@ class ChaChaMessage(MessageOperation):
 
 
 def _message(kind: OpKind, key: KeyMaterial, param: object) -> MessageOperation:
-    if kind not in (OpKind.ENCRYPT, OpKind.DECRYPT):
-        raise unsupported_kind(CKM.CHACHA20_POLY1305, kind)
-    if key is None:
-        raise CKRError(CKR.KEY_NEEDED)
+    key = key_for(CKM.CHACHA20_POLY1305, kind, (OpKind.ENCRYPT, OpKind.DECRYPT), key)
     return ChaChaMessage(key.parsed(_load), kind is OpKind.ENCRYPT)
 
 

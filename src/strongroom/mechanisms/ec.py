@@ -33,7 +33,7 @@ from ..pkcs11.errors import CKRError
 from . import ecparams, keys, pkcs8, pkhash
 from .keys import AttrDict, Attrs, int_bytes, public_key_info, with_info
 from .keytypes import KeyTypeHandler, register_key_type
-from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, register, unsupported_kind
+from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, key_for, register
 
 EC_FLAGS = F.EC_F_P | F.EC_OID | F.EC_CURVENAME | F.EC_UNCOMPRESS
 _KEY_TYPES = frozenset({CKK.EC})
@@ -261,10 +261,7 @@ _PUBLIC_KEY, _PRIVATE_KEY, _EC = int(CKO.PUBLIC_KEY), int(CKO.PRIVATE_KEY), int(
 
 def _factory(mech: int, hash_cls: type | None):
     def operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
-        if kind not in (OpKind.SIGN, OpKind.VERIFY):
-            raise unsupported_kind(mech, kind)
-        if key is None:
-            raise CKRError(CKR.KEY_NEEDED)
+        key = key_for(mech, kind, (OpKind.SIGN, OpKind.VERIFY), key)
         return EcdsaOperation(kind, key, hash_cls)
 
     return operation

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, x448, 
 
 from ..pkcs11.constants import CKK, CKR
 from ..pkcs11.errors import CKRError
+from .pkcs8 import der_len
 
 TAG_OCTET_STRING = 0x04
 TAG_OID = 0x06
@@ -59,16 +60,8 @@ _BY_NAME = {n: c for c in CURVES for n in c.names}
 _BY_PYCA = {c.curve.name: c for c in CURVES}
 
 
-def der_length(n: int) -> bytes:
-    """DER definite length octets."""
-    if n < 0x80:
-        return bytes([n])
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(body)]) + body
-
-
 def der_tlv(tag: int, content: bytes) -> bytes:
-    return bytes([tag]) + der_length(len(content)) + content
+    return bytes([tag]) + der_len(len(content)) + content
 
 
 def der_parse_tlv(data: bytes) -> tuple[int, bytes] | None:

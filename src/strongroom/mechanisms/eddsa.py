@@ -44,7 +44,7 @@ from ..wipe import wipe_bytes
 from . import ecparams, keys
 from .keys import AttrDict, Attrs, public_key_info, with_info
 from .keytypes import KeyTypeHandler, register_key_type
-from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, register, unsupported_kind
+from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, key_for, register
 
 #: CKA_EC_PARAMS may be the OID or a curve name.
 RAW_FLAGS = F.EC_OID | F.EC_CURVENAME
@@ -199,10 +199,7 @@ def _verifying_key(attrs: Attrs) -> tuple[Any, ecparams.RawCurve]:
 
 
 def _eddsa_operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
-    if kind not in (OpKind.SIGN, OpKind.VERIFY):
-        raise unsupported_kind(CKM.EDDSA, kind)
-    if key is None:
-        raise CKRError(CKR.KEY_NEEDED)
+    key = key_for(CKM.EDDSA, kind, (OpKind.SIGN, OpKind.VERIFY), key)
     return EddsaOperation(kind, key, param)
 
 

@@ -26,7 +26,7 @@ from .aes_mac import MacOperation, general_length
 from .checkvalue import sha1_check_value
 from .keys import load_secret
 from .keytypes import register_key_type, secret_handler
-from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, register, unsupported_kind
+from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, key_for, register
 
 MAX_KEY_BYTES = 4096
 
@@ -71,10 +71,7 @@ def _factory(mech: int, algorithm: type[hashes.HashAlgorithm], general: bool):
         return hmac.HMAC(load_secret(attrs), algorithm())
 
     def operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
-        if kind not in _SIGN_VERIFY:
-            raise unsupported_kind(mech, kind)
-        if key is None:
-            raise CKRError(CKR.KEY_NEEDED)
+        key = key_for(mech, kind, _SIGN_VERIFY, key)
         length = general_length(param, digest_size) if general else digest_size
         return HmacOperation(key.parsed(keyed).copy(), length)
 

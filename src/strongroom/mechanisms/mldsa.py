@@ -24,7 +24,7 @@ from ..pkcs11.constants import MechanismFlag as F
 from ..pkcs11.errors import CKRError
 from ..pkcs11.params import SignAdditionalContext
 from . import pqc
-from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, register, unsupported_kind
+from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, key_for, register
 
 MAX_CONTEXT = 255
 MIN_SIZE, MAX_SIZE = pqc.register_family(CKK.ML_DSA, CKM.ML_DSA_KEY_PAIR_GEN, signs=True)
@@ -76,10 +76,7 @@ class MlDsaOperation(Operation):
 
 
 def operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
-    if kind not in (OpKind.SIGN, OpKind.VERIFY):
-        raise unsupported_kind(CKM.ML_DSA, kind)
-    if key is None:
-        raise CKRError(CKR.KEY_NEEDED)
+    key = key_for(CKM.ML_DSA, kind, (OpKind.SIGN, OpKind.VERIFY), key)
     return MlDsaOperation(kind, key, param)
 
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 from enum import Enum
 
 from .._records import TYPE_CHECKING, NamedTuple
-from ..pkcs11.constants import CKR, MechanismFlag
+from ..pkcs11.constants import CKA, CKO, CKR, MechanismFlag
 from ..pkcs11.errors import CKRError
 
 if TYPE_CHECKING:   # typing is not imported at run time: cold start (_records.py)
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Container, Mapping
     from typing import Any, Protocol, TypeVar
 
     T = TypeVar("T")
@@ -51,23 +51,36 @@ class OpKind(Enum):
     __hash__ = object.__hash__
 
 
-#: The MechanismFlag bit the core must find in ``entry.flags`` before starting ``kind``.
-KIND_FLAG: dict[OpKind, MechanismFlag] = {
-    OpKind.ENCRYPT: MechanismFlag.ENCRYPT,
-    OpKind.DECRYPT: MechanismFlag.DECRYPT,
-    OpKind.DIGEST: MechanismFlag.DIGEST,
-    OpKind.SIGN: MechanismFlag.SIGN,
-    OpKind.VERIFY: MechanismFlag.VERIFY,
-    OpKind.WRAP: MechanismFlag.WRAP,
-    OpKind.UNWRAP: MechanismFlag.UNWRAP,
-    OpKind.SIGN_RECOVER: MechanismFlag.SIGN_RECOVER,
-    OpKind.VERIFY_RECOVER: MechanismFlag.VERIFY_RECOVER,
-}
+class KindRule(NamedTuple):
+    """What starting an operation of one kind needs (the core's C_*Init checks)."""
 
-#: Flags for the callables that are not an OpKind (``derive``, ``encapsulate`` ...).
-DERIVE_FLAG = MechanismFlag.DERIVE
-ENCAPSULATE_FLAG = MechanismFlag.ENCAPSULATE
-DECAPSULATE_FLAG = MechanismFlag.DECAPSULATE
+    #: the MechanismFlag bit ``entry.flags`` must carry (a plain int: IntFlag ``&`` is slow)
+    flag: int
+    #: the key classes the kind accepts (empty: no key, C_DigestInit)
+    key_classes: frozenset[int]
+    #: the key attribute that must be CK_TRUE (CKA_ENCRYPT ...), None for none
+    usage: int | None
+
+
+_PUBLIC_OR_SECRET = frozenset({int(CKO.PUBLIC_KEY), int(CKO.SECRET_KEY)})
+_PRIVATE_OR_SECRET = frozenset({int(CKO.PRIVATE_KEY), int(CKO.SECRET_KEY)})
+#: One row per OpKind: the one table of which flag, key classes and usage attribute each
+#: kind needs (the core reads it; families never do).
+KIND_RULES: dict[OpKind, KindRule] = {
+    OpKind.ENCRYPT: KindRule(int(MechanismFlag.ENCRYPT), _PUBLIC_OR_SECRET, int(CKA.ENCRYPT)),
+    OpKind.DECRYPT: KindRule(int(MechanismFlag.DECRYPT), _PRIVATE_OR_SECRET, int(CKA.DECRYPT)),
+    OpKind.SIGN: KindRule(int(MechanismFlag.SIGN), _PRIVATE_OR_SECRET, int(CKA.SIGN)),
+    OpKind.VERIFY: KindRule(int(MechanismFlag.VERIFY), _PUBLIC_OR_SECRET, int(CKA.VERIFY)),
+    OpKind.DIGEST: KindRule(int(MechanismFlag.DIGEST), frozenset(), None),
+    OpKind.SIGN_RECOVER: KindRule(int(MechanismFlag.SIGN_RECOVER), _PRIVATE_OR_SECRET, int(CKA.SIGN_RECOVER)),
+    OpKind.VERIFY_RECOVER: KindRule(int(MechanismFlag.VERIFY_RECOVER), _PUBLIC_OR_SECRET,
+                                    int(CKA.VERIFY_RECOVER)),
+    OpKind.WRAP: KindRule(int(MechanismFlag.WRAP), _PUBLIC_OR_SECRET, int(CKA.WRAP)),
+    OpKind.UNWRAP: KindRule(int(MechanismFlag.UNWRAP), _PRIVATE_OR_SECRET, int(CKA.UNWRAP)),
+}
+#: The MechanismFlag bit the core must find in ``entry.flags`` before starting ``kind``.
+KIND_FLAG: dict[OpKind, int] = {kind: rule.flag for kind, rule in KIND_RULES.items()}
+
 #: OpKind.ENCRYPT / DECRYPT select these for the message-based API (``entry.message``).
 MESSAGE_FLAG: dict[OpKind, MechanismFlag] = {
     OpKind.ENCRYPT: MechanismFlag.MESSAGE_ENCRYPT,
@@ -110,6 +123,21 @@ class Operation:
     def verify(self, signature: bytes) -> None:
         """Finish a VERIFY operation; raise SIGNATURE_INVALID / SIGNATURE_LEN_RANGE."""
         raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, "not a verify operation")
+
+
+class CollectingOperation(Operation):
+    """Releases nothing before ``final`` (AEAD decryption, ChaCha20-Poly1305): ``update``
+    collects the input in ``_buf``, so a size query for C_*Update needs no data."""
+
+    _buf: bytearray
+
+    def update(self, data: bytes) -> bytes:
+        self._buf += data
+        return b""
+
+    def update_length(self, n: int) -> int:
+        """Nothing before ``final`` (token/operations.py: a size query feeds no data)."""
+        return 0
 
 
 class MessageOperation:
@@ -249,3 +277,13 @@ def check_param(entry: MechanismEntry, param: object) -> None:
 def unsupported_kind(entry_mech: int, kind: OpKind) -> CKRError:
     """The error for a kind the mechanism does not do (the core checks flags first)."""
     return CKRError(CKR.MECHANISM_INVALID, f"mechanism 0x{entry_mech:x} cannot {kind.value}")
+
+
+def key_for(mech: int, kind: OpKind, kinds: Container[OpKind], key: KeyMaterial | None) -> KeyMaterial:
+    """The guard every keyed family's ``operation`` starts with: ``kind`` must be one of
+    ``kinds`` (else MECHANISM_INVALID) and a key must be given (else KEY_NEEDED)."""
+    if kind not in kinds:
+        raise unsupported_kind(mech, kind)
+    if key is None:
+        raise CKRError(CKR.KEY_NEEDED)
+    return key

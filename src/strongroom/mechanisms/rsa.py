@@ -39,7 +39,9 @@ deliberate: the error itself is the padding oracle.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -52,7 +54,7 @@ from ..pkcs11.errors import CKRError
 from ..pkcs11.params import RsaOaepParams, RsaPssParams
 from . import pkhash
 from .keys import RSA_MAX_BITS, RSA_MIN_BITS, load_public, public_key_info
-from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, register, unsupported_kind
+from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, key_for, register
 from .rsa_key import load_private, private_attrs
 
 _KEY_TYPES = frozenset({CKK.RSA})
@@ -342,10 +344,7 @@ def generate_pair(param: object, pub: dict, priv: dict) -> tuple[dict, dict]:
 
 def _factory(mech: int, hash_cls: type | None, kinds: frozenset):
     def operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
-        if kind not in kinds:
-            raise unsupported_kind(mech, kind)
-        if key is None:
-            raise CKRError(CKR.KEY_NEEDED)
+        key = key_for(mech, kind, kinds, key)
         return RsaPkcsOperation(kind, key, hash_cls)
 
     return operation
@@ -353,20 +352,14 @@ def _factory(mech: int, hash_cls: type | None, kinds: frozenset):
 
 def _pss_factory(mech: int, hash_cls: type | None):
     def operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
-        if kind not in (OpKind.SIGN, OpKind.VERIFY):
-            raise unsupported_kind(mech, kind)
-        if key is None:
-            raise CKRError(CKR.KEY_NEEDED)
+        key = key_for(mech, kind, (OpKind.SIGN, OpKind.VERIFY), key)
         return RsaPssOperation(kind, key, hash_cls, param)
 
     return operation
 
 
 def _oaep_operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
-    if kind not in _ENCRYPTING | _DECRYPTING:
-        raise unsupported_kind(CKM.RSA_PKCS_OAEP, kind)
-    if key is None:
-        raise CKRError(CKR.KEY_NEEDED)
+    key = key_for(CKM.RSA_PKCS_OAEP, kind, _ENCRYPTING | _DECRYPTING, key)
     return RsaOaepOperation(kind, key, param)
 
 
@@ -393,31 +386,29 @@ register(MechanismEntry(
     operation=_factory(CKM.RSA_PKCS, None, _PKCS_KINDS),
 ))
 _SIGN_VERIFY = frozenset({OpKind.SIGN, OpKind.VERIFY})
-for _mech, _hash in (
-    (CKM.SHA1_RSA_PKCS, CKM.SHA_1), (CKM.SHA224_RSA_PKCS, CKM.SHA224),
-    (CKM.SHA256_RSA_PKCS, CKM.SHA256), (CKM.SHA384_RSA_PKCS, CKM.SHA384),
-    (CKM.SHA512_RSA_PKCS, CKM.SHA512), (CKM.SHA3_224_RSA_PKCS, CKM.SHA3_224),
-    (CKM.SHA3_256_RSA_PKCS, CKM.SHA3_256), (CKM.SHA3_384_RSA_PKCS, CKM.SHA3_384),
-    (CKM.SHA3_512_RSA_PKCS, CKM.SHA3_512),
-):
+
+
+def _register_signing(mech: int, operation: Callable[[OpKind, KeyMaterial | None, Any], Operation]) -> None:
     register(MechanismEntry(
-        mechanism=_mech, flags=F.SIGN | F.VERIFY,
-        min_key_size=RSA_MIN_BITS, max_key_size=RSA_MAX_BITS, key_types=_KEY_TYPES,
-        operation=_factory(_mech, pkhash.BY_CKM[_hash], _SIGN_VERIFY),
+        mechanism=mech, flags=F.SIGN | F.VERIFY,
+        min_key_size=RSA_MIN_BITS, max_key_size=RSA_MAX_BITS, key_types=_KEY_TYPES, operation=operation,
     ))
-for _mech, _hash in (
-    (CKM.RSA_PKCS_PSS, None),
-    (CKM.SHA1_RSA_PKCS_PSS, CKM.SHA_1), (CKM.SHA224_RSA_PKCS_PSS, CKM.SHA224),
-    (CKM.SHA256_RSA_PKCS_PSS, CKM.SHA256), (CKM.SHA384_RSA_PKCS_PSS, CKM.SHA384),
-    (CKM.SHA512_RSA_PKCS_PSS, CKM.SHA512), (CKM.SHA3_224_RSA_PKCS_PSS, CKM.SHA3_224),
-    (CKM.SHA3_256_RSA_PKCS_PSS, CKM.SHA3_256), (CKM.SHA3_384_RSA_PKCS_PSS, CKM.SHA3_384),
-    (CKM.SHA3_512_RSA_PKCS_PSS, CKM.SHA3_512),
+
+
+_register_signing(CKM.RSA_PKCS_PSS, _pss_factory(CKM.RSA_PKCS_PSS, None))
+for _hash, _pkcs, _pss in (   # hash, its CKM_<hash>_RSA_PKCS and CKM_<hash>_RSA_PKCS_PSS
+    (CKM.SHA_1, CKM.SHA1_RSA_PKCS, CKM.SHA1_RSA_PKCS_PSS),
+    (CKM.SHA224, CKM.SHA224_RSA_PKCS, CKM.SHA224_RSA_PKCS_PSS),
+    (CKM.SHA256, CKM.SHA256_RSA_PKCS, CKM.SHA256_RSA_PKCS_PSS),
+    (CKM.SHA384, CKM.SHA384_RSA_PKCS, CKM.SHA384_RSA_PKCS_PSS),
+    (CKM.SHA512, CKM.SHA512_RSA_PKCS, CKM.SHA512_RSA_PKCS_PSS),
+    (CKM.SHA3_224, CKM.SHA3_224_RSA_PKCS, CKM.SHA3_224_RSA_PKCS_PSS),
+    (CKM.SHA3_256, CKM.SHA3_256_RSA_PKCS, CKM.SHA3_256_RSA_PKCS_PSS),
+    (CKM.SHA3_384, CKM.SHA3_384_RSA_PKCS, CKM.SHA3_384_RSA_PKCS_PSS),
+    (CKM.SHA3_512, CKM.SHA3_512_RSA_PKCS, CKM.SHA3_512_RSA_PKCS_PSS),
 ):
-    register(MechanismEntry(
-        mechanism=_mech, flags=F.SIGN | F.VERIFY,
-        min_key_size=RSA_MIN_BITS, max_key_size=RSA_MAX_BITS, key_types=_KEY_TYPES,
-        operation=_pss_factory(_mech, pkhash.BY_CKM[_hash] if _hash else None),
-    ))
+    _register_signing(_pkcs, _factory(_pkcs, pkhash.BY_CKM[_hash], _SIGN_VERIFY))
+    _register_signing(_pss, _pss_factory(_pss, pkhash.BY_CKM[_hash]))
 register(MechanismEntry(
     mechanism=CKM.RSA_PKCS_OAEP, flags=_flags(frozenset(_ENCRYPTING | _DECRYPTING)),
     min_key_size=RSA_MIN_BITS, max_key_size=RSA_MAX_BITS, key_types=_KEY_TYPES,

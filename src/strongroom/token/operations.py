@@ -50,27 +50,11 @@ if TYPE_CHECKING:
 from .. import mechanisms  # noqa: F401  (families load on the first registry lookup)
 from ..mechanisms import registry
 from ..mechanisms.registry import OpKind
-from ..pkcs11.constants import CKA, CKO, CKR, MechanismFlag
+from ..pkcs11.constants import CKA, CKR
 from ..pkcs11.errors import CKRError
 from .objects import ObjectRef
 from .sessions import ActiveOperation, OpSlot, Session
 from .types import Mechanism
-
-# What each operation kind needs of its key: the mechanism flag, the classes allowed,
-# and the key attribute that must be true.
-_KIND_RULES: dict[OpKind, tuple[int, frozenset[int], int | None]] = {
-    OpKind.ENCRYPT: (MechanismFlag.ENCRYPT, frozenset({CKO.PUBLIC_KEY, CKO.SECRET_KEY}), CKA.ENCRYPT),
-    OpKind.DECRYPT: (MechanismFlag.DECRYPT, frozenset({CKO.PRIVATE_KEY, CKO.SECRET_KEY}), CKA.DECRYPT),
-    OpKind.SIGN: (MechanismFlag.SIGN, frozenset({CKO.PRIVATE_KEY, CKO.SECRET_KEY}), CKA.SIGN),
-    OpKind.VERIFY: (MechanismFlag.VERIFY, frozenset({CKO.PUBLIC_KEY, CKO.SECRET_KEY}), CKA.VERIFY),
-    OpKind.DIGEST: (MechanismFlag.DIGEST, frozenset(), None),
-    OpKind.SIGN_RECOVER: (MechanismFlag.SIGN_RECOVER, frozenset({CKO.PRIVATE_KEY, CKO.SECRET_KEY}),
-                          CKA.SIGN_RECOVER),
-    OpKind.VERIFY_RECOVER: (MechanismFlag.VERIFY_RECOVER, frozenset({CKO.PUBLIC_KEY, CKO.SECRET_KEY}),
-                            CKA.VERIFY_RECOVER),
-    OpKind.WRAP: (MechanismFlag.WRAP, frozenset({CKO.PUBLIC_KEY, CKO.SECRET_KEY}), CKA.WRAP),
-    OpKind.UNWRAP: (MechanismFlag.UNWRAP, frozenset({CKO.PRIVATE_KEY, CKO.SECRET_KEY}), CKA.UNWRAP),
-}
 
 SLOT_OF: dict[OpKind, OpSlot] = {
     OpKind.ENCRYPT: OpSlot.ENCRYPT,
@@ -84,8 +68,8 @@ SLOT_OF: dict[OpKind, OpSlot] = {
 
 
 def check_key_for(kind: OpKind, entry: registry.MechanismEntry, key: ObjectRef) -> None:
-    _flag, classes, usage = _KIND_RULES[kind]
-    check_key(entry, key, classes, usage)
+    rule = registry.KIND_RULES[kind]
+    check_key(entry, key, rule.key_classes, rule.usage)
 
 
 def check_key(entry: registry.MechanismEntry, key: ObjectRef, classes: frozenset[int] | tuple[int, ...],
@@ -111,7 +95,7 @@ def check_key(entry: registry.MechanismEntry, key: ObjectRef, classes: frozenset
 
 
 _CHECKED = True
-_FLAG_OF: dict[OpKind, int] = {k: int(v[0]) for k, v in _KIND_RULES.items()}   # plain ints: IntFlag & is Python code
+_FLAG_OF = registry.KIND_FLAG   # plain ints: IntFlag & is Python code
 
 
 _ALWAYS_AUTHENTICATE = int(CKA.ALWAYS_AUTHENTICATE)   # a plain int: no enum attribute lookup per call
