@@ -80,13 +80,13 @@ class Store(ABC):
         """Current record; CKRError(TOKEN_NOT_PRESENT) if it was deleted meanwhile."""
 
     @abstractmethod
-    def create_token(self, slot_id: int, label: str, so_pin: bytes, kdf: KdfParams) -> TokenRecord:
+    def create_token(self, slot_id: int, label: str, so_pin: bytes | bytearray, kdf: KdfParams) -> TokenRecord:
         """New token in ``slot_id`` with a fresh random master key wrapped under the SO PIN.
 
         Raises CKRError(SLOT_ID_INVALID) if another process took that slot meanwhile."""
 
     @abstractmethod
-    def reinit_token(self, token_id: int, label: str, so_pin: bytes, kdf: KdfParams) -> TokenRecord:
+    def reinit_token(self, token_id: int, label: str, so_pin: bytes | bytearray, kdf: KdfParams) -> TokenRecord:
         """Wipe every object and the user PIN, new master key; keeps slot_id, serial."""
 
     @abstractmethod

@@ -257,7 +257,7 @@ class SqliteStore(Store):
         with self._tx() as conn:
             return self._get(conn, token_id)
 
-    def _fresh_token(self, so_pin: bytes, kdf: KdfParams) -> dict[str, Any]:
+    def _fresh_token(self, so_pin: bytes | bytearray, kdf: KdfParams) -> dict[str, Any]:
         """New uuid, master key, public seal key and SO wrap (scrypt: outside any lock)."""
         uuid = os.urandom(16)
         master_key = random_bytearray(kdfmod.MASTER_KEY_LEN)   # zeroed below (issue 10)
@@ -270,7 +270,7 @@ class SqliteStore(Store):
                 "key_check": check, "so_wrap": wrap,
                 "so_salt": salt, "so_log2_n": kdf.log2_n, "so_r": kdf.r, "so_p": kdf.p}
 
-    def create_token(self, slot_id: int, label: str, so_pin: bytes, kdf: KdfParams) -> TokenRecord:
+    def create_token(self, slot_id: int, label: str, so_pin: bytes | bytearray, kdf: KdfParams) -> TokenRecord:
         cols = self._fresh_token(so_pin, kdf)
         with self._tx(write=True) as conn:
             if conn.execute("SELECT 1 FROM tokens WHERE slot_id = ?", (slot_id,)).fetchone():
@@ -284,7 +284,7 @@ class SqliteStore(Store):
             token_id = _insert(conn, f"INSERT INTO tokens ({names}) VALUES ({marks})", tuple(cols.values()))
             return self._get(conn, token_id)
 
-    def reinit_token(self, token_id: int, label: str, so_pin: bytes, kdf: KdfParams) -> TokenRecord:
+    def reinit_token(self, token_id: int, label: str, so_pin: bytes | bytearray, kdf: KdfParams) -> TokenRecord:
         cols = self._fresh_token(so_pin, kdf)
         cols.update(label=label, user_wrap=None, user_salt=None, user_log2_n=None, user_r=None,
                     user_p=None, user_failures=0, so_failures=0)

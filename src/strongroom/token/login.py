@@ -29,7 +29,7 @@ class LoginState:
         self.master_key = None
 
 
-def check_pin_length(config: Config, pin: bytes) -> None:
+def check_pin_length(config: Config, pin: bytes | bytearray) -> None:
     """New PINs outside the configured length range -> CKR_PIN_LEN_RANGE."""
     if not config.pin_min_len <= len(pin) <= config.pin_max_len:
         raise CKRError(CKR.PIN_LEN_RANGE, f"PIN length must be {config.pin_min_len}..{config.pin_max_len}")

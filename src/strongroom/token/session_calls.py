@@ -65,7 +65,7 @@ class SessionCalls:
         return SessionInfo(session.slot_id, int(state), int(flags))
 
     # --- login --------------------------------------------------------------------------
-    def login(self, handle: int, user_type: int, pin: bytes | None) -> None:
+    def login(self, handle: int, user_type: int, pin: bytes | bytearray | None) -> None:
         app = self._app
         session = app.session(handle)
         core = app.core
@@ -116,7 +116,7 @@ class SessionCalls:
                 raise CKRError(CKR.USER_NOT_LOGGED_IN)
             app.log_out(session.token_id, state)
 
-    def init_pin(self, handle: int, pin: bytes) -> None:
+    def init_pin(self, handle: int, pin: bytes | bytearray) -> None:
         app = self._app
         session = app.session(handle)
         core = app.core
@@ -129,7 +129,7 @@ class SessionCalls:
             check_pin_length(core.config, pin)
             core.store.set_pin(session.token_id, CKU.USER, state.master_key, pin, core.kdf())
 
-    def set_pin(self, handle: int, old: bytes, new: bytes) -> None:
+    def set_pin(self, handle: int, old: bytes | bytearray, new: bytes | bytearray) -> None:
         """Changes the PIN of the logged-in user, or the user PIN when nobody is logged in."""
         app = self._app
         session = app.session(handle)

@@ -108,7 +108,7 @@ class SlotCalls:
             return self._app.core.config.rsa_min_generate_bits
         return 0
 
-    def init_token(self, slot_id: int, so_pin: bytes, label: str) -> None:
+    def init_token(self, slot_id: int, so_pin: bytes | bytearray, label: str) -> None:
         app = self._app
         core = app.core
         with app.lock:
