@@ -23,9 +23,9 @@ import itertools
 import os
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 from .. import __version__
+from .._records import TYPE_CHECKING
 from ..config import Config, load_config, setup_logging
 from ..mechanisms import random as rng
 from ..pkcs11.constants import CKA, CKR, CKU
@@ -45,6 +45,9 @@ from .sessions import Session
 from .sign_calls import SignatureCalls
 from .slots import MANUFACTURER, SlotCalls
 from .types import InitArgs, LibraryInfo
+
+if TYPE_CHECKING:   # typing stays off the C_Initialize path (strongroom._records)
+    from typing import Any
 
 VERSION = tuple(int(x) for x in __version__.split(".")[:2])
 _LIBRARY_INFO = LibraryInfo((3, 0), MANUFACTURER, 0, "strongroom PKCS#11 token", (VERSION[0], VERSION[1]))

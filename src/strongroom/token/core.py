@@ -11,15 +11,19 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Protocol
 
+from .._records import TYPE_CHECKING
 from ..config import Config
 from ..storage.base import KdfParams, Quota, Store
 from .objects import ObjectManager
 from .operations import revoke_key
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:   # typing stays off the C_Initialize path (strongroom._records)
+    from typing import Protocol
+
     from .sessions import Session
+else:
+    Protocol = object   # SessionOwner is a structural type for checkers only
 
 #: Set by the C library (abi/): given the database path, returns a cheap
 #: ``data_version`` reader (or None). Without it (core used in-process from Python) the

@@ -4,8 +4,7 @@ token/operation_steps.py's, the state machine token/operations.py's.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+from .._records import TYPE_CHECKING
 from ..mechanisms.registry import OpKind
 from ..pkcs11.constants import CKA, CKO, CKR
 from ..pkcs11.errors import CKRError
@@ -15,6 +14,8 @@ from .sessions import OpSlot
 from .types import Mechanism
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from .application import Application
 
 _ENCRYPT, _DECRYPT, _DIGEST = OpSlot.ENCRYPT, OpSlot.DECRYPT, OpSlot.DIGEST

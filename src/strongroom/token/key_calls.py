@@ -9,13 +9,9 @@ inner function taking the application, and a thin method of :class:`KeyCalls`.
 """
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
-
-from ..mechanisms import checkvalue, keys, registry
+from .._records import TYPE_CHECKING
+from ..mechanisms import registry
 from ..mechanisms.registry import OpKind
-from ..pkcs11 import params as P
 from ..pkcs11 import template as rules
 from ..pkcs11.constants import CKA, CKO, CKR, HkdfSaltFlag, MechanismFlag
 from ..pkcs11.errors import CKRError
@@ -25,12 +21,15 @@ from .objects import ObjectRef
 from .sessions import Session
 from .types import Mechanism
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:   # typing, pyca and the parameter dataclasses stay off the C_Initialize path
+    from collections.abc import Callable
+    from typing import Any, TypeVar
+
     from .application import Application
 
-Template = list[tuple[int, Any]]
-Attrs = dict[int, Any]
-_F = TypeVar("_F")
+    Template = list[tuple[int, Any]]
+    Attrs = dict[int, Any]
+    _F = TypeVar("_F")
 
 # Error codes that name the role of a key in C_WrapKey / C_UnwrapKey.
 _WRAPPING: dict[int, CKR] = {CKR.KEY_HANDLE_INVALID: CKR.WRAPPING_KEY_HANDLE_INVALID,
@@ -92,6 +91,8 @@ def _new_key(app: Application, session: Session, attrs: Attrs) -> int:
     cls, key_type = attrs.get(CKA.CLASS), attrs.get(CKA.KEY_TYPE)
     if cls is None or key_type is None:
         raise CKRError(CKR.TEMPLATE_INCOMPLETE, "a new key needs CKA_CLASS and CKA_KEY_TYPE")
+    from ..mechanisms import checkvalue, keys  # deferred: pyca's key modules (cold start)
+
     attrs.update(keys.normalize_key_attrs(cls, key_type, attrs))
     attrs.update(checkvalue.attrs_for(attrs))
     app.require_write(session, attrs)
@@ -105,6 +106,10 @@ def _secret_template(template: Template, op: rules.Op, base: Any = None) -> Attr
 def _resolve_param(app: Application, session: Session, param: Any) -> Any:
     """Key handles inside a parameter become values: CK_HKDF_PARAMS.hSaltKey with
     CKF_HKDF_SALT_KEY is replaced by that secret key's CKA_VALUE in ``salt``."""
+    import dataclasses
+
+    from ..pkcs11 import params as P  # deferred: the dataclass tables (cold start)
+
     if isinstance(param, P.HkdfParams) and param.salt_type == HkdfSaltFlag.KEY:
         try:
             ref = _resolve(app, session, param.salt_key)
@@ -124,6 +129,8 @@ def generate_key(app: Application, h: int, mech: Mechanism, template: Template) 
                         key_type=entry.gen_key_type, mechanism=mech.type)
     app.require_write(session, attrs)
     attrs.update(generate(mech.param, attrs))
+    from ..mechanisms import checkvalue  # deferred: pyca (cold start)
+
     attrs.update(checkvalue.attrs_for(attrs))
     return app.add_object(session, attrs)
 
@@ -213,6 +220,8 @@ def wrap_key(app: Application, h: int, mech: Mechanism, wrapping: int, key: int,
         raise CKRError(CKR.KEY_NOT_WRAPPABLE, "CKA_WRAP_WITH_TRUSTED needs a CKA_TRUSTED wrapping key")
     if not _matches(target, wref.attrs.get(CKA.WRAP_TEMPLATE)):
         raise CKRError(CKR.KEY_NOT_WRAPPABLE, "key does not match the wrapping key's CKA_WRAP_TEMPLATE")
+    from ..mechanisms import keys  # deferred: pyca's key modules (cold start)
+
     image = keys.wrap_image(target)
     op = make_op(OpKind.WRAP, app.manager.key_material(wref), mech.param)
     try:
@@ -252,6 +261,8 @@ def unwrap_key(app: Application, h: int, mech: Mechanism, unwrapping: int, wrapp
     cls, key_type = attrs[CKA.CLASS], attrs.get(CKA.KEY_TYPE)
     if key_type is None:
         raise CKRError(CKR.TEMPLATE_INCOMPLETE, "C_UnwrapKey needs CKA_KEY_TYPE")
+    from ..mechanisms import keys  # deferred: pyca's key modules (cold start)
+
     try:
         attrs.update(keys.attrs_from_image(cls, key_type, image))
     finally:

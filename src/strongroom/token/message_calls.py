@@ -5,18 +5,18 @@ of :class:`MessageCalls`.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+from .._records import TYPE_CHECKING
 from ..mechanisms import registry
 from ..mechanisms.registry import OpKind
-from ..pkcs11 import params as P
 from ..pkcs11.constants import CKR
 from ..pkcs11.errors import CKRError
 from . import operations
 from .sessions import ActiveOperation, OpSlot, Session
 from .types import Mechanism
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:   # typing stays off the C_Initialize path (strongroom._records)
+    from typing import Any
+
     from .application import Application
 
 
@@ -42,6 +42,8 @@ def message_init(app: Application, h: int, kind: OpKind, mech: Mechanism, key: i
 
 def message_param_type(app: Application, h: int, kind: OpKind) -> type | None:
     """The per-message parameter dataclass of the active message operation (for the ABI)."""
+    from ..pkcs11 import params as P  # deferred: the parameter dataclasses (cold start)
+
     session = app.session(h)
     with session.lock:
         return P.MESSAGE_PARAM_TYPES.get(session.active(_MESSAGE_SLOT[kind]).mechanism)

@@ -6,20 +6,19 @@ handler's (mechanisms/keys.py).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from ..mechanisms import checkvalue
-from ..mechanisms import keys as key_types
+from .._records import TYPE_CHECKING
 from ..pkcs11 import template as rules
 from ..pkcs11.constants import CKA, CKO, CKR, CKU
 from ..pkcs11.errors import CKRError
 from .objects import ObjectManager, ObjectRef
 from .sessions import ActiveOperation, OpSlot, Session
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:   # typing stays off the C_Initialize path (strongroom._records)
+    from typing import Any
+
     from .application import Application
 
-Template = list[tuple[int, Any]]
+    Template = list[tuple[int, Any]]
 _KEY_CLASSES = (CKO.PUBLIC_KEY, CKO.PRIVATE_KEY, CKO.SECRET_KEY)
 
 
@@ -34,6 +33,9 @@ class ObjectCalls:
         attrs = rules.build(template, rules.Op.CREATE, so=so)   # footnote 10: CKA_TRUSTED
         app.require_write(session, attrs)
         cls = attrs[CKA.CLASS]
+        from ..mechanisms import checkvalue  # deferred: pyca (cold start)
+        from ..mechanisms import keys as key_types
+
         if cls in _KEY_CLASSES:
             attrs.update(key_types.normalize_key_attrs(cls, attrs[CKA.KEY_TYPE], attrs))
         attrs.update(checkvalue.attrs_for(attrs))     # secret keys and X.509 certificates

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-from typing import TYPE_CHECKING
+
+from .._records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping

@@ -5,8 +5,7 @@ functions; they only pick the operation kind and the slot.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+from .._records import TYPE_CHECKING
 from ..mechanisms.registry import OpKind
 from ..pkcs11.constants import CKR
 from ..pkcs11.errors import CKRError
@@ -16,6 +15,8 @@ from .sessions import ActiveOperation, OpSlot, Session
 from .types import Mechanism
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from .application import Application
 
 

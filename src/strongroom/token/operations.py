@@ -39,7 +39,7 @@ the OP-TEE PKCS#11 TA's (function, step) machine):
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from .._records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable

@@ -6,8 +6,7 @@ application on a token shares it, and closing the last of them logs out.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from .._records import TYPE_CHECKING
 from ..pkcs11.constants import CKR, CKU, SessionFlag
 from ..pkcs11.errors import CKRError
 from ..storage.base import TokenRecord

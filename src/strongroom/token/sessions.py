@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import threading
 from enum import Enum
-from typing import TYPE_CHECKING
+
+from .._records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import Any

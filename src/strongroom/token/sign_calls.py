@@ -4,8 +4,7 @@ shared steps are token/operation_steps.py's.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from .._records import TYPE_CHECKING
 from ..mechanisms.registry import OpKind
 from .operation_steps import OperationSteps
 from .sessions import OpSlot

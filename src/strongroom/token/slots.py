@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from .. import __version__
+from .._records import TYPE_CHECKING
 from ..mechanisms import registry
 from ..pkcs11.constants import CK_EFFECTIVELY_INFINITE, CKK, CKR, CKU, SlotFlag, TokenFlag
 from ..pkcs11.errors import CKRError
