@@ -9,8 +9,7 @@ factory's function, the core method.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+from .._records import TYPE_CHECKING
 from ..pkcs11 import limits as _limits
 from ..pkcs11.errors import CKRError
 from ..token.inprocess import APPLICATION
@@ -22,6 +21,7 @@ from .native import ffi
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
 _buffer = ffi.buffer
 _crypto = APPLICATION.crypto

@@ -8,8 +8,8 @@ and the never-NULL pointers (build_ffi.NONNULL).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
 
+from .._records import TYPE_CHECKING
 from ..config import ConfigError
 from ..token import core as _core_module
 from ..token.inprocess import APPLICATION
@@ -24,6 +24,7 @@ from .records_out import MECHANISM_INFO, fill, write_info, write_slot_info, writ
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
 _app = APPLICATION
 _slots = APPLICATION.slots

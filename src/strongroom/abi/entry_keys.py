@@ -3,8 +3,7 @@ C_EncapsulateKey, C_DecapsulateKey. Templates are wiped when the core returns
 (``marshal.wiped``); outputs follow the two-call rule (``extern.deliver``)."""
 from __future__ import annotations
 
-from typing import Any
-
+from .._records import TYPE_CHECKING
 from ..pkcs11.constants import CKR
 from ..pkcs11.errors import CKRError
 from ..token.inprocess import APPLICATION
@@ -12,6 +11,9 @@ from . import marshal as M
 from .extern import OK, capacity, data, deliver, exported
 from .guards import ENCRYPTED_DATA_LEN_RANGE, max_data_len
 from .mechanism_in import mechanism
+
+if TYPE_CHECKING:   # typing stays off the C_Initialize path (strongroom._records)
+    from typing import Any
 
 _keys = APPLICATION.keys
 _template = M.template_arg

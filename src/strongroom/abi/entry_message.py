@@ -4,8 +4,7 @@ core takes and in the parameter fields encryption writes back (GCM / ChaCha20 IV
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+from .._records import TYPE_CHECKING
 from ..token.inprocess import APPLICATION
 from .entry_crypto import init_with_key
 from .extern import OK, capacity, data, deliver, extern, plain
@@ -15,6 +14,7 @@ from .native import ffi
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
 _messages = APPLICATION.messages
 _END_OF_MESSAGE = 0x1          # CKF_END_OF_MESSAGE

@@ -4,11 +4,13 @@ Every template argument is decoded by ``marshal.template_arg`` (lying lengths re
 before a byte is read) and wiped when the core returns (``marshal.wiped``)."""
 from __future__ import annotations
 
-from typing import Any
-
+from .._records import TYPE_CHECKING
 from ..token.inprocess import APPLICATION
 from . import marshal as M
 from .extern import OK, exported, extern, plain
+
+if TYPE_CHECKING:   # typing stays off the C_Initialize path (strongroom._records)
+    from typing import Any
 
 _objects = APPLICATION.objects
 _template = M.template_arg

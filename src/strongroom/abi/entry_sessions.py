@@ -2,8 +2,7 @@
 C_Logout. PINs arrive as bytearrays and are zeroed when the core returns (issue 10)."""
 from __future__ import annotations
 
-from typing import Any
-
+from .._records import TYPE_CHECKING
 from ..pkcs11.errors import CKRError
 from ..token.inprocess import APPLICATION
 from ..wipe import zero
@@ -11,6 +10,9 @@ from . import marshal as M
 from .extern import ARGUMENTS_BAD, OK, exported, extern, plain
 from .pins import pin_max, required_pin
 from .records_out import SESSION_INFO, fill
+
+if TYPE_CHECKING:   # typing stays off the C_Initialize path (strongroom._records)
+    from typing import Any
 
 _sessions = APPLICATION.sessions
 

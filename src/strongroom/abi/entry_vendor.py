@@ -6,11 +6,13 @@ checked C_Initialize and the NULL ``pUsage`` (build_ffi.NONNULL).
 """
 from __future__ import annotations
 
-from typing import Any
-
+from .._records import TYPE_CHECKING
 from ..token.inprocess import APPLICATION
 from .extern import OK, exported, extern, plain
 from .records_out import TOKEN_USAGE, fill
+
+if TYPE_CHECKING:   # typing stays off the C_Initialize path (strongroom._records)
+    from typing import Any
 
 _slots = APPLICATION.slots
 

@@ -14,8 +14,7 @@ bytes) and becomes CKR_GENERAL_ERROR. No Python exception crosses the ABI.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
-
+from .._records import TYPE_CHECKING
 from ..pkcs11.constants import CKR
 from ..pkcs11.errors import CKRError
 from .native import ffi
@@ -23,13 +22,14 @@ from .native import ffi
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from types import TracebackType
+    from typing import Any, TypeVar
+
+    F = TypeVar("F", bound="Callable[..., int]")
 
 OK = 0
 GENERAL_ERROR = int(CKR.GENERAL_ERROR)
 ARGUMENTS_BAD = int(CKR.ARGUMENTS_BAD)
 BUFFER_TOO_SMALL = int(CKR.BUFFER_TOO_SMALL)
-
-F = TypeVar("F", bound="Callable[..., int]")
 
 _bound: set[str] = set()
 _buffer = ffi.buffer

@@ -8,12 +8,14 @@ CKR_BUFFER_TOO_SMALL (v2.40 §5.2, §5.8 "always terminates the active operation
 """
 from __future__ import annotations
 
-from typing import Any, NoReturn
-
+from .._records import TYPE_CHECKING
 from ..pkcs11.constants import CKR
 from ..pkcs11.errors import CKRError
 from ..token.inprocess import APPLICATION
 from .extern import ARGUMENTS_BAD
+
+if TYPE_CHECKING:   # typing stays off the C_Initialize path (strongroom._records)
+    from typing import Any, NoReturn
 
 #: Config.max_data_len of the running module: set by sr_py_Initialize, read by every
 #: data-carrying call (a one-element list: read without a global lookup chain).

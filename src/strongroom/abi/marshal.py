@@ -19,8 +19,7 @@ Everything here works on cffi cdata of the module's own ``ffi`` (bound once with
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
-
+from .._records import TYPE_CHECKING
 from ..pkcs11 import limits as L
 from ..pkcs11.attributes import ATTRIBUTE_KINDS, AttrKind, decode, encode
 from ..pkcs11.constants import CK_UNAVAILABLE_INFORMATION, CKR
@@ -30,6 +29,9 @@ from ..token.inprocess import APPLICATION
 from ..wipe import release_frames, wipe_template
 
 if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
     from collections.abc import Callable
 
 ffi: Any = None
@@ -179,8 +181,6 @@ def template_arg(arr: Any, count: int) -> list[tuple[int, Any]]:
         raise CKRError(_ARGUMENTS_BAD, "NULL template with nonzero count")
     return template_in(arr, count)
 
-
-T = TypeVar("T")
 
 
 def wiped(call: Callable[..., T], *args: Any) -> T:

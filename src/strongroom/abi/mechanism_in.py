@@ -7,8 +7,7 @@ that has a parameter, not at C_Initialize (cold start).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+from .._records import TYPE_CHECKING
 from ..pkcs11 import limits as _limits
 from ..pkcs11.constants import CKR
 from ..pkcs11.errors import CKRError
@@ -18,6 +17,8 @@ from .extern import ARGUMENTS_BAD
 from .native import ffi
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from .params import Decoder, Writer
 
 _buffer = ffi.buffer

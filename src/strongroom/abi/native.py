@@ -7,10 +7,14 @@ see it, so its two objects are declared here: ``ffi`` is a compiled ``_cffi_back
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from .._records import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from _cffi_backend import FFI
+else:
+    Protocol = object   # NativeLib is a structural type for checkers only
 
 MODULE_NAME = "_strongroom_abi"     # build_ffi.MODULE_NAME (build_ffi is not imported at run time)
 

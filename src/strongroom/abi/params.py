@@ -13,19 +13,21 @@ bytes are read; anything larger is CKR_MECHANISM_PARAM_INVALID (v3.0 §5.1.6).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
+from .._records import TYPE_CHECKING
 from ..pkcs11 import limits as L
 from ..pkcs11 import params as P
 from ..pkcs11.constants import CKR
 from ..pkcs11.errors import CKRError
 from ..token.inprocess import APPLICATION
 
-#: (ffi, pParameter, ulParameterLen) -> the parameter dataclass (or int)
-Decoder = Callable[[Any, Any, int], Any]
-#: (ffi, pParameter, ulParameterLen, value) -> None: value's output fields into the struct
-Writer = Callable[[Any, Any, int, Any], None]
+if TYPE_CHECKING:   # typing stays off the C_Initialize path (strongroom._records)
+    from collections.abc import Callable
+    from typing import Any
+
+    #: (ffi, pParameter, ulParameterLen) -> the parameter dataclass (or int)
+    Decoder = Callable[[Any, Any, int], Any]
+    #: (ffi, pParameter, ulParameterLen, value) -> None: value's output fields into the struct
+    Writer = Callable[[Any, Any, int, Any], None]
 
 
 def _bad(what: str) -> CKRError:

@@ -1,14 +1,16 @@
 """PINs in: bounded before they are read, copied into a ``bytearray`` the caller zeroes."""
 from __future__ import annotations
 
-from typing import Any
-
+from .._records import TYPE_CHECKING
 from ..pkcs11 import limits as _limits
 from ..pkcs11.constants import CKR
 from ..pkcs11.errors import CKRError
 from ..token.inprocess import APPLICATION
 from . import marshal as M
 from .extern import ARGUMENTS_BAD
+
+if TYPE_CHECKING:   # typing stays off the C_Initialize path (strongroom._records)
+    from typing import Any
 
 _PIN_LEN_RANGE = int(CKR.PIN_LEN_RANGE)
 

@@ -10,13 +10,13 @@ repeated call is one dict lookup and one memmove.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+from .._records import TYPE_CHECKING
 from .marshal import pad
 from .native import ffi
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable
+    from typing import Any
 
 ULONG, VERSION = "ulong", "version"
 Fields = tuple[tuple[str, str, "str | int"], ...]
