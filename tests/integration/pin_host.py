@@ -35,7 +35,9 @@ def make_token_home(tmp_path: Path, tries: int, log2_n: int = KDF_LOG2_N) -> Pat
     store = SqliteStore(home / "strongroom.db")
     try:
         record = store.create_token(0, LABEL, SO_PIN.encode(), KdfParams(log2_n=log2_n))
-        master_key = store.unwrap_master_key(record.token_id, CKU.SO, SO_PIN.encode())
+        attempt = store.spend_pin_attempt(record.token_id, CKU.SO, tries)   # the store's one PIN path
+        master_key = store.open_master_key(attempt, CKU.SO, SO_PIN.encode())
+        store.settle_pin_attempt(record.token_id, CKU.SO, attempt, right=master_key is not None)
         assert master_key is not None
         store.set_pin(record.token_id, CKU.USER, master_key, USER_PIN.encode(),
                       KdfParams(log2_n=log2_n))

@@ -148,7 +148,10 @@ def test_scrub_waits_for_a_reader_then_completes_at_the_next_write(tmp_path, mon
     store = SqliteStore(path)
     kdf = KdfParams(log2_n=10)
     tid = store.create_token(0, "t", SO_PIN.encode(), kdf).token_id
-    mk = store.unwrap_master_key(tid, CKU.SO, SO_PIN.encode())
+    attempt = store.spend_pin_attempt(tid, CKU.SO, 10)       # the store's one PIN path
+    mk = store.open_master_key(attempt, CKU.SO, SO_PIN.encode())
+    store.settle_pin_attempt(tid, CKU.SO, attempt, right=mk is not None)
+    assert mk is not None
     oid = store.create_object(tid, {CKA.CLASS: CKO.DATA, CKA.TOKEN: True, CKA.PRIVATE: True,
                                     CKA.VALUE: b"v" * 40}, mk)
     secrets = [r[0] for r in _db(tmp_path, "SELECT value FROM attributes WHERE sealed = 1")]

@@ -351,7 +351,6 @@ def _secret_anywhere() -> frozenset[int]:
 
 #: Attribute types that are secret (sealed, never indexed, wiped from memory) in some class.
 SECRET_ANYWHERE = _secret_anywhere()
-_SECRET_ANYWHERE = SECRET_ANYWHERE   # the old private name; nothing in src/ or tests/ reads it any more
 
 
 def searchable(cka: int, obj: Mapping[int, Any] | None = None) -> bool:

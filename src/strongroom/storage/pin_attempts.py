@@ -46,19 +46,6 @@ def pin_wait_s(kdf: KdfParams) -> float:
     return float(min(PIN_WAIT_S * 2 ** max(0, kdf.log2_n - 15), 120.0))
 
 
-def read_wrap(conn: sqlite3.Connection, token_id: int, user: CKU) -> tuple[bytes, bytes | None, bytes, KdfParams]:
-    """(token uuid, wrap or None if that PIN is not set, salt, scrypt parameters)."""
-    wrap_c, salt_c, n_c, r_c, p_c = _WRAP_COLS[user]
-    row = conn.execute(f"SELECT uuid, {wrap_c}, {salt_c}, {n_c}, {r_c}, {p_c} "
-                       "FROM tokens WHERE id = ?", (token_id,)).fetchone()
-    if row is None:
-        raise CKRError(CKR.TOKEN_NOT_PRESENT)
-    uuid, wrap, salt, log2_n, r, p = row
-    if wrap is None:
-        return bytes(uuid), None, b"", KdfParams()
-    return bytes(uuid), bytes(wrap), bytes(salt), KdfParams(log2_n, r, p)
-
-
 def try_spend(conn: sqlite3.Connection, token_id: int, user: CKU,
               max_tries: int) -> tuple[PinAttempt | None, float]:
     """(the spent attempt, 0) or (None, seconds worth waiting for attempts in flight).

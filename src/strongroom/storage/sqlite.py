@@ -308,16 +308,6 @@ class SqliteStore(Store):
                 raise CKRError(CKR.TOKEN_NOT_PRESENT)
 
     # --- PINs and the master key ------------------------------------------------------
-    def unwrap_master_key(self, token_id: int, user_type: CKU, pin: bytes) -> bytearray | None:
-        """The master key if ``pin`` is right, else None, OUTSIDE the retry limit (no counter
-        is touched). Not part of the Store interface and not used by the core: kept only
-        until tests/integration (test_store_scrub.py, pin_host.py) check PINs through
-        spend_pin_attempt / open_master_key / settle_pin_attempt like tests/unit/store_pins.py."""
-        user = pins.user_of(user_type)
-        with self._tx() as conn:
-            uuid, wrap, salt, kdf = pins.read_wrap(conn, token_id, user)
-        return None if wrap is None else kdfmod.unwrap_master_key(wrap, salt, pin, kdf, uuid, user)
-
     def spend_pin_attempt(self, token_id: int, user_type: CKU, max_tries: int) -> PinAttempt:
         user = pins.user_of(user_type)
         deadline = None
