@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pkcs11 import Attribute, CertificateType, KeyType, ObjectClass
 
 from . import kinds
 from .der import der_integer, unwrap_octet_string
+
+if TYPE_CHECKING:   # pyca is imported where it is used, not with the API
+    from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+
+    from ..mechanisms.ecparams import RawPublic
 
 __all__ = [
     "certificate_template",
@@ -33,7 +38,7 @@ Template = dict[Any, Any]
 PUBLIC_KEY_INFO = 0x129
 
 
-def spki_der(public_key: Any) -> bytes:
+def spki_der(public_key: PublicKeyTypes) -> bytes:
     """DER SubjectPublicKeyInfo of a pyca public key."""
     from cryptography.hazmat.primitives import serialization
 
@@ -41,7 +46,7 @@ def spki_der(public_key: Any) -> bytes:
                                    serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def default_id(public_key: Any) -> bytes:
+def default_id(public_key: PublicKeyTypes) -> bytes:
     """The CKA_ID used when the caller gives none: SHA-1 of the DER SubjectPublicKeyInfo
     (20 bytes; the same key always gets the same id, whichever tool imports it)."""
     return hashlib.sha1(spki_der(public_key)).digest()
@@ -166,8 +171,9 @@ def public_key_from_attributes(get: Any) -> Any:
             pyca = kinds.pyca_curve(curve)
             raw = 1 + 2 * ((pyca.key_size + 7) // 8)
             return ec.EllipticCurvePublicKey.from_encoded_point(pyca, _point(point, raw))
-        edwards = {"ed25519": (ed25519.Ed25519PublicKey, 32), "ed448": (ed448.Ed448PublicKey, 57),
-                   "x25519": (x25519.X25519PublicKey, 32), "x448": (x448.X448PublicKey, 56)}
+        edwards: dict[str, tuple[type[RawPublic], int]] = {
+            "ed25519": (ed25519.Ed25519PublicKey, 32), "ed448": (ed448.Ed448PublicKey, 57),
+            "x25519": (x25519.X25519PublicKey, 32), "x448": (x448.X448PublicKey, 56)}
         if curve in edwards:
             cls, size = edwards[curve]
             return cls.from_public_bytes(_point(point, size))

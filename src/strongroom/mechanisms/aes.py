@@ -33,12 +33,13 @@ back the last block until final, since it may be padding.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import padding
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import AEADEncryptionContext, Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR
@@ -48,7 +49,7 @@ from ..pkcs11.errors import CKRError
 from ..pkcs11.params import CtrParams, GcmMessageParams, GcmParams
 from .checkvalue import aes_check_value
 from .keys import AES_KEY_LENGTHS, load_secret
-from .keytypes import register_key_type, secret_handler
+from .keytypes import AttrDict, register_key_type, secret_handler
 from .registry import (
     CollectingOperation,
     KeyMaterial,
@@ -74,7 +75,7 @@ def _algorithm(key: KeyMaterial) -> algorithms.AES:
     return algorithms.AES(value)
 
 
-def _aesgcm(attrs) -> AESGCM:
+def _aesgcm(attrs: Mapping[int, Any]) -> AESGCM:
     """pyca's one-shot AEAD object for a key (cached per key by ``KeyMaterial.parsed``);
     the key length is checked here, so a cached object is a valid AES key."""
     value = load_secret(attrs)
@@ -93,10 +94,10 @@ class GcmEncrypt(Operation):
         # The key length is checked at init (by _aesgcm); the AEAD object is cached per key.
         self._aead = key.parsed(_aesgcm)
         self._key, self._p = key, p
-        self._enc: Any = None
+        self._enc: AEADEncryptionContext | None = None
         self._tag_len = p.tag_bits // 8
 
-    def _stream(self) -> Any:
+    def _stream(self) -> AEADEncryptionContext:
         if self._enc is None:
             self._enc = Cipher(_algorithm(self._key), modes.GCM(self._p.iv)).encryptor()
             self._enc.authenticate_additional_data(self._p.aad)
@@ -168,37 +169,49 @@ class GcmDecrypt(CollectingOperation):
             raise CKRError(CKR.ENCRYPTED_DATA_INVALID, "GCM tag mismatch") from None
 
 
-class CbcPadEncrypt(Operation):
-    """CBC + PKCS #7, streaming whole blocks."""
+class _Context(Protocol):
+    """What pyca's cipher and padding contexts have in common."""
 
-    def __init__(self, key: KeyMaterial, iv: bytes) -> None:
-        self._enc = Cipher(_algorithm(key), modes.CBC(iv)).encryptor()
-        self._pad = padding.PKCS7(BLOCK * 8).padder()
+    def update(self, data: bytes, /) -> bytes: ...
+
+    def finalize(self) -> bytes: ...
+
+
+class _CbcPad(Operation):
+    """CBC + PKCS #7 as two pyca contexts in a row: encryption pads then encrypts,
+    decryption decrypts then unpads (pyca's unpadder holds back the last block until
+    final); ``update`` and ``final`` run the pipe the same way in both directions."""
+
+    def __init__(self, first: _Context, second: _Context) -> None:
+        self._first, self._second = first, second
         self._total = 0
 
     def update(self, data: bytes) -> bytes:
         self._total += len(data)
-        return self._enc.update(self._pad.update(data))
+        return self._second.update(self._first.update(data))
+
+    def final(self) -> bytes:
+        return self._second.update(self._first.finalize()) + self._second.finalize()
+
+
+class CbcPadEncrypt(_CbcPad):
+    """CBC + PKCS #7 encryption, streaming whole blocks."""
+
+    def __init__(self, key: KeyMaterial, iv: bytes) -> None:
+        encryptor = Cipher(_algorithm(key), modes.CBC(iv)).encryptor()
+        super().__init__(padding.PKCS7(BLOCK * 8).padder(), encryptor)
 
     def update_length(self, n: int) -> int:
         """Whole blocks of the input so far, minus those already returned."""
         return _blocks(self._total + n) - _blocks(self._total)
 
-    def final(self) -> bytes:
-        return self._enc.update(self._pad.finalize()) + self._enc.finalize()
 
-
-class CbcPadDecrypt(Operation):
-    """CBC + PKCS #7; pyca's unpadder holds back the last block until final."""
+class CbcPadDecrypt(_CbcPad):
+    """CBC + PKCS #7 decryption; the padding is checked in final."""
 
     def __init__(self, key: KeyMaterial, iv: bytes) -> None:
-        self._dec = Cipher(_algorithm(key), modes.CBC(iv)).decryptor()
-        self._unpad = padding.PKCS7(BLOCK * 8).unpadder()
-        self._total = 0
-
-    def update(self, data: bytes) -> bytes:
-        self._total += len(data)
-        return self._unpad.update(self._dec.update(data))
+        decryptor = Cipher(_algorithm(key), modes.CBC(iv)).decryptor()
+        super().__init__(decryptor, padding.PKCS7(BLOCK * 8).unpadder())
 
     def update_length(self, n: int) -> int:
         """The decryptor's whole blocks less the last one, which the unpadder holds back."""
@@ -209,9 +222,8 @@ class CbcPadDecrypt(Operation):
     def final(self) -> bytes:
         if self._total == 0 or self._total % BLOCK:
             raise CKRError(CKR.ENCRYPTED_DATA_LEN_RANGE, "not a positive multiple of 16 bytes")
-        tail = self._dec.finalize()
         try:
-            return self._unpad.update(tail) + self._unpad.finalize()
+            return super().final()
         except ValueError:
             raise CKRError(CKR.ENCRYPTED_DATA_INVALID, "bad padding") from None
 
@@ -225,15 +237,15 @@ def _blocks(total: int) -> int:
 _ENCRYPTS = {OpKind.ENCRYPT: True, OpKind.WRAP: True, OpKind.DECRYPT: False, OpKind.UNWRAP: False}
 
 
-def _direction(mech: int, kind: OpKind, key: KeyMaterial | None) -> bool:
-    key_for(mech, kind, _ENCRYPTS, key)
-    return _ENCRYPTS[kind]
+def _direction(mech: int, kind: OpKind, key: KeyMaterial | None) -> tuple[KeyMaterial, bool]:
+    """The key (KEY_NEEDED without one) and whether ``kind`` encrypts."""
+    return key_for(mech, kind, _ENCRYPTS, key), _ENCRYPTS[kind]
 
 
 class BlockNoPad(Operation):
     """ECB / CBC without padding: pyca keeps partial blocks; final checks the total."""
 
-    def __init__(self, key: KeyMaterial, mode: modes.Mode, encrypt: bool) -> None:
+    def __init__(self, key: KeyMaterial, mode: modes.ECB | modes.CBC, encrypt: bool) -> None:
         c = Cipher(_algorithm(key), mode)
         self._ctx = c.encryptor() if encrypt else c.decryptor()
         self._err = CKR.DATA_LEN_RANGE if encrypt else CKR.ENCRYPTED_DATA_LEN_RANGE
@@ -276,19 +288,19 @@ class Ctr(Operation):
 
 
 def _ecb(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
-    encrypt = _direction(CKM.AES_ECB, kind, key)
+    key, encrypt = _direction(CKM.AES_ECB, kind, key)
     return BlockNoPad(key, modes.ECB(), encrypt)
 
 
 def _cbc(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
-    encrypt = _direction(CKM.AES_CBC, kind, key)
+    key, encrypt = _direction(CKM.AES_CBC, kind, key)
     if not isinstance(param, bytes) or len(param) != BLOCK:
         raise CKRError(CKR.MECHANISM_PARAM_INVALID, "CBC IV must be 16 bytes")
     return BlockNoPad(key, modes.CBC(param), encrypt)
 
 
 def _ctr(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
-    encrypt = _direction(CKM.AES_CTR, kind, key)
+    key, encrypt = _direction(CKM.AES_CTR, kind, key)
     if not isinstance(param, CtrParams) or len(param.cb) != BLOCK:
         raise CKRError(CKR.MECHANISM_PARAM_INVALID, "CK_AES_CTR_PARAMS required")
     if not 0 < param.counter_bits <= 128:
@@ -300,7 +312,7 @@ _AES_GCM = int(CKM.AES_GCM)
 
 
 def _gcm(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
-    encrypt = _direction(_AES_GCM, kind, key)
+    key, encrypt = _direction(_AES_GCM, kind, key)
     if not isinstance(param, GcmParams):
         raise CKRError(CKR.MECHANISM_PARAM_INVALID, "CK_GCM_PARAMS required")
     if len(param.iv) not in GCM_IV_RANGE:
@@ -311,7 +323,7 @@ def _gcm(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
 
 
 def _cbc_pad(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
-    encrypt = _direction(CKM.AES_CBC_PAD, kind, key)
+    key, encrypt = _direction(CKM.AES_CBC_PAD, kind, key)
     if not isinstance(param, bytes) or len(param) != BLOCK:
         raise CKRError(CKR.MECHANISM_PARAM_INVALID, "CBC IV must be 16 bytes")
     return (CbcPadEncrypt if encrypt else CbcPadDecrypt)(key, param)
@@ -400,7 +412,7 @@ def _gcm_message(kind: OpKind, key: KeyMaterial, param: object) -> MessageOperat
     return GcmMessage(key, kind is OpKind.ENCRYPT)
 
 
-def generate(param: object, template: dict) -> dict:
+def generate(param: object, template: AttrDict) -> AttrDict:
     """CKM_AES_KEY_GEN (§2.10.3): CKA_VALUE_LEN from the template; contributes the value.
 
     Also returns CKA_CLASS and CKA_KEY_TYPE, which the spec says the mechanism contributes.
@@ -415,18 +427,14 @@ def generate(param: object, template: dict) -> dict:
             CKA.VALUE: value, CKA.VALUE_LEN: length, CKA.CHECK_VALUE: aes_check_value(value)}
 
 
-_SIZES = dict(min_key_size=min(AES_KEY_LENGTHS), max_key_size=max(AES_KEY_LENGTHS))
+_MIN, _MAX = min(AES_KEY_LENGTHS), max(AES_KEY_LENGTHS)
 register(MechanismEntry(mechanism=CKM.AES_KEY_GEN, flags=F.GENERATE, key_types=frozenset(),
-                        generate=generate, gen_key_type=CKK.AES, **_SIZES))
+                        generate=generate, gen_key_type=CKK.AES, min_key_size=_MIN, max_key_size=_MAX))
 _CIPHER = F.ENCRYPT | F.DECRYPT | F.WRAP | F.UNWRAP
 register(MechanismEntry(mechanism=CKM.AES_GCM,
                         flags=_CIPHER | F.MESSAGE_ENCRYPT | F.MESSAGE_DECRYPT, key_types=_KEY_TYPES,
-                        operation=_gcm, message=_gcm_message, **_SIZES))
-register(MechanismEntry(mechanism=CKM.AES_CBC_PAD, flags=_CIPHER,
-                        key_types=_KEY_TYPES, operation=_cbc_pad, **_SIZES))
-register(MechanismEntry(mechanism=CKM.AES_ECB, flags=_CIPHER, key_types=_KEY_TYPES,
-                        operation=_ecb, **_SIZES))
-register(MechanismEntry(mechanism=CKM.AES_CBC, flags=_CIPHER, key_types=_KEY_TYPES,
-                        operation=_cbc, **_SIZES))
-register(MechanismEntry(mechanism=CKM.AES_CTR, flags=_CIPHER, key_types=_KEY_TYPES,
-                        operation=_ctr, **_SIZES))
+                        operation=_gcm, message=_gcm_message, min_key_size=_MIN, max_key_size=_MAX))
+for _mech, _operation in ((CKM.AES_CBC_PAD, _cbc_pad), (CKM.AES_ECB, _ecb), (CKM.AES_CBC, _cbc),
+                          (CKM.AES_CTR, _ctr)):
+    register(MechanismEntry(mechanism=_mech, flags=_CIPHER, key_types=_KEY_TYPES,
+                            operation=_operation, min_key_size=_MIN, max_key_size=_MAX))

@@ -8,25 +8,29 @@ wrong length is CKR_SIGNATURE_LEN_RANGE, a wrong MAC CKR_SIGNATURE_INVALID.
 """
 from __future__ import annotations
 
-from cryptography.hazmat.primitives import cmac, constant_time
+from cryptography.hazmat.primitives import cmac, constant_time, hmac
 from cryptography.hazmat.primitives.ciphers import algorithms
 
 from ..pkcs11.constants import CKK, CKM, CKR
 from ..pkcs11.constants import MechanismFlag as F
 from ..pkcs11.errors import CKRError
 from .keys import AES_KEY_LENGTHS, load_secret
+from .._records import TYPE_CHECKING
 from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, key_for, register
+
+if TYPE_CHECKING:
+    from .registry import OperationFactory
 
 
 class MacOperation(Operation):
     """A MAC truncated to ``length`` bytes; ``final`` signs, ``verify`` checks.
 
-    ``ctx`` is any pyca context with ``update`` / ``finalize`` (CMAC, HMAC).
+    ``ctx`` is a pyca CMAC or HMAC context (``update`` / ``finalize``).
     """
 
     multipart = True
 
-    def __init__(self, ctx, length: int) -> None:
+    def __init__(self, ctx: cmac.CMAC | hmac.HMAC, length: int) -> None:
         self._ctx, self._len = ctx, length
 
     def update(self, data: bytes) -> bytes:
@@ -50,7 +54,7 @@ def general_length(param: object, full: int) -> int:
     return param
 
 
-def _factory(mech: int, general: bool):
+def _factory(mech: int, general: bool) -> OperationFactory:
     def operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
         key = key_for(mech, kind, (OpKind.SIGN, OpKind.VERIFY), key)
         length = general_length(param, 16) if general else 16

@@ -23,11 +23,15 @@ from collections.abc import Callable
 
 from cryptography.hazmat.primitives import keywrap, padding
 
+from .._records import TYPE_CHECKING
 from ..pkcs11.constants import CKK, CKM, CKR
 from ..pkcs11.constants import MechanismFlag as F
 from ..pkcs11.errors import CKRError
 from .keys import AES_KEY_LENGTHS, load_secret
 from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, key_for, register
+
+if TYPE_CHECKING:
+    from .registry import OperationFactory
 
 KW_IV = bytes.fromhex("A6A6A6A6A6A6A6A6")
 KWP_IV = bytes.fromhex("A65959A6")
@@ -82,7 +86,7 @@ def _pkcs7_unwrap(k: bytes, data: bytes) -> bytes:
 class Buffered(Operation):
     """Collects the whole input; ``final`` applies ``fn(key, data)``."""
 
-    def __init__(self, key: bytes, fn) -> None:
+    def __init__(self, key: bytes, fn: Callable[[bytes, bytes], bytes]) -> None:
         self._key, self._fn, self._buf = key, fn, bytearray()
 
     def update(self, data: bytes) -> bytes:
@@ -94,7 +98,7 @@ class Buffered(Operation):
 
 
 # mech -> (default IV, wrap, unwrap)
-_VARIANTS = {
+_VARIANTS: dict[int, tuple[bytes, Callable[[bytes, bytes], bytes], Callable[[bytes, bytes], bytes]]] = {
     CKM.AES_KEY_WRAP: (KW_IV, _kw_wrap, _kw_unwrap),
     CKM.AES_KEY_WRAP_KWP: (KWP_IV, _kwp_wrap, _kwp_unwrap),
     CKM.AES_KEY_WRAP_PAD: (KW_IV, _pkcs7_wrap, _pkcs7_unwrap),
@@ -102,7 +106,7 @@ _VARIANTS = {
 }
 
 
-def _factory(mech: int):
+def _factory(mech: int) -> OperationFactory:
     iv, wrap, unwrap = _VARIANTS[mech]
 
     def operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:

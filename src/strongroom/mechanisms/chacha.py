@@ -13,6 +13,7 @@ through pyca's ``ChaCha20Poly1305`` AEAD.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -24,7 +25,7 @@ from ..pkcs11.constants import MechanismFlag as F
 from ..pkcs11.errors import CKRError
 from ..pkcs11.params import ChaCha20Poly1305MessageParams, ChaCha20Poly1305Params
 from .keys import load_secret
-from .keytypes import register_key_type, secret_handler
+from .keytypes import AttrDict, register_key_type, secret_handler
 from .registry import CollectingOperation, KeyMaterial, MechanismEntry, MessageOperation, OpKind, key_for, register
 
 KEY_LEN = 32
@@ -34,7 +35,7 @@ TAG_LEN = 16
 _ENCRYPTS = {OpKind.ENCRYPT: True, OpKind.WRAP: True, OpKind.DECRYPT: False, OpKind.UNWRAP: False}
 
 
-def _load(attrs) -> ChaCha20Poly1305:
+def _load(attrs: Mapping[int, Any]) -> ChaCha20Poly1305:
     value = load_secret(attrs)
     if len(value) != KEY_LEN:
         raise CKRError(CKR.KEY_SIZE_RANGE, "ChaCha20 key must be 32 bytes")
@@ -108,7 +109,7 @@ def _message(kind: OpKind, key: KeyMaterial, param: object) -> MessageOperation:
     return ChaChaMessage(key.parsed(_load), kind is OpKind.ENCRYPT)
 
 
-def generate(param: object, template: dict) -> dict:
+def generate(param: object, template: AttrDict) -> AttrDict:
     length = template.get(CKA.VALUE_LEN, KEY_LEN)
     if length != KEY_LEN:
         raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "CKA_VALUE_LEN must be 32")

@@ -61,7 +61,7 @@ def compute(attrs: Mapping[int, Any]) -> bytes | None:
     return None
 
 
-def attrs_for(attrs: Mapping[int, Any]) -> dict:
+def attrs_for(attrs: Mapping[int, Any]) -> dict[int, bytes]:
     """``{CKA_CHECK_VALUE: v}`` to merge into a new object, or ``{}``.
 
     Raises CKR_ATTRIBUTE_VALUE_INVALID when the caller gave a non-empty value that does

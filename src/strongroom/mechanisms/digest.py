@@ -9,6 +9,9 @@ definition).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from cryptography.hazmat.primitives import hashes
 
 from ..pkcs11.constants import CKM, MechanismFlag
@@ -37,13 +40,13 @@ class DigestOperation(Operation):
     def final(self) -> bytes:
         return self._hash.finalize()
 
-    def oneshot(self, data) -> bytes:
+    def oneshot(self, data: Any) -> bytes:
         """C_Digest: ``data`` may be a read-only view of the caller's buffer (no copy)."""
         self._hash.update(data)
         return self._hash.finalize()
 
 
-def _factory(mech: int):
+def _factory(mech: int) -> Callable[[OpKind, KeyMaterial | None, object], Operation]:
     def operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
         if kind is not OpKind.DIGEST:
             raise unsupported_kind(mech, kind)

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from .._records import TYPE_CHECKING
 from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR
 from ..pkcs11.constants import MechanismFlag as F
 from ..pkcs11.errors import CKRError
@@ -34,6 +35,9 @@ from . import ecparams, keys, pkcs8, pkhash
 from .keys import AttrDict, Attrs, int_bytes, public_key_info, with_info
 from .keytypes import KeyTypeHandler, register_key_type
 from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, key_for, register
+
+if TYPE_CHECKING:
+    from .registry import OperationFactory
 
 EC_FLAGS = F.EC_F_P | F.EC_OID | F.EC_CURVENAME | F.EC_UNCOMPRESS
 _KEY_TYPES = frozenset({CKK.EC})
@@ -168,11 +172,18 @@ def _verifying_key(attrs: Attrs) -> tuple[ec.EllipticCurvePublicKey, int]:
 class EcdsaOperation(Operation):
     """Sign or verify; raw (``hash_cls`` None, single-part) or hash-then-sign."""
 
-    def __init__(self, kind: OpKind, key: KeyMaterial, hash_cls: type | None) -> None:
+    #: the pyca key of the kind: set for SIGN ...
+    _private: ec.EllipticCurvePrivateKey
+    #: ... and for VERIFY
+    _public: ec.EllipticCurvePublicKey
+
+    def __init__(self, kind: OpKind, key: KeyMaterial, hash_cls: type[hashes.HashAlgorithm] | None) -> None:
         self._kind = kind
-        self._key, self._width = key.parsed(_signing_key if kind is OpKind.SIGN else _verifying_key)
+        if kind is OpKind.SIGN:
+            self._private, self._width = key.parsed(_signing_key)
+        else:
+            self._public, self._width = key.parsed(_verifying_key)
         self.multipart = hash_cls is not None
-        self._hash_cls = hash_cls
         self._hash = hashes.Hash(hash_cls()) if hash_cls else None
         self._data = b""
 
@@ -188,7 +199,7 @@ class EcdsaOperation(Operation):
     def _digest(self) -> tuple[bytes, ec.ECDSA]:
         """The hash to sign and the pyca algorithm object describing it."""
         if self._hash is not None:
-            return self._hash.finalize(), ec.ECDSA(Prehashed(self._hash_cls()))
+            return self._hash.finalize(), ec.ECDSA(Prehashed(self._hash.algorithm))
         if not self._data:
             raise CKRError(CKR.DATA_LEN_RANGE, "ECDSA input is empty")
         digest = self._data
@@ -197,7 +208,7 @@ class EcdsaOperation(Operation):
     def final(self) -> bytes:
         if self._kind is not OpKind.SIGN:
             raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, "not a sign operation")
-        der = self._key.sign(*self._digest())
+        der = self._private.sign(*self._digest())
         r, s = decode_dss_signature(der)
         return int_bytes(r, self._width) + int_bytes(s, self._width)
 
@@ -210,12 +221,12 @@ class EcdsaOperation(Operation):
         r = int.from_bytes(signature[: self._width], "big")
         s = int.from_bytes(signature[self._width:], "big")
         try:
-            self._key.verify(encode_dss_signature(r, s), digest, algorithm)
+            self._public.verify(encode_dss_signature(r, s), digest, algorithm)
         except InvalidSignature:
             raise CKRError(CKR.SIGNATURE_INVALID) from None
 
 
-def generate_pair(param: object, pub: dict, priv: dict) -> tuple[dict, dict]:
+def generate_pair(param: object, pub: AttrDict, priv: AttrDict) -> tuple[AttrDict, AttrDict]:
     """CKM_EC_KEY_PAIR_GEN: attributes the mechanism contributes to each half.
 
     CKA_EC_PARAMS comes from the public template (missing -> TEMPLATE_INCOMPLETE); if the
@@ -259,7 +270,7 @@ _CLASS, _KEY_TYPE, _EC_POINT, _EC_PARAMS, _VALUE, _PUBLIC_KEY_INFO = (
 _PUBLIC_KEY, _PRIVATE_KEY, _EC = int(CKO.PUBLIC_KEY), int(CKO.PRIVATE_KEY), int(CKK.EC)
 
 
-def _factory(mech: int, hash_cls: type | None):
+def _factory(mech: int, hash_cls: type[hashes.HashAlgorithm] | None) -> OperationFactory:
     def operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
         key = key_for(mech, kind, (OpKind.SIGN, OpKind.VERIFY), key)
         return EcdsaOperation(kind, key, hash_cls)

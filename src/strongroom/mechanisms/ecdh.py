@@ -35,6 +35,7 @@ from ..pkcs11.params import EcdhParams
 from . import ecparams, pkhash
 from .ec import EC_FLAGS
 from .keys import load_private
+from .keytypes import AttrDict
 from .registry import KeyMaterial, MechanismEntry, register
 
 _AES_LENGTHS = (16, 24, 32)
@@ -53,20 +54,21 @@ def shared_secret(private: Any, public_data: bytes) -> bytes:
         except CKRError:
             raise _bad("public data is not a point on the key's curve") from None
         return private.exchange(ec.ECDH(), peer)
-    curve = ecparams.raw_curve_of_key(private)
-    if curve.key_type != CKK.EC_MONTGOMERY:
+    raw = ecparams.raw_curve_of_key(private)
+    if raw.key_type != CKK.EC_MONTGOMERY:
         raise CKRError(CKR.KEY_TYPE_INCONSISTENT, "ECDH needs an EC or Montgomery key")
     try:
-        peer = ecparams.decode_raw_public(curve, public_data)
+        raw_peer = ecparams.decode_raw_public(raw, public_data)
     except CKRError:
-        raise _bad(f"public data is not a {curve.name} public key") from None
+        raise _bad(f"public data is not a {raw.name} public key") from None
     try:
-        return private.exchange(peer)
+        z: bytes = private.exchange(raw_peer)   # X25519 / X448 (``private`` is pyca's, untyped here)
+        return z
     except ValueError:                      # all-zero output: a small-order peer point
         raise _bad("public data is a small-order point") from None
 
 
-def _length(attrs: dict, natural: int) -> int:
+def _length(attrs: AttrDict, natural: int) -> int:
     length = attrs.get(CKA.VALUE_LEN)
     if length is not None:
         if not isinstance(length, int) or length <= 0:
@@ -79,7 +81,7 @@ def _length(attrs: dict, natural: int) -> int:
     return natural
 
 
-def derive(param: object, key: KeyMaterial, attrs: dict) -> dict:
+def derive(param: object, key: KeyMaterial, attrs: AttrDict) -> AttrDict:
     """The registry ``derive`` callable: returns CKA_VALUE and CKA_VALUE_LEN."""
     if not isinstance(param, EcdhParams):
         raise _bad("CK_ECDH1_DERIVE_PARAMS required")
@@ -100,8 +102,9 @@ def derive(param: object, key: KeyMaterial, attrs: dict) -> dict:
             raise CKRError(CKR.TEMPLATE_INCONSISTENT, "CKA_VALUE_LEN longer than the shared secret")
         value = z[len(z) - length:]
     else:
-        length = _length(attrs, hash_cls.digest_size)
-        value = X963KDF(hash_cls(), length, param.shared_data or None).derive(z)
+        algorithm = hash_cls()
+        length = _length(attrs, algorithm.digest_size)
+        value = X963KDF(algorithm, length, param.shared_data or None).derive(z)
     if attrs.get(CKA.KEY_TYPE) == CKK.AES and length not in _AES_LENGTHS:
         raise CKRError(CKR.TEMPLATE_INCONSISTENT, "AES keys are 16, 24 or 32 bytes")
     return {CKA.VALUE: value, CKA.VALUE_LEN: length}

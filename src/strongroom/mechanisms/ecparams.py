@@ -57,7 +57,7 @@ MAX_BITS = max(c.bits for c in CURVES)
 
 _BY_OID = {c.oid_der: c for c in CURVES}
 _BY_NAME = {n: c for c in CURVES for n in c.names}
-_BY_PYCA = {c.curve.name: c for c in CURVES}
+_BY_PYCA = {c.curve().name: c for c in CURVES}   # an instance: on the class it is a property
 
 
 def der_tlv(tag: int, content: bytes) -> bytes:
@@ -145,6 +145,13 @@ def decode_point(curve: Curve, value: object) -> ec.EllipticCurvePublicKey:
 # byte strings (RFC 8032 / RFC 7748 encodings), not X9.62 points.
 
 
+#: pyca's Edwards / Montgomery classes share no base class: one union per family and role.
+EdPrivate = ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
+EdPublic = ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
+RawPrivate = EdPrivate | x25519.X25519PrivateKey | x448.X448PrivateKey
+RawPublic = EdPublic | x25519.X25519PublicKey | x448.X448PublicKey
+
+
 @dataclass(frozen=True)
 class RawCurve:
     """An Edwards or Montgomery curve: key type, pyca classes, raw key lengths."""
@@ -155,8 +162,8 @@ class RawCurve:
     bits: int                     # CK_MECHANISM_INFO size (255 / 448, as other tokens report)
     public_len: int
     private_len: int
-    private_cls: type
-    public_cls: type
+    private_cls: type[RawPrivate]
+    public_cls: type[RawPublic]
     names: tuple[str, ...]
     old_oids: tuple[bytes, ...] = ()
 
@@ -222,7 +229,7 @@ def unwrap_raw(value: object, length: int, what: str) -> bytes:
     raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, f"{what} must be {length} bytes (raw or DER OCTET STRING)")
 
 
-def decode_raw_public(curve: RawCurve, value: object):
+def decode_raw_public(curve: RawCurve, value: object) -> RawPublic:
     """CKA_EC_POINT (or ECDH public data) of an Edwards / Montgomery key -> pyca key."""
     raw = unwrap_raw(value, curve.public_len, "CKA_EC_POINT")
     try:

@@ -32,6 +32,7 @@ Ed448           a context or phFlag true     MECHANISM_PARAM_INVALID: pyca's Ed4
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -58,7 +59,7 @@ def _raw_curve(attrs: Attrs, key_type: int) -> ecparams.RawCurve:
     return ecparams.raw_curve_from_params(attrs[CKA.EC_PARAMS], key_type)
 
 
-def _private_key(attrs: Attrs, key_type: int) -> Any:
+def _private_key(attrs: Attrs, key_type: int) -> ecparams.RawPrivate:
     """Ed25519/Ed448/X25519/X448 private key from CKA_VALUE (the raw RFC 8032/7748 bytes)."""
     curve = _raw_curve(attrs, key_type)
     if CKA.VALUE not in attrs:
@@ -114,8 +115,8 @@ EDWARDS = _handler(CKK.EC_EDWARDS)
 MONTGOMERY = _handler(CKK.EC_MONTGOMERY)
 
 
-def _pair_generator(key_type: int):
-    def generate_pair(param: object, pub: dict, priv: dict) -> tuple[dict, dict]:
+def _pair_generator(key_type: int) -> Callable[[object, AttrDict, AttrDict], tuple[AttrDict, AttrDict]]:
+    def generate_pair(param: object, pub: AttrDict, priv: AttrDict) -> tuple[AttrDict, AttrDict]:
         params = pub.get(CKA.EC_PARAMS)
         if params is None:
             raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_EC_PARAMS missing from public template")
@@ -157,10 +158,17 @@ class EddsaOperation(Operation):
     """CKM_EDDSA: single-part (pure EdDSA hashes the whole message twice)."""
 
     multipart = False
+    #: the pyca key of the kind (CKK_EC_EDWARDS, checked below): set for SIGN ...
+    _private: ecparams.EdPrivate
+    #: ... and for VERIFY
+    _public: ecparams.EdPublic
 
     def __init__(self, kind: OpKind, key: KeyMaterial, param: object) -> None:
         self._kind = kind
-        self._key, self._curve = key.parsed(_signing_key if kind is OpKind.SIGN else _verifying_key)
+        if kind is OpKind.SIGN:
+            self._private, self._curve = key.parsed(_signing_key)
+        else:
+            self._public, self._curve = key.parsed(_verifying_key)
         if self._curve.key_type != CKK.EC_EDWARDS:
             raise CKRError(CKR.KEY_TYPE_INCONSISTENT, "CKM_EDDSA needs an Edwards key")
         check_eddsa_param(self._curve, param)
@@ -174,7 +182,7 @@ class EddsaOperation(Operation):
     def final(self) -> bytes:
         if self._kind is not OpKind.SIGN:
             raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, "not a sign operation")
-        return self._key.sign(bytes(self._data))
+        return self._private.sign(bytes(self._data))
 
     def verify(self, signature: bytes) -> None:
         if self._kind is not OpKind.VERIFY:
@@ -182,7 +190,7 @@ class EddsaOperation(Operation):
         if len(signature) != SIGNATURE_LEN[self._curve.name]:
             raise CKRError(CKR.SIGNATURE_LEN_RANGE, "wrong EdDSA signature length")
         try:
-            self._key.verify(signature, bytes(self._data))
+            self._public.verify(signature, bytes(self._data))
         except InvalidSignature:
             raise CKRError(CKR.SIGNATURE_INVALID) from None
 

@@ -16,17 +16,23 @@ HMAC key of the hash's key type; CKA_VALUE_LEN required).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes, hmac
 
+from .._records import TYPE_CHECKING
 from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR
 from ..pkcs11.constants import MechanismFlag as F
 from ..pkcs11.errors import CKRError
 from .aes_mac import MacOperation, general_length
 from .checkvalue import sha1_check_value
 from .keys import load_secret
-from .keytypes import register_key_type, secret_handler
+from .keytypes import AttrDict, register_key_type, secret_handler
 from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, key_for, register
+
+if TYPE_CHECKING:
+    from .registry import OperationFactory
 
 MAX_KEY_BYTES = 4096
 
@@ -54,17 +60,17 @@ register_key_type(secret_handler(HMAC_KEY_TYPES | {CKK.GENERIC_SECRET}, None))
 class HmacOperation(MacOperation):
     """An HMAC whose single-part C_Sign is one pass over a copy of the keyed context."""
 
-    def oneshot(self, data) -> bytes:
+    def oneshot(self, data: Any) -> bytes:
         ctx = self._ctx
         ctx.update(data)
         return ctx.finalize()[: self._len]
 
 
-def _factory(mech: int, algorithm: type[hashes.HashAlgorithm], general: bool):
+def _factory(mech: int, algorithm: type[hashes.HashAlgorithm], general: bool) -> OperationFactory:
     _SIGN_VERIFY = (OpKind.SIGN, OpKind.VERIFY)
-    digest_size = algorithm.digest_size
+    digest_size = algorithm().digest_size   # an instance: on the class it is a property
 
-    def keyed(attrs) -> hmac.HMAC:
+    def keyed(attrs: Mapping[int, Any]) -> hmac.HMAC:
         # The keyed context (ipad/opad already absorbed), built once per key material and
         # cached by ``KeyMaterial.parsed`` (dropped with it at logout / C_Finalize); each
         # operation works on a ``copy()`` (0.2 us instead of 1.2 us for a new HMAC).
@@ -78,8 +84,8 @@ def _factory(mech: int, algorithm: type[hashes.HashAlgorithm], general: bool):
     return operation
 
 
-def _keygen(key_type: int):
-    def generate(param: object, template: dict) -> dict:
+def _keygen(key_type: int) -> Callable[[object, AttrDict], AttrDict]:
+    def generate(param: object, template: AttrDict) -> AttrDict:
         length = template.get(CKA.VALUE_LEN)
         if length is None:
             raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_VALUE_LEN missing")

@@ -26,7 +26,7 @@ TEMPLATE_INCOMPLETE (the spec requires it), otherwise the mechanism's natural le
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -42,7 +42,7 @@ from .checkvalue import attrs_for
 from .digest import HASHES
 from .hmac import HMAC_KEY_TYPES
 from .keys import AES_KEY_LENGTHS, load_secret
-from .keytypes import register_key_type, secret_handler
+from .keytypes import AttrDict, register_key_type, secret_handler
 from .registry import KeyMaterial, MechanismEntry, register
 
 MAX_KEY_BYTES = 4096
@@ -93,12 +93,12 @@ def out_length(attrs: Mapping[int, Any], natural: int | None) -> int:
     return length
 
 
-def contribution(attrs: Mapping[int, Any], value: bytes) -> dict:
+def contribution(attrs: Mapping[int, Any], value: bytes) -> AttrDict:
     """What a derive / generate contributes: CKA_VALUE, and for keys CKA_VALUE_LEN and
     the check value."""
     if attrs.get(CKA.CLASS) == CKO.DATA:
         return {CKA.VALUE: value}
-    out = {CKA.VALUE: value, CKA.VALUE_LEN: len(value)}
+    out: AttrDict = {CKA.VALUE: value, CKA.VALUE_LEN: len(value)}
     out.update(attrs_for({**attrs, **out}))
     return out
 
@@ -135,12 +135,12 @@ def hkdf(p: object, ikm: bytes, length: int | None) -> bytes:
     return HKDFExpand(alg, n, p.info).derive(ikm)
 
 
-def _natural(p: object) -> int | None:
-    alg = HASHES.get(getattr(p, "prf_hash_mechanism", None))
-    return alg.digest_size if alg else None
+def _natural(p: HkdfParams) -> int | None:
+    alg = HASHES.get(p.prf_hash_mechanism)
+    return alg().digest_size if alg else None   # an instance: on the class it is a property
 
 
-def hkdf_derive(param: object, base: KeyMaterial, attrs: dict) -> dict:
+def hkdf_derive(param: object, base: KeyMaterial, attrs: AttrDict) -> AttrDict:
     """CKM_HKDF_DERIVE / CKM_HKDF_DATA."""
     natural = _natural(param) if isinstance(param, HkdfParams) and not param.expand else None
     if attrs.get(CKA.CLASS) == CKO.DATA:
@@ -152,7 +152,7 @@ def hkdf_derive(param: object, base: KeyMaterial, attrs: dict) -> dict:
     return contribution(attrs, hkdf(param, base.parsed(load_secret), length))
 
 
-def hkdf_keygen(param: object, template: dict) -> dict:
+def hkdf_keygen(param: object, template: AttrDict) -> AttrDict:
     """CKM_HKDF_KEY_GEN: a random CKK_HKDF key."""
     length = out_length(template, None)
     return {CKA.CLASS: CKO.SECRET_KEY, CKA.KEY_TYPE: CKK.HKDF,
@@ -173,15 +173,15 @@ def pbkdf2(p: object, length: int) -> bytes:
     return PBKDF2HMAC(alg(), length, p.salt, p.iterations).derive(p.password)
 
 
-def pbkdf2_generate(param: object, template: dict) -> dict:
+def pbkdf2_generate(param: object, template: AttrDict) -> AttrDict:
     """CKM_PKCS5_PBKD2: C_GenerateKey; key type and CKA_VALUE_LEN from the template."""
     length = out_length(template, None)
     return contribution(template, pbkdf2(param, length))
 
 
 # --- SHA*_KEY_DERIVATION --------------------------------------------------------------------
-def _digest_derive(algorithm: type[hashes.HashAlgorithm]):
-    def derive(param: object, base: KeyMaterial, attrs: dict) -> dict:
+def _digest_derive(algorithm: type[hashes.HashAlgorithm]) -> Callable[[object, KeyMaterial, AttrDict], AttrDict]:
+    def derive(param: object, base: KeyMaterial, attrs: AttrDict) -> AttrDict:
         alg = algorithm()
         length = out_length(attrs, alg.digest_size)
         if length > alg.digest_size:
@@ -193,15 +193,15 @@ def _digest_derive(algorithm: type[hashes.HashAlgorithm]):
     return derive
 
 
-_DERIVE_SIZES = dict(min_key_size=1, max_key_size=MAX_KEY_BYTES)
-for _mech in (CKM.HKDF_DERIVE, CKM.HKDF_DATA):
-    register(MechanismEntry(mechanism=_mech, flags=F.DERIVE, key_types=_BASE_TYPES,
-                            derive=hkdf_derive, **_DERIVE_SIZES))
+#: CK_MECHANISM_INFO key sizes (bytes) of every mechanism here
+_MIN, _MAX = 1, MAX_KEY_BYTES
+for _hkdf in (CKM.HKDF_DERIVE, CKM.HKDF_DATA):
+    register(MechanismEntry(mechanism=_hkdf, flags=F.DERIVE, key_types=_BASE_TYPES,
+                            derive=hkdf_derive, min_key_size=_MIN, max_key_size=_MAX))
 register(MechanismEntry(mechanism=CKM.HKDF_KEY_GEN, flags=F.GENERATE, key_types=frozenset(),
-                        generate=hkdf_keygen, gen_key_type=CKK.HKDF,
-                        **_DERIVE_SIZES))
+                        generate=hkdf_keygen, gen_key_type=CKK.HKDF, min_key_size=_MIN, max_key_size=_MAX))
 register(MechanismEntry(mechanism=CKM.PKCS5_PBKD2, flags=F.GENERATE, key_types=frozenset(),
-                        generate=pbkdf2_generate, **_DERIVE_SIZES))
+                        generate=pbkdf2_generate, min_key_size=_MIN, max_key_size=_MAX))
 for _mech, _alg in KEY_DERIVATION.items():
     register(MechanismEntry(mechanism=_mech, flags=F.DERIVE, key_types=_DIGEST_BASE_TYPES,
-                            derive=_digest_derive(_alg), **_DERIVE_SIZES))
+                            derive=_digest_derive(_alg), min_key_size=_MIN, max_key_size=_MAX))

@@ -17,6 +17,8 @@ CKM_HASH_ML_DSA_<hash> family (HashML-DSA, FIPS 204 §5.4), CKM_ML_DSA_EXTERNAL_
 """
 from __future__ import annotations
 
+from typing import cast
+
 from cryptography.exceptions import InvalidSignature
 
 from ..pkcs11.constants import CKK, CKM, CKR, HedgeType
@@ -46,11 +48,19 @@ def check_param(kind: OpKind, param: SignAdditionalContext | None) -> bytes | No
 
 
 class MlDsaOperation(Operation):
+    #: the pyca key of the kind (CKK_ML_DSA: the core checked the key type): set for SIGN ...
+    _private: pqc.DsaPrivate
+    #: ... and for VERIFY
+    _public: pqc.DsaPublic
+
     def __init__(self, kind: OpKind, key: KeyMaterial, param: SignAdditionalContext | None) -> None:
         self._kind = kind
         self._context = check_param(kind, param)
         self._ps = pqc.of_key(key.attrs)
-        self._key = key.parsed(pqc.load_private if kind is OpKind.SIGN else pqc.load_public)
+        if kind is OpKind.SIGN:
+            self._private = cast("pqc.DsaPrivate", key.parsed(pqc.load_private))
+        else:
+            self._public = cast("pqc.DsaPublic", key.parsed(pqc.load_public))
         self.multipart = kind is OpKind.SIGN
         self._data = bytearray()
 
@@ -61,7 +71,7 @@ class MlDsaOperation(Operation):
     def final(self) -> bytes:
         if self._kind is not OpKind.SIGN:
             raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, "not a sign operation")
-        return self._key.sign(bytes(self._data), self._context)
+        return self._private.sign(bytes(self._data), self._context)
 
     def verify(self, signature: bytes) -> None:
         if self._kind is not OpKind.VERIFY:
@@ -70,12 +80,13 @@ class MlDsaOperation(Operation):
             raise CKRError(CKR.SIGNATURE_LEN_RANGE, f"{self._ps.name} signatures are "
                                                     f"{self._ps.output_len} bytes")
         try:
-            self._key.verify(signature, bytes(self._data), self._context)
+            self._public.verify(signature, bytes(self._data), self._context)
         except InvalidSignature:
             raise CKRError(CKR.SIGNATURE_INVALID) from None
 
 
-def operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
+def operation(kind: OpKind, key: KeyMaterial | None, param: SignAdditionalContext | None) -> Operation:
+    """The core has checked ``param``'s type against the entry (registry.check_param)."""
     key = key_for(CKM.ML_DSA, kind, (OpKind.SIGN, OpKind.VERIFY), key)
     return MlDsaOperation(kind, key, param)
 

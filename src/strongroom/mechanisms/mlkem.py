@@ -14,6 +14,8 @@
 """
 from __future__ import annotations
 
+from typing import cast
+
 from ..pkcs11.constants import CKK, CKM, CKR
 from ..pkcs11.constants import MechanismFlag as F
 from ..pkcs11.errors import CKRError
@@ -25,7 +27,8 @@ MIN_SIZE, MAX_SIZE = pqc.register_family(CKK.ML_KEM, CKM.ML_KEM_KEY_PAIR_GEN, si
 
 def encapsulate(param: object, key: KeyMaterial) -> tuple[bytes, bytes]:
     """C_EncapsulateKey: (ciphertext, shared secret) for the ML-KEM public key ``key``."""
-    shared, ciphertext = key.parsed(pqc.load_public).encapsulate()
+    public = cast("pqc.KemPublic", key.parsed(pqc.load_public))   # CKK_ML_KEM: the core checked
+    shared, ciphertext = public.encapsulate()
     return ciphertext, shared
 
 
@@ -36,7 +39,7 @@ def decapsulate(param: object, key: KeyMaterial, ciphertext: bytes) -> bytes:
         raise CKRError(CKR.ENCRYPTED_DATA_LEN_RANGE,
                        f"{ps.name} ciphertexts are {ps.output_len} bytes")
     try:
-        return key.parsed(pqc.load_private).decapsulate(ciphertext)
+        return cast("pqc.KemPrivate", key.parsed(pqc.load_private)).decapsulate(ciphertext)
     except ValueError:
         raise CKRError(CKR.ENCRYPTED_DATA_INVALID, "ML-KEM decapsulation failed") from None
 

@@ -42,6 +42,13 @@ from ..pkcs11.errors import CKRError
 
 Attrs = Mapping[int, Any]
 AttrDict = dict[int, Any]
+#: pyca's ML-DSA / ML-KEM classes share no base class: one union per family and role.
+DsaPrivate = mldsa.MLDSA44PrivateKey | mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey
+DsaPublic = mldsa.MLDSA44PublicKey | mldsa.MLDSA65PublicKey | mldsa.MLDSA87PublicKey
+KemPrivate = mlkem.MLKEM768PrivateKey | mlkem.MLKEM1024PrivateKey
+KemPublic = mlkem.MLKEM768PublicKey | mlkem.MLKEM1024PublicKey
+PrivateKey = DsaPrivate | KemPrivate
+PublicKey = DsaPublic | KemPublic
 
 
 @dataclass(frozen=True)
@@ -55,8 +62,15 @@ class ParameterSet:
     private_len: int         # expanded sk / dk (private CKA_VALUE)
     seed_len: int            # CKA_SEED
     output_len: int          # ML-DSA signature / ML-KEM ciphertext
-    private_cls: type | None  # None: defined by the spec, not implemented by pyca 48
-    public_cls: type | None
+    private_cls: type[PrivateKey] | None  # None: defined by the spec, not implemented by pyca 48
+    public_cls: type[PublicKey] | None
+
+    def implemented(self) -> tuple[type[PrivateKey], type[PublicKey]]:
+        """pyca's private and public classes; PARAMETER_SET_NOT_SUPPORTED without them."""
+        if self.private_cls is None or self.public_cls is None:
+            raise CKRError(CKR.PARAMETER_SET_NOT_SUPPORTED,
+                           f"{self.name} is not supported (pyca/cryptography has no implementation)")
+        return self.private_cls, self.public_cls
 
 
 ML_DSA_SETS: dict[int, ParameterSet] = {
@@ -102,17 +116,15 @@ def parameter_set(key_type: int, value: object) -> ParameterSet:
     ps = SETS[key_type].get(value) if isinstance(value, int) else None
     if ps is None:
         raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, f"CKA_PARAMETER_SET {value!r} is not defined")
-    if ps.private_cls is None:
-        raise CKRError(CKR.PARAMETER_SET_NOT_SUPPORTED,
-                       f"{ps.name} is not supported (pyca/cryptography has no implementation)")
+    ps.implemented()
     return ps
 
 
 def of_key(attrs: Attrs) -> ParameterSet:
-    return parameter_set(attrs.get(CKA.KEY_TYPE), attrs.get(CKA.PARAMETER_SET))
+    return parameter_set(attrs[CKA.KEY_TYPE], attrs.get(CKA.PARAMETER_SET))
 
 
-def public_key_info(key: Any) -> bytes:
+def public_key_info(key: PublicKey) -> bytes:
     """CKA_PUBLIC_KEY_INFO: DER SubjectPublicKeyInfo (FIPS 204/203 OIDs, RFC 9881/9935)."""
     return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
 
@@ -124,16 +136,16 @@ def _bytes(attrs: Attrs, cka: int, length: int) -> bytes:
     return value
 
 
-def _private_from_seed(ps: ParameterSet, seed: bytes) -> Any:
+def _private_from_seed(ps: ParameterSet, seed: bytes) -> PrivateKey:
     try:
-        return ps.private_cls.from_seed_bytes(seed)
+        return ps.implemented()[0].from_seed_bytes(seed)
     except ValueError:
         raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "CKA_SEED rejected") from None
 
 
-def _public_from_value(ps: ParameterSet, value: bytes, rv: int) -> Any:
+def _public_from_value(ps: ParameterSet, value: bytes, rv: int) -> PublicKey:
     try:
-        return ps.public_cls.from_public_bytes(value)
+        return ps.implemented()[1].from_public_bytes(value)
     except ValueError:
         raise CKRError(rv, f"invalid {ps.name} public key") from None
 
@@ -164,12 +176,12 @@ def expanded_matches(ps: ParameterSet, seed: bytes, public: bytes, value: bytes)
             and value[-64:-32] == _sha3_256(public) and value[-32:] == seed[32:])
 
 
-def normalize(cls: int, key_type: int, attrs: Attrs) -> dict:
+def normalize(cls: int, key_type: int, attrs: Attrs) -> AttrDict:
     """C_CreateObject of an ML-DSA / ML-KEM key: check the material, add CKA_PUBLIC_KEY_INFO."""
     ps = of_key(attrs)
     if cls == CKO.PUBLIC_KEY:
         value = _bytes(attrs, CKA.VALUE, ps.public_len)
-        key = _public_from_value(ps, value, CKR.ATTRIBUTE_VALUE_INVALID)
+        key: PublicKey = _public_from_value(ps, value, CKR.ATTRIBUTE_VALUE_INVALID)
     elif cls == CKO.PRIVATE_KEY:
         if attrs.get(CKA.SEED) is None:
             raise CKRError(CKR.TEMPLATE_INCOMPLETE,
@@ -191,13 +203,14 @@ def normalize(cls: int, key_type: int, attrs: Attrs) -> dict:
 
 def key_size(attrs: Attrs) -> int:
     """Public key length in bytes (the unit of these mechanisms' CK_MECHANISM_INFO)."""
-    ps = SETS[attrs.get(CKA.KEY_TYPE)].get(attrs.get(CKA.PARAMETER_SET))
+    value = attrs.get(CKA.PARAMETER_SET)
+    ps = SETS[attrs[CKA.KEY_TYPE]].get(value) if isinstance(value, int) else None
     if ps is None:
         raise KeyError("no parameter set")
     return ps.public_len
 
 
-def load_private(attrs: Attrs) -> Any:
+def load_private(attrs: Attrs) -> PrivateKey:
     ps = of_key(attrs)
     seed = attrs.get(CKA.SEED)
     if not isinstance(seed, bytes):
@@ -205,7 +218,7 @@ def load_private(attrs: Attrs) -> Any:
     return _private_from_seed(ps, seed)
 
 
-def load_public(attrs: Attrs) -> Any:
+def load_public(attrs: Attrs) -> PublicKey:
     if attrs.get(CKA.CLASS) == CKO.PRIVATE_KEY:
         return load_private(attrs).public_key()
     ps = of_key(attrs)
@@ -215,7 +228,7 @@ def load_public(attrs: Attrs) -> Any:
     return _public_from_value(ps, value, CKR.KEY_TYPE_INCONSISTENT)
 
 
-def generate(key_type: int, pub: dict, priv: dict) -> tuple[dict, dict, Any]:
+def generate(key_type: int, pub: AttrDict, priv: AttrDict) -> tuple[AttrDict, AttrDict, PrivateKey]:
     """Key pair generation shared by CKM_ML_DSA_KEY_PAIR_GEN and CKM_ML_KEM_KEY_PAIR_GEN.
 
     The parameter set comes from the public template ("the parameter set is not specified
@@ -227,7 +240,7 @@ def generate(key_type: int, pub: dict, priv: dict) -> tuple[dict, dict, Any]:
     if CKA.PARAMETER_SET not in pub:
         raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_PARAMETER_SET missing from public template")
     ps = parameter_set(key_type, pub[CKA.PARAMETER_SET])
-    key = ps.private_cls.generate()
+    key = ps.implemented()[0].generate()
     public = key.public_key()
     info = public_key_info(public)
     return (

@@ -26,6 +26,7 @@ if TYPE_CHECKING:   # typing is not imported at run time: cold start (_records.p
     from typing import Any, Protocol, TypeVar
 
     T = TypeVar("T")
+    AttrDict = dict[int, Any]   # a template / new object's attributes (keytypes.AttrDict)
 else:
     Protocol = object   # KeyMaterial is a structural type for checkers only
 
@@ -165,6 +166,12 @@ class MessageOperation:
         return None
 
 
+if TYPE_CHECKING:
+    #: ``MechanismEntry.operation``: (kind, key or None for digests, parameter) -> Operation;
+    #: the families' ``_factory(mech, ...)`` build one per mechanism.
+    OperationFactory = Callable[[OpKind, KeyMaterial | None, Any], Operation]
+
+
 class MechanismEntry(NamedTuple):
     """What C_GetMechanismInfo reports plus the callables that implement the mechanism."""
 
@@ -176,9 +183,9 @@ class MechanismEntry(NamedTuple):
     #: The decoded parameter's type, filled in by :func:`register` from
     #: ``pkcs11.mechanism_params.PARAM_TYPE`` (the one table of it; families do not set it).
     param_type: type | None = None
-    operation: Callable[[OpKind, KeyMaterial | None, Any], Operation] | None = None
-    generate: Callable[[Any, dict], dict] | None = None
-    generate_pair: Callable[[Any, dict, dict], tuple[dict, dict]] | None = None
+    operation: OperationFactory | None = None
+    generate: Callable[[Any, AttrDict], AttrDict] | None = None
+    generate_pair: Callable[[Any, AttrDict, AttrDict], tuple[AttrDict, AttrDict]] | None = None
     #: CKK of the keys ``generate`` / ``generate_pair`` make: the core needs it to pick the
     #: attribute table before the mechanism runs.
     gen_key_type: int | None = None
@@ -187,7 +194,7 @@ class MechanismEntry(NamedTuple):
     param_optional: bool = False
     #: C_DeriveKey (flag DERIVE): (param, base key, validated new-key attrs) -> the
     #: attributes the mechanism contributes (CKA_VALUE, CKA_VALUE_LEN ...).
-    derive: Callable[[Any, KeyMaterial, dict], dict] | None = None
+    derive: Callable[[Any, KeyMaterial, AttrDict], AttrDict] | None = None
     #: C_EncapsulateKey (flag ENCAPSULATE): (param, public key) -> (ciphertext, secret).
     encapsulate: Callable[[Any, KeyMaterial], tuple[bytes, bytes]] | None = None
     #: C_DecapsulateKey (flag DECAPSULATE): (param, private key, ciphertext) -> secret.

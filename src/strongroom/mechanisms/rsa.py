@@ -39,33 +39,34 @@ deliberate: the error itself is the padding oracle.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
+from .._records import TYPE_CHECKING
 from ..pkcs11.constants import CKA, CKK, CKM, CKO, CKR, CKZ
 from ..pkcs11.constants import MechanismFlag as F
 from ..pkcs11.errors import CKRError
 from ..pkcs11.params import RsaOaepParams, RsaPssParams
 from . import pkhash
-from .keys import RSA_MAX_BITS, RSA_MIN_BITS, load_public, public_key_info
+from .keys import RSA_MAX_BITS, RSA_MIN_BITS, AttrDict, load_public, public_key_info
 from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, key_for, register
 from .rsa_key import load_private, private_attrs
 
+if TYPE_CHECKING:
+    from .registry import OperationFactory
+
 _KEY_TYPES = frozenset({CKK.RSA})
-# Kinds added by issue 4's registry; absent in an older registry (then not registered).
-_SIGN_RECOVER = getattr(OpKind, "SIGN_RECOVER", None)
-_VERIFY_RECOVER = getattr(OpKind, "VERIFY_RECOVER", None)
-_WRAP = getattr(OpKind, "WRAP", None)
-_UNWRAP = getattr(OpKind, "UNWRAP", None)
-_PRIVATE_KINDS = {OpKind.SIGN, OpKind.DECRYPT, _SIGN_RECOVER, _UNWRAP} - {None}
-_ENCRYPTING = {OpKind.ENCRYPT, _WRAP} - {None}
-_DECRYPTING = {OpKind.DECRYPT, _UNWRAP} - {None}
+_SIGN_RECOVER = OpKind.SIGN_RECOVER
+_VERIFY_RECOVER = OpKind.VERIFY_RECOVER
+_WRAP = OpKind.WRAP
+_UNWRAP = OpKind.UNWRAP
+_PRIVATE_KINDS = frozenset({OpKind.SIGN, OpKind.DECRYPT, _SIGN_RECOVER, _UNWRAP})
+_ENCRYPTING = frozenset({OpKind.ENCRYPT, _WRAP})
+_DECRYPTING = frozenset({OpKind.DECRYPT, _UNWRAP})
 PAD_OVERHEAD = 11                    # PKCS #1 v1.5: k - 11 bytes of payload at most
 DEFAULT_EXPONENT = 65537
 
@@ -89,13 +90,36 @@ DIGEST_INFO: dict[bytes, type[hashes.HashAlgorithm]] = {
 
 def split_digest_info(data: bytes) -> tuple[hashes.HashAlgorithm, bytes] | None:
     """(hash, digest) when ``data`` is exactly a DigestInfo we know, else None."""
-    for prefix, h in DIGEST_INFO.items():
-        if data.startswith(prefix) and len(data) == len(prefix) + h.digest_size:
-            return h(), data[len(prefix):]
+    for prefix, cls in DIGEST_INFO.items():
+        if data.startswith(prefix):
+            h = cls()   # an instance: on the class digest_size is a property
+            if len(data) == len(prefix) + h.digest_size:
+                return h, data[len(prefix):]
     return None
 
 
-class _HashOrCollect(Operation):
+class _RsaKeyed(Operation):
+    """An RSA operation's pyca key: ``_private`` for the private kinds (sign, decrypt and
+    their recover / unwrap twins), ``_public`` for the others -- only that one is set --
+    and ``_k``, the modulus length in bytes."""
+
+    _private: rsa.RSAPrivateKey
+    _public: rsa.RSAPublicKey
+    _k: int
+
+    def _bind(self, key: KeyMaterial, private: bool) -> int:
+        """Set the key of the kind; returns its size in bits."""
+        if private:
+            self._private = key.parsed(load_private)
+            bits = self._private.key_size
+        else:
+            self._public = key.parsed(load_public)   # the public half of a private key too
+            bits = self._public.key_size
+        self._k = (bits + 7) // 8
+        return bits
+
+
+class _HashOrCollect(_RsaKeyed):
     """Hash-and-sign variants hash as data arrives; the raw variants (a DigestInfo or a
     pre-computed hash, single-part) collect it. Subclasses set ``_hash`` and ``_data``."""
 
@@ -113,11 +137,9 @@ class _HashOrCollect(Operation):
 class RsaPkcsOperation(_HashOrCollect):
     """One CKM_RSA_PKCS or CKM_SHA*_RSA_PKCS operation (see module docstring)."""
 
-    def __init__(self, kind: OpKind, key: KeyMaterial, hash_cls: type | None) -> None:
+    def __init__(self, kind: OpKind, key: KeyMaterial, hash_cls: type[hashes.HashAlgorithm] | None) -> None:
         self._kind = kind
-        self._key = key.parsed(load_private if kind in _PRIVATE_KINDS else load_public)
-        self._k = (self._key.key_size + 7) // 8
-        self._hash_cls = hash_cls
+        self._bind(key, kind in _PRIVATE_KINDS)
         self._hash = hashes.Hash(hash_cls()) if hash_cls else None
         self.multipart = hash_cls is not None
         self._data = bytearray()
@@ -135,25 +157,25 @@ class RsaPkcsOperation(_HashOrCollect):
         if self._kind is _VERIFY_RECOVER:
             return self._recover()
         if self._kind in _ENCRYPTING:
-            return self._key.encrypt(self._raw_input(), padding.PKCS1v15())
+            return self._public.encrypt(self._raw_input(), padding.PKCS1v15())
         if self._kind in _DECRYPTING:
             if len(self._data) != self._k:
                 raise CKRError(CKR.ENCRYPTED_DATA_LEN_RANGE, "ciphertext must be k bytes")
             try:
-                return self._key.decrypt(bytes(self._data), padding.PKCS1v15())
+                return self._private.decrypt(bytes(self._data), padding.PKCS1v15())
             except ValueError:
                 raise CKRError(CKR.ENCRYPTED_DATA_INVALID) from None
         raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, "not a sign operation")
 
     def _sign(self) -> bytes:
         if self._hash is not None:
-            digest, algorithm = self._hash.finalize(), self._hash_cls()
+            digest, algorithm = self._hash.finalize(), self._hash.algorithm
         else:
             found = split_digest_info(self._raw_input())
             if found is None:
                 raise CKRError(CKR.DATA_INVALID, "raw RSA signing needs a DigestInfo of a known hash")
             algorithm, digest = found
-        return self._key.sign(digest, padding.PKCS1v15(), Prehashed(algorithm))
+        return self._private.sign(digest, padding.PKCS1v15(), Prehashed(algorithm))
 
     def _recover(self) -> bytes:
         """C_VerifyRecover: the data is the signature; return what was signed."""
@@ -161,7 +183,7 @@ class RsaPkcsOperation(_HashOrCollect):
         if len(signature) != self._k:
             raise CKRError(CKR.SIGNATURE_LEN_RANGE, "signature must be k bytes")
         try:
-            return self._key.recover_data_from_signature(signature, padding.PKCS1v15(), None)
+            return self._public.recover_data_from_signature(signature, padding.PKCS1v15(), None)
         except InvalidSignature:
             raise CKRError(CKR.SIGNATURE_INVALID) from None
 
@@ -172,11 +194,11 @@ class RsaPkcsOperation(_HashOrCollect):
             raise CKRError(CKR.SIGNATURE_LEN_RANGE, "signature must be k bytes")
         try:
             if self._hash is not None:
-                self._key.verify(signature, self._hash.finalize(), padding.PKCS1v15(),
-                                 Prehashed(self._hash_cls()))
+                self._public.verify(signature, self._hash.finalize(), padding.PKCS1v15(),
+                                    Prehashed(self._hash.algorithm))
                 return
             data = self._raw_input()
-            recovered = self._key.recover_data_from_signature(signature, padding.PKCS1v15(), None)
+            recovered = self._public.recover_data_from_signature(signature, padding.PKCS1v15(), None)
         except InvalidSignature:
             raise CKRError(CKR.SIGNATURE_INVALID) from None
         if not hmac.compare_digest(recovered, data):
@@ -209,7 +231,7 @@ class _PssSpec:
     padding: padding.PSS
 
 
-def _pss_spec(param: object, key_bits: int, hash_cls: type | None) -> _PssSpec:
+def _pss_spec(param: object, key_bits: int, hash_cls: type[hashes.HashAlgorithm] | None) -> _PssSpec:
     if not isinstance(param, RsaPssParams):
         raise _param_invalid("CK_RSA_PKCS_PSS_PARAMS required")
     h = _hash_of(param.hash_alg, "hashAlg")
@@ -224,11 +246,11 @@ def _pss_spec(param: object, key_bits: int, hash_cls: type | None) -> _PssSpec:
 class RsaPssOperation(_HashOrCollect):
     """CKM_RSA_PKCS_PSS (``hash_cls`` None: input is the hash) or CKM_SHA*_RSA_PKCS_PSS."""
 
-    def __init__(self, kind: OpKind, key: KeyMaterial, hash_cls: type | None, param: object) -> None:
+    def __init__(self, kind: OpKind, key: KeyMaterial, hash_cls: type[hashes.HashAlgorithm] | None,
+                 param: object) -> None:
         self._kind = kind
-        self._key = key.parsed(load_private if kind is OpKind.SIGN else load_public)
-        self._k = (self._key.key_size + 7) // 8
-        self._spec = _pss_spec(param, self._key.key_size, hash_cls)
+        bits = self._bind(key, kind is OpKind.SIGN)
+        self._spec = _pss_spec(param, bits, hash_cls)
         self.multipart = hash_cls is not None
         self._hash = hashes.Hash(self._spec.hash) if hash_cls else None
         self._data = bytearray()
@@ -244,7 +266,7 @@ class RsaPssOperation(_HashOrCollect):
     def final(self) -> bytes:
         if self._kind is not OpKind.SIGN:
             raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, "not a sign operation")
-        return self._key.sign(self._digest(), self._spec.padding, Prehashed(self._spec.hash))
+        return self._private.sign(self._digest(), self._spec.padding, Prehashed(self._spec.hash))
 
     def verify(self, signature: bytes) -> None:
         if self._kind is not OpKind.VERIFY:
@@ -253,7 +275,7 @@ class RsaPssOperation(_HashOrCollect):
         if len(signature) != self._k:
             raise CKRError(CKR.SIGNATURE_LEN_RANGE, "signature must be k bytes")
         try:
-            self._key.verify(signature, digest, self._spec.padding, Prehashed(self._spec.hash))
+            self._public.verify(signature, digest, self._spec.padding, Prehashed(self._spec.hash))
         except InvalidSignature:
             raise CKRError(CKR.SIGNATURE_INVALID) from None
 
@@ -276,7 +298,7 @@ def oaep_padding(param: object) -> padding.OAEP:
     return padding.OAEP(mgf=mgf, algorithm=h, label=param.source_data or None)
 
 
-class RsaOaepOperation(Operation):
+class RsaOaepOperation(_RsaKeyed):
     """CKM_RSA_PKCS_OAEP: single-part encrypt/wrap (public) and decrypt/unwrap (private)."""
 
     multipart = False
@@ -284,8 +306,7 @@ class RsaOaepOperation(Operation):
     def __init__(self, kind: OpKind, key: KeyMaterial, param: object) -> None:
         self._padding = oaep_padding(param)
         self._decrypt = kind in _DECRYPTING
-        self._key = key.parsed(load_private if self._decrypt else load_public)
-        self._k = (self._key.key_size + 7) // 8
+        self._bind(key, self._decrypt)
         self._data = bytearray()
 
     def update(self, data: bytes) -> bytes:
@@ -298,16 +319,16 @@ class RsaOaepOperation(Operation):
             if len(data) != self._k:
                 raise CKRError(CKR.ENCRYPTED_DATA_LEN_RANGE, "ciphertext must be k bytes")
             try:
-                return self._key.decrypt(data, self._padding)
+                return self._private.decrypt(data, self._padding)
             except ValueError:
                 raise CKRError(CKR.ENCRYPTED_DATA_INVALID) from None
         h_len = self._padding.algorithm.digest_size
         if len(data) > self._k - 2 * h_len - 2:
             raise CKRError(CKR.DATA_LEN_RANGE, "OAEP input longer than k - 2hLen - 2")
-        return self._key.encrypt(data, self._padding)
+        return self._public.encrypt(data, self._padding)
 
 
-def _exponent(pub: dict) -> int:
+def _exponent(pub: AttrDict) -> int:
     value = pub.get(CKA.PUBLIC_EXPONENT)
     if value is None:
         return DEFAULT_EXPONENT
@@ -317,7 +338,7 @@ def _exponent(pub: dict) -> int:
     return e
 
 
-def generate_pair(param: object, pub: dict, priv: dict) -> tuple[dict, dict]:
+def generate_pair(param: object, pub: AttrDict, priv: AttrDict) -> tuple[AttrDict, AttrDict]:
     """CKM_RSA_PKCS_KEY_PAIR_GEN: attributes the mechanism contributes to each half.
 
     Public: CKA_CLASS, CKA_KEY_TYPE, CKA_MODULUS, CKA_PUBLIC_EXPONENT; private: those
@@ -337,12 +358,12 @@ def generate_pair(param: object, pub: dict, priv: dict) -> tuple[dict, dict]:
     key = rsa.generate_private_key(e, bits)
     info = public_key_info(key.public_key())
     private = {CKA.CLASS: CKO.PRIVATE_KEY, CKA.KEY_TYPE: CKK.RSA, **private_attrs(key), CKA.PUBLIC_KEY_INFO: info}
-    public = {CKA.CLASS: CKO.PUBLIC_KEY, CKA.KEY_TYPE: CKK.RSA, CKA.MODULUS: private[CKA.MODULUS],
-              CKA.PUBLIC_EXPONENT: private[CKA.PUBLIC_EXPONENT], CKA.PUBLIC_KEY_INFO: info}
+    public: AttrDict = {CKA.CLASS: CKO.PUBLIC_KEY, CKA.KEY_TYPE: CKK.RSA, CKA.MODULUS: private[CKA.MODULUS],
+                        CKA.PUBLIC_EXPONENT: private[CKA.PUBLIC_EXPONENT], CKA.PUBLIC_KEY_INFO: info}
     return public, private
 
 
-def _factory(mech: int, hash_cls: type | None, kinds: frozenset):
+def _factory(mech: int, hash_cls: type[hashes.HashAlgorithm] | None, kinds: frozenset[OpKind]) -> OperationFactory:
     def operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
         key = key_for(mech, kind, kinds, key)
         return RsaPkcsOperation(kind, key, hash_cls)
@@ -350,7 +371,7 @@ def _factory(mech: int, hash_cls: type | None, kinds: frozenset):
     return operation
 
 
-def _pss_factory(mech: int, hash_cls: type | None):
+def _pss_factory(mech: int, hash_cls: type[hashes.HashAlgorithm] | None) -> OperationFactory:
     def operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
         key = key_for(mech, kind, (OpKind.SIGN, OpKind.VERIFY), key)
         return RsaPssOperation(kind, key, hash_cls, param)
@@ -363,7 +384,7 @@ def _oaep_operation(kind: OpKind, key: KeyMaterial | None, param: object) -> Ope
     return RsaOaepOperation(kind, key, param)
 
 
-def _flags(kinds: frozenset) -> int:
+def _flags(kinds: frozenset[OpKind]) -> int:
     bits = {OpKind.ENCRYPT: F.ENCRYPT, OpKind.DECRYPT: F.DECRYPT, OpKind.SIGN: F.SIGN,
             OpKind.VERIFY: F.VERIFY, _SIGN_RECOVER: F.SIGN_RECOVER,
             _VERIFY_RECOVER: F.VERIFY_RECOVER, _WRAP: F.WRAP, _UNWRAP: F.UNWRAP}
@@ -379,7 +400,7 @@ register(MechanismEntry(
     key_types=frozenset(), generate_pair=generate_pair, gen_key_type=CKK.RSA,
 ))
 _PKCS_KINDS = frozenset({OpKind.ENCRYPT, OpKind.DECRYPT, OpKind.SIGN, OpKind.VERIFY,
-                         _SIGN_RECOVER, _VERIFY_RECOVER, _WRAP, _UNWRAP} - {None})
+                         _SIGN_RECOVER, _VERIFY_RECOVER, _WRAP, _UNWRAP})
 register(MechanismEntry(
     mechanism=CKM.RSA_PKCS, flags=_flags(_PKCS_KINDS),
     min_key_size=RSA_MIN_BITS, max_key_size=RSA_MAX_BITS, key_types=_KEY_TYPES,
@@ -388,7 +409,7 @@ register(MechanismEntry(
 _SIGN_VERIFY = frozenset({OpKind.SIGN, OpKind.VERIFY})
 
 
-def _register_signing(mech: int, operation: Callable[[OpKind, KeyMaterial | None, Any], Operation]) -> None:
+def _register_signing(mech: int, operation: OperationFactory) -> None:
     register(MechanismEntry(
         mechanism=mech, flags=F.SIGN | F.VERIFY,
         min_key_size=RSA_MIN_BITS, max_key_size=RSA_MAX_BITS, key_types=_KEY_TYPES, operation=operation,
@@ -410,7 +431,7 @@ for _hash, _pkcs, _pss in (   # hash, its CKM_<hash>_RSA_PKCS and CKM_<hash>_RSA
     _register_signing(_pkcs, _factory(_pkcs, pkhash.BY_CKM[_hash], _SIGN_VERIFY))
     _register_signing(_pss, _pss_factory(_pss, pkhash.BY_CKM[_hash]))
 register(MechanismEntry(
-    mechanism=CKM.RSA_PKCS_OAEP, flags=_flags(frozenset(_ENCRYPTING | _DECRYPTING)),
+    mechanism=CKM.RSA_PKCS_OAEP, flags=_flags(_ENCRYPTING | _DECRYPTING),
     min_key_size=RSA_MIN_BITS, max_key_size=RSA_MAX_BITS, key_types=_KEY_TYPES,
     operation=_oaep_operation,
 ))
