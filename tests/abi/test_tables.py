@@ -234,3 +234,13 @@ def test_fork_child_must_initialize_again(ck):
     assert os.waitstatus_to_exitcode(status) == 0
     # the parent is unaffected
     assert fl.C_GetInfo(info) == CKR.OK
+
+
+def test_every_parameter_struct_has_a_decoder():
+    """A parameter struct is one row per layer: PARAM_TYPE names its dataclass, abi/params
+    decodes it (int / bytes parameters are read by mechanism_in itself)."""
+    from strongroom.abi.params import DECODERS
+    from strongroom.pkcs11.mechanism_params import PARAM_TYPE
+
+    structs = {t for t in PARAM_TYPE.values() if t not in (int, bytes)}
+    assert structs and structs - set(DECODERS) == set()
