@@ -9,7 +9,6 @@ import cryptography_vectors
 from strongroom.mechanisms import registry
 from strongroom.mechanisms.registry import OpKind
 from strongroom.pkcs11.errors import CKRError
-
 from support import KeyStub
 
 ASYM = os.path.join(os.path.dirname(cryptography_vectors.__file__), "asymmetric")

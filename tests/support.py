@@ -55,7 +55,8 @@ class Tool:
 
     def free_slot_index(self) -> int:
         out = self.run("--list-slots", token=None).stdout
-        for index, block in enumerate(out.split("\nSlot ")[1:] if out.startswith("Available") else out.split("Slot ")[1:]):
+        blocks = out.split("\nSlot ")[1:] if out.startswith("Available") else out.split("Slot ")[1:]
+        for index, block in enumerate(blocks):
             if "uninitialized" in block:
                 return index
         raise AssertionError(f"no free slot in:\n{out}")

@@ -9,7 +9,6 @@ import cryptography_vectors
 
 from strongroom.mechanisms import registry
 from strongroom.pkcs11.constants import CKA, CKO
-
 from support import KeyStub
 
 VECTORS = os.path.dirname(cryptography_vectors.__file__)

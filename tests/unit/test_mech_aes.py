@@ -14,7 +14,6 @@ from strongroom.mechanisms.registry import OpKind
 from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR
 from strongroom.pkcs11.errors import CKRError
 from strongroom.pkcs11.params import GcmParams
-
 from support import KeyStub
 
 
@@ -59,7 +58,7 @@ def _gcm_vectors(name: str, every: int):
     import cryptography_vectors
     path = Path(cryptography_vectors.__file__).parent / "ciphers/AES/GCM" / name
     records, rec = [], {}
-    for line in path.read_text().splitlines() + [""]:
+    for line in [*path.read_text().splitlines(), ""]:
         line = line.strip()
         if not line or line.startswith(("[", "#")):
             if "Key" in rec:
@@ -219,7 +218,8 @@ def test_keygen(length):
     assert len(out[CKA.VALUE]) == length and out[CKA.KEY_TYPE] == CKK.AES and out[CKA.CLASS] == CKO.SECRET_KEY
 
 
-@pytest.mark.parametrize("template,rv", [({}, CKR.TEMPLATE_INCOMPLETE), ({CKA.VALUE_LEN: 20}, CKR.ATTRIBUTE_VALUE_INVALID)])
+@pytest.mark.parametrize("template,rv", [({}, CKR.TEMPLATE_INCOMPLETE),
+                                         ({CKA.VALUE_LEN: 20}, CKR.ATTRIBUTE_VALUE_INVALID)])
 def test_keygen_errors(template, rv):
     expect(rv, registry.get(CKM.AES_KEY_GEN).generate, None, template)
 

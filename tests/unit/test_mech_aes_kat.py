@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 
 import strongroom.mechanisms  # noqa: F401
-from sym_kat import Key, chunks, records, run
 from strongroom.mechanisms import registry
 from strongroom.mechanisms.registry import OpKind
 from strongroom.pkcs11.constants import CKK, CKM, CKR
 from strongroom.pkcs11.errors import CKRError
 from strongroom.pkcs11.params import CtrParams
+from sym_kat import Key, chunks, records, run
 
 
 def aes(k):

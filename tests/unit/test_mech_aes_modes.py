@@ -10,13 +10,14 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import strongroom.mechanisms  # noqa: F401
-from sym_kat import Key, chunks, run
 from strongroom.mechanisms import checkvalue, registry
 from strongroom.mechanisms.registry import OpKind
-from strongroom.pkcs11.constants import (CKA, CKC, CKK, CKM, CKO, CKR, GeneratorFunction as G,
-                                         MechanismFlag as F)
+from strongroom.pkcs11.constants import CKA, CKC, CKK, CKM, CKO, CKR
+from strongroom.pkcs11.constants import GeneratorFunction as G
+from strongroom.pkcs11.constants import MechanismFlag as F
 from strongroom.pkcs11.errors import CKRError
 from strongroom.pkcs11.params import CtrParams, GcmMessageParams
+from sym_kat import Key, chunks, run
 
 K = Key(bytes(range(32)), CKK.AES)
 

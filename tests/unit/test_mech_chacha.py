@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 
 import strongroom.mechanisms  # noqa: F401
-from sym_kat import Key, chunks, records, run
 from strongroom.mechanisms import registry
 from strongroom.mechanisms.registry import OpKind
-from strongroom.pkcs11.constants import CKA, CKK, CKM, CKR, MechanismFlag as F
+from strongroom.pkcs11.constants import CKA, CKK, CKM, CKR
+from strongroom.pkcs11.constants import MechanismFlag as F
 from strongroom.pkcs11.errors import CKRError
 from strongroom.pkcs11.params import ChaCha20Poly1305MessageParams, ChaCha20Poly1305Params
+from sym_kat import Key, chunks, records, run
 
 M = CKM.CHACHA20_POLY1305
 CASES = [pytest.param(r, id=f"boringssl-{r['COUNT']}")

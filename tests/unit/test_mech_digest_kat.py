@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 import strongroom.mechanisms  # noqa: F401
-from sym_kat import chunks, records, run
 from strongroom.mechanisms import registry
 from strongroom.mechanisms.registry import OpKind
-from strongroom.pkcs11.constants import CKM, MechanismFlag as F
+from strongroom.pkcs11.constants import CKM
+from strongroom.pkcs11.constants import MechanismFlag as F
+from sym_kat import chunks, records, run
 
 FILES = {
     CKM.SHA_1: "hashes/SHA1/SHA1ShortMsg.rsp",

@@ -15,7 +15,6 @@ from strongroom.mechanisms import ecparams, registry
 from strongroom.mechanisms.registry import OpKind
 from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR
 from strongroom.pkcs11.errors import CKRError
-
 from support import KeyStub
 
 P256 = bytes.fromhex("06082a8648ce3d030107")
@@ -156,7 +155,7 @@ def test_generate_inconsistent_private_params():
 
 
 def test_printable_curve_name_accepted():
-    pub, priv = gen_pair(b"\x13\x0aprime256v1")
+    _pub, priv = gen_pair(b"\x13\x0aprime256v1")
     assert len(priv.attrs[CKA.VALUE]) == 32
 
 
@@ -200,7 +199,7 @@ def test_raw_ecdsa_p256_short_input_equals_left_padded():
 
 
 def test_raw_ecdsa_is_single_part_and_refuses_empty():
-    pub, priv = gen_pair()
+    _pub, priv = gen_pair()
     op = registry.get(CKM.ECDSA).operation(OpKind.SIGN, priv, None)
     assert op.multipart is False
     with pytest.raises(CKRError) as e:
@@ -228,7 +227,7 @@ def test_verify_with_wrong_message():
 
 
 def test_ecdsa_cannot_encrypt():
-    pub, priv = gen_pair()
+    pub, _priv = gen_pair()
     with pytest.raises(CKRError) as e:
         registry.get(CKM.ECDSA).operation(OpKind.ENCRYPT, pub, None)
     assert e.value.rv == CKR.MECHANISM_INVALID

@@ -45,7 +45,7 @@ def test_kas_zz_only(v, cname):
     z = bytes.fromhex(v["Z"])
     try:
         out = ecdh.derive(EcdhParams(kdf=CKD.NULL, public_data=point), key, {CKA.KEY_TYPE: CKK.GENERIC_SECRET})
-    except Exception as e:       # noqa: BLE001 -- only failing vectors may fail
+    except Exception as e:       # any error: only failing vectors may fail
         assert not v["Result"].startswith("P"), e
         return
     assert (out[CKA.VALUE] == z) == v["Result"].startswith("P")

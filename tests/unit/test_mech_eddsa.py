@@ -11,7 +11,8 @@ from asym_kat import ASYM, Key, rsp_records, run, rv_of
 from strongroom.mechanisms import ecparams, registry
 from strongroom.mechanisms.keys import key_size, normalize_key_attrs
 from strongroom.mechanisms.registry import OpKind
-from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR, MechanismFlag as F
+from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR
+from strongroom.pkcs11.constants import MechanismFlag as F
 from strongroom.pkcs11.params import EddsaParams
 
 ED25519 = bytes.fromhex("06032b6570")
@@ -33,7 +34,8 @@ def keys(params, secret, public, key_type=CKK.EC_EDWARDS):
 
 
 def _ed25519_vectors():
-    lines = open(os.path.join(ASYM, "Ed25519", "sign.input")).read().splitlines()
+    with open(os.path.join(ASYM, "Ed25519", "sign.input")) as f:
+        lines = f.read().splitlines()
     return [pytest.param(ln, id=f"ed25519-{i}") for i, ln in enumerate(lines) if i % 4 == 0]
 
 
@@ -124,7 +126,7 @@ def test_ed25519_variants_pyca_lacks(ed25519_pair, param):
 
 
 def test_ed448_prehash_refused():
-    pub, priv = registry.get(CKM.EC_EDWARDS_KEY_PAIR_GEN).generate_pair(None, {CKA.EC_PARAMS: ED448}, {})
+    _pub, priv = registry.get(CKM.EC_EDWARDS_KEY_PAIR_GEN).generate_pair(None, {CKA.EC_PARAMS: ED448}, {})
     assert rv_of(registry.get(CKM.EDDSA).operation, OpKind.SIGN, Key(priv),
                  EddsaParams(ph_flag=True)) == CKR.MECHANISM_PARAM_INVALID
 
@@ -138,7 +140,7 @@ def test_eddsa_lengths_and_single_part(ed25519_pair):
 
 
 def test_eddsa_refuses_montgomery_key():
-    pub, priv = registry.get(CKM.EC_MONTGOMERY_KEY_PAIR_GEN).generate_pair(None, {CKA.EC_PARAMS: X25519}, {})
+    _pub, priv = registry.get(CKM.EC_MONTGOMERY_KEY_PAIR_GEN).generate_pair(None, {CKA.EC_PARAMS: X25519}, {})
     assert rv_of(registry.get(CKM.EDDSA).operation, OpKind.SIGN, Key(priv), None) == CKR.KEY_TYPE_INCONSISTENT
 
 
@@ -160,7 +162,8 @@ def test_import_forms_and_errors():
     for bad, rv in ((raw[:-1], CKR.ATTRIBUTE_VALUE_INVALID), (b"\x04\x21" + raw + b"\0", CKR.ATTRIBUTE_VALUE_INVALID)):
         assert rv_of(normalize_key_attrs, CKO.PUBLIC_KEY, CKK.EC_EDWARDS,
                      {CKA.EC_PARAMS: ED25519, CKA.EC_POINT: bad}) == rv
-    assert rv_of(normalize_key_attrs, CKO.PUBLIC_KEY, CKK.EC_EDWARDS, {CKA.EC_PARAMS: ED25519}) == CKR.TEMPLATE_INCOMPLETE
+    assert rv_of(normalize_key_attrs, CKO.PUBLIC_KEY, CKK.EC_EDWARDS,
+                 {CKA.EC_PARAMS: ED25519}) == CKR.TEMPLATE_INCOMPLETE
     assert rv_of(normalize_key_attrs, CKO.PUBLIC_KEY, CKK.EC_MONTGOMERY,
                  {CKA.EC_PARAMS: ED25519, CKA.EC_POINT: raw}) == CKR.CURVE_NOT_SUPPORTED
     out = normalize_key_attrs(CKO.PRIVATE_KEY, CKK.EC_EDWARDS,

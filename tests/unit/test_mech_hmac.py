@@ -6,12 +6,13 @@ import pytest
 from cryptography.hazmat.primitives import hashes, hmac
 
 import strongroom.mechanisms  # noqa: F401
-from sym_kat import Key, chunks, records, run
 from strongroom.mechanisms import registry
 from strongroom.mechanisms.hmac import FAMILIES
 from strongroom.mechanisms.registry import OpKind
-from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR, MechanismFlag as F
+from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR
+from strongroom.pkcs11.constants import MechanismFlag as F
 from strongroom.pkcs11.errors import CKRError
+from sym_kat import Key, chunks, records, run
 
 RFC = {CKM.SHA_1_HMAC: "HMAC/rfc-2202-sha1.txt", CKM.SHA224_HMAC: "HMAC/rfc-4231-sha224.txt",
        CKM.SHA256_HMAC: "HMAC/rfc-4231-sha256.txt", CKM.SHA384_HMAC: "HMAC/rfc-4231-sha384.txt",

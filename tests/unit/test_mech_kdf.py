@@ -7,12 +7,14 @@ import hashlib
 import pytest
 
 import strongroom.mechanisms  # noqa: F401
-from sym_kat import Key, records
 from strongroom.mechanisms import registry
 from strongroom.pkcs11 import params as P
-from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR, HkdfSaltFlag as S, MechanismFlag as F
+from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR
+from strongroom.pkcs11.constants import HkdfSaltFlag as S
+from strongroom.pkcs11.constants import MechanismFlag as F
 from strongroom.pkcs11.errors import CKRError
 from strongroom.pkcs11.params import HkdfParams, Pbkdf2Params
+from sym_kat import Key, records
 
 HASH = {"SHA-1": CKM.SHA_1, "SHA-256": CKM.SHA256}
 HKDF = [pytest.param(r, id=f"{r['Hash']}-{r['COUNT']}")

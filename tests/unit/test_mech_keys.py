@@ -72,12 +72,14 @@ def test_rsa_public(rsa_key):
     attrs = {CKA.MODULUS: b(n.n), CKA.PUBLIC_EXPONENT: b(n.e)}
     out = normalize_key_attrs(CKO.PUBLIC_KEY, CKK.RSA, attrs)
     assert out[CKA.MODULUS_BITS] == 2048
-    assert out[CKA.PUBLIC_KEY_INFO] == rsa_key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    spki = rsa_key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    assert out[CKA.PUBLIC_KEY_INFO] == spki
     expect(CKR.TEMPLATE_INCONSISTENT, CKO.PUBLIC_KEY, CKK.RSA, {**attrs, CKA.PUBLIC_KEY_INFO: b"\x30\x00"})
     assert normalize_key_attrs(CKO.PUBLIC_KEY, CKK.RSA, {**attrs, CKA.PUBLIC_KEY_INFO: b""}) == out
     assert key_size({CKA.KEY_TYPE: CKK.RSA, **attrs}) == 2048
     expect(CKR.ATTRIBUTE_VALUE_INVALID, CKO.PUBLIC_KEY, CKK.RSA, {CKA.MODULUS: b(n.n), CKA.PUBLIC_EXPONENT: b"\x01"})
-    expect(CKR.ATTRIBUTE_VALUE_INVALID, CKO.PUBLIC_KEY, CKK.RSA, {CKA.MODULUS: b(n.n >> 1100), CKA.PUBLIC_EXPONENT: b"\x03"})
+    expect(CKR.ATTRIBUTE_VALUE_INVALID, CKO.PUBLIC_KEY, CKK.RSA,
+           {CKA.MODULUS: b(n.n >> 1100), CKA.PUBLIC_EXPONENT: b"\x03"})
     expect(CKR.TEMPLATE_INCOMPLETE, CKO.PUBLIC_KEY, CKK.RSA, {CKA.MODULUS: b(n.n)})
 
 

@@ -21,11 +21,11 @@ from strongroom.mechanisms import pqc, registry
 from strongroom.mechanisms.keys import key_size, normalize_key_attrs
 from strongroom.mechanisms.registry import OpKind
 from strongroom.pkcs11 import template
-from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR, HedgeType, MLDSAParameterSet as P
+from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR, HedgeType
+from strongroom.pkcs11.constants import MLDSAParameterSet as P
 from strongroom.pkcs11.errors import CKRError
 from strongroom.pkcs11.params import SignAdditionalContext
 from strongroom.pkcs11.schema import Op
-
 from support import KeyStub
 
 SETS = {44: P.ML_DSA_44, 65: P.ML_DSA_65, 87: P.ML_DSA_87}

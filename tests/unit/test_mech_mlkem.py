@@ -21,10 +21,11 @@ import strongroom.mechanisms  # noqa: F401
 from strongroom.mechanisms import pqc, registry
 from strongroom.mechanisms.keys import key_size, normalize_key_attrs
 from strongroom.pkcs11 import template
-from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR, MechanismFlag as F, MLKEMParameterSet as P
+from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR
+from strongroom.pkcs11.constants import MechanismFlag as F
+from strongroom.pkcs11.constants import MLKEMParameterSet as P
 from strongroom.pkcs11.errors import CKRError
 from strongroom.pkcs11.schema import Op
-
 from support import KeyStub
 
 SETS = {512: P.ML_KEM_512, 768: P.ML_KEM_768, 1024: P.ML_KEM_1024}
@@ -146,7 +147,7 @@ def kem768():
 
 
 def test_ciphertext_length(kem768):
-    v, (pub, priv) = kem768
+    v, (_pub, priv) = kem768
     for bad in (v["ct"][:-1], v["ct"] + b"\x00", b"", bytes(1568)):
         assert rv_of(decaps, priv, bad) == CKR.ENCRYPTED_DATA_LEN_RANGE
 

@@ -15,9 +15,7 @@ from strongroom.mechanisms.registry import OpKind
 from strongroom.mechanisms.rsa import DIGEST_INFO
 from strongroom.pkcs11.constants import CKA, CKK, CKM, CKO, CKR
 from strongroom.pkcs11.errors import CKRError
-
 from support import KeyStub
-
 
 Key = KeyStub
 

@@ -63,7 +63,8 @@ def _oaep_vectors():
     out = []
     folder = os.path.join(ASYM, "RSA", "oaep-custom")
     for name in sorted(os.listdir(folder)):
-        lines = [ln.strip() for ln in open(os.path.join(folder, name))]
+        with open(os.path.join(folder, name)) as f:
+            lines = [ln.strip() for ln in f]
         key, label, i = {}, None, 0
         while i < len(lines):
             ln = lines[i]

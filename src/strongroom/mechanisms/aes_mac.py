@@ -11,11 +11,11 @@ from __future__ import annotations
 from cryptography.hazmat.primitives import cmac, constant_time, hmac
 from cryptography.hazmat.primitives.ciphers import algorithms
 
+from .._records import TYPE_CHECKING
 from ..pkcs11.constants import CKK, CKM, CKR
 from ..pkcs11.constants import MechanismFlag as F
 from ..pkcs11.errors import CKRError
 from .keys import AES_KEY_LENGTHS, load_secret
-from .._records import TYPE_CHECKING
 from .registry import KeyMaterial, MechanismEntry, Operation, OpKind, key_for, register
 
 if TYPE_CHECKING:
