@@ -44,12 +44,26 @@ _S = ("CK_SESSION_HANDLE", "hSession")
 _MECH = ("CK_MECHANISM_PTR", "pMechanism")
 
 
+#: A template as an input: ``CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulAttributeCount``.
+_TEMPLATE = (("CK_ATTRIBUTE_PTR", "pTemplate"), ("CK_ULONG", "ulAttributeCount"))
+
+
+def _bytes_in(name: str) -> list[tuple[str, str]]:
+    """An input byte string: ``CK_BYTE_PTR pX, CK_ULONG ulXLen``."""
+    return [("CK_BYTE_PTR", f"p{name}"), ("CK_ULONG", f"ul{name}Len")]
+
+
+def _bytes_out(name: str) -> list[tuple[str, str]]:
+    """An output buffer under the two-call convention: ``CK_BYTE_PTR pX, CK_ULONG_PTR pulXLen``."""
+    return [("CK_BYTE_PTR", f"p{name}"), ("CK_ULONG_PTR", f"pul{name}Len")]
+
+
 
 def _message_api(op: str, data_in: str, data_out: str) -> list[tuple[str, list[tuple[str, str]]]]:
     """C_Message<op>Init .. C_Message<op>Final (v3.0 §5.9, §5.11): encryption and
     decryption have the same signatures, with plaintext and ciphertext swapped."""
     param = [("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen")]
-    aad = [("CK_BYTE_PTR", "pAssociatedData"), ("CK_ULONG", "ulAssociatedDataLen")]
+    aad = [*_bytes_in("AssociatedData")]
 
     def io(suffix: str) -> list[tuple[str, str]]:
         return [("CK_BYTE_PTR", f"p{data_in}{suffix}"), ("CK_ULONG", f"ul{data_in}{suffix}Len"),
@@ -68,7 +82,7 @@ def _message_sign_api(op: str, sig_len: str) -> list[tuple[str, list[tuple[str, 
     """C_Message<op>Init .. C_Message<op>Final (v3.0 §5.13, §5.15): signing writes the
     signature (a CK_ULONG_PTR length), verification reads it (a CK_ULONG length)."""
     param = [("CK_VOID_PTR", "pParameter"), ("CK_ULONG", "ulParameterLen")]
-    data_sig = [("CK_BYTE_PTR", "pData"), ("CK_ULONG", "ulDataLen"), ("CK_BYTE_PTR", "pSignature"),
+    data_sig = [*_bytes_in("Data"), ("CK_BYTE_PTR", "pSignature"),
                 (sig_len, "pulSignatureLen" if sig_len == "CK_ULONG_PTR" else "ulSignatureLen")]
     return [
         (f"C_Message{op}Init", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey")]),
@@ -102,9 +116,8 @@ FUNCTIONS: list[tuple[str, list[tuple[str, str]]]] = [
     ("C_CloseSession", [_S]),
     ("C_CloseAllSessions", [("CK_SLOT_ID", "slotID")]),
     ("C_GetSessionInfo", [_S, ("CK_SESSION_INFO_PTR", "pInfo")]),
-    ("C_GetOperationState", [_S, ("CK_BYTE_PTR", "pOperationState"),
-                             ("CK_ULONG_PTR", "pulOperationStateLen")]),
-    ("C_SetOperationState", [_S, ("CK_BYTE_PTR", "pOperationState"), ("CK_ULONG", "ulOperationStateLen"),
+    ("C_GetOperationState", [_S, *_bytes_out("OperationState")]),
+    ("C_SetOperationState", [_S, *_bytes_in("OperationState"),
                              ("CK_OBJECT_HANDLE", "hEncryptionKey"),
                              ("CK_OBJECT_HANDLE", "hAuthenticationKey")]),
     ("C_Login", [_S, ("CK_USER_TYPE", "userType"), ("CK_UTF8CHAR_PTR", "pPin"), ("CK_ULONG", "ulPinLen")]),
@@ -124,48 +137,34 @@ FUNCTIONS: list[tuple[str, list[tuple[str, str]]]] = [
                        ("CK_ULONG_PTR", "pulObjectCount")]),
     ("C_FindObjectsFinal", [_S]),
     ("C_EncryptInit", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey")]),
-    ("C_Encrypt", [_S, ("CK_BYTE_PTR", "pData"), ("CK_ULONG", "ulDataLen"),
-                   ("CK_BYTE_PTR", "pEncryptedData"), ("CK_ULONG_PTR", "pulEncryptedDataLen")]),
-    ("C_EncryptUpdate", [_S, ("CK_BYTE_PTR", "pPart"), ("CK_ULONG", "ulPartLen"),
-                         ("CK_BYTE_PTR", "pEncryptedPart"), ("CK_ULONG_PTR", "pulEncryptedPartLen")]),
-    ("C_EncryptFinal", [_S, ("CK_BYTE_PTR", "pLastEncryptedPart"),
-                        ("CK_ULONG_PTR", "pulLastEncryptedPartLen")]),
+    ("C_Encrypt", [_S, *_bytes_in("Data"), *_bytes_out("EncryptedData")]),
+    ("C_EncryptUpdate", [_S, *_bytes_in("Part"), *_bytes_out("EncryptedPart")]),
+    ("C_EncryptFinal", [_S, *_bytes_out("LastEncryptedPart")]),
     ("C_DecryptInit", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey")]),
-    ("C_Decrypt", [_S, ("CK_BYTE_PTR", "pEncryptedData"), ("CK_ULONG", "ulEncryptedDataLen"),
-                   ("CK_BYTE_PTR", "pData"), ("CK_ULONG_PTR", "pulDataLen")]),
-    ("C_DecryptUpdate", [_S, ("CK_BYTE_PTR", "pEncryptedPart"), ("CK_ULONG", "ulEncryptedPartLen"),
-                         ("CK_BYTE_PTR", "pPart"), ("CK_ULONG_PTR", "pulPartLen")]),
-    ("C_DecryptFinal", [_S, ("CK_BYTE_PTR", "pLastPart"), ("CK_ULONG_PTR", "pulLastPartLen")]),
+    ("C_Decrypt", [_S, *_bytes_in("EncryptedData"), *_bytes_out("Data")]),
+    ("C_DecryptUpdate", [_S, *_bytes_in("EncryptedPart"), *_bytes_out("Part")]),
+    ("C_DecryptFinal", [_S, *_bytes_out("LastPart")]),
     ("C_DigestInit", [_S, _MECH]),
-    ("C_Digest", [_S, ("CK_BYTE_PTR", "pData"), ("CK_ULONG", "ulDataLen"),
-                  ("CK_BYTE_PTR", "pDigest"), ("CK_ULONG_PTR", "pulDigestLen")]),
-    ("C_DigestUpdate", [_S, ("CK_BYTE_PTR", "pPart"), ("CK_ULONG", "ulPartLen")]),
+    ("C_Digest", [_S, *_bytes_in("Data"), *_bytes_out("Digest")]),
+    ("C_DigestUpdate", [_S, *_bytes_in("Part")]),
     ("C_DigestKey", [_S, ("CK_OBJECT_HANDLE", "hKey")]),
-    ("C_DigestFinal", [_S, ("CK_BYTE_PTR", "pDigest"), ("CK_ULONG_PTR", "pulDigestLen")]),
+    ("C_DigestFinal", [_S, *_bytes_out("Digest")]),
     ("C_SignInit", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey")]),
-    ("C_Sign", [_S, ("CK_BYTE_PTR", "pData"), ("CK_ULONG", "ulDataLen"),
-                ("CK_BYTE_PTR", "pSignature"), ("CK_ULONG_PTR", "pulSignatureLen")]),
-    ("C_SignUpdate", [_S, ("CK_BYTE_PTR", "pPart"), ("CK_ULONG", "ulPartLen")]),
-    ("C_SignFinal", [_S, ("CK_BYTE_PTR", "pSignature"), ("CK_ULONG_PTR", "pulSignatureLen")]),
+    ("C_Sign", [_S, *_bytes_in("Data"), *_bytes_out("Signature")]),
+    ("C_SignUpdate", [_S, *_bytes_in("Part")]),
+    ("C_SignFinal", [_S, *_bytes_out("Signature")]),
     ("C_SignRecoverInit", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey")]),
-    ("C_SignRecover", [_S, ("CK_BYTE_PTR", "pData"), ("CK_ULONG", "ulDataLen"),
-                       ("CK_BYTE_PTR", "pSignature"), ("CK_ULONG_PTR", "pulSignatureLen")]),
+    ("C_SignRecover", [_S, *_bytes_in("Data"), *_bytes_out("Signature")]),
     ("C_VerifyInit", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey")]),
-    ("C_Verify", [_S, ("CK_BYTE_PTR", "pData"), ("CK_ULONG", "ulDataLen"),
-                  ("CK_BYTE_PTR", "pSignature"), ("CK_ULONG", "ulSignatureLen")]),
-    ("C_VerifyUpdate", [_S, ("CK_BYTE_PTR", "pPart"), ("CK_ULONG", "ulPartLen")]),
-    ("C_VerifyFinal", [_S, ("CK_BYTE_PTR", "pSignature"), ("CK_ULONG", "ulSignatureLen")]),
+    ("C_Verify", [_S, *_bytes_in("Data"), *_bytes_in("Signature")]),
+    ("C_VerifyUpdate", [_S, *_bytes_in("Part")]),
+    ("C_VerifyFinal", [_S, *_bytes_in("Signature")]),
     ("C_VerifyRecoverInit", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey")]),
-    ("C_VerifyRecover", [_S, ("CK_BYTE_PTR", "pSignature"), ("CK_ULONG", "ulSignatureLen"),
-                         ("CK_BYTE_PTR", "pData"), ("CK_ULONG_PTR", "pulDataLen")]),
-    ("C_DigestEncryptUpdate", [_S, ("CK_BYTE_PTR", "pPart"), ("CK_ULONG", "ulPartLen"),
-                               ("CK_BYTE_PTR", "pEncryptedPart"), ("CK_ULONG_PTR", "pulEncryptedPartLen")]),
-    ("C_DecryptDigestUpdate", [_S, ("CK_BYTE_PTR", "pEncryptedPart"), ("CK_ULONG", "ulEncryptedPartLen"),
-                               ("CK_BYTE_PTR", "pPart"), ("CK_ULONG_PTR", "pulPartLen")]),
-    ("C_SignEncryptUpdate", [_S, ("CK_BYTE_PTR", "pPart"), ("CK_ULONG", "ulPartLen"),
-                             ("CK_BYTE_PTR", "pEncryptedPart"), ("CK_ULONG_PTR", "pulEncryptedPartLen")]),
-    ("C_DecryptVerifyUpdate", [_S, ("CK_BYTE_PTR", "pEncryptedPart"), ("CK_ULONG", "ulEncryptedPartLen"),
-                               ("CK_BYTE_PTR", "pPart"), ("CK_ULONG_PTR", "pulPartLen")]),
+    ("C_VerifyRecover", [_S, *_bytes_in("Signature"), *_bytes_out("Data")]),
+    ("C_DigestEncryptUpdate", [_S, *_bytes_in("Part"), *_bytes_out("EncryptedPart")]),
+    ("C_DecryptDigestUpdate", [_S, *_bytes_in("EncryptedPart"), *_bytes_out("Part")]),
+    ("C_SignEncryptUpdate", [_S, *_bytes_in("Part"), *_bytes_out("EncryptedPart")]),
+    ("C_DecryptVerifyUpdate", [_S, *_bytes_in("EncryptedPart"), *_bytes_out("Part")]),
     ("C_GenerateKey", [_S, _MECH, ("CK_ATTRIBUTE_PTR", "pTemplate"), ("CK_ULONG", "ulCount"),
                        ("CK_OBJECT_HANDLE_PTR", "phKey")]),
     ("C_GenerateKeyPair", [_S, _MECH, ("CK_ATTRIBUTE_PTR", "pPublicKeyTemplate"),
@@ -174,13 +173,11 @@ FUNCTIONS: list[tuple[str, list[tuple[str, str]]]] = [
                            ("CK_ULONG", "ulPrivateKeyAttributeCount"),
                            ("CK_OBJECT_HANDLE_PTR", "phPublicKey"), ("CK_OBJECT_HANDLE_PTR", "phPrivateKey")]),
     ("C_WrapKey", [_S, _MECH, ("CK_OBJECT_HANDLE", "hWrappingKey"), ("CK_OBJECT_HANDLE", "hKey"),
-                   ("CK_BYTE_PTR", "pWrappedKey"), ("CK_ULONG_PTR", "pulWrappedKeyLen")]),
-    ("C_UnwrapKey", [_S, _MECH, ("CK_OBJECT_HANDLE", "hUnwrappingKey"), ("CK_BYTE_PTR", "pWrappedKey"),
-                     ("CK_ULONG", "ulWrappedKeyLen"), ("CK_ATTRIBUTE_PTR", "pTemplate"),
-                     ("CK_ULONG", "ulAttributeCount"), ("CK_OBJECT_HANDLE_PTR", "phKey")]),
-    ("C_DeriveKey", [_S, _MECH, ("CK_OBJECT_HANDLE", "hBaseKey"), ("CK_ATTRIBUTE_PTR", "pTemplate"),
-                     ("CK_ULONG", "ulAttributeCount"), ("CK_OBJECT_HANDLE_PTR", "phKey")]),
-    ("C_SeedRandom", [_S, ("CK_BYTE_PTR", "pSeed"), ("CK_ULONG", "ulSeedLen")]),
+                   *_bytes_out("WrappedKey")]),
+    ("C_UnwrapKey", [_S, _MECH, ("CK_OBJECT_HANDLE", "hUnwrappingKey"), *_bytes_in("WrappedKey"), *_TEMPLATE,
+                     ("CK_OBJECT_HANDLE_PTR", "phKey")]),
+    ("C_DeriveKey", [_S, _MECH, ("CK_OBJECT_HANDLE", "hBaseKey"), *_TEMPLATE, ("CK_OBJECT_HANDLE_PTR", "phKey")]),
+    ("C_SeedRandom", [_S, *_bytes_in("Seed")]),
     ("C_GenerateRandom", [_S, ("CK_BYTE_PTR", "pRandomData"), ("CK_ULONG", "ulRandomLen")]),
     ("C_GetFunctionStatus", [_S]),
     ("C_CancelFunction", [_S]),
@@ -204,16 +201,13 @@ assert FUNCTIONS[V2_COUNT - 1][0] == "C_WaitForSlotEvent"
 
 # ---- v3.2 additions, in CK_FUNCTION_LIST_3_2 order (after C_MessageVerifyFinal) ----
 FUNCTIONS += [
-    ("C_EncapsulateKey", [_S, _MECH, ("CK_OBJECT_HANDLE", "hPublicKey"), ("CK_ATTRIBUTE_PTR", "pTemplate"),
-                          ("CK_ULONG", "ulAttributeCount"), ("CK_BYTE_PTR", "pCiphertext"),
-                          ("CK_ULONG_PTR", "pulCiphertextLen"), ("CK_OBJECT_HANDLE_PTR", "phKey")]),
-    ("C_DecapsulateKey", [_S, _MECH, ("CK_OBJECT_HANDLE", "hPrivateKey"), ("CK_ATTRIBUTE_PTR", "pTemplate"),
-                          ("CK_ULONG", "ulAttributeCount"), ("CK_BYTE_PTR", "pCiphertext"),
-                          ("CK_ULONG", "ulCiphertextLen"), ("CK_OBJECT_HANDLE_PTR", "phKey")]),
-    ("C_VerifySignatureInit", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey"), ("CK_BYTE_PTR", "pSignature"),
-                               ("CK_ULONG", "ulSignatureLen")]),
-    ("C_VerifySignature", [_S, ("CK_BYTE_PTR", "pData"), ("CK_ULONG", "ulDataLen")]),
-    ("C_VerifySignatureUpdate", [_S, ("CK_BYTE_PTR", "pPart"), ("CK_ULONG", "ulPartLen")]),
+    ("C_EncapsulateKey", [_S, _MECH, ("CK_OBJECT_HANDLE", "hPublicKey"), *_TEMPLATE, *_bytes_out("Ciphertext"),
+                          ("CK_OBJECT_HANDLE_PTR", "phKey")]),
+    ("C_DecapsulateKey", [_S, _MECH, ("CK_OBJECT_HANDLE", "hPrivateKey"), *_TEMPLATE, *_bytes_in("Ciphertext"),
+                          ("CK_OBJECT_HANDLE_PTR", "phKey")]),
+    ("C_VerifySignatureInit", [_S, _MECH, ("CK_OBJECT_HANDLE", "hKey"), *_bytes_in("Signature")]),
+    ("C_VerifySignature", [_S, *_bytes_in("Data")]),
+    ("C_VerifySignatureUpdate", [_S, *_bytes_in("Part")]),
     ("C_VerifySignatureFinal", [_S]),
     ("C_GetSessionValidationFlags", [_S, ("CK_SESSION_VALIDATION_FLAGS_TYPE", "type"),
                                      ("CK_FLAGS_PTR", "pFlags")]),
@@ -222,12 +216,11 @@ FUNCTIONS += [
     ("C_AsyncJoin", [_S, ("CK_UTF8CHAR_PTR", "pFunctionName"), ("CK_ULONG", "ulID"),
                      ("CK_BYTE_PTR", "pData"), ("CK_ULONG", "ulData")]),
     ("C_WrapKeyAuthenticated", [_S, _MECH, ("CK_OBJECT_HANDLE", "hWrappingKey"), ("CK_OBJECT_HANDLE", "hKey"),
-                                ("CK_BYTE_PTR", "pAssociatedData"), ("CK_ULONG", "ulAssociatedDataLen"),
-                                ("CK_BYTE_PTR", "pWrappedKey"), ("CK_ULONG_PTR", "pulWrappedKeyLen")]),
+                                *_bytes_in("AssociatedData"), *_bytes_out("WrappedKey")]),
     ("C_UnwrapKeyAuthenticated", [_S, _MECH, ("CK_OBJECT_HANDLE", "hUnwrappingKey"),
-                                  ("CK_BYTE_PTR", "pWrappedKey"), ("CK_ULONG", "ulWrappedKeyLen"),
-                                  ("CK_ATTRIBUTE_PTR", "pTemplate"), ("CK_ULONG", "ulAttributeCount"),
-                                  ("CK_BYTE_PTR", "pAssociatedData"), ("CK_ULONG", "ulAssociatedDataLen"),
+                                  *_bytes_in("WrappedKey"),
+                                  *_TEMPLATE,
+                                  *_bytes_in("AssociatedData"),
                                   ("CK_OBJECT_HANDLE_PTR", "phKey")]),
 ]
 V32_COUNT = V30_COUNT + 12
