@@ -33,11 +33,10 @@ class ObjectCalls:
         attrs = rules.build(template, rules.Op.CREATE, so=so)   # footnote 10: CKA_TRUSTED
         app.require_write(session, attrs)
         cls = attrs[CKA.CLASS]
-        from ..mechanisms import checkvalue  # deferred: pyca (cold start)
-        from ..mechanisms import keys as key_types
+        from ..mechanisms import checkvalue, keys  # deferred: pyca (cold start)
 
         if cls in _KEY_CLASSES:
-            attrs.update(key_types.normalize_key_attrs(cls, attrs[CKA.KEY_TYPE], attrs))
+            attrs.update(keys.normalize_key_attrs(cls, attrs[CKA.KEY_TYPE], attrs))
         attrs.update(checkvalue.attrs_for(attrs))     # secret keys and X.509 certificates
         return app.add_object(session, attrs)
 
