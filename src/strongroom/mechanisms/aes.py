@@ -311,14 +311,20 @@ def _ctr(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
 _AES_GCM = int(CKM.AES_GCM)
 
 
+def _check_gcm(iv: bytes, tag_bits: int) -> None:
+    """The IV and tag lengths GCM takes here (module docstring), for CK_GCM_PARAMS and
+    CK_GCM_MESSAGE_PARAMS alike; else MECHANISM_PARAM_INVALID."""
+    if len(iv) not in GCM_IV_RANGE:
+        raise CKRError(CKR.MECHANISM_PARAM_INVALID, "GCM IV must be 8..128 bytes")
+    if tag_bits not in GCM_TAG_BITS:
+        raise CKRError(CKR.MECHANISM_PARAM_INVALID, "GCM tag must be 32, 64 or 96..128 bits")
+
+
 def _gcm(kind: OpKind, key: KeyMaterial | None, param: object) -> Operation:
     key, encrypt = _direction(_AES_GCM, kind, key)
     if not isinstance(param, GcmParams):
         raise CKRError(CKR.MECHANISM_PARAM_INVALID, "CK_GCM_PARAMS required")
-    if len(param.iv) not in GCM_IV_RANGE:
-        raise CKRError(CKR.MECHANISM_PARAM_INVALID, "GCM IV must be 8..128 bytes")
-    if param.tag_bits not in GCM_TAG_BITS:
-        raise CKRError(CKR.MECHANISM_PARAM_INVALID, "GCM tag must be 32, 64 or 96..128 bits")
+    _check_gcm(param.iv, param.tag_bits)
     return (GcmEncrypt if encrypt else GcmDecrypt)(key, param)
 
 
@@ -352,10 +358,7 @@ class GcmMessage(MessageOperation):
     def _check(p: object) -> GcmMessageParams:
         if not isinstance(p, GcmMessageParams):
             raise CKRError(CKR.MECHANISM_PARAM_INVALID, "CK_GCM_MESSAGE_PARAMS required")
-        if len(p.iv) not in GCM_IV_RANGE:
-            raise CKRError(CKR.MECHANISM_PARAM_INVALID, "GCM IV must be 8..128 bytes")
-        if p.tag_bits not in GCM_TAG_BITS:
-            raise CKRError(CKR.MECHANISM_PARAM_INVALID, "GCM tag must be 32, 64 or 96..128 bits")
+        _check_gcm(p.iv, p.tag_bits)
         return p
 
     def _iv(self, p: GcmMessageParams) -> bytes:
