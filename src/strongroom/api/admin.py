@@ -1,4 +1,5 @@
-"""Token administration the API needs beyond a session: list tokens, initialise one.
+"""Token administration the API needs beyond a session: list tokens, initialise one,
+read what a mechanism allows.
 
 python-pkcs11 has no C_InitToken, so init_token() calls it through ctypes (cfuncs.py) on
 the module python-pkcs11 has loaded. Works with any PKCS#11 module.
@@ -12,10 +13,10 @@ from pkcs11 import TokenFlag
 
 from ..uri import is_uri, parse
 from . import cfuncs
-from .errors import StrongroomError, TokenNotFound, rv_name
+from .errors import StrongroomError, TokenNotFound, rv_name, translated
 from .library import default_module, designated, initialised_tokens, load_library, pin_state, present_tokens
 
-__all__ = ["find_tokens", "init_token", "list_tokens"]
+__all__ = ["find_tokens", "init_token", "key_sizes", "list_tokens"]
 
 
 def _token_entry(slot: Any, token: Any) -> dict[str, Any]:
@@ -43,6 +44,21 @@ def find_tokens(module: str | os.PathLike[str] | None, selector: str | None) -> 
     return [_token_entry(s, t) for s, t in designated(lib, initialised_tokens(lib), uri, label)]
 
 
+def key_sizes(module: str | os.PathLike[str] | None, mechanism: str, slot_id: int | None = None) -> tuple[int, int]:
+    """The key sizes C_GetMechanismInfo reports for `mechanism` (a name such as
+    "RSA_PKCS_KEY_PAIR_GEN") in `slot_id` (None: the module's first slot), as (min, max)
+    in the mechanism's unit (bits for RSA); a module's policy floor is part of min."""
+    from .mechanisms import mechanism as mechanism_named
+
+    lib = load_library(module if module is not None else default_module())
+    with translated(f"reading the mechanism info of {mechanism}"):
+        slots = [s for s in lib.get_slots() if slot_id is None or s.slot_id == slot_id]
+        if not slots:
+            raise TokenNotFound(f"no slot {slot_id} in the module")
+        info = slots[0].get_mechanism_info(mechanism_named(mechanism))
+    return int(info.min_key_length or 0), int(info.max_key_length or 0)
+
+
 def _slot_for(lib: Any, slot_or_uri: int | str | None) -> int:
     """The slot to initialise: a slot id, a URI's slot-id, or the first slot whose token
     is not initialised yet."""
@@ -55,13 +71,13 @@ def _slot_for(lib: Any, slot_or_uri: int | str | None) -> int:
         if uri.token is not None:          # re-initialise the token with that label
             for slot, token in present_tokens(lib):
                 if token.label == uri.token:
-                    return slot.slot_id
+                    return int(slot.slot_id)
             raise TokenNotFound(f"no token labelled {uri.token!r} to re-initialise")
     elif slot_or_uri is not None:
         raise ValueError(f"slot must be a slot id, a pkcs11: URI or None, not {slot_or_uri!r}")
     for slot, token in present_tokens(lib):
         if not token.flags & TokenFlag.TOKEN_INITIALIZED:
-            return slot.slot_id
+            return int(slot.slot_id)
     raise TokenNotFound("no slot with an uninitialised token left in the module")
 
 

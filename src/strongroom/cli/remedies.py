@@ -2,8 +2,9 @@
 ``CKR_DEVICE_MEMORY`` or ``CKR_PIN_LOCKED`` into "what is full / which command fixes it".
 
 The module cannot pass a message through the C ABI, so the figures come from where the
-CLI can read them for strongroom's own module: the store (store_view: object and byte
-counts, PIN failure counters) and the config (quotas, PIN lengths, RSA floor). For
+CLI can read them for strongroom's own module: its vendor function (store_view: object and
+byte counts, quotas, PIN failure counters), its mechanism info (the RSA range) and the
+config (PIN lengths, the file to edit). For
 another module only the remedy that needs no figure is given. Every function here is
 best effort: a remedy that cannot be computed is left out, never an error of its own.
 """
@@ -171,19 +172,17 @@ def _locked(args: argparse.Namespace, so: bool) -> str:
 
 def _key_sizes(args: argparse.Namespace) -> str | None:
     """The RSA generation range C_GetMechanismInfo reports for CKM_RSA_PKCS_KEY_PAIR_GEN
-    (token/library.py get_mechanism_info: the mechanism's range, floored by the config)."""
+    (strongroom's module floors the mechanism's range by the config's rsa_min_generate_bits)."""
     kind = str(getattr(args, "kind", "") or "")
     if not kind.startswith("rsa"):
         return "the key size is outside the range the mechanism allows (C_GetMechanismInfo)"
     if not _own(args):
         return "the token's RSA range is in its mechanism info ('pkcs11-tool -M')"
-    from ..config import load_config
-    from ..mechanisms import registry
-    from ..pkcs11.constants import CKM
+    from ..api import admin
 
-    entry = registry.get(CKM.RSA_PKCS_KEY_PAIR_GEN)
-    low = max(entry.min_key_size, load_config().rsa_min_generate_bits)
-    return (f"this token generates RSA keys of {low} to {entry.max_key_size} bits "
+    record = _own_record(args)
+    low, high = admin.key_sizes(None, "RSA_PKCS_KEY_PAIR_GEN", record["slot_id"] if record else None)
+    return (f"this token generates RSA keys of {low} to {high} bits "
             f"(rsa_min_generate_bits in {_config_file()})")
 
 

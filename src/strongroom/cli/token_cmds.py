@@ -246,9 +246,9 @@ def _cmd_delete(args: argparse.Namespace) -> int:
 
 
 def _cmd_reset(args: argparse.Namespace) -> int:
-    """Works on the store file of $STRONGROOM_HOME directly, like ``token delete``, but
+    """Deletes the token through the module's SR_DeleteToken, like ``token delete``, but
     asks for no PIN: it is the way out when the SO PIN is locked. What stands in for the
-    PIN is owning the home (whoever can write the file can delete it anyway)."""
+    PIN is owning the home (whoever can write the store's file can delete it anyway)."""
     from .. import uri as urimod
     from . import store_view
 
