@@ -131,11 +131,12 @@ def attrs_from_image(cls: int, key_type: int, image: bytes) -> AttrDict:
         return {CKA.VALUE: bytes(image)}
     if cls != _PRIVATE_KEY:
         raise CKRError(CKR.TEMPLATE_INCONSISTENT, "only secret and private keys can be unwrapped")
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.serialization import load_der_private_key
 
     try:
         key = load_der_private_key(bytes(image), password=None)
-    except Exception:
+    except (ValueError, TypeError, UnsupportedAlgorithm):   # malformed, encrypted, unknown algorithm
         raise _invalid("not a PKCS#8 PrivateKeyInfo of a supported algorithm") from None
     handler = keytypes.find(key_type)
     if handler is None or handler.private_attrs is None or not isinstance(key, handler.pyca_private):
