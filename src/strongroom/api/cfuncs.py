@@ -11,6 +11,7 @@ same handle for the same path, so both share its C_Initialize state).
 from __future__ import annotations
 
 import ctypes
+from typing import Any
 
 __all__ = ["CKU_SO", "CKU_USER", "generate_key_pair", "init_token", "login"]
 
@@ -33,10 +34,14 @@ class _Mechanism(ctypes.Structure):
 
 class _Attribute(ctypes.Structure):
     _fields_ = [("type", _ULONG), ("pValue", ctypes.c_void_p), ("ulValueLen", _ULONG)]
+
+
 _tables: dict[str, int] = {}
 
 
-def _function(path: str, name: str):
+def _function(path: str, name: str) -> Any:
+    """The C function `name` from the module's CK_FUNCTION_LIST (a ctypes function
+    pointer: its call is as dynamic as the C it reaches)."""
     table = _tables.get(path)
     if table is None:
         get = ctypes.CDLL(path).C_GetFunctionList
@@ -50,6 +55,10 @@ def _function(path: str, name: str):
             raise StrongroomError(f"C_GetFunctionList of {path} failed (rv 0x{rv:x})", ckr=rv)
         table = _tables[path] = pointer.value
     slot = ctypes.c_void_p.from_address(table + ctypes.sizeof(ctypes.c_void_p) * (1 + _INDEX[name]))
+    if not slot.value:
+        from .errors import StrongroomError
+
+        raise StrongroomError(f"{path} has no {name} in its function list", ckr=0x54)  # CKR_FUNCTION_NOT_SUPPORTED
     return _TYPES[name](slot.value)
 
 
@@ -82,7 +91,7 @@ def _value(value: Value) -> bytes:
     return bytes(value)
 
 
-def _template(items: list[tuple[int, Value]]) -> tuple[ctypes.Array, list]:
+def _template(items: list[tuple[int, Value]]) -> tuple[ctypes.Array[_Attribute], list[ctypes.Array[ctypes.c_char]]]:
     images = [_value(v) for _, v in items]
     buffers = [ctypes.create_string_buffer(image, len(image) or 1) for image in images]
     array = (_Attribute * max(len(items), 1))()

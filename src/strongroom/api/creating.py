@@ -33,6 +33,17 @@ def pkcs11_version() -> str:
 class CreatingMixin:
     """Object creation for Token (uses its session, label, _ref, _resolve, public_key_of)."""
 
+    if TYPE_CHECKING:                   # what Token provides (session.py)
+        module_path: str
+
+        @property
+        def label(self) -> str: ...
+        @property
+        def session(self) -> Any: ...
+        def _ref(self, obj: Any) -> ObjectRef: ...
+        def _resolve(self, ref: ObjectRef | str, types: Iterable[str]) -> ObjectRef: ...
+        def public_key_of(self, ref: ObjectRef) -> Any: ...
+
     def generate_key_pair(self, kind: str, *, label: str | None = None, id: bytes | None = None,
                           extractable: bool = False, allowed_mechanisms: Iterable[str] | None = None,
                           public_label: str | None = None) -> tuple[ObjectRef, ObjectRef]:
@@ -99,15 +110,18 @@ class CreatingMixin:
 
         temporary = os.urandom(16)
         ident = bytes(id) if id is not None else temporary
-        public = [(CKA.CLASS, CKO.PUBLIC_KEY), (CKA.KEY_TYPE, CKK.EC_MONTGOMERY), (CKA.TOKEN, True),
-                  (CKA.PRIVATE, False), (CKA.EC_PARAMS, spec.ec_params), (CKA.ID, ident)]
-        private = [(CKA.CLASS, CKO.PRIVATE_KEY), (CKA.KEY_TYPE, CKK.EC_MONTGOMERY), (CKA.TOKEN, True),
-                   (CKA.PRIVATE, True), (CKA.SENSITIVE, True), (CKA.EXTRACTABLE, bool(extractable)),
-                   (CKA.DERIVE, True), (CKA.ID, ident)]
+        public: list[tuple[int, cfuncs.Value]] = [
+            (CKA.CLASS, CKO.PUBLIC_KEY), (CKA.KEY_TYPE, CKK.EC_MONTGOMERY), (CKA.TOKEN, True),
+            (CKA.PRIVATE, False), (CKA.EC_PARAMS, spec.ec_params), (CKA.ID, ident)]
+        private: list[tuple[int, cfuncs.Value]] = [
+            (CKA.CLASS, CKO.PRIVATE_KEY), (CKA.KEY_TYPE, CKK.EC_MONTGOMERY), (CKA.TOKEN, True),
+            (CKA.PRIVATE, True), (CKA.SENSITIVE, True), (CKA.EXTRACTABLE, bool(extractable)),
+            (CKA.DERIVE, True), (CKA.ID, ident)]
         if label is not None:
             private.append((CKA.LABEL, label))
-        if (public_label if public_label is not None else label) is not None:
-            public.append((CKA.LABEL, public_label if public_label is not None else label))
+        public_name = public_label if public_label is not None else label
+        if public_name is not None:
+            public.append((CKA.LABEL, public_name))
         if allowed_mechanisms is not None:
             private.append((CKA.ALLOWED_MECHANISMS, [int(mechanisms.mechanism(m)) for m in allowed_mechanisms]))
         rv, h_pub, h_priv = cfuncs.generate_key_pair(
@@ -207,7 +221,7 @@ class CreatingMixin:
         if family not in ("aes", "generic", "hmac"):
             raise ValueError(f"unknown secret key kind {kind!r}: give aes, generic or hmac")
         aes = family == "aes"
-        template = {
+        template: dict[Any, Any] = {
             Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.KEY_TYPE: KeyType.AES if aes else KeyType.GENERIC_SECRET,
             Attribute.TOKEN: True, Attribute.PRIVATE: True, Attribute.SENSITIVE: True,
             Attribute.EXTRACTABLE: bool(extractable), Attribute.VALUE: bytes(value),

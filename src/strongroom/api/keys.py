@@ -20,6 +20,8 @@ from .objects import ObjectRef
 if TYPE_CHECKING:
     from .session import Token
 
+    Buffer = bytes | bytearray | memoryview      # what pyca's sign() methods take
+
 __all__ = [
     "TokenECPrivateKey",
     "TokenEd448PrivateKey",
@@ -108,15 +110,17 @@ class TokenECPrivateKey(_TokenKey, ec.EllipticCurvePrivateKey):
 
     @property
     def curve(self) -> ec.EllipticCurve:
-        return self.public_key().curve
+        public: ec.EllipticCurvePublicKey = self.public_key()
+        return public.curve
 
     @property
     def key_size(self) -> int:
         return self.curve.key_size
 
-    def sign(self, data: bytes, signature_algorithm: ec.EllipticCurveSignatureAlgorithm) -> bytes:
+    def sign(self, data: Buffer, signature_algorithm: ec.EllipticCurveSignatureAlgorithm) -> bytes:
         if not isinstance(signature_algorithm, ec.ECDSA):
             raise Unsupported(f"EC token keys sign with ec.ECDSA, not {type(signature_algorithm).__name__}")
+        data = bytes(data)
         algorithm, prehashed = _unprehash(signature_algorithm.algorithm)
         combined = getattr(Mechanism, "ECDSA_" + _MECH_SUFFIX.get(algorithm.name, "-"), None)
         if not prehashed and combined is not None and combined in self._token.mechanisms():
@@ -161,7 +165,8 @@ class TokenRSAPrivateKey(_TokenKey, rsa.RSAPrivateKey):
 
     @property
     def key_size(self) -> int:
-        return self.public_key().key_size
+        public: rsa.RSAPublicKey = self.public_key()
+        return public.key_size
 
     def sign(self, data: bytes, padding_: padding.AsymmetricPadding, algorithm: Any) -> bytes:
         algorithm, prehashed = _unprehash(algorithm)
@@ -211,17 +216,17 @@ class TokenRSAPrivateKey(_TokenKey, rsa.RSAPrivateKey):
 class TokenEd25519PrivateKey(_TokenKey, ed25519.Ed25519PrivateKey):
     """An Ed25519 private key on the token (CKM_EDDSA, pure Ed25519)."""
 
-    def sign(self, data: bytes) -> bytes:
-        return self._token.sign_raw(self._ref, data, Mechanism.EDDSA)
+    def sign(self, data: Buffer) -> bytes:
+        return self._token.sign_raw(self._ref, bytes(data), Mechanism.EDDSA)
 
 
 class TokenEd448PrivateKey(_TokenKey, ed448.Ed448PrivateKey):
     """An Ed448 private key on the token (CKM_EDDSA, pure Ed448: CK_EDDSA_PARAMS required)."""
 
-    def sign(self, data: bytes) -> bytes:
+    def sign(self, data: Buffer) -> bytes:
         from .mechanisms import ED448_PURE_PARAMS
 
-        return self._token.sign_raw(self._ref, data, Mechanism.EDDSA, ED448_PURE_PARAMS)
+        return self._token.sign_raw(self._ref, bytes(data), Mechanism.EDDSA, ED448_PURE_PARAMS)
 
 
 def wrap_private_key(token: Token, ref: ObjectRef) -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import pkcs11
 from pkcs11 import Attribute, TokenFlag
@@ -35,20 +35,20 @@ def default_module() -> str:
 def load_library(path: str | os.PathLike[str]) -> Any:
     """python-pkcs11's handle on a module (cached per path by python-pkcs11; initialised
     again if it was finalised)."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise StrongroomError(f"PKCS#11 module not found: {path}")
-    real = os.path.realpath(path)
+    name = os.fspath(path)
+    if not os.path.exists(name):
+        raise StrongroomError(f"PKCS#11 module not found: {name}")
+    real = os.path.realpath(name)
     for spelling in list(getattr(pkcs11, "_loaded", {})):   # python-pkcs11 caches by spelling: a second
         if os.path.realpath(spelling) == real:            # spelling would C_Initialize the module twice
-            path = spelling
+            name = spelling
             break
     try:
-        return pkcs11.lib(path)
+        return pkcs11.lib(name)
     except p11e.PKCS11Error as exc:
-        raise StrongroomError(f"cannot initialise PKCS#11 module {path}: {type(exc).__name__}") from None
+        raise StrongroomError(f"cannot initialise PKCS#11 module {name}: {type(exc).__name__}") from None
     except (RuntimeError, OSError) as exc:     # dlopen errors (python-pkcs11 raises RuntimeError)
-        raise StrongroomError(f"cannot load PKCS#11 module {path}: {exc}") from None
+        raise StrongroomError(f"cannot load PKCS#11 module {name}: {exc}") from None
 
 
 def attribute_mapper() -> Any:
@@ -56,7 +56,8 @@ def attribute_mapper() -> Any:
     from pkcs11.attributes import AttributeMapper, handle_bytes
 
     mapper = AttributeMapper()
-    mapper.register_handler(importing.PUBLIC_KEY_INFO, *handle_bytes)
+    # python-pkcs11 keys its handlers by the number at run time; its Attribute enum lacks this one
+    mapper.register_handler(cast(Attribute, importing.PUBLIC_KEY_INFO), *handle_bytes)
     mapper.register_handler(Attribute.ALLOWED_MECHANISMS, _pack_ulongs, _unpack_ulongs)
     pack_key_type, unpack_key_type = mapper.attribute_types[Attribute.KEY_TYPE]
 

@@ -118,6 +118,8 @@ def crypt_params(name: str, iv: bytes | None) -> Any:
     if upper == "AES_GCM":
         from pkcs11.mechanisms import GCMParams
 
+        if iv is None:
+            raise ValueError("AES_GCM needs its nonce")
         return GCMParams(iv, b"", 128)
     if upper in IV_MECHANISMS:
         return iv

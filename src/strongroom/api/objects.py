@@ -143,6 +143,7 @@ def read_attributes(obj: Any, attributes: Iterable[Any]) -> dict[Any, Any]:
     """Several attributes in one call when the module allows, one by one otherwise."""
     attributes = list(attributes)
     try:
-        return obj.get_attributes(attributes)
+        values: dict[Any, Any] = obj.get_attributes(attributes)
+        return values
     except (_p11e.PKCS11Error, ValueError, NotImplementedError):
         return {a: v for a in attributes if (v := get_attribute(obj, a)) is not None}

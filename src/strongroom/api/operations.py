@@ -3,7 +3,8 @@ by mechanism name with the parameters derived from it (mechanisms.py). Token mix
 """
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from pkcs11 import Attribute, Mechanism
 
@@ -30,6 +31,14 @@ def _allowed(ref: ObjectRef, operation: str) -> Any:
 class OperationsMixin:
     """Operations for Token (uses its objects(), _resolve, mechanisms(), label)."""
 
+    if TYPE_CHECKING:                   # what Token provides (session.py)
+        @property
+        def label(self) -> str: ...
+        def mechanisms(self) -> set[Any]: ...
+        def _resolve(self, ref: ObjectRef | str, types: Iterable[str]) -> ObjectRef: ...
+        def objects(self, selector: str | None = None, *, label: str | None = None,
+                    id: bytes | None = None, type: str | None = None) -> list[ObjectRef]: ...
+
     def _key_mechanism(self, ref: ObjectRef, mechanism: str | None, default: Any) -> str:
         if mechanism is not None:
             return mechanism
@@ -47,7 +56,7 @@ class OperationsMixin:
         mech, data = self._ecdsa_fallback(name, data)
         param = mechanisms.sign_params(name, data, self._curve_of(ref))
         with translated(f"signing with {ref.label!r} ({mech.name})"):
-            return _allowed(ref, "sign")(data, mechanism=mech, mechanism_param=param)
+            return bytes(_allowed(ref, "sign")(data, mechanism=mech, mechanism_param=param))
 
     @staticmethod
     def _curve_of(ref: ObjectRef) -> str | None:
@@ -59,7 +68,7 @@ class OperationsMixin:
     def sign_raw(self, ref: ObjectRef, data: bytes, mechanism: Any, param: Any = None) -> bytes:
         """One C_Sign with a python-pkcs11 mechanism and parameter (used by token keys)."""
         with translated(f"signing with {ref.label!r} ({getattr(mechanism, 'name', mechanism)})"):
-            return _allowed(ref, "sign")(data, mechanism=mechanism, mechanism_param=param)
+            return bytes(_allowed(ref, "sign")(data, mechanism=mechanism, mechanism_param=param))
 
     def _ecdsa_fallback(self, name: str, data: bytes) -> tuple[Any, bytes]:
         mech = mechanisms.mechanism(name)
@@ -68,8 +77,10 @@ class OperationsMixin:
                 and Mechanism.ECDSA in self.mechanisms():
             from cryptography.hazmat.primitives import hashes
 
-            algorithm = {"ECDSA_SHA1": hashes.SHA1, "ECDSA_SHA224": hashes.SHA224, "ECDSA_SHA256": hashes.SHA256,
-                         "ECDSA_SHA384": hashes.SHA384, "ECDSA_SHA512": hashes.SHA512}[upper]()
+            algorithms: dict[str, type[hashes.HashAlgorithm]] = {
+                "ECDSA_SHA1": hashes.SHA1, "ECDSA_SHA224": hashes.SHA224, "ECDSA_SHA256": hashes.SHA256,
+                "ECDSA_SHA384": hashes.SHA384, "ECDSA_SHA512": hashes.SHA512}
+            algorithm = algorithms[upper]()
             digest = hashes.Hash(algorithm)
             digest.update(data)
             return Mechanism.ECDSA, digest.finalize()

@@ -187,7 +187,7 @@ class Token(CreatingMixin, OperationsMixin):
 
     @property
     def label(self) -> str:
-        return self._token.label
+        return str(self._token.label)
 
     def __repr__(self) -> str:
         return f"<strongroom.api.Token {self.label!r} slot {self._slot.slot_id} ({self.module_path})>"
@@ -263,7 +263,7 @@ class Token(CreatingMixin, OperationsMixin):
     def _ref(self, obj: Any) -> ObjectRef:
         attrs = _read(obj, (Attribute.CLASS, Attribute.LABEL, Attribute.ID))
         cls = attrs.get(Attribute.CLASS)
-        kind = TYPE_NAMES.get(cls, str(cls))
+        kind = str(cls) if cls is None else TYPE_NAMES.get(cls, str(cls))
         key_type = None
         if kind in ("public", "private", "secret-key"):
             key_type = key_type_name(_read(obj, (Attribute.KEY_TYPE,)).get(Attribute.KEY_TYPE))

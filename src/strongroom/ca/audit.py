@@ -122,7 +122,7 @@ class AuditLog:
         if not ok:
             raise CAStateBroken(f"audit log {self.path}: last record is damaged; "
                                 "run 'strongroom ca audit verify' before issuing")
-        return record
+        return dict(record)
 
     def _write_head(self, seq: int, digest: str) -> None:
         tmp = self.head_path.with_name(self.head_path.name + ".tmp")

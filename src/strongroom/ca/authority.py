@@ -30,6 +30,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes as IssuerKey
 
 from . import profile as P
 from .audit import AuditLog
@@ -118,7 +119,7 @@ class Authority:
     @property
     def token_target(self) -> str:
         """What ``strongroom.open()`` takes to reach the CA's token."""
-        return self.config["token_uri"]
+        return str(self.config["token_uri"])
 
     @property
     def module(self) -> str | None:
@@ -161,13 +162,13 @@ class Authority:
                                 f"see 'strongroom ca audit verify {self.name}' before issuing")
 
     # -- using the key -----------------------------------------------------------------
-    def key(self, token: Any) -> Any:
+    def key(self, token: Any) -> IssuerKey:
         """The CA private key as a token key object (signs on the token); checks that it
         is the key the CA certificate names, so a wrong token fails before signing."""
         from ..api.errors import ObjectNotFound
 
         try:
-            key = token.private_key(id=self.key_id)
+            key: IssuerKey = token.private_key(id=self.key_id)
         except ObjectNotFound:
             raise CANotFound(f"CA {self.name!r}: its key (id {self.config['key_id']}) is not on "
                              f"token {token.info.get('label')!r}") from None
@@ -336,7 +337,7 @@ class Authority:
                 entry = entry.add_extension(x509.CRLReason(REVOCATION_REASONS[record["reason"]]),
                                             critical=False)
             builder = builder.add_revoked_certificate(entry.build())
-        crl = builder.sign(key, P.hash_for(key))  # type: ignore[arg-type]
+        crl = builder.sign(key, P.hash_for(key))
         self.audit.append({
             "event": "crl", "crl_number": number, "revoked": len(revoked),
             "this_update": now.isoformat(), "next_update": (now + timedelta(days=days)).isoformat(),

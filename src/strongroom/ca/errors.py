@@ -1,5 +1,5 @@
 """What can go wrong in a CA operation, said by meaning; the CLI (cli/main.py,
-``CA_EXIT_CODES``) decides which exit code each class leaves with.
+``_ca_exit_codes``) decides which exit code each class leaves with.
 
 Every message is one line and names the input. ``CAError`` is a ValueError so callers
 that only know ValueError still report it cleanly.

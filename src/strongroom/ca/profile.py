@@ -15,6 +15,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes as IssuerKey
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from .errors import CAInvalidInput, CARefused
@@ -71,7 +72,7 @@ class Profile:
             parse_san(entry)
 
     def with_(self, **changes: object) -> Profile:
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return replace(self, **changes)  # type: ignore[arg-type]  # __post_init__ checks every field
 
 
 CA_PROFILE = Profile(validity_days=3650, is_ca=True)
@@ -126,7 +127,7 @@ def parse_list(text: str | None) -> tuple[str, ...]:
 
 
 # -- building ---------------------------------------------------------------------
-def hash_for(key: object) -> hashes.HashAlgorithm | None:
+def hash_for(key: object) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None:
     """The signature hash that matches the key's strength (None for EdDSA)."""
     if isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
         return None
@@ -138,14 +139,14 @@ def hash_for(key: object) -> hashes.HashAlgorithm | None:
     raise CAInvalidInput(f"cannot sign certificates with a {type(key).__name__}: use an EC, RSA or Ed25519 key")
 
 
-def build_csr(key: object, subject: x509.Name | str, san: Sequence[str] = ()) -> x509.CertificateSigningRequest:
+def build_csr(key: IssuerKey, subject: x509.Name | str, san: Sequence[str] = ()) -> x509.CertificateSigningRequest:
     """A PKCS#10 request signed by ``key`` (a token key signs on the token)."""
     name = parse_subject(subject) if isinstance(subject, str) else subject
     builder = x509.CertificateSigningRequestBuilder().subject_name(name)
     names = _dedupe(parse_san(s) for s in san)
     if names:
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-    return builder.sign(key, hash_for(key))  # type: ignore[arg-type]
+    return builder.sign(key, hash_for(key))
 
 
 def load_csr(data: bytes, source: str = "CSR") -> x509.CertificateSigningRequest:
@@ -168,12 +169,12 @@ def check_csr(csr: x509.CertificateSigningRequest, source: str = "CSR") -> None:
         raise CAInvalidInput(f"{source}: the request's signature does not verify with its own public key")
 
 
-def self_signed(key: object, subject: x509.Name | str, profile: Profile = CA_PROFILE) -> x509.Certificate:
+def self_signed(key: IssuerKey, subject: x509.Name | str, profile: Profile = CA_PROFILE) -> x509.Certificate:
     """A root CA certificate signed by ``key`` itself."""
     if not profile.is_ca:
         raise CAInvalidInput("a self-signed certificate here is always a CA: use a CA profile")
     name = parse_subject(subject) if isinstance(subject, str) else subject
-    public = key.public_key()  # type: ignore[attr-defined]
+    public = key.public_key()
     now = datetime.now(UTC)
     builder = (x509.CertificateBuilder()
                .subject_name(name).issuer_name(name).public_key(public)
@@ -187,10 +188,10 @@ def self_signed(key: object, subject: x509.Name | str, profile: Profile = CA_PRO
     sans = _dedupe(parse_san(s) for s in profile.san)
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    return builder.sign(key, hash_for(key))  # type: ignore[arg-type]
+    return builder.sign(key, hash_for(key))
 
 
-def issue(ca_key: object, ca_cert: x509.Certificate, csr: x509.CertificateSigningRequest,
+def issue(ca_key: IssuerKey, ca_cert: x509.Certificate, csr: x509.CertificateSigningRequest,
           profile: Profile = DEVICE_PROFILE, *, serial: int | None = None,
           subject: x509.Name | None = None) -> x509.Certificate:
     """Sign ``csr`` with the CA; the CSR's signature is checked first."""
@@ -201,17 +202,17 @@ def issue(ca_key: object, ca_cert: x509.Certificate, csr: x509.CertificateSignin
     not_after = min(now + timedelta(days=profile.validity_days), ca_cert.not_valid_after_utc)
     builder = (x509.CertificateBuilder()
                .subject_name(subject or csr.subject).issuer_name(ca_cert.subject)
-               .public_key(public)   # type: ignore[arg-type]
+               .public_key(public)
                .serial_number(serial or x509.random_serial_number())
                .not_valid_before(now - CLOCK_SKEW).not_valid_after(not_after))
-    builder = _add_common(builder, profile, public, x509.SubjectKeyIdentifier.from_public_key(public))  # type: ignore[arg-type]
+    builder = _add_common(builder, profile, public, x509.SubjectKeyIdentifier.from_public_key(public))
     builder = builder.add_extension(authority_key_identifier(ca_cert), critical=False)
     sans = list(csr_sans(csr)) if profile.copy_csr_san else []
     sans = _dedupe([*sans, *(parse_san(s) for s in profile.san)])
     if sans:
         empty_subject = not list(subject or csr.subject)
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=empty_subject)
-    return builder.sign(ca_key, hash_for(ca_key))  # type: ignore[arg-type]
+    return builder.sign(ca_key, hash_for(ca_key))
 
 
 def csr_sans(csr: x509.CertificateSigningRequest) -> list[x509.GeneralName]:
@@ -275,6 +276,7 @@ def authority_key_identifier(ca_cert: x509.Certificate) -> x509.AuthorityKeyIden
         ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
         return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
     except x509.ExtensionNotFound:
+        # a CA certificate's key signs, so it is one of the issuer key types pyca's stub wants
         return x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key())  # type: ignore[arg-type]
 
 

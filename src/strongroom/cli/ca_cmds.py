@@ -11,10 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import ca_shared as CA
 from . import common as C
+
+if TYPE_CHECKING:
+    from ..ca.authority import Authority
 
 
 def register(subparsers: Any) -> None:
@@ -237,6 +240,7 @@ def _cmd_ca_issue(args: argparse.Namespace) -> int:
                     C.fail(f"key {args.key!r} has no CKA_ID, so a certificate cannot be stored beside it; "
                            "give it one or use 'strongroom req' and 'ca issue --csr'", C.EXIT_USAGE)
                 key = token.private_key(args.key)
+                assert subject is not None          # checked above: --key needs --subject
                 csr = P.build_csr(key, subject, ())
                 ca_token = token if CA.same_token(ca, token) else CA.open_ca_token(ca, args)
                 try:
@@ -280,7 +284,7 @@ def _key_problem_line(d: dict[str, Any]) -> str:
     return f"CA {d['name']}: {d['key_problem']}; it cannot sign certificates or CRLs"
 
 
-def _key_status(ca: Any, pin: str | None) -> str | None:
+def _key_status(ca: Authority, pin: str | None) -> str | None:
     """Open the CA's token (read-only; logged in only when a CA PIN was given) and say
     what is missing, or None."""
     from ..api import open as api_open
@@ -296,7 +300,7 @@ def _key_status(ca: Any, pin: str | None) -> str | None:
         return ca.key_problem(token)
 
 
-def _checked_summary(ca: Any, pin: str | None = None) -> dict[str, Any]:
+def _checked_summary(ca: Authority, pin: str | None = None) -> dict[str, Any]:
     data = ca.summary()
     data["revoked"] = len(ca.revocations())
     data["key_problem"] = _key_status(ca, pin)
@@ -362,8 +366,9 @@ def _cmd_ca_crl(args: argparse.Namespace) -> int:
             CA.write_output(None, data)
     else:
         Path(args.output).write_bytes(data)
+        next_update = crl.next_update_utc            # ca.crl() always sets one
         print(f"CRL {crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number} of CA "
-              f"{ca.name}: {len(crl)} revoked, next update {crl.next_update_utc.isoformat()}; "
+              f"{ca.name}: {len(crl)} revoked, next update {next_update.isoformat() if next_update else '-'}; "
               f"written to {args.output}", file=sys.stderr)
     return C.EXIT_OK
 

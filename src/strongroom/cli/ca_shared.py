@@ -14,6 +14,7 @@ from . import common as C
 
 if TYPE_CHECKING:
     from ..api import Token
+    from ..ca.authority import Authority
 
 # the EKU of a leaf certificate when --eku is not given, for `ca issue` and `provision` alike
 # (a device identity is used as a TLS client and server); a sub-CA (--ca) gets none by default
@@ -87,20 +88,20 @@ def ca_pin(args: argparse.Namespace, ca_name: str) -> str:
     return pin
 
 
-def open_ca_token(ca: Any, args: argparse.Namespace) -> Token:
+def open_ca_token(ca: Authority, args: argparse.Namespace) -> Token:
     from ..api import open as open_token
 
     # ca.module None means strongroom's own module, whatever --module names for the device token
     return open_token(ca.token_target, pin=ca_pin(args, ca.name), module=ca.module)
 
 
-def load_ca(name: str) -> Any:
+def load_ca(name: str) -> Authority:
     from ..ca.authority import Authority
 
     return Authority.load(name)
 
 
-def same_token(ca: Any, token: Any) -> bool:
+def same_token(ca: Authority, token: Token) -> bool:
     """Is ``token`` (already open and logged in) the one holding the CA key? Then it is
     used as is, rather than opening and logging in a second time."""
     from ..modules import module_path

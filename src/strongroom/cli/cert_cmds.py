@@ -29,23 +29,16 @@ def register(subparsers: Any) -> None:
         "strongroom cert list --token dev", "strongroom cert list --token dev --json"))
     C.token_command(p, _cmd_list)
 
-    p = sub.add_parser("show", help="subject, issuer, serial, validity, SAN, key usage and fingerprint "
-                                    "of the certificates a selector names", **C.examples(
+    S.selector_command(sub, "show", "subject, issuer, serial, validity, SAN, key usage and fingerprint "
+                                    "of the certificates a selector names", (
         "strongroom cert show 'Device Cert TLS' --token dev",
-        "strongroom cert show --id 01 --token dev --json"))
-    S.add_selector_argument(p)
-    C.token_command(p, _cmd_show)
-
-    p = sub.add_parser("delete", help="delete the certificates a selector names (their keys stay)", **C.examples(
-        "strongroom cert delete 'Device Cert TLS' --token dev --pin-source file:user.pin"))
-    S.add_selector_argument(p)
-    C.token_command(p, _cmd_delete)
-
-    p = sub.add_parser("export", help="write a certificate as PEM (or DER)", **C.examples(
+        "strongroom cert show --id 01 --token dev --json"), _cmd_show)
+    S.selector_command(sub, "delete", "delete the certificates a selector names (their keys stay)", (
+        "strongroom cert delete 'Device Cert TLS' --token dev --pin-source file:user.pin",), _cmd_delete)
+    S.selector_command(sub, "export", "write a certificate as PEM (or DER)", (
         "strongroom cert export device --token dev -o device.pem",
-        "strongroom cert export 'pkcs11:object=Device%20Cert%20TLS;id=%01' --token dev --der -o device.der"))
-    S.add_selector_argument(p)
-    C.export_command(p, _cmd_export)
+        "strongroom cert export 'pkcs11:object=Device%20Cert%20TLS;id=%01' --token dev --der -o device.der"),
+        _cmd_export, export=True)
 
 
 def _matching_key(token: Any, cert: Any) -> Any:
@@ -83,10 +76,13 @@ def _cmd_import(args: argparse.Namespace) -> int:
         key = None
         if args.object_id is None or args.label is None:
             key = _matching_key(token, cert)
-        if args.object_id is None and key is None:
+        if args.object_id is not None:
+            object_id = args.object_id
+        elif key is not None:
+            object_id = key.id
+        else:
             C.fail(f"{source}: no key on the token matches this certificate's public key; give --id",
                    C.EXIT_NOT_FOUND)
-        object_id = args.object_id if args.object_id is not None else key.id
         label = args.label or _identity_label(token, key) or keyfiles.certificate_label(cert, "certificate")
         clash = [r for r in token.objects(type="cert", label=label, id=object_id)]
         if clash:
@@ -147,7 +143,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cert_refs(token: Any, args: argparse.Namespace) -> list[Any]:
     selector, flt = S.filters(args)
-    refs = token.objects(selector, type="cert", **flt)
+    refs: list[Any] = token.objects(selector, type="cert", **flt)
     if not refs:
         C.fail(f"no certificate matches {S.describe(selector, flt)}", C.EXIT_NOT_FOUND)
     return refs
@@ -197,8 +193,9 @@ def _usage(usage: Any, name: str) -> bool:
 def _general_name(name: Any) -> str:
     from cryptography import x509
 
-    prefix = {x509.DNSName: "DNS", x509.IPAddress: "IP", x509.RFC822Name: "email",
-              x509.UniformResourceIdentifier: "URI"}.get(type(name))
+    prefixes: dict[type, str] = {x509.DNSName: "DNS", x509.IPAddress: "IP", x509.RFC822Name: "email",
+                                 x509.UniformResourceIdentifier: "URI"}
+    prefix = prefixes.get(type(name))
     if prefix is None:
         return str(name.value) if hasattr(name, "value") else str(name)
     return f"{prefix}:{name.value}"

@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, overload
 
 if TYPE_CHECKING:
     from ..api import Token
@@ -99,6 +99,12 @@ def token_command(parser: argparse.ArgumentParser, func: Callable[[argparse.Name
     parser.set_defaults(func=func)
 
 
+@overload
+def user_pin(args: argparse.Namespace, *, required: Literal[True] = ..., prompt: str | None = None) -> str: ...
+@overload
+def user_pin(args: argparse.Namespace, *, required: bool, prompt: str | None = None) -> str | None: ...
+
+
 def user_pin(args: argparse.Namespace, *, required: bool = True, prompt: str | None = None) -> str | None:
     """The user PIN from --pin / --pin-source, else what a pkcs11: URI on the command line
     carries (--token's, then the object's pin-value / pin-source, RFC 7512 §2.4), else a
@@ -154,7 +160,7 @@ def token_target(args: argparse.Namespace) -> str | None:
     """What names the token: --token as given; else, when the object selector is a URI
     with token attributes (token, serial, slot-id, ...), a URI of just those, so that
     `--key 'pkcs11:token=T;object=K'` picks token T among several."""
-    given = getattr(args, "token", None)
+    given: str | None = getattr(args, "token", None)
     if given is not None:
         return given
     uri = object_uri(args)
@@ -169,10 +175,16 @@ def token_target(args: argparse.Namespace) -> str | None:
 
 def module_of(args: argparse.Namespace) -> str | None:
     """--module, else the module-path of a URI on the command line (None: strongroom's)."""
-    given = getattr(args, "module", None)
+    given: str | None = getattr(args, "module", None)
     if given is not None:
         return given
     return next((u.module_path for u in command_uris(args) if u.module_path), None)
+
+
+@overload
+def so_pin(args: argparse.Namespace, *, required: Literal[True] = ..., prompt: str | None = None) -> str: ...
+@overload
+def so_pin(args: argparse.Namespace, *, required: bool, prompt: str | None = None) -> str | None: ...
 
 
 def so_pin(args: argparse.Namespace, *, required: bool = True, prompt: str | None = None) -> str | None:

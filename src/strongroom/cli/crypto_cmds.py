@@ -197,8 +197,9 @@ def software_verify(public: Any, data: bytes, signature: bytes, mechanism: str |
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 
-    hashes_by_name = {"SHA1": hashes.SHA1, "SHA224": hashes.SHA224, "SHA256": hashes.SHA256,
-                      "SHA384": hashes.SHA384, "SHA512": hashes.SHA512}
+    hashes_by_name: dict[str, type[hashes.HashAlgorithm]] = {
+        "SHA1": hashes.SHA1, "SHA224": hashes.SHA224, "SHA256": hashes.SHA256,
+        "SHA384": hashes.SHA384, "SHA512": hashes.SHA512}
 
     def hash_named(default: str) -> Any:
         name = next((h for h in hashes_by_name if mechanism and h in mechanism.replace("SHA_1", "SHA1")), default)

@@ -67,19 +67,14 @@ def register(subparsers: Any) -> None:
         "strongroom key list --token 'pkcs11:slot-id=0?pin-source=file:user.pin' --json"))
     C.token_command(p, _cmd_list)
 
-    p = sub.add_parser("show", help="the attributes of the keys a selector names", **C.examples(
+    S.selector_command(sub, "show", "the attributes of the keys a selector names", (
         "strongroom key show device --token dev --pin-source file:user.pin",
-        "strongroom key show --id 01 --token dev --json"))
-    S.add_selector_argument(p)
-    C.token_command(p, _cmd_show)
-
-    p = sub.add_parser("export-public", help="write the public key of an identity (named by its public key, "
-                                              "private key or certificate) as PEM (or DER)", **C.examples(
+        "strongroom key show --id 01 --token dev --json"), _cmd_show)
+    S.selector_command(sub, "export-public", "write the public key of an identity (named by its public key, "
+                                             "private key or certificate) as PEM (or DER)", (
         "strongroom key export-public device --token dev -o device.pub.pem",
         "strongroom key export-public 'Device Priv TLS Key' --token dev --pin-source file:user.pin "
-        "--der -o device.pub.der"))
-    S.add_selector_argument(p)
-    C.export_command(p, _cmd_export_public)
+        "--der -o device.pub.der"), _cmd_export_public, export=True)
 
     p = sub.add_parser("delete", help="delete the private, public and secret keys a selector names", **C.examples(
         "strongroom key delete device --id 01 --token dev --pin-source file:user.pin",
@@ -201,6 +196,7 @@ def _store_bundle(token: Any, bundle: Any, label: str, object_id: bytes, args: a
     """Create the key pair, its certificate and the CA certificates not yet on the token;
     all or nothing: on any failure what was created is destroyed again, and the message
     says that nothing was stored (a half-imported bundle is worse than none)."""
+    from ..api.errors import StrongroomError
     from . import keyfiles
 
     created: list[Any] = []
@@ -216,11 +212,11 @@ def _store_bundle(token: Any, bundle: Any, label: str, object_id: bytes, args: a
                 continue                     # that CA certificate is already on the token
             created.append(token.import_certificate(
                 cert, label=keyfiles.certificate_label(cert, f"{label} CA {n}"), id=cert_id))
-    except Exception as exc:
+    except (StrongroomError, ValueError) as exc:       # the token refused, a value it cannot take
         error = _nothing_stored(exc, len(created), args)   # before the roll-back: the remedy
         _roll_back(token, created)                         # reports the quota as it was hit
         raise error from None
-    except BaseException:
+    except BaseException:                                  # a bug or ^C: undone too, then propagated
         _roll_back(token, created)
         raise
     return created
@@ -242,8 +238,7 @@ def _nothing_stored(exc: Exception, done: int, args: argparse.Namespace) -> Exce
     code = main.exit_code_for(exc)
     if code is None:
         return exc
-    remedy = getattr(main, "_with_remedy", None)
-    text = remedy(main._message(exc), exc, args) if remedy else main._message(exc)
+    text = main._with_remedy(main._message(exc), exc, args)
     stored = f" ({done} object(s) created before it were removed again)" if done else ""
     return C.CLIError(f"{text}; nothing was stored{stored}", code)
 

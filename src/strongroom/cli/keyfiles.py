@@ -7,7 +7,7 @@ never quote file contents (a key file is a secret) nor the password.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -31,7 +31,7 @@ class KeyBundle:
     friendly_name: str | None = None                       # PKCS#12 friendlyName of the key's bag
 
 
-def _bad(source: str, why: str) -> None:
+def _bad(source: str, why: str) -> NoReturn:
     C.fail(f"{source}: {why}", C.EXIT_USAGE)
 
 
@@ -86,8 +86,8 @@ def _split_chain(key: Any, certs: list[x509.Certificate]) -> tuple[x509.Certific
 
 
 def spki(public_key: Any) -> bytes:
-    return public_key.public_bytes(serialization.Encoding.DER,
-                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+    der: bytes = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return der
 
 
 def default_id(public_key: Any) -> bytes:

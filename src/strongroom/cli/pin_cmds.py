@@ -86,8 +86,8 @@ def _cmd_change(args: argparse.Namespace) -> int:
     new = _new_pin(args.new_pin, args.new_pin_source, _for_token(what, token_named(args)), "--new-pin")
     from ..api import open as api_open
 
-    kwargs = {"so_pin": old} if args.so else {"pin": old}
-    with api_open(args.token, module=args.module, **kwargs) as token:
+    with api_open(args.token, module=args.module, so_pin=old if args.so else None,
+                  pin=None if args.so else old) as token:
         label = token.info.get("label")
         token.change_pin(old, new)
     C.emit(args, {"token": label, "changed": "so" if args.so else "user"},

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 from . import common as C
@@ -21,6 +22,17 @@ def add_selector_argument(parser: argparse.ArgumentParser, *, name: str = "selec
                         help="CKA_ID in hex (narrows the selector, or selects alone)")
     # common.open_token reads the token, module and PIN a selector URI carries from here.
     parser.set_defaults(selector_dest=name)
+
+
+def selector_command(subparsers: Any, name: str, text: str, examples: tuple[str, ...],
+                     func: Callable[[argparse.Namespace], int], *, export: bool = False) -> argparse.ArgumentParser:
+    """A sub-command on the objects a selector names (``cert show``, ``key export-public``):
+    its help and examples, SELECTOR / --id, then the token options (and --der / -o when it
+    `export`s); returns the parser for options of its own."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(name, help=text, **C.examples(*examples))
+    add_selector_argument(parser)
+    (C.export_command if export else C.token_command)(parser, func)
+    return parser
 
 
 def parse_id(text: str) -> bytes:
