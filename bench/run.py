@@ -133,7 +133,7 @@ class Module:
 
 def strongroom_module(tmp: Path, client: Path) -> Module:
     sys.path.insert(0, str(REPO / "src"))
-    from strongroom.abi import module_path
+    from strongroom.modules import module_path
     home = tmp / "strongroom-home"
     home.mkdir()
     (home / "strongroom.toml").write_text(f'log_file = "{home / "strongroom.log"}"\n')

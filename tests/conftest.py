@@ -11,7 +11,7 @@ from support import make_home
 @pytest.fixture(scope="session")
 def module() -> str:
     """Path of the built libstrongroom.so (tests/abi overrides this with its own)."""
-    from strongroom.abi import module_path
+    from strongroom.modules import module_path
 
     path = module_path()
     assert path.is_file(), f"libstrongroom not built at {path}: run ./install.sh"

@@ -7,7 +7,7 @@ every C_Initialize.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from ._records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pathlib import Path

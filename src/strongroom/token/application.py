@@ -65,6 +65,9 @@ class Application:
         self.lock = threading.RLock()
         self.id = next(_app_ids)
         self._core: TokenCore | None = None
+        #: the config the last C_Initialize loaded, kept when opening its store failed, so
+        #: the ABI's one-line error names the home (abi/entry_general._store_problem)
+        self._loaded_config: Config | None = None
         self._pid = os.getpid()
         self.session_table: dict[int, Session] = {}
         self.logins: dict[int, LoginState] = {}
@@ -110,7 +113,7 @@ class Application:
             if self._shared is not None:
                 core = self._shared
             else:
-                config = load_config()
+                config = self._loaded_config = load_config()
                 setup_logging(config)
                 core = TokenCore.open(config)
             core.attach(self)
@@ -160,8 +163,9 @@ class Application:
 
     @property
     def config(self) -> Config | None:
+        """The running core's config; else the one the last C_Initialize loaded (None before)."""
         core = self._core
-        return core.config if core is not None else None
+        return core.config if core is not None else self._loaded_config
 
     @property
     def manager(self) -> ObjectManager:
