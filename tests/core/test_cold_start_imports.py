@@ -10,7 +10,8 @@ from pathlib import Path
 
 #: Imported where first needed (key creation, a parameter, a mechanism), never at C_Initialize.
 HEAVY = ("typing", "dataclasses", "inspect", "cryptography", "strongroom.pkcs11.params",
-         "strongroom.pkcs11.ckm", "strongroom.mechanisms.keys", "strongroom.mechanisms.checkvalue")
+         "strongroom.pkcs11.ckm", "strongroom.mechanisms.keys", "strongroom.mechanisms.checkvalue",
+         "importlib")   # datetime and warnings come with sqlite3 (the store) anyway
 
 _CODE = """
 import json, sys

@@ -8,7 +8,6 @@ by the first call that needs a mechanism (docs/performance.md, cold start).
 """
 from __future__ import annotations
 
-import importlib
 import threading
 
 from . import registry
@@ -33,7 +32,7 @@ def load_all() -> None:
         if _loaded:
             return
         for name in FAMILIES:
-            importlib.import_module(f"{__name__}.{name}")
+            __import__(f"{__name__}.{name}")   # not importlib: it (and warnings) stays off the cold start
         _loaded = True
 
 
