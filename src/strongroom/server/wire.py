@@ -25,9 +25,9 @@ __all__ = ["HEADER_LEN", "MAX_VERSION", "MIN_VERSION", "Frame", "FrameError", "F
            "encode_frame", "negotiate_version"]
 
 HEADER_LEN = 12
-#: Protocol versions this service answers. p11-kit 0.26 speaks 0 to 2 (meson options
-#: rpc_min / rpc_max); the service answers no higher than its message codec implements,
-#: which is version 0 until server/message.py lands the later ones (docs/protocol.md).
+#: Protocol versions this service answers. p11-kit's client offers 0 (0.24), 1 (0.25.0 to
+#: 0.25.5) or 2 (0.25.6 on); the service answers no higher than its call table implements,
+#: version 0 until the later calls land (docs/protocol.md).
 MIN_VERSION = 0
 MAX_VERSION = 0
 #: Default ceiling for options + buffer of one frame: the largest data a call may carry

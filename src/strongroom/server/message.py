@@ -1,0 +1,206 @@
+"""The message buffer inside a p11-kit RPC frame: the call id, the call's signature, then
+its values in signature order (p11-kit/rpc-message.c; docs/protocol.md).
+
+Encodings, all big-endian:
+
+    call id     uint32, then the signature as a byte array (below) that must equal the
+                call table's request (or response) signature
+    y           one byte
+    u           CK_ULONG as uint64
+    v           CK_VERSION: two bytes
+    ay          a flag byte; 1: a byte array -- uint32 length, 0xFFFFFFFF for NULL, then the
+                bytes; 0: no array, only its length (uint32) -- a size query
+    fy, fu      an output buffer the caller offers: its length only (uint32)
+    au          a flag byte (1: values follow), uint32 count, then count uint64 if flagged
+    s, z        strings as byte arrays (space-padded / NUL-less)
+
+A peer is never trusted: every read checks the bytes left first, every length against a
+ceiling the caller gives, the order of parts against the signature, and :meth:`finish`
+refuses trailing bytes. Any breach is a :class:`MessageError` (close the connection).
+"""
+from __future__ import annotations
+
+import struct
+
+from .wire import FrameError
+
+__all__ = ["NULL_LENGTH", "MessageError", "MessageReader", "MessageWriter"]
+
+NULL_LENGTH = 0xFFFFFFFF
+_MAX_ARRAY = 0x7FFFFFFF        # p11-kit refuses lengths from here on, either way
+_U32 = struct.Struct(">I")
+_U64 = struct.Struct(">Q")
+
+
+class MessageError(FrameError):
+    """A message that does not follow its call's signature or the encodings."""
+
+
+class MessageReader:
+    """Reads one message body; ``signatures`` maps call id -> the expected signature."""
+
+    def __init__(self, body: bytes, signatures: dict[int, str]) -> None:
+        self._buf = memoryview(body)
+        self._pos = 0
+        self.call_id = self._u32()
+        sig = signatures.get(self.call_id)
+        if sig is None:
+            raise MessageError(f"unknown call id {self.call_id}")
+        sent = self._array(len(sig))
+        if sent is None or sent != sig.encode("ascii"):
+            raise MessageError(f"call {self.call_id}: signature does not match")
+        self._sig = sig
+
+    # --- raw reads (bounds checked) -------------------------------------------------
+    def _take(self, n: int) -> memoryview:
+        if n > len(self._buf) - self._pos:
+            raise MessageError("message ends inside a value")
+        part = self._buf[self._pos:self._pos + n]
+        self._pos += n
+        return part
+
+    def _u32(self) -> int:
+        value: int = _U32.unpack(self._take(4))[0]
+        return value
+
+    def _array(self, limit: int) -> bytes | None:
+        n = self._u32()
+        if n == NULL_LENGTH:
+            return None
+        if n >= _MAX_ARRAY or n > limit:
+            raise MessageError(f"array of {n} bytes exceeds {limit}")
+        return bytes(self._take(n))
+
+    def _part(self, code: str) -> None:
+        if not self._sig.startswith(code):
+            raise MessageError(f"call {self.call_id}: read {code!r} where {self._sig[:2]!r} comes")
+        self._sig = self._sig[len(code):]
+
+    # --- typed reads, in signature order ---------------------------------------------
+    def byte(self) -> int:
+        self._part("y")
+        return self._take(1)[0]
+
+    def ulong(self) -> int:
+        self._part("u")
+        value: int = _U64.unpack(self._take(8))[0]
+        return value
+
+    def version(self) -> tuple[int, int]:
+        self._part("v")
+        major, minor = self._take(2)
+        return major, minor
+
+    def byte_array(self, limit: int) -> bytes | int | None:
+        """The bytes; or an ``int``: only a length was sent (no array: a size query);
+        or None: a NULL array."""
+        self._part("ay")
+        flag = self._take(1)[0]
+        if flag == 0:
+            return self._u32()
+        if flag != 1:
+            raise MessageError("byte array flag is neither 0 nor 1")
+        return self._array(limit)
+
+    def byte_buffer(self) -> int:
+        """The length of the output buffer the caller offers (0: a size query)."""
+        self._part("fy")
+        return self._u32()
+
+    def ulong_buffer(self) -> int:
+        self._part("fu")
+        return self._u32()
+
+    def ulong_array(self, limit: int) -> list[int] | int:
+        """The values; or an ``int``: only a count was sent."""
+        self._part("au")
+        flag = self._take(1)[0]
+        n = self._u32()
+        if flag == 0:
+            return n
+        if flag != 1 or n > limit:
+            raise MessageError(f"ulong array of {n} (flag {flag}) refused")
+        raw = self._take(8 * n)
+        return [v for (v,) in _U64.iter_unpack(raw)]
+
+    def string(self, limit: int) -> bytes:
+        """``z``: a string sent as a byte array (never NULL here)."""
+        self._part("z")
+        value = self._array(limit)
+        if value is None:
+            raise MessageError("NULL string")
+        return value
+
+    def finish(self) -> None:
+        """Every part read and nothing left over."""
+        if self._sig:
+            raise MessageError(f"call {self.call_id}: parts {self._sig!r} not read")
+        if self._pos != len(self._buf):
+            raise MessageError(f"call {self.call_id}: {len(self._buf) - self._pos} trailing bytes")
+
+
+class MessageWriter:
+    """Builds one message body for ``call_id`` with ``signature`` (a response, usually)."""
+
+    def __init__(self, call_id: int, signature: str) -> None:
+        self._out = bytearray(_U32.pack(call_id))
+        self._sig = signature
+        self._array(signature.encode("ascii"))
+
+    def _array(self, data: bytes | None) -> None:
+        if data is None:
+            self._out += _U32.pack(NULL_LENGTH)
+            return
+        if len(data) >= _MAX_ARRAY:
+            raise ValueError("byte array too long for the protocol")
+        self._out += _U32.pack(len(data)) + data
+
+    def _part(self, code: str) -> None:
+        if not self._sig.startswith(code):
+            raise ValueError(f"writing {code!r} where {self._sig[:2]!r} comes")
+        self._sig = self._sig[len(code):]
+
+    def byte(self, value: int) -> MessageWriter:
+        self._part("y")
+        self._out.append(value)
+        return self
+
+    def ulong(self, value: int) -> MessageWriter:
+        self._part("u")
+        self._out += _U64.pack(value)
+        return self
+
+    def version(self, major: int, minor: int) -> MessageWriter:
+        self._part("v")
+        self._out += bytes((major, minor))
+        return self
+
+    def byte_array(self, data: bytes | int | None) -> MessageWriter:
+        """Bytes; or an ``int``: the length only (the answer to a size query)."""
+        self._part("ay")
+        if isinstance(data, int):
+            self._out += b"\x00" + _U32.pack(data)
+        else:
+            self._out.append(1)
+            self._array(data)
+        return self
+
+    def ulong_array(self, values: list[int] | int) -> MessageWriter:
+        self._part("au")
+        if isinstance(values, int):
+            self._out += b"\x00" + _U32.pack(values)
+        else:
+            self._out += b"\x01" + _U32.pack(len(values)) + b"".join(_U64.pack(v) for v in values)
+        return self
+
+    def space_string(self, text: str, width: int) -> MessageWriter:
+        """``s``: a CK_UTF8CHAR field of ``width`` bytes, blank-padded (as in CK_INFO)."""
+        self._part("s")
+        raw = text.encode("utf-8")[:width]
+        self._array(raw + b" " * (width - len(raw)))
+        return self
+
+    def body(self) -> bytes:
+        if self._sig:
+            raise ValueError(f"parts {self._sig!r} not written")
+        return bytes(self._out)
