@@ -1,0 +1,82 @@
+"""The token service's first cut: one process, one TokenCore, one Application per
+connection, over a Unix stream socket speaking p11-kit's RPC protocol (issue 13, steps
+1-3 in part; PLAN.md).
+
+Each connection runs in its own thread and owns its application: its sessions, logins
+and handles; when the peer goes (closes, is killed), the application is finalized and
+nothing else is affected. Calls into the core are serialised by one lock for now -- the
+worker processes of step 6 are what will give parallelism. A peer that breaks the
+protocol (bad version byte, oversized or malformed frame) is logged and disconnected.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import socketserver
+import threading
+
+from .._records import TYPE_CHECKING
+from ..pkcs11.errors import CKRError
+from ..token.application import Application
+from ..token.core import TokenCore
+from .calls import answer
+from .wire import FrameError, FrameReader, encode_frame, negotiate_version
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+log = logging.getLogger("strongroom.server")
+_CORE_LOCK = threading.Lock()
+_RECV = 256 * 1024
+
+
+class _Connection(socketserver.BaseRequestHandler):
+    server: TokenService
+
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        app = Application(self.server.core)
+        try:
+            self._serve(sock, app)
+        except FrameError as exc:
+            log.warning("closing a connection that broke the protocol: %s", exc)
+        except OSError as exc:
+            log.info("connection lost: %s", exc)
+        finally:
+            # never initialised, or already finalised: CKRError, nothing to undo
+            with _CORE_LOCK, contextlib.suppress(CKRError):
+                app.finalize()
+
+    def _serve(self, sock: socket.socket, app: Application) -> None:
+        offered = sock.recv(1)
+        if not offered:
+            return
+        sock.sendall(bytes((negotiate_version(offered[0]),)))
+        reader = FrameReader()
+        while True:
+            data = sock.recv(_RECV)
+            if not data:
+                return
+            for frame in reader.feed(data):
+                with _CORE_LOCK:
+                    body = answer(app, frame.body)
+                sock.sendall(encode_frame(frame.call_code, body))
+
+
+class TokenService(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """``serve_forever`` answers every connection to ``path``; ``server_close`` stops."""
+
+    daemon_threads = True
+
+    def __init__(self, path: str, config: Config) -> None:
+        self.core = TokenCore.open(config)
+        if os.path.exists(path):
+            os.unlink(path)                     # a stale socket of an earlier run
+        super().__init__(path, _Connection)
+        os.chmod(path, 0o660)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.core.close()

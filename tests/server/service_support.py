@@ -1,0 +1,25 @@
+"""The token service as a subprocess (python -m strongroom.server), for the service tests."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from support import subprocess_env
+
+P11KIT_CLIENT = "/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so"
+
+
+class Service:
+    def __init__(self, home: Path, socket_path: Path) -> None:
+        self.home, self.socket = home, socket_path
+        self.env = subprocess_env(home)
+        self.proc = subprocess.Popen([sys.executable, "-m", "strongroom.server", "--socket", str(socket_path)],
+                                     env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert line.strip() == f"READY {socket_path}", (line, self.proc.stderr.read() if self.proc.stderr else "")
+
+    def stop(self) -> int:
+        self.proc.terminate()
+        return self.proc.wait(timeout=30)
