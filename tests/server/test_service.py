@@ -7,6 +7,7 @@ import random
 import socket
 import struct
 import subprocess
+import time
 
 import pytest
 from service_support import P11KIT_CLIENT, Service
@@ -121,3 +122,16 @@ def test_garbage_closes_only_that_connection(service: Service) -> None:
 
 def test_sigterm_stops_the_service_cleanly(service: Service) -> None:
     assert service.stop() == 0
+
+
+def test_each_connection_is_logged_with_the_kernels_peer_credentials(service: Service) -> None:
+    peer = Peer(str(service.socket))
+    peer.initialize()
+    peer.sock.close()
+    log = service.home / "strongroom.log"
+    expected = f"connection from pid {os.getpid()} uid {os.getuid()} gid {os.getgid()}"
+    for _ in range(100):                        # the service writes it from its own thread
+        if log.exists() and expected in log.read_text():
+            break
+        time.sleep(0.05)
+    assert expected in log.read_text()

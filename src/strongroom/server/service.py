@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import socketserver
+import struct
 import threading
 
 from .._records import TYPE_CHECKING
@@ -32,18 +33,30 @@ _CORE_LOCK = threading.Lock()
 _RECV = 256 * 1024
 
 
+_UCRED = struct.Struct("3i")    # struct ucred: pid, uid, gid (socket(7) SO_PEERCRED)
+
+
+def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
+    """(pid, uid, gid) of the process at the other end, from the kernel (SO_PEERCRED): what
+    the access rules of a token will be decided on, never anything the peer says."""
+    pid, uid, gid = _UCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size))
+    return pid, uid, gid
+
+
 class _Connection(socketserver.BaseRequestHandler):
     server: TokenService
 
     def handle(self) -> None:
         sock: socket.socket = self.request
+        peer = peer_credentials(sock)
+        log.info("connection from pid %d uid %d gid %d", *peer)
         app = Application(self.server.core)
         try:
             self._serve(sock, app)
         except FrameError as exc:
-            log.warning("closing a connection that broke the protocol: %s", exc)
+            log.warning("closing the connection of pid %d uid %d gid %d: it broke the protocol: %s", *peer, exc)
         except OSError as exc:
-            log.info("connection lost: %s", exc)
+            log.info("connection of pid %d uid %d gid %d lost: %s", *peer, exc)
         finally:
             # never initialised, or already finalised: CKRError, nothing to undo
             with _CORE_LOCK, contextlib.suppress(CKRError):
