@@ -1,0 +1,167 @@
+"""CK_ATTRIBUTE on p11-kit's wire (the ``aA`` values; docs/protocol.md).
+
+Each attribute travels as: uint32 type, a validity byte (0: CK_UNAVAILABLE_INFORMATION,
+nothing follows), uint32 ulValueLen as the sender counts it, then the value encoded by
+the *wire class* p11-kit gives the type (p11-kit/rpc-message.c's type map): one byte
+for its boolean attributes, a uint64 for its CK_ULONG attributes, a count and nested
+attributes for the three templates, a count and uint64s for CKA_ALLOWED_MECHANISMS, and
+a byte array for everything else -- including types the map does not know, whose bytes
+are then the sender's native C image.
+
+The stream layout depends on p11-kit's map, not on strongroom's schema (CKA_DESTROYABLE
+is a boolean here but a byte array there), so the map is this module's table. Values
+become strongroom's typed values through the C image and ``pkcs11.attributes.decode``,
+the one validator the in-process ABI uses too.
+"""
+from __future__ import annotations
+
+import struct
+from enum import Enum
+
+from .._records import TYPE_CHECKING
+from ..pkcs11 import attributes
+from ..pkcs11 import limits as L
+from ..pkcs11.constants import CKA, CKR
+from ..pkcs11.errors import CKRError
+from .message import NULL_LENGTH, MessageError
+
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["WireClass", "decode_attributes", "encode_attributes", "wire_class"]
+
+_U32 = struct.Struct(">I")
+_U64 = struct.Struct(">Q")
+_NATIVE_ULONG = struct.Struct("=Q")
+_SIZEOF_ATTRIBUTE = L.SIZEOF_ATTRIBUTE
+
+
+class WireClass(Enum):
+    BYTE = "byte"
+    ULONG = "ulong"
+    ATTRIBUTE_ARRAY = "attribute array"
+    MECHANISM_TYPE_ARRAY = "mechanism type array"
+    DATE = "date"
+    BYTE_ARRAY = "byte array"
+
+
+_CLASS: dict[int, WireClass] = {
+    **{int(a): WireClass.BYTE for a in (
+        CKA.TOKEN, CKA.PRIVATE, CKA.TRUSTED, CKA.SENSITIVE, CKA.ENCRYPT, CKA.DECRYPT, CKA.WRAP,
+        CKA.UNWRAP, CKA.SIGN, CKA.SIGN_RECOVER, CKA.VERIFY, CKA.VERIFY_RECOVER, CKA.DERIVE,
+        CKA.EXTRACTABLE, CKA.LOCAL, CKA.NEVER_EXTRACTABLE, CKA.ALWAYS_SENSITIVE, CKA.MODIFIABLE,
+        CKA.COPYABLE, CKA.SECONDARY_AUTH, CKA.ALWAYS_AUTHENTICATE, CKA.WRAP_WITH_TRUSTED,
+        CKA.RESET_ON_INIT, CKA.HAS_RESET, CKA.COLOR)},
+    **{int(a): WireClass.ULONG for a in (
+        CKA.CLASS, CKA.CERTIFICATE_TYPE, CKA.CERTIFICATE_CATEGORY, CKA.JAVA_MIDP_SECURITY_DOMAIN,
+        CKA.KEY_TYPE, CKA.MODULUS_BITS, CKA.PRIME_BITS, CKA.SUB_PRIME_BITS, CKA.VALUE_BITS,
+        CKA.VALUE_LEN, CKA.KEY_GEN_MECHANISM, CKA.AUTH_PIN_FLAGS, CKA.HW_FEATURE_TYPE, CKA.PIXEL_X,
+        CKA.PIXEL_Y, CKA.RESOLUTION, CKA.CHAR_ROWS, CKA.CHAR_COLUMNS, CKA.BITS_PER_PIXEL,
+        CKA.MECHANISM_TYPE)},
+    **{int(a): WireClass.ATTRIBUTE_ARRAY for a in (CKA.WRAP_TEMPLATE, CKA.UNWRAP_TEMPLATE,
+                                                   CKA.DERIVE_TEMPLATE)},
+    int(CKA.ALLOWED_MECHANISMS): WireClass.MECHANISM_TYPE_ARRAY,
+    int(CKA.START_DATE): WireClass.DATE,
+    int(CKA.END_DATE): WireClass.DATE,
+}
+
+
+def wire_class(cka: int) -> WireClass:
+    return _CLASS.get(cka, WireClass.BYTE_ARRAY)
+
+
+class _Cursor:
+    def __init__(self, data: bytes, pos: int) -> None:
+        self.data, self.pos = data, pos
+
+    def take(self, n: int) -> bytes:
+        if n > len(self.data) - self.pos:
+            raise MessageError("message ends inside an attribute")
+        part = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return part
+
+    def u32(self) -> int:
+        value: int = _U32.unpack(self.take(4))[0]
+        return value
+
+    def count(self, limit: int) -> int:
+        n = self.u32()
+        if n > limit:
+            raise MessageError(f"{n} items exceed {limit}")
+        return n
+
+
+def _image(cur: _Cursor, cka: int, depth: int) -> Any:
+    """The value of one attribute as strongroom's typed value (None: a NULL value)."""
+    cls = wire_class(cka)
+    if cls is WireClass.BYTE:
+        return attributes.decode(cka, cur.take(1)) if attributes.kind(cka) is attributes.AttrKind.BOOL \
+            else cur.take(1)
+    if cls is WireClass.ULONG:
+        return attributes.decode(cka, _NATIVE_ULONG.pack(_U64.unpack(cur.take(8))[0]))
+    if cls is WireClass.ATTRIBUTE_ARRAY:
+        if depth >= L.MAX_TEMPLATE_DEPTH:
+            raise MessageError("templates nested too deep")
+        n = cur.count(L.MAX_TEMPLATE_COUNT)
+        return tuple(_attribute(cur, depth + 1) for _ in range(n))
+    if cls is WireClass.MECHANISM_TYPE_ARRAY:
+        n = cur.count(L.MAX_MECHANISM_LIST)
+        return tuple(_U64.unpack(cur.take(8))[0] for _ in range(n))
+    n = cur.u32()
+    if n == NULL_LENGTH:
+        return None
+    if n > attributes_value_max(cka):
+        raise MessageError(f"attribute value of {n} bytes exceeds the limit")
+    return attributes.decode(cka, cur.take(n))
+
+
+def attributes_value_max(cka: int) -> int:
+    return L.ATTRIBUTE_VALUE_MAX.get(cka, L.DEFAULT_VALUE_MAX)
+
+
+def _attribute(cur: _Cursor, depth: int) -> tuple[int, Any]:
+    cka = cur.u32()
+    if cur.take(1) == b"\x00":
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "an attribute without a value in a template")
+    cur.u32()                                 # the sender's ulValueLen: the class says the rest
+    return cka, _image(cur, cka, depth)
+
+
+def decode_attributes(data: bytes, pos: int) -> tuple[list[tuple[int, Any]], int]:
+    """An ``aA`` array starting at ``pos``: the (type, typed value) template the core takes,
+    and the position after it. MessageError for a broken encoding, CKRError
+    (ATTRIBUTE_VALUE_INVALID ...) for a well-encoded but invalid value."""
+    cur = _Cursor(data, pos)
+    n = cur.count(L.MAX_TEMPLATE_COUNT)
+    return [_attribute(cur, 0) for _ in range(n)], cur.pos
+
+
+def _encode_value(cka: int, value: Any) -> tuple[int, bytes]:
+    """(ulValueLen, wire bytes) of a typed value, by the type's wire class."""
+    cls = wire_class(cka)
+    if cls is WireClass.ATTRIBUTE_ARRAY:
+        pairs = attributes.coerce_template(value, cka)
+        return len(pairs) * _SIZEOF_ATTRIBUTE, _U32.pack(len(pairs)) + encode_attributes(pairs, counted=False)
+    image = attributes.encode(cka, value)
+    if cls is WireClass.BYTE:
+        return 1, image[:1]
+    if cls is WireClass.ULONG:
+        return 8, _U64.pack(_NATIVE_ULONG.unpack(image)[0])
+    if cls is WireClass.MECHANISM_TYPE_ARRAY:
+        values = [v for (v,) in _NATIVE_ULONG.iter_unpack(image)]
+        return len(image), _U32.pack(len(values)) + b"".join(_U64.pack(v) for v in values)
+    return len(image), _U32.pack(len(image)) + image
+
+
+def encode_attributes(pairs: Any, counted: bool = True) -> bytes:
+    """``aA``: (type, value) pairs; a value of None is CK_UNAVAILABLE_INFORMATION."""
+    out = bytearray(_U32.pack(len(pairs)) if counted else b"")
+    for cka, value in pairs:
+        out += _U32.pack(cka)
+        if value is None:
+            out += b"\x00"
+            continue
+        length, wire = _encode_value(cka, value)
+        out += b"\x01" + _U32.pack(length) + wire
+    return bytes(out)
