@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from .._records import TYPE_CHECKING
 from ..pkcs11 import limits as L
-from ..pkcs11.attributes import ATTRIBUTE_KINDS, AttrKind, decode, encode
+from ..pkcs11.attributes import ATTRIBUTE_KINDS, VALUE_MAX, AttrKind, decode, encode
 from ..pkcs11.constants import CK_UNAVAILABLE_INFORMATION, CKR
 from ..pkcs11.errors import CKRError
 from ..pkcs11.template import Unreadable
@@ -49,20 +49,6 @@ _ARGUMENTS_BAD = CKR.ARGUMENTS_BAD
 _VALUE_INVALID = CKR.ATTRIBUTE_VALUE_INVALID
 
 
-def _value_maxima() -> dict[int, int]:
-    """{CKA: largest ulValueLen} for every type with a bound of its own: the fixed-size
-    kinds by their C size, CK_ULONG arrays and nested templates by their entry limits,
-    then the per-type table of ``pkcs11/limits.py``. Other types: the quota (:func:`_cap`)."""
-    by_kind = {AttrKind.BOOL: L.SIZEOF_BBOOL, AttrKind.ULONG: L.SIZEOF_ULONG,
-               AttrKind.DATE: L.SIZEOF_DATE,
-               AttrKind.MECHANISMS: L.SIZEOF_ULONG * L.MAX_MECHANISM_LIST,
-               AttrKind.TEMPLATE: L.SIZEOF_ATTRIBUTE * L.MAX_TEMPLATE_COUNT}
-    table = {t: by_kind[k] for t, k in ATTRIBUTE_KINDS.items() if k in by_kind}
-    table.update({int(t): n for t, n in L.ATTRIBUTE_VALUE_MAX.items()})
-    return table
-
-
-VALUE_MAX: dict[int, int] = _value_maxima()
 _MAX_GET = VALUE_MAX.get
 
 

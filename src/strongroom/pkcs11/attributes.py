@@ -19,6 +19,7 @@ import struct
 from enum import Enum
 
 from .._records import TYPE_CHECKING
+from . import limits as L
 from .constants import CKA, CKR
 from .errors import CKRError
 
@@ -95,6 +96,24 @@ def _kinds() -> dict[int, AttrKind]:
 
 ATTRIBUTE_KINDS: dict[int, AttrKind] = _kinds()
 """Every CKA in constants -> its kind; anything else is BYTES (see :func:`kind`)."""
+
+
+def _value_maxima() -> dict[int, int]:
+    """{CKA: largest ulValueLen} for every type with a bound of its own: the fixed-size
+    kinds by their C size, CK_ULONG arrays and nested templates by their entry limits,
+    then the per-type table of ``pkcs11/limits.py``. Other types: the caller's cap (the
+    ABI's quota, the service's DEFAULT_VALUE_MAX). Read by abi/marshal.py and
+    server/attribute_wire.py."""
+    by_kind = {AttrKind.BOOL: L.SIZEOF_BBOOL, AttrKind.ULONG: L.SIZEOF_ULONG,
+               AttrKind.DATE: L.SIZEOF_DATE,
+               AttrKind.MECHANISMS: L.SIZEOF_ULONG * L.MAX_MECHANISM_LIST,
+               AttrKind.TEMPLATE: L.SIZEOF_ATTRIBUTE * L.MAX_TEMPLATE_COUNT}
+    table = {t: by_kind[k] for t, k in ATTRIBUTE_KINDS.items() if k in by_kind}
+    table.update({int(t): n for t, n in L.ATTRIBUTE_VALUE_MAX.items()})
+    return table
+
+
+VALUE_MAX: dict[int, int] = _value_maxima()
 
 
 def kind(cka: int) -> AttrKind:

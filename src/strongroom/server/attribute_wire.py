@@ -23,7 +23,7 @@ from ..pkcs11 import attributes
 from ..pkcs11 import limits as L
 from ..pkcs11.constants import CKA, CKR
 from ..pkcs11.errors import CKRError
-from .message import NULL_LENGTH, MessageError
+from .message import Cursor, MessageError, pack_array
 
 if TYPE_CHECKING:
     from typing import Any
@@ -70,36 +70,13 @@ def wire_class(cka: int) -> WireClass:
     return _CLASS.get(cka, WireClass.BYTE_ARRAY)
 
 
-class _Cursor:
-    def __init__(self, data: bytes, pos: int) -> None:
-        self.data, self.pos = data, pos
-
-    def take(self, n: int) -> bytes:
-        if n > len(self.data) - self.pos:
-            raise MessageError("message ends inside an attribute")
-        part = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return part
-
-    def u32(self) -> int:
-        value: int = _U32.unpack(self.take(4))[0]
-        return value
-
-    def count(self, limit: int) -> int:
-        n = self.u32()
-        if n > limit:
-            raise MessageError(f"{n} items exceed {limit}")
-        return n
-
-
-def _image(cur: _Cursor, cka: int, depth: int) -> Any:
+def _image(cur: Cursor, cka: int, depth: int) -> Any:
     """The value of one attribute as strongroom's typed value (None: a NULL value)."""
     cls = wire_class(cka)
     if cls is WireClass.BYTE:
-        return attributes.decode(cka, cur.take(1)) if attributes.kind(cka) is attributes.AttrKind.BOOL \
-            else cur.take(1)
+        return attributes.decode(cka, bytes(cur.take(1)))
     if cls is WireClass.ULONG:
-        return attributes.decode(cka, _NATIVE_ULONG.pack(_U64.unpack(cur.take(8))[0]))
+        return attributes.decode(cka, _NATIVE_ULONG.pack(cur.u64()))
     if cls is WireClass.ATTRIBUTE_ARRAY:
         if depth >= L.MAX_TEMPLATE_DEPTH:
             raise MessageError("templates nested too deep")
@@ -107,22 +84,14 @@ def _image(cur: _Cursor, cka: int, depth: int) -> Any:
         return tuple(_attribute(cur, depth + 1) for _ in range(n))
     if cls is WireClass.MECHANISM_TYPE_ARRAY:
         n = cur.count(L.MAX_MECHANISM_LIST)
-        return tuple(_U64.unpack(cur.take(8))[0] for _ in range(n))
-    n = cur.u32()
-    if n == NULL_LENGTH:
-        return None
-    if n > attributes_value_max(cka):
-        raise MessageError(f"attribute value of {n} bytes exceeds the limit")
-    return attributes.decode(cka, cur.take(n))
+        return tuple(cur.u64() for _ in range(n))
+    image = cur.array(attributes.VALUE_MAX.get(cka, L.DEFAULT_VALUE_MAX))
+    return None if image is None else attributes.decode(cka, image)
 
 
-def attributes_value_max(cka: int) -> int:
-    return L.ATTRIBUTE_VALUE_MAX.get(cka, L.DEFAULT_VALUE_MAX)
-
-
-def _attribute(cur: _Cursor, depth: int) -> tuple[int, Any]:
+def _attribute(cur: Cursor, depth: int) -> tuple[int, Any]:
     cka = cur.u32()
-    if cur.take(1) == b"\x00":
+    if cur.take(1)[0] == 0:
         raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "an attribute without a value in a template")
     cur.u32()                                 # the sender's ulValueLen: the class says the rest
     return cka, _image(cur, cka, depth)
@@ -132,7 +101,7 @@ def decode_attributes(data: bytes, pos: int) -> tuple[list[tuple[int, Any]], int
     """An ``aA`` array starting at ``pos``: the (type, typed value) template the core takes,
     and the position after it. MessageError for a broken encoding, CKRError
     (ATTRIBUTE_VALUE_INVALID ...) for a well-encoded but invalid value."""
-    cur = _Cursor(data, pos)
+    cur = Cursor(data, pos)
     n = cur.count(L.MAX_TEMPLATE_COUNT)
     return [_attribute(cur, 0) for _ in range(n)], cur.pos
 
@@ -151,7 +120,7 @@ def _encode_value(cka: int, value: Any) -> tuple[int, bytes]:
     if cls is WireClass.MECHANISM_TYPE_ARRAY:
         values = [v for (v,) in _NATIVE_ULONG.iter_unpack(image)]
         return len(image), _U32.pack(len(values)) + b"".join(_U64.pack(v) for v in values)
-    return len(image), _U32.pack(len(image)) + image
+    return len(image), pack_array(image)
 
 
 def encode_attributes(pairs: Any, counted: bool = True) -> bytes:

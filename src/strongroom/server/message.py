@@ -24,7 +24,7 @@ import struct
 
 from .wire import FrameError
 
-__all__ = ["NULL_LENGTH", "MessageError", "MessageReader", "MessageWriter"]
+__all__ = ["NULL_LENGTH", "Cursor", "MessageError", "MessageReader", "MessageWriter", "pack_array"]
 
 NULL_LENGTH = 0xFFFFFFFF
 _MAX_ARRAY = 0x7FFFFFFF        # p11-kit refuses lengths from here on, either way
@@ -36,40 +36,69 @@ class MessageError(FrameError):
     """A message that does not follow its call's signature or the encodings."""
 
 
-class MessageReader:
-    """Reads one message body; ``signatures`` maps call id -> the expected signature."""
+class Cursor:
+    """Bounded reads over a received body: every read checks the bytes left first. Shared
+    by the message reader and the attribute arrays (server/attribute_wire.py)."""
 
-    def __init__(self, body: bytes, signatures: dict[int, str]) -> None:
-        self._buf = memoryview(body)
-        self._pos = 0
-        self.call_id = self._u32()
-        sig = signatures.get(self.call_id)
-        if sig is None:
-            raise MessageError(f"unknown call id {self.call_id}")
-        sent = self._array(len(sig))
-        if sent is None or sent != sig.encode("ascii"):
-            raise MessageError(f"call {self.call_id}: signature does not match")
-        self._sig = sig
+    def __init__(self, data: bytes, pos: int = 0) -> None:
+        self.data = memoryview(data)
+        self.pos = pos
 
-    # --- raw reads (bounds checked) -------------------------------------------------
-    def _take(self, n: int) -> memoryview:
-        if n > len(self._buf) - self._pos:
+    def take(self, n: int) -> memoryview:
+        if n > len(self.data) - self.pos:
             raise MessageError("message ends inside a value")
-        part = self._buf[self._pos:self._pos + n]
-        self._pos += n
+        part = self.data[self.pos:self.pos + n]
+        self.pos += n
         return part
 
-    def _u32(self) -> int:
-        value: int = _U32.unpack(self._take(4))[0]
+    def u32(self) -> int:
+        value: int = _U32.unpack(self.take(4))[0]
         return value
 
-    def _array(self, limit: int) -> bytes | None:
-        n = self._u32()
+    def u64(self) -> int:
+        value: int = _U64.unpack(self.take(8))[0]
+        return value
+
+    def count(self, limit: int) -> int:
+        """A uint32 count of items, at most ``limit``."""
+        n = self.u32()
+        if n > limit:
+            raise MessageError(f"{n} items exceed {limit}")
+        return n
+
+    def array(self, limit: int) -> bytes | None:
+        """A byte array: uint32 length (NULL_LENGTH: None) and at most ``limit`` bytes."""
+        n = self.u32()
         if n == NULL_LENGTH:
             return None
         if n >= _MAX_ARRAY or n > limit:
             raise MessageError(f"array of {n} bytes exceeds {limit}")
-        return bytes(self._take(n))
+        return bytes(self.take(n))
+
+
+def pack_array(data: bytes | None) -> bytes:
+    """A byte array as sent: uint32 length and the bytes, NULL_LENGTH for None."""
+    if data is None:
+        return _U32.pack(NULL_LENGTH)
+    if len(data) >= _MAX_ARRAY:
+        raise ValueError("byte array too long for the protocol")
+    return _U32.pack(len(data)) + data
+
+
+class MessageReader:
+    """Reads one message body; ``signatures`` maps call id -> the expected signature."""
+
+    def __init__(self, body: bytes, signatures: dict[int, str]) -> None:
+        self._cur = cur = Cursor(body)
+        self._take = cur.take
+        self.call_id = cur.u32()
+        sig = signatures.get(self.call_id)
+        if sig is None:
+            raise MessageError(f"unknown call id {self.call_id}")
+        sent = cur.array(len(sig))
+        if sent is None or sent != sig.encode("ascii"):
+            raise MessageError(f"call {self.call_id}: signature does not match")
+        self._sig = sig
 
     def _part(self, code: str) -> None:
         if not self._sig.startswith(code):
@@ -83,8 +112,7 @@ class MessageReader:
 
     def ulong(self) -> int:
         self._part("u")
-        value: int = _U64.unpack(self._take(8))[0]
-        return value
+        return self._cur.u64()
 
     def version(self) -> tuple[int, int]:
         self._part("v")
@@ -97,25 +125,25 @@ class MessageReader:
         self._part("ay")
         flag = self._take(1)[0]
         if flag == 0:
-            return self._u32()
+            return self._cur.u32()
         if flag != 1:
             raise MessageError("byte array flag is neither 0 nor 1")
-        return self._array(limit)
+        return self._cur.array(limit)
 
     def byte_buffer(self) -> int:
         """The length of the output buffer the caller offers (0: a size query)."""
         self._part("fy")
-        return self._u32()
+        return self._cur.u32()
 
     def ulong_buffer(self) -> int:
         self._part("fu")
-        return self._u32()
+        return self._cur.u32()
 
     def ulong_array(self, limit: int) -> list[int] | int:
         """The values; or an ``int``: only a count was sent."""
         self._part("au")
         flag = self._take(1)[0]
-        n = self._u32()
+        n = self._cur.u32()
         if flag == 0:
             return n
         if flag != 1 or n > limit:
@@ -126,7 +154,7 @@ class MessageReader:
     def string(self, limit: int) -> bytes:
         """``z``: a string sent as a byte array (never NULL here)."""
         self._part("z")
-        value = self._array(limit)
+        value = self._cur.array(limit)
         if value is None:
             raise MessageError("NULL string")
         return value
@@ -135,8 +163,9 @@ class MessageReader:
         """Every part read and nothing left over."""
         if self._sig:
             raise MessageError(f"call {self.call_id}: parts {self._sig!r} not read")
-        if self._pos != len(self._buf):
-            raise MessageError(f"call {self.call_id}: {len(self._buf) - self._pos} trailing bytes")
+        left = len(self._cur.data) - self._cur.pos
+        if left:
+            raise MessageError(f"call {self.call_id}: {left} trailing bytes")
 
 
 class MessageWriter:
@@ -145,15 +174,7 @@ class MessageWriter:
     def __init__(self, call_id: int, signature: str) -> None:
         self._out = bytearray(_U32.pack(call_id))
         self._sig = signature
-        self._array(signature.encode("ascii"))
-
-    def _array(self, data: bytes | None) -> None:
-        if data is None:
-            self._out += _U32.pack(NULL_LENGTH)
-            return
-        if len(data) >= _MAX_ARRAY:
-            raise ValueError("byte array too long for the protocol")
-        self._out += _U32.pack(len(data)) + data
+        self._out += pack_array(signature.encode("ascii"))
 
     def _part(self, code: str) -> None:
         if not self._sig.startswith(code):
@@ -182,7 +203,7 @@ class MessageWriter:
             self._out += b"\x00" + _U32.pack(data)
         else:
             self._out.append(1)
-            self._array(data)
+            self._out += pack_array(data)
         return self
 
     def ulong_array(self, values: list[int] | int) -> MessageWriter:
@@ -197,7 +218,7 @@ class MessageWriter:
         """``s``: a CK_UTF8CHAR field of ``width`` bytes, blank-padded (as in CK_INFO)."""
         self._part("s")
         raw = text.encode("utf-8")[:width]
-        self._array(raw + b" " * (width - len(raw)))
+        self._out += pack_array(raw + b" " * (width - len(raw)))
         return self
 
     def body(self) -> bytes:
