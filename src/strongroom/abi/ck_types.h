@@ -239,6 +239,18 @@ typedef struct CK_HASH_SIGN_ADDITIONAL_CONTEXT {
     CK_MECHANISM_TYPE hash;
 } CK_HASH_SIGN_ADDITIONAL_CONTEXT;
 
+typedef struct CK_PKCS5_PBKD2_PARAMS2 {
+    CK_ULONG saltSource;
+    CK_VOID_PTR pSaltSourceData;
+    CK_ULONG ulSaltSourceDataLen;
+    CK_ULONG iterations;
+    CK_ULONG prf;
+    CK_VOID_PTR pPrfData;
+    CK_ULONG ulPrfDataLen;
+    CK_UTF8CHAR_PTR pPassword;
+    CK_ULONG ulPasswordLen;
+} CK_PKCS5_PBKD2_PARAMS2;
+
 /* message-based AEAD per-message parameters (v3.0): the token writes pTag (and a
  * generated IV into pIv) back on C_EncryptMessage */
 typedef struct CK_GCM_MESSAGE_PARAMS {

@@ -1,10 +1,11 @@
-"""C mechanism-parameter structs -> ``strongroom.pkcs11.params`` dataclasses.
+"""C mechanism-parameter structs -> ``strongroom.pkcs11.params`` dataclasses, read by the
+rows of ``pkcs11/param_layouts.py`` (the table the service and the C client read too).
 
 ``DECODERS`` maps each parameter dataclass to a function ``(ffi, pParameter, length)``
 returning an instance. The ABI picks the dataclass from
-``pkcs11.mechanism_params.PARAM_TYPE`` (abi/mechanism_in.py); a struct of the wrong size or an inner NULL pointer
-with a nonzero length is CKR_MECHANISM_PARAM_INVALID. Decoders copy every byte string
-out of caller memory before returning.
+``pkcs11.mechanism_params.PARAM_TYPE`` (abi/mechanism_in.py); a struct of the wrong size or
+an inner NULL pointer with a nonzero length is CKR_MECHANISM_PARAM_INVALID. Decoders copy
+every byte string out of caller memory before returning.
 
 Lying lengths: the struct size is compared with ``sizeof`` before the struct is read, and
 every nested length (IV, AAD, label, salt, info, context ...) with its maximum in
@@ -18,11 +19,14 @@ from ..pkcs11 import limits as L
 from ..pkcs11 import params as P
 from ..pkcs11.constants import CKR
 from ..pkcs11.errors import CKRError
+from ..pkcs11.param_layouts import BITS_BYTES, BOOL, BYTES, FIXED_BYTES, INLINE, LAYOUTS, ULONG
 from ..token.inprocess import APPLICATION
 
 if TYPE_CHECKING:   # typing stays off the C_Initialize path (strongroom._records)
     from collections.abc import Callable
     from typing import Any
+
+    from ..pkcs11.param_layouts import Field, Layout
 
     #: (ffi, pParameter, ulParameterLen) -> the parameter dataclass (or int)
     Decoder = Callable[[Any, Any, int], Any]
@@ -37,18 +41,22 @@ def _bad(what: str) -> CKRError:
 _FIELD_MAX = L.PARAM_FIELD_MAX
 
 
-def _data_max() -> int:
-    """Bound of AAD: the running ``max_data_len`` (the same limit as the data itself)."""
-    config = APPLICATION.config
-    return (config.max_data_len if config is not None else 0) or L.DEFAULT_DATA_MAX
+def _limit(limit: int | str) -> int:
+    """A field's bound: a byte count, a PARAM_FIELD_MAX key, or "data" -- the running
+    ``max_data_len`` (AAD is bounded as the data itself)."""
+    if isinstance(limit, int):
+        return limit
+    if limit == "data":
+        config = APPLICATION.config
+        return (config.max_data_len if config is not None else 0) or L.DEFAULT_DATA_MAX
+    return _FIELD_MAX[limit]
 
 
 def _bytes(ffi: Any, ptr: Any, n: int, what: str, limit: int | str) -> bytes:
-    """``n`` bytes at ``ptr``; ``limit`` is a byte count or a ``PARAM_FIELD_MAX`` key,
-    checked before the memory is touched."""
+    """``n`` bytes at ``ptr``, checked against ``limit`` before the memory is touched."""
     if n == 0:
         return b""
-    most = _FIELD_MAX[limit] if isinstance(limit, str) else limit
+    most = _limit(limit)
     if n > most:
         raise _bad(f"{what}: length {n} above its maximum {most} (pkcs11/limits.py)")
     if not ptr:
@@ -57,8 +65,25 @@ def _bytes(ffi: Any, ptr: Any, n: int, what: str, limit: int | str) -> bytes:
     return raw
 
 
-def _aad(ffi: Any, ptr: Any, n: int) -> bytes:
-    return _bytes(ffi, ptr, n, "pAAD", _data_max()) if n else b""
+def _room(s: Any, f: Field) -> int:
+    """How many bytes a pointer field addresses, from the struct's own members."""
+    if f.kind == BYTES:
+        n: int = getattr(s, f.length)
+        return n
+    if f.kind == BITS_BYTES:
+        return (int(getattr(s, f.length)) + 7) // 8
+    return f.size                                # FIXED_BYTES
+
+
+def _field(ffi: Any, s: Any, f: Field) -> Any:
+    if f.kind == ULONG:
+        return int(getattr(s, f.member))
+    if f.kind == BOOL:
+        return bool(getattr(s, f.member))
+    if f.kind == INLINE:
+        return ffi.buffer(getattr(s, f.member), f.size)[:]
+    ptr = ffi.cast("CK_BYTE_PTR", getattr(s, f.member))
+    return _bytes(ffi, ptr, _room(s, f), f.member, f.limit or f.size)
 
 
 def _struct(ffi: Any, ptr: Any, n: int, ctype: str) -> Any:
@@ -67,126 +92,15 @@ def _struct(ffi: Any, ptr: Any, n: int, ctype: str) -> Any:
     return ffi.cast(ctype + " *", ptr)[0]
 
 
-def _gcm(ffi: Any, ptr: Any, n: int) -> P.GcmParams:
-    if n == 5 * 8:
-        # v2.40 *document* layout (no ulIvBits): {pIv, ulIvLen, pAAD, ulAADLen, ulTagBits}
-        u = ffi.cast("CK_ULONG *", ptr)
-        iv = _bytes(ffi, ffi.cast("CK_BYTE_PTR", u[0]), u[1], "pIv", "gcm_iv")
-        aad = _aad(ffi, ffi.cast("CK_BYTE_PTR", u[2]), u[3])
-        return P.GcmParams(iv=iv, iv_bits=len(iv) * 8, aad=aad, tag_bits=u[4])
-    s = _struct(ffi, ptr, n, "CK_GCM_PARAMS")
-    return P.GcmParams(iv=_bytes(ffi, s.pIv, s.ulIvLen, "pIv", "gcm_iv"), iv_bits=s.ulIvBits,
-                       aad=_aad(ffi, s.pAAD, s.ulAADLen), tag_bits=s.ulTagBits)
+def _reader(cls: type, layout: Layout) -> Decoder:
+    ctype, fields = layout
 
+    def decode(ffi: Any, ptr: Any, n: int) -> Any:
+        s = _struct(ffi, ptr, n, ctype)
+        return cls(**{f.name: _field(ffi, s, f) for f in fields})
 
-def _ccm(ffi: Any, ptr: Any, n: int) -> P.CcmParams:
-    s = _struct(ffi, ptr, n, "CK_CCM_PARAMS")
-    return P.CcmParams(data_len=s.ulDataLen,
-                       nonce=_bytes(ffi, s.pNonce, s.ulNonceLen, "pNonce", "ccm_nonce"),
-                       aad=_aad(ffi, s.pAAD, s.ulAADLen), mac_len=s.ulMACLen)
-
-
-def _chacha(ffi: Any, ptr: Any, n: int) -> P.ChaCha20Poly1305Params:
-    s = _struct(ffi, ptr, n, "CK_SALSA20_CHACHA20_POLY1305_PARAMS")
-    return P.ChaCha20Poly1305Params(nonce=_bytes(ffi, s.pNonce, s.ulNonceLen, "pNonce", "chacha_nonce"),
-                                    aad=_aad(ffi, s.pAAD, s.ulAADLen))
-
-
-def _pss(ffi: Any, ptr: Any, n: int) -> P.RsaPssParams:
-    s = _struct(ffi, ptr, n, "CK_RSA_PKCS_PSS_PARAMS")
-    return P.RsaPssParams(hash_alg=s.hashAlg, mgf=s.mgf, salt_len=s.sLen)
-
-
-def _oaep(ffi: Any, ptr: Any, n: int) -> P.RsaOaepParams:
-    s = _struct(ffi, ptr, n, "CK_RSA_PKCS_OAEP_PARAMS")
-    label = _bytes(ffi, ffi.cast("CK_BYTE_PTR", s.pSourceData), s.ulSourceDataLen, "pSourceData",
-                   "oaep_label")
-    return P.RsaOaepParams(hash_alg=s.hashAlg, mgf=s.mgf, source=s.source, source_data=label)
-
-
-def _ecdh(ffi: Any, ptr: Any, n: int) -> P.EcdhParams:
-    s = _struct(ffi, ptr, n, "CK_ECDH1_DERIVE_PARAMS")
-    return P.EcdhParams(kdf=s.kdf,
-                        shared_data=_bytes(ffi, s.pSharedData, s.ulSharedDataLen, "pSharedData", "ecdh_shared"),
-                        public_data=_bytes(ffi, s.pPublicData, s.ulPublicDataLen, "pPublicData", "ecdh_public"))
-
-
-def _eddsa(ffi: Any, ptr: Any, n: int) -> P.EddsaParams:
-    s = _struct(ffi, ptr, n, "CK_EDDSA_PARAMS")
-    return P.EddsaParams(ph_flag=bool(s.phFlag),
-                         context=_bytes(ffi, s.pContextData, s.ulContextDataLen, "pContextData",
-                                                "eddsa_context"))
-
-
-def _hkdf(ffi: Any, ptr: Any, n: int) -> P.HkdfParams:
-    s = _struct(ffi, ptr, n, "CK_HKDF_PARAMS")
-    return P.HkdfParams(extract=bool(s.bExtract), expand=bool(s.bExpand),
-                        prf_hash_mechanism=s.prfHashMechanism, salt_type=s.ulSaltType,
-                        salt=_bytes(ffi, s.pSalt, s.ulSaltLen, "pSalt", "hkdf_salt"), salt_key=s.hSaltKey,
-                        info=_bytes(ffi, s.pInfo, s.ulInfoLen, "pInfo", "hkdf_info"))
-
-
-def _sign_ctx(ffi: Any, ptr: Any, n: int) -> P.SignAdditionalContext:
-    s = _struct(ffi, ptr, n, "CK_SIGN_ADDITIONAL_CONTEXT")
-    return P.SignAdditionalContext(hedge_variant=s.hedgeVariant,
-                                   context=_bytes(ffi, s.pContext, s.ulContextLen, "pContext", "sign_context"))
-
-
-def _hash_sign_ctx(ffi: Any, ptr: Any, n: int) -> P.HashSignAdditionalContext:
-    s = _struct(ffi, ptr, n, "CK_HASH_SIGN_ADDITIONAL_CONTEXT")
-    return P.HashSignAdditionalContext(hedge_variant=s.hedgeVariant,
-                                       context=_bytes(ffi, s.pContext, s.ulContextLen, "pContext", "sign_context"),
-                                       hash=s.hash)
-
-
-def _ulong(ffi: Any, ptr: Any, n: int) -> int:
-    """A plain CK_ULONG parameter (CK_MAC_GENERAL_PARAMS, ...)."""
-    if n != ffi.sizeof("CK_ULONG"):
-        raise _bad(f"CK_ULONG parameter: ulParameterLen {n}")
-    return int(ffi.cast("CK_ULONG *", ptr)[0])
-
-
-def _ctr(ffi: Any, ptr: Any, n: int) -> P.CtrParams:
-    s = _struct(ffi, ptr, n, "CK_AES_CTR_PARAMS")
-    return P.CtrParams(counter_bits=s.ulCounterBits, cb=ffi.buffer(s.cb, 16)[:])
-
-
-def _pbkd2(ffi: Any, ptr: Any, n: int) -> P.Pbkdf2Params:
-    """CK_PKCS5_PBKD2_PARAMS2, read as 9 CK_ULONG-sized fields (no struct in ck_types.h,
-    so no rebuild): saltSource, pSaltSourceData, ulSaltSourceDataLen, iterations, prf,
-    pPrfData, ulPrfDataLen, pPassword, ulPasswordLen. The v2.40 CK_PKCS5_PBKD2_PARAMS has
-    the same size with ulPasswordLen a pointer; it is not accepted (v3.0 deprecates it)."""
-    if n != 9 * ffi.sizeof("CK_ULONG"):
-        raise _bad(f"CK_PKCS5_PBKD2_PARAMS2: ulParameterLen {n}")
-    u = ffi.cast("CK_ULONG *", ptr)
-
-    def ptr_at(i: int) -> Any:
-        return ffi.cast("CK_BYTE_PTR", u[i])
-
-    return P.Pbkdf2Params(salt_source=u[0], salt=_bytes(ffi, ptr_at(1), u[2], "pSaltSourceData", "pbkdf2_salt"),
-                          iterations=u[3], prf=u[4],
-                          prf_data=_bytes(ffi, ptr_at(5), u[6], "pPrfData", "pbkdf2_prf_data"),
-                          password=_bytes(ffi, ptr_at(7), u[8], "pPassword", "pbkdf2_password"))
-
-
-def _tag_len(bits: int) -> int:
-    return (bits + 7) // 8
-
-
-def _gcm_message(ffi: Any, ptr: Any, n: int) -> P.GcmMessageParams:
-    s = _struct(ffi, ptr, n, "CK_GCM_MESSAGE_PARAMS")
-    if s.ulTagBits > 128:
-        raise _bad("ulTagBits above 128")
-    return P.GcmMessageParams(iv=_bytes(ffi, s.pIv, s.ulIvLen, "pIv", "gcm_iv"),
-                              iv_fixed_bits=s.ulIvFixedBits,
-                              iv_generator=s.ivGenerator, tag_bits=s.ulTagBits,
-                              tag=_bytes(ffi, s.pTag, _tag_len(s.ulTagBits), "pTag", 16))
-
-
-def _chacha_message(ffi: Any, ptr: Any, n: int) -> P.ChaCha20Poly1305MessageParams:
-    s = _struct(ffi, ptr, n, "CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS")
-    return P.ChaCha20Poly1305MessageParams(nonce=_bytes(ffi, s.pNonce, s.ulNonceLen, "pNonce", "chacha_nonce"),
-                                           tag=_bytes(ffi, s.pTag, 16, "pTag", 16))
+    decode.__name__ = f"decode_{ctype}"
+    return decode
 
 
 def _put(ffi: Any, dst: Any, value: bytes, room: int, what: str) -> None:
@@ -198,39 +112,44 @@ def _put(ffi: Any, dst: Any, value: bytes, room: int, what: str) -> None:
         ffi.memmove(dst, value, len(value))
 
 
-def _write_gcm_message(ffi: Any, ptr: Any, n: int, out: P.GcmMessageParams) -> None:
-    s = _struct(ffi, ptr, n, "CK_GCM_MESSAGE_PARAMS")
-    _put(ffi, s.pIv, out.iv, s.ulIvLen, "IV")
-    _put(ffi, s.pTag, out.tag, _tag_len(s.ulTagBits), "tag")
+def _writer(layout: Layout) -> Writer:
+    ctype = layout.ctype
+    outs = [f for f in layout.fields if f.out]
+
+    def write(ffi: Any, ptr: Any, n: int, value: Any) -> None:
+        s = _struct(ffi, ptr, n, ctype)
+        for f in outs:
+            _put(ffi, getattr(s, f.member), getattr(value, f.name), _room(s, f), f.member)
+
+    return write
 
 
-def _write_chacha_message(ffi: Any, ptr: Any, n: int, out: P.ChaCha20Poly1305MessageParams) -> None:
-    s = _struct(ffi, ptr, n, "CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS")
-    _put(ffi, s.pNonce, out.nonce, s.ulNonceLen, "nonce")
-    _put(ffi, s.pTag, out.tag, 16, "tag")
+_gcm_struct = _reader(P.GcmParams, LAYOUTS[P.GcmParams])
 
+
+def _gcm(ffi: Any, ptr: Any, n: int) -> P.GcmParams:
+    if n == 5 * 8:
+        # v2.40 *document* layout (no ulIvBits): {pIv, ulIvLen, pAAD, ulAADLen, ulTagBits}
+        u = ffi.cast("CK_ULONG *", ptr)
+        iv = _bytes(ffi, ffi.cast("CK_BYTE_PTR", u[0]), u[1], "pIv", "gcm_iv")
+        aad = _bytes(ffi, ffi.cast("CK_BYTE_PTR", u[2]), u[3], "pAAD", "data")
+        return P.GcmParams(iv=iv, iv_bits=len(iv) * 8, aad=aad, tag_bits=u[4])
+    gcm: P.GcmParams = _gcm_struct(ffi, ptr, n)
+    return gcm
+
+
+def _ulong(ffi: Any, ptr: Any, n: int) -> int:
+    """A plain CK_ULONG parameter (CK_MAC_GENERAL_PARAMS, ...)."""
+    if n != ffi.sizeof("CK_ULONG"):
+        raise _bad(f"CK_ULONG parameter: ulParameterLen {n}")
+    return int(ffi.cast("CK_ULONG *", ptr)[0])
+
+
+DECODERS: dict[type, Decoder] = {cls: _reader(cls, layout) for cls, layout in LAYOUTS.items()}
+DECODERS[P.GcmParams] = _gcm
+DECODERS[int] = _ulong
 
 #: Writers for parameters with output fields: ``(ffi, pParameter, length, value)`` copies the
 #: outputs of ``value`` (what the mechanism returned) back into the caller's struct.
-WRITERS: dict[type, Writer] = {
-    P.GcmMessageParams: _write_gcm_message,
-    P.ChaCha20Poly1305MessageParams: _write_chacha_message,
-}
-
-DECODERS: dict[type, Decoder] = {
-    P.GcmMessageParams: _gcm_message,
-    P.ChaCha20Poly1305MessageParams: _chacha_message,
-    int: _ulong,
-    P.CtrParams: _ctr,
-    P.Pbkdf2Params: _pbkd2,
-    P.GcmParams: _gcm,
-    P.CcmParams: _ccm,
-    P.ChaCha20Poly1305Params: _chacha,
-    P.RsaPssParams: _pss,
-    P.RsaOaepParams: _oaep,
-    P.EcdhParams: _ecdh,
-    P.EddsaParams: _eddsa,
-    P.HkdfParams: _hkdf,
-    P.SignAdditionalContext: _sign_ctx,
-    P.HashSignAdditionalContext: _hash_sign_ctx,
-}
+WRITERS: dict[type, Writer] = {cls: _writer(layout) for cls, layout in LAYOUTS.items()
+                               if any(f.out for f in layout.fields)}
