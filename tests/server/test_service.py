@@ -13,7 +13,7 @@ import pytest
 from service_support import P11KIT_CLIENT, Service
 
 from strongroom.pkcs11.constants import CKR
-from strongroom.server.calls import HANDSHAKE
+from strongroom.server.calls_general import HANDSHAKE
 from strongroom.server.message import MessageWriter
 from strongroom.server.wire import FrameReader, encode_frame
 from support import SO_PIN, USER_PIN
@@ -49,11 +49,11 @@ def test_p11_kit_client_initialises_lists_and_logs_in(service: Service) -> None:
 class Peer:
     """A raw protocol client: one connection, one application."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, version: int = 0) -> None:
         self.sock = socket.socket(socket.AF_UNIX)
         self.sock.connect(path)
-        self.sock.sendall(b"\x00")
-        assert self.sock.recv(1) == b"\x00"
+        self.sock.sendall(bytes((version,)))
+        self.version = self.sock.recv(1)[0]
         self.reader, self.code = FrameReader(), 0x10
 
     def call(self, body: bytes) -> bytes:
@@ -135,3 +135,22 @@ def test_each_connection_is_logged_with_the_kernels_peer_credentials(service: Se
             break
         time.sleep(0.05)
     assert expected in log.read_text()
+
+
+@pytest.mark.parametrize(("offer", "answer"), [(0, 0), (1, 1), (2, 2), (5, 2), (0x81, 0x81), (0x82, 2)])
+def test_version_byte_answers(service: Service, offer: int, answer: int) -> None:
+    assert Peer(str(service.socket), offer).version == answer
+
+
+def test_extension_ids_only_on_an_extended_connection(service: Service) -> None:
+    ext = Peer(str(service.socket), 0x81)
+    ext.initialize()
+    body = ext.call(MessageWriter(135, "").body())
+    assert body[:4] == (135).to_bytes(4, "big") and len(body) == 4 + 4 + 3 + 1 + 4 + 16 + 8
+    again = Peer(str(service.socket), 0x81)
+    again.initialize()
+    assert again.call(MessageWriter(135, "").body()) == body      # one identity per start
+    plain = Peer(str(service.socket), 2)
+    plain.initialize()
+    plain.sock.sendall(encode_frame(0x20, MessageWriter(135, "").body()))
+    assert plain.sock.recv(64) == b""                              # a protocol breach: closed

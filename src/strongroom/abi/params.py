@@ -19,7 +19,7 @@ from ..pkcs11 import limits as L
 from ..pkcs11 import params as P
 from ..pkcs11.constants import CKR
 from ..pkcs11.errors import CKRError
-from ..pkcs11.param_layouts import BITS_BYTES, BOOL, BYTES, FIXED_BYTES, INLINE, LAYOUTS, ULONG
+from ..pkcs11.param_layouts import BITS_BYTES, BOOL, BYTES, INLINE, LAYOUTS, ULONG
 from ..token.inprocess import APPLICATION
 
 if TYPE_CHECKING:   # typing stays off the C_Initialize path (strongroom._records)

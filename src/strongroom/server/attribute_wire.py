@@ -18,17 +18,19 @@ from __future__ import annotations
 import struct
 from enum import Enum
 
-from .._records import TYPE_CHECKING
+from .._records import TYPE_CHECKING, NamedTuple
 from ..pkcs11 import attributes
 from ..pkcs11 import limits as L
 from ..pkcs11.constants import CKA, CKR
 from ..pkcs11.errors import CKRError
+from ..pkcs11.template import Unreadable
 from .message import Cursor, MessageError, pack_array
 
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["WireClass", "decode_attributes", "encode_attributes", "wire_class"]
+__all__ = ["Wanted", "WireClass", "decode_attributes", "encode_attributes", "encode_get_answer",
+           "read_attributes", "read_wanted", "wire_class"]
 
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
@@ -97,13 +99,18 @@ def _attribute(cur: Cursor, depth: int) -> tuple[int, Any]:
     return cka, _image(cur, cka, depth)
 
 
-def decode_attributes(data: bytes, pos: int) -> tuple[list[tuple[int, Any]], int]:
-    """An ``aA`` array starting at ``pos``: the (type, typed value) template the core takes,
-    and the position after it. MessageError for a broken encoding, CKRError
-    (ATTRIBUTE_VALUE_INVALID ...) for a well-encoded but invalid value."""
-    cur = Cursor(data, pos)
+def read_attributes(cur: Cursor) -> list[tuple[int, Any]]:
+    """An ``aA`` array at ``cur``: the (type, typed value) template the core takes.
+    MessageError for a broken encoding, CKRError (ATTRIBUTE_VALUE_INVALID ...) for a
+    well-encoded but invalid value."""
     n = cur.count(L.MAX_TEMPLATE_COUNT)
-    return [_attribute(cur, 0) for _ in range(n)], cur.pos
+    return [_attribute(cur, 0) for _ in range(n)]
+
+
+def decode_attributes(data: bytes, pos: int) -> tuple[list[tuple[int, Any]], int]:
+    """An ``aA`` array starting at ``pos`` of ``data``, and the position after it."""
+    cur = Cursor(data, pos)
+    return read_attributes(cur), cur.pos
 
 
 def _encode_value(cka: int, value: Any) -> tuple[int, bytes]:
@@ -134,3 +141,71 @@ def encode_attributes(pairs: Any, counted: bool = True) -> bytes:
         length, wire = _encode_value(cka, value)
         out += b"\x01" + _U32.pack(length) + wire
     return bytes(out)
+
+
+# --- C_GetAttributeValue: ``fA`` in, ``aA`` + CK_RV out (docs/protocol.md) ---------------
+class Wanted(NamedTuple):
+    """One attribute the caller asks for: its type, its buffer (0: pValue NULL) and, for a
+    template attribute with a buffer, the nested requests (p11-kit 0.25.4+ send them)."""
+
+    type: int
+    buffer: int
+    nested: tuple[Wanted, ...] = ()
+
+
+def read_wanted(cur: Cursor, nested: bool, depth: int = 0) -> list[Wanted]:
+    """An ``fA``: per attribute a uint32 type and a uint32 buffer length; with ``nested``,
+    a template attribute with a buffer is followed by its own ``fA``."""
+    n = cur.count(L.MAX_GET_COUNT)
+    out = []
+    for _ in range(n):
+        cka, size = cur.u32(), cur.u32()
+        inner: tuple[Wanted, ...] = ()
+        if nested and size and wire_class(cka) is WireClass.ATTRIBUTE_ARRAY:
+            if depth >= L.MAX_TEMPLATE_DEPTH:
+                raise MessageError("templates nested too deep")
+            inner = tuple(read_wanted(cur, nested, depth + 1))
+        out.append(Wanted(cka, size, inner))
+    return out
+
+
+#: What a size query answers in place of a value, by wire class: what p11-kit's reader
+#: consumes for it (a count of 0 for the arrays, which its writer gets wrong for
+#: CKA_ALLOWED_MECHANISMS).
+_PLACEHOLDER = {
+    WireClass.BYTE: b"\x00", WireClass.ULONG: bytes(8), WireClass.ATTRIBUTE_ARRAY: bytes(4),
+    WireClass.MECHANISM_TYPE_ARRAY: bytes(4), WireClass.DATE: pack_array(None),
+    WireClass.BYTE_ARRAY: pack_array(None),
+}
+_F_SENSITIVE, _F_INVALID, _F_SMALL = 1, 2, 4
+
+
+def _answer_one(want: Wanted, value: Any, out: bytearray) -> int:
+    """Append one attribute of the answer; the flags it raises."""
+    out += _U32.pack(want.type)
+    if value is Unreadable.SENSITIVE or value is Unreadable.INVALID:
+        out += b"\x00"
+        return _F_SENSITIVE if value is Unreadable.SENSITIVE else _F_INVALID
+    length, wire = _encode_value(want.type, value)
+    if want.buffer == 0:                      # pValue NULL: the length and a placeholder
+        out += b"\x01" + _U32.pack(length) + _PLACEHOLDER[wire_class(want.type)]
+        return 0
+    if want.buffer < length:                  # too small: CK_UNAVAILABLE_INFORMATION
+        out += b"\x00"
+        return _F_SMALL
+    out += b"\x01" + _U32.pack(length) + wire
+    return 0
+
+
+def encode_get_answer(wanted: list[Wanted], values: list[Any]) -> tuple[bytes, int]:
+    """The ``aA`` of a C_GetAttributeValue answer and its CK_RV (SENSITIVE before
+    TYPE_INVALID before BUFFER_TOO_SMALL, as in-process)."""
+    out = bytearray(_U32.pack(len(wanted)))
+    flags = 0
+    for want, value in zip(wanted, values, strict=True):
+        flags |= _answer_one(want, value, out)
+    if flags & _F_SENSITIVE:
+        return bytes(out), CKR.ATTRIBUTE_SENSITIVE
+    if flags & _F_INVALID:
+        return bytes(out), CKR.ATTRIBUTE_TYPE_INVALID
+    return bytes(out), (CKR.BUFFER_TOO_SMALL if flags else CKR.OK)

@@ -159,6 +159,20 @@ class MessageReader:
             raise MessageError("NULL string")
         return value
 
+    def space_string(self, width: int) -> bytes:
+        """``s``: a blank-padded field of exactly ``width`` bytes (C_InitToken2's label)."""
+        self._part("s")
+        value = self._cur.array(width)
+        if value is None or len(value) != width:
+            raise MessageError(f"a {width}-byte field of another length")
+        return value
+
+    def cursor(self, code: str) -> Cursor:
+        """The cursor at part ``code`` (``M``, ``aA``, ``fA``), for the readers of those
+        encodings (server/mechanism_wire.py, server/attribute_wire.py) to take it."""
+        self._part(code)
+        return self._cur
+
     def finish(self) -> None:
         """Every part read and nothing left over."""
         if self._sig:
@@ -212,6 +226,12 @@ class MessageWriter:
             self._out += b"\x00" + _U32.pack(values)
         else:
             self._out += b"\x01" + _U32.pack(len(values)) + b"".join(_U64.pack(v) for v in values)
+        return self
+
+    def raw(self, code: str, encoded: bytes) -> MessageWriter:
+        """Part ``code`` already encoded (``aA`` by attribute_wire, ``ay`` param images)."""
+        self._part(code)
+        self._out += encoded
         return self
 
     def space_string(self, text: str, width: int) -> MessageWriter:

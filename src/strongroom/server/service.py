@@ -23,6 +23,7 @@ from ..pkcs11.errors import CKRError
 from ..token.application import Application
 from ..token.core import TokenCore
 from .calls import answer
+from .context import Context, Peer
 from .wire import FrameError, FrameReader, encode_frame, negotiate_version
 
 if TYPE_CHECKING:
@@ -50,9 +51,10 @@ class _Connection(socketserver.BaseRequestHandler):
         sock: socket.socket = self.request
         peer = peer_credentials(sock)
         log.info("connection from pid %d uid %d gid %d", *peer)
-        app = Application(self.server.core)
+        ctx = Context(Application(self.server.core), Peer(*peer), service_id=self.server.service_id)
+        app = ctx.app
         try:
-            self._serve(sock, app)
+            self._serve(sock, ctx)
         except FrameError as exc:
             log.warning("closing the connection of pid %d uid %d gid %d: it broke the protocol: %s", *peer, exc)
         except OSError as exc:
@@ -62,11 +64,12 @@ class _Connection(socketserver.BaseRequestHandler):
             with _CORE_LOCK, contextlib.suppress(CKRError):
                 app.finalize()
 
-    def _serve(self, sock: socket.socket, app: Application) -> None:
+    def _serve(self, sock: socket.socket, ctx: Context) -> None:
         offered = sock.recv(1)
         if not offered:
             return
-        sock.sendall(bytes((negotiate_version(offered[0]),)))
+        ctx.version = negotiate_version(offered[0])
+        sock.sendall(bytes((ctx.version,)))
         reader = FrameReader()
         while True:
             data = sock.recv(_RECV)
@@ -74,7 +77,7 @@ class _Connection(socketserver.BaseRequestHandler):
                 return
             for frame in reader.feed(data):
                 with _CORE_LOCK:
-                    body = answer(app, frame.body)
+                    body = answer(ctx, frame.body)
                 sock.sendall(encode_frame(frame.call_code, body))
 
 
@@ -85,6 +88,7 @@ class TokenService(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
     def __init__(self, path: str, config: Config) -> None:
         self.core = TokenCore.open(config)
+        self.service_id = os.urandom(16)
         if os.path.exists(path):
             os.unlink(path)                     # a stale socket of an earlier run
         super().__init__(path, _Connection)

@@ -21,15 +21,17 @@ import struct
 
 from .._records import NamedTuple
 
-__all__ = ["HEADER_LEN", "MAX_VERSION", "MIN_VERSION", "Frame", "FrameError", "FrameReader",
+__all__ = ["EXTENSION_LEVEL_1", "HEADER_LEN", "MAX_VERSION", "MIN_VERSION", "Frame", "FrameError", "FrameReader",
            "encode_frame", "negotiate_version"]
 
 HEADER_LEN = 12
 #: Protocol versions this service answers. p11-kit's client offers 0 (0.24), 1 (0.25.0 to
-#: 0.25.5) or 2 (0.25.6 on); the service answers no higher than its call table implements,
-#: version 0 until the later calls land (docs/protocol.md).
+#: 0.25.5) or 2 (0.25.6 on): the versions only select the call ids of C_InitToken2 (1) and
+#: C_DeriveKey2 (2), both in the call table. 0x80 + n is strongroom's extension level n
+#: (docs/protocol.md "Extensions"); level 1 is answered to an offer of exactly 0x81.
 MIN_VERSION = 0
-MAX_VERSION = 0
+MAX_VERSION = 2
+EXTENSION_LEVEL_1 = 0x81
 #: Default ceiling for options + buffer of one frame: the largest data a call may carry
 #: (pkcs11/limits.DEFAULT_DATA_MAX, 64 MiB) plus room for the call's other fields.
 DEFAULT_MAX_FRAME = 64 * 1024 * 1024 + 64 * 1024
@@ -51,6 +53,8 @@ def negotiate_version(offered: int) -> int:
     """The version to answer a client that offered ``offered`` (its highest)."""
     if offered < MIN_VERSION:
         raise FrameError(f"protocol version {offered} is below {MIN_VERSION}")
+    if offered == EXTENSION_LEVEL_1:
+        return EXTENSION_LEVEL_1
     return min(offered, MAX_VERSION)
 
 

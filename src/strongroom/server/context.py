@@ -1,0 +1,62 @@
+"""What a call handler knows about its connection: the application (one per connection),
+the peer the kernel names (SO_PEERCRED), and what the handshake negotiated.
+
+Passed to every handler of the call table instead of the bare application, so that a rule
+that depends on who is calling (the service's access rules, the store owner's vendor
+calls) or on the protocol level (nested ``fA`` templates) reads it from one place.
+"""
+from __future__ import annotations
+
+import os
+
+from .._records import TYPE_CHECKING
+from ..pkcs11 import limits as L
+from .wire import EXTENSION_LEVEL_1
+
+if TYPE_CHECKING:
+    from ..token.application import Application
+
+__all__ = ["Context", "Peer"]
+
+
+
+class Peer:
+    """The process at the other end, from the kernel, never from anything it says."""
+
+    __slots__ = ("gid", "pid", "uid")
+
+    def __init__(self, pid: int, uid: int, gid: int) -> None:
+        self.pid, self.uid, self.gid = pid, uid, gid
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} uid {self.uid} gid {self.gid}"
+
+    def owns_store(self) -> bool:
+        """The service's own user, or root: who could edit the store files anyway."""
+        return self.uid in (0, os.geteuid())
+
+
+class Context:
+    __slots__ = ("app", "peer", "service_id", "version")
+
+    def __init__(self, app: Application, peer: Peer, version: int = 0, service_id: bytes = b"") -> None:
+        self.app, self.peer, self.version = app, peer, version
+        #: 16 random bytes drawn at the service's start (SR_ServiceInfo): a client that
+        #: reconnects sees whether it reached the same start, so old handles stay dead
+        self.service_id = service_id
+
+    @property
+    def extended(self) -> bool:
+        """The connection negotiated strongroom extension level 1."""
+        return self.version == EXTENSION_LEVEL_1
+
+    @property
+    def nested_templates(self) -> bool:
+        """``fA`` carries nested templates (p11-kit 0.25.4+ clients offer version 1 or 2)."""
+        return self.version >= 1      # 1, 2 and 0x81
+
+    @property
+    def data_max(self) -> int:
+        """The running ``max_data_len``: the bound of data and AAD inputs."""
+        config = self.app.config
+        return (config.max_data_len if config is not None else 0) or L.DEFAULT_DATA_MAX
