@@ -22,6 +22,7 @@ from .._records import TYPE_CHECKING
 from ..pkcs11.errors import CKRError
 from ..token.application import Application
 from ..token.core import TokenCore
+from ..token.unlock_cache import UnlockCache
 from .calls import answer
 from .context import Context, Peer
 from .wire import FrameError, FrameReader, encode_frame, negotiate_version
@@ -88,6 +89,7 @@ class TokenService(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
     def __init__(self, path: str, config: Config) -> None:
         self.core = TokenCore.open(config)
+        self.core.unlock_cache = UnlockCache()      # fast re-login (token/unlock_cache.py)
         self.service_id = os.urandom(16)
         if os.path.exists(path):
             os.unlink(path)                     # a stale socket of an earlier run

@@ -22,6 +22,7 @@ if TYPE_CHECKING:   # typing stays off the C_Initialize path (strongroom._record
     from typing import Protocol
 
     from .sessions import Session
+    from .unlock_cache import UnlockCache
 else:
     Protocol = object   # SessionOwner is a structural type for checkers only
 
@@ -58,6 +59,9 @@ class TokenCore:
         self.manager = ObjectManager(store)
         self._applications: list[SessionOwner] = []
         self._session_ids = itertools.count(1)   # session handles: unique in the core
+        #: the token service's in-memory PIN verifier (token/unlock_cache.py); None
+        #: in-process, where memory is the application's
+        self.unlock_cache: UnlockCache | None = None
 
     @classmethod
     def open(cls, config: Config) -> TokenCore:
@@ -101,5 +105,7 @@ class TokenCore:
             self.store.forget_keys()
 
     def close(self) -> None:
+        if self.unlock_cache is not None:
+            self.unlock_cache.clear()
         self.manager.clear()
         self.store.close()

@@ -6,11 +6,15 @@ C_Finalize or the close of the token's last session.
 """
 from __future__ import annotations
 
+from .._records import TYPE_CHECKING
 from ..config import Config
 from ..pkcs11.constants import CKR, CKU, TokenFlag
 from ..pkcs11.errors import CKRError
 from ..storage.base import Store, TokenRecord
 from ..wipe import zero
+
+if TYPE_CHECKING:   # the service's cache: never imported in-process
+    from .unlock_cache import UnlockCache
 
 
 class LoginState:
@@ -36,7 +40,7 @@ def check_pin_length(config: Config, pin: bytes | bytearray) -> None:
 
 
 def authenticate(store: Store, config: Config, record: TokenRecord, user: CKU,
-                 pin: bytes | bytearray) -> bytearray:
+                 pin: bytes | bytearray, cache: UnlockCache | None = None) -> bytearray:
     """Check ``pin`` for ``user`` (SO or USER) and return the token's master key.
 
     The attempt is paid for first: ``spend_pin_attempt`` counts it as a failure in a
@@ -52,11 +56,19 @@ def authenticate(store: Store, config: Config, record: TokenRecord, user: CKU,
     uses the last try is answered CKR_PIN_INCORRECT, every attempt after it
     CKR_PIN_LOCKED, until the SO sets a new user PIN (C_InitPIN) or, for the SO PIN, the
     owner of the store runs ``strongroom token reset``.
+
+    ``cache`` (the token service's UnlockCache, token/unlock_cache.py): when it has an
+    entry for this very wrap, its answer replaces scrypt's -- after the same spend.
     """
     attempt = store.spend_pin_attempt(record.token_id, user, config.pin_max_tries)
     master_key = None
     try:
-        master_key = store.open_master_key(attempt, user, pin)
+        if cache is not None and cache.knows(attempt, user):
+            master_key = cache.open(attempt, user, pin)
+        else:
+            master_key = store.open_master_key(attempt, user, pin)
+            if master_key is not None and cache is not None:
+                cache.remember(attempt, user, pin, master_key)
     finally:
         try:
             store.settle_pin_attempt(record.token_id, user, attempt, right=master_key is not None)

@@ -86,7 +86,7 @@ class SessionCalls:
                 raise CKRError(CKR.SESSION_READ_ONLY_EXISTS)
             if user_type == CKU.USER and not record.user_pin_initialized:
                 raise CKRError(CKR.USER_PIN_NOT_INITIALIZED)
-            master_key = authenticate(core.store, core.config, record, CKU(user_type), pin)
+            master_key = authenticate(core.store, core.config, record, CKU(user_type), pin, core.unlock_cache)
             state.user = CKU(user_type)
             state.master_key = master_key
             if user_type == CKU.USER:
@@ -102,7 +102,7 @@ class SessionCalls:
         if state.user != CKU.USER:
             raise CKRError(CKR.USER_NOT_LOGGED_IN)
         core = self._app.core
-        zero(authenticate(core.store, core.config, record, CKU.USER, pin))
+        zero(authenticate(core.store, core.config, record, CKU.USER, pin, core.unlock_cache))
         for active in waiting:
             active.needs_context_login = False
 
@@ -141,7 +141,7 @@ class SessionCalls:
             record = core.store.get_token(session.token_id)
             if who == CKU.USER and not record.user_pin_initialized:
                 raise CKRError(CKR.USER_PIN_NOT_INITIALIZED)
-            master_key = authenticate(core.store, core.config, record, who, old)
+            master_key = authenticate(core.store, core.config, record, who, old, core.unlock_cache)
             try:
                 check_pin_length(core.config, new)
                 core.store.set_pin(session.token_id, who, master_key, new, core.kdf())

@@ -121,7 +121,7 @@ class SlotCalls:
                 core.store.create_token(slot_id, label, so_pin, core.kdf())
                 return
             # Re-initialisation needs the current SO PIN and wipes every object (v2.40 §5.5).
-            zero(authenticate(core.store, core.config, record, CKU.SO, so_pin))
+            zero(authenticate(core.store, core.config, record, CKU.SO, so_pin, core.unlock_cache))
             core.store.reinit_token(record.token_id, label, so_pin, core.kdf())
             self._forget_token(record.token_id)
 
