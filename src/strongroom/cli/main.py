@@ -27,7 +27,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 # Subcommand modules, in the order their commands appear in --help.
-_COMMAND_MODULES = ("token_cmds", "pin_cmds", "key_cmds", "cert_cmds", "crypto_cmds", "objects_cmd", "ca_cmds")
+_COMMAND_MODULES = ("token_cmds", "pin_cmds", "key_cmds", "cert_cmds", "crypto_cmds", "objects_cmd", "ca_cmds",
+                    "serve_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from .._records import TYPE_CHECKING
 from ..pkcs11 import limits as L
-from ..pkcs11.constants import CKR
+from ..pkcs11.constants import CKR, CKU
 from ..pkcs11.errors import CKRError
 from ..wipe import zero
+from .access import check_slot, require_so_session, require_so_slot, visible_slots
 from .call_io import ANY_LENGTH, label, read_pin, ulong_list
 
 if TYPE_CHECKING:
@@ -43,12 +44,13 @@ def _get_info(ctx: Context, r: MessageReader, w: MessageWriter) -> None:
 def _get_slot_list(ctx: Context, r: MessageReader, w: MessageWriter) -> None:
     present, capacity = r.byte(), r.ulong_buffer()
     r.finish()
-    ulong_list(w, ctx.app.slots.get_slot_list(bool(present)), capacity)
+    ulong_list(w, visible_slots(ctx, ctx.app.slots.get_slot_list(bool(present))), capacity)
 
 
 def _get_slot_info(ctx: Context, r: MessageReader, w: MessageWriter) -> None:
     slot = r.ulong()
     r.finish()
+    check_slot(ctx, slot, "C_GetSlotInfo")
     i = ctx.app.slots.get_slot_info(slot)
     (w.space_string(i.slot_description, 64).space_string(i.manufacturer_id, 32).ulong(i.flags)
      .version(*i.hardware_version).version(*i.firmware_version))
@@ -57,6 +59,7 @@ def _get_slot_info(ctx: Context, r: MessageReader, w: MessageWriter) -> None:
 def _get_token_info(ctx: Context, r: MessageReader, w: MessageWriter) -> None:
     slot = r.ulong()
     r.finish()
+    check_slot(ctx, slot, "C_GetTokenInfo")
     t = ctx.app.slots.get_token_info(slot)
     w.space_string(t.label, 32).space_string(t.manufacturer_id, 32).space_string(t.model, 16)
     w.space_string(t.serial_number, 16)
@@ -70,12 +73,14 @@ def _get_token_info(ctx: Context, r: MessageReader, w: MessageWriter) -> None:
 def _get_mechanism_list(ctx: Context, r: MessageReader, w: MessageWriter) -> None:
     slot, capacity = r.ulong(), r.ulong_buffer()
     r.finish()
+    check_slot(ctx, slot, "C_GetMechanismList")
     ulong_list(w, ctx.app.slots.get_mechanism_list(slot), capacity)
 
 
 def _get_mechanism_info(ctx: Context, r: MessageReader, w: MessageWriter) -> None:
     slot, mech = r.ulong(), r.ulong()
     r.finish()
+    check_slot(ctx, slot, "C_GetMechanismInfo")
     i = ctx.app.slots.get_mechanism_info(slot, mech)
     w.ulong(i.min_key_size).ulong(i.max_key_size).ulong(i.flags)
 
@@ -86,6 +91,7 @@ def _init_token(ctx: Context, r: MessageReader, w: MessageWriter, padded: bool =
     try:
         text = label(r.space_string(32) if padded else r.string(32))
         r.finish()
+        require_so_slot(ctx, slot, text, "C_InitToken")     # before the SO PIN is looked at
         ctx.app.slots.init_token(slot, so_pin, text)
     finally:
         zero(so_pin)
@@ -105,6 +111,7 @@ def _init_pin(ctx: Context, r: MessageReader, w: MessageWriter) -> None:
     h, pin = r.ulong(), _needed(r)
     try:
         r.finish()
+        require_so_session(ctx, h, "C_InitPIN")
         ctx.app.sessions.init_pin(h, pin)
     finally:
         zero(pin)
@@ -126,6 +133,7 @@ def _set_pin(ctx: Context, r: MessageReader, w: MessageWriter) -> None:
 def _open_session(ctx: Context, r: MessageReader, w: MessageWriter) -> None:
     slot, flags = r.ulong(), r.ulong()
     r.finish()
+    check_slot(ctx, slot, "C_OpenSession")
     w.ulong(ctx.app.sessions.open_session(slot, flags))
 
 
@@ -138,6 +146,7 @@ def _close_session(ctx: Context, r: MessageReader, w: MessageWriter) -> None:
 def _close_all_sessions(ctx: Context, r: MessageReader, w: MessageWriter) -> None:
     slot = r.ulong()
     r.finish()
+    check_slot(ctx, slot, "C_CloseAllSessions")
     ctx.app.sessions.close_all_sessions(slot)
 
 
@@ -153,6 +162,8 @@ def _login(ctx: Context, r: MessageReader, w: MessageWriter) -> None:
     pin = read_pin(r, too_long=CKR.ARGUMENTS_BAD, needed=False)     # NULL: protected path
     try:
         r.finish()
+        if user == CKU.SO:
+            require_so_session(ctx, h, "C_Login")           # before the SO PIN is looked at
         ctx.app.sessions.login(h, user, pin)
     finally:
         if pin is not None:
@@ -190,6 +201,7 @@ def _seed_random(ctx: Context, r: MessageReader, w: MessageWriter) -> None:
 def _get_token_usage(ctx: Context, r: MessageReader, w: MessageWriter) -> None:
     slot = r.ulong()
     r.finish()
+    check_slot(ctx, slot, "SR_GetTokenUsage")
     for value in ctx.app.slots.token_usage(slot):
         w.ulong(value)
 
@@ -199,6 +211,7 @@ def _delete_token(ctx: Context, r: MessageReader, w: MessageWriter) -> None:
     files anyway; through the service only such a peer (the service's user, root) may."""
     slot = r.ulong()
     r.finish()
+    check_slot(ctx, slot, "SR_DeleteToken")
     if not ctx.peer.owns_store():
         raise CKRError(CKR.FUNCTION_REJECTED, "only the service's own user may delete a token")
     ctx.app.slots.delete_token(slot)

@@ -15,6 +15,7 @@ from .wire import EXTENSION_LEVEL_1
 
 if TYPE_CHECKING:
     from ..token.application import Application
+    from .access import AccessPolicy
 
 __all__ = ["Context", "Peer"]
 
@@ -23,10 +24,15 @@ __all__ = ["Context", "Peer"]
 class Peer:
     """The process at the other end, from the kernel, never from anything it says."""
 
-    __slots__ = ("gid", "pid", "uid")
+    __slots__ = ("gid", "groups", "pid", "uid")
 
-    def __init__(self, pid: int, uid: int, gid: int) -> None:
+    def __init__(self, pid: int, uid: int, gid: int, groups: frozenset[int] = frozenset()) -> None:
         self.pid, self.uid, self.gid = pid, uid, gid
+        #: its supplementary groups (SO_PEERGROUPS), for the access rules' ``groups``
+        self.groups = groups
+
+    def all_groups(self) -> frozenset[int]:
+        return self.groups | {self.gid}
 
     def __str__(self) -> str:
         return f"pid {self.pid} uid {self.uid} gid {self.gid}"
@@ -37,10 +43,15 @@ class Peer:
 
 
 class Context:
-    __slots__ = ("app", "peer", "service_id", "version")
+    __slots__ = ("app", "peer", "policy", "service_id", "version")
 
-    def __init__(self, app: Application, peer: Peer, version: int = 0, service_id: bytes = b"") -> None:
+    def __init__(self, app: Application, peer: Peer, version: int = 0, service_id: bytes = b"",
+                 policy: AccessPolicy | None = None) -> None:
+        from .access import AccessPolicy
+
         self.app, self.peer, self.version = app, peer, version
+        #: the service's access rules (server/access.py); none given: the store's owners only
+        self.policy = policy if policy is not None else AccessPolicy()
         #: 16 random bytes drawn at the service's start (SR_ServiceInfo): a client that
         #: reconnects sees whether it reached the same start, so old handles stay dead
         self.service_id = service_id

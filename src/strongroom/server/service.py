@@ -1,12 +1,13 @@
-"""The token service's first cut: one process, one TokenCore, one Application per
-connection, over a Unix stream socket speaking p11-kit's RPC protocol (issue 13, steps
-1-3 in part; PLAN.md).
+"""The token service: one process, one TokenCore, one Application per connection, over a
+Unix stream socket speaking p11-kit's RPC protocol (issue 13; PLAN.md).
 
 Each connection runs in its own thread and owns its application: its sessions, logins
 and handles; when the peer goes (closes, is killed), the application is finalized and
 nothing else is affected. Calls into the core are serialised by one lock for now -- the
-worker processes of step 6 are what will give parallelism. A peer that breaks the
-protocol (bad version byte, oversized or malformed frame) is logged and disconnected.
+worker processes of step 6 are what will give parallelism. A connection reads its whole
+frame before it takes the lock, so a peer that sends half a frame and stalls holds up
+nobody. A peer that breaks the protocol (bad version byte, oversized or malformed frame)
+is logged and disconnected; a uid over its connection limit is logged and closed at once.
 """
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ import socket
 import socketserver
 import struct
 import threading
+from collections import Counter
 
 from .._records import TYPE_CHECKING
 from ..pkcs11.errors import CKRError
 from ..token.application import Application
 from ..token.core import TokenCore
 from ..token.unlock_cache import UnlockCache
+from .access import AccessPolicy
 from .calls import answer
 from .context import Context, Peer
 from .wire import FrameError, FrameReader, encode_frame, negotiate_version
@@ -45,25 +48,45 @@ def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
     return pid, uid, gid
 
 
+_SO_PEERGROUPS = getattr(socket, "SO_PEERGROUPS", 59)     # Linux 4.13+, socket(7)
+
+
+def peer_groups(sock: socket.socket) -> frozenset[int]:
+    """The supplementary groups of the peer at connect time, from the kernel (at most 256
+    read; a peer in more, or a kernel without SO_PEERGROUPS, counts with its primary gid
+    only, which can only deny more)."""
+    try:
+        raw = sock.getsockopt(socket.SOL_SOCKET, _SO_PEERGROUPS, 1024)
+    except OSError:
+        return frozenset()
+    return frozenset(int.from_bytes(raw[i:i + 4], "little") for i in range(0, len(raw) - 3, 4))
+
+
 class _Connection(socketserver.BaseRequestHandler):
     server: TokenService
 
     def handle(self) -> None:
         sock: socket.socket = self.request
-        peer = peer_credentials(sock)
-        log.info("connection from pid %d uid %d gid %d", *peer)
-        ctx = Context(Application(self.server.core), Peer(*peer), service_id=self.server.service_id)
+        peer = Peer(*peer_credentials(sock), groups=peer_groups(sock))
+        if not self.server.admit(peer.uid, sock):
+            log.warning("refused %s: more than %d connections of uid %d", peer,
+                        self.server.max_connections_per_uid, peer.uid)
+            return
+        log.info("connection from %s", peer)
+        ctx = Context(Application(self.server.core), peer, service_id=self.server.service_id,
+                      policy=self.server.policy)
         app = ctx.app
         try:
             self._serve(sock, ctx)
         except FrameError as exc:
-            log.warning("closing the connection of pid %d uid %d gid %d: it broke the protocol: %s", *peer, exc)
+            log.warning("closing the connection of %s: it broke the protocol: %s", peer, exc)
         except OSError as exc:
-            log.info("connection of pid %d uid %d gid %d lost: %s", *peer, exc)
+            log.info("connection of %s lost: %s", peer, exc)
         finally:
             # never initialised, or already finalised: CKRError, nothing to undo
             with _CORE_LOCK, contextlib.suppress(CKRError):
                 app.finalize()
+            self.server.release(peer.uid, sock)
 
     def _serve(self, sock: socket.socket, ctx: Context) -> None:
         offered = sock.recv(1)
@@ -83,19 +106,65 @@ class _Connection(socketserver.BaseRequestHandler):
 
 
 class TokenService(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    """``serve_forever`` answers every connection to ``path``; ``server_close`` stops."""
+    """``serve_forever`` answers every connection to ``listener`` (bound, listening or
+    not yet); ``server_close`` ends the connections (their applications finalised), closes
+    the store, and removes the socket file when ``owned_path`` names one."""
 
     daemon_threads = True
 
-    def __init__(self, path: str, config: Config) -> None:
+    def __init__(self, listener: socket.socket, config: Config, policy: AccessPolicy | None = None,
+                 workers: int = 1, max_connections_per_uid: int = 64, owned_path: str | None = None) -> None:
+        super().__init__(listener.getsockname(), _Connection, bind_and_activate=False)
+        self.socket.close()
+        self.socket = listener
+        self.server_activate()
         self.core = TokenCore.open(config)
         self.core.unlock_cache = UnlockCache()      # fast re-login (token/unlock_cache.py)
         self.service_id = os.urandom(16)
-        if os.path.exists(path):
-            os.unlink(path)                     # a stale socket of an earlier run
-        super().__init__(path, _Connection)
-        os.chmod(path, 0o660)
+        self.policy = policy if policy is not None else AccessPolicy()
+        #: worker processes wanted (--workers); one process serves for now (step 6)
+        self.workers = workers
+        self.max_connections_per_uid = max_connections_per_uid
+        self.owned_path = owned_path
+        self._count: Counter[int] = Counter()
+        self._open: set[socket.socket] = set()
+        self._running: set[threading.Thread] = set()
+        self._guard = threading.Lock()
+
+    def admit(self, uid: int, sock: socket.socket) -> bool:
+        with self._guard:
+            if self._count[uid] >= self.max_connections_per_uid:
+                return False
+            self._count[uid] += 1
+            self._open.add(sock)
+            self._running.add(threading.current_thread())
+            return True
+
+    def release(self, uid: int, sock: socket.socket) -> None:
+        with self._guard:
+            self._count[uid] -= 1
+            self._open.discard(sock)
+            self._running.discard(threading.current_thread())
 
     def server_close(self) -> None:
         super().server_close()
-        self.core.close()
+        if self.owned_path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.owned_path)
+        with self._guard:
+            connections, threads = list(self._open), list(self._running)
+        for sock in connections:          # each thread sees the end and finalises its application
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        for thread in threads:
+            thread.join(timeout=10)
+        with _CORE_LOCK:
+            self.core.close()
+
+
+def make_service(listener: socket.socket, config: Config, policy: AccessPolicy, workers: int,
+                 max_connections_per_uid: int, owned_path: str | None) -> TokenService:
+    """The one place the service object is made (the worker processes of step 6 replace it)."""
+    service = TokenService(listener, config, policy, workers, max_connections_per_uid, owned_path)
+    log.info("serving on %s: %d worker(s) asked, one process for now", listener.getsockname(), workers)
+    return service
