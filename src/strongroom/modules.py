@@ -1,4 +1,6 @@
-"""Where strongroom's own PKCS#11 module (``libstrongroom.so``) lives in the package.
+"""Where strongroom's own PKCS#11 modules live in the package: ``libstrongroom.so`` (the
+token in-process) and ``libstrongroom-client.so`` (the native client of the token service,
+docs/client.md).
 
 A top-level module of its own so that the tools (cli/, ca/, api/), the tests and the core
 can all name the module without importing the ABI package. It stays import-light (no
@@ -12,9 +14,10 @@ from ._records import TYPE_CHECKING
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["LIB_FILENAME", "module_path"]
+__all__ = ["CLIENT_FILENAME", "LIB_FILENAME", "client_path", "module_path"]
 
 LIB_FILENAME = "libstrongroom.so"
+CLIENT_FILENAME = "libstrongroom-client.so"
 
 
 def module_path() -> Path:
@@ -23,3 +26,12 @@ def module_path() -> Path:
     from pathlib import Path
 
     return Path(__file__).resolve().parent / LIB_FILENAME
+
+
+def client_path() -> Path:
+    """Absolute path of the client module (``libstrongroom-client.so``, plain C: it reaches
+    the token service over its socket) inside the installed package; may not exist in an
+    unbuilt checkout."""
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent / CLIENT_FILENAME

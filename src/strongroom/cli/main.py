@@ -7,12 +7,12 @@ import os
 import sys
 from pathlib import Path
 
-from ..modules import module_path
+from ..modules import client_path, module_path
 from . import common as C
 
 
 def _cmd_module_path(args: argparse.Namespace) -> int:
-    path = module_path()
+    path = client_path() if args.client else module_path()
     if not path.is_file():
         print(f"strongroom: {path} is missing; reinstall the package (pip install .)", file=sys.stderr)
         return 1
@@ -49,8 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
         importlib.import_module(f"{__package__}.{name}").register(sub)
     p = sub.add_parser("module-path", help="print the absolute path of the PKCS#11 module",
                        epilog="examples:\n  strongroom module-path\n"
-                              "  pkcs11-tool --module \"$(strongroom module-path)\" --list-slots",
+                              "  pkcs11-tool --module \"$(strongroom module-path)\" --list-slots\n"
+                              "  pkcs11-tool --module \"$(strongroom module-path --client)\" --list-slots",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--client", action="store_true",
+                   help="the client module (libstrongroom-client.so) that reaches the token service "
+                        "(strongroom serve) instead of the in-process module")
     p.set_defaults(func=_cmd_module_path)
     p = sub.add_parser("demo", help="create a token, generate a device key with pkcs11-tool, "
                                     "sign on the token and verify with OpenSSL",
