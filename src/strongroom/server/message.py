@@ -40,23 +40,34 @@ class Cursor:
     """Bounded reads over a received body: every read checks the bytes left first. Shared
     by the message reader and the attribute arrays (server/attribute_wire.py)."""
 
+    __slots__ = ("data", "end", "pos")
+
     def __init__(self, data: bytes, pos: int = 0) -> None:
-        self.data = memoryview(data)
+        self.data = data if isinstance(data, bytes) else bytes(data)
+        self.end = len(self.data)
         self.pos = pos
 
-    def take(self, n: int) -> memoryview:
-        if n > len(self.data) - self.pos:
+    def take(self, n: int) -> bytes:
+        pos = self.pos
+        if n > self.end - pos:
             raise MessageError("message ends inside a value")
-        part = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return part
+        self.pos = pos + n
+        return self.data[pos:pos + n]
 
     def u32(self) -> int:
-        value: int = _U32.unpack(self.take(4))[0]
+        pos = self.pos
+        if pos + 4 > self.end:
+            raise MessageError("message ends inside a value")
+        self.pos = pos + 4
+        value: int = _U32.unpack_from(self.data, pos)[0]
         return value
 
     def u64(self) -> int:
-        value: int = _U64.unpack(self.take(8))[0]
+        pos = self.pos
+        if pos + 8 > self.end:
+            raise MessageError("message ends inside a value")
+        self.pos = pos + 8
+        value: int = _U64.unpack_from(self.data, pos)[0]
         return value
 
     def count(self, limit: int) -> int:
@@ -73,7 +84,7 @@ class Cursor:
             return None
         if n >= _MAX_ARRAY or n > limit:
             raise MessageError(f"array of {n} bytes exceeds {limit}")
-        return bytes(self.take(n))
+        return self.take(n)
 
 
 def pack_array(data: bytes | None) -> bytes:
@@ -85,8 +96,21 @@ def pack_array(data: bytes | None) -> bytes:
     return _U32.pack(len(data)) + data
 
 
+_HEADS: dict[tuple[int, str], bytes] = {}
+
+
+def _head(call_id: int, sig: str) -> bytes:
+    """The first bytes of every message of this call: its id and its signature."""
+    head = _HEADS.get((call_id, sig))
+    if head is None:
+        head = _HEADS[call_id, sig] = _U32.pack(call_id) + pack_array(sig.encode("ascii"))
+    return head
+
+
 class MessageReader:
     """Reads one message body; ``signatures`` maps call id -> the expected signature."""
+
+    __slots__ = ("_cur", "_i", "_sig", "_take", "call_id")
 
     def __init__(self, body: bytes, signatures: dict[int, str]) -> None:
         self._cur = cur = Cursor(body)
@@ -95,15 +119,16 @@ class MessageReader:
         sig = signatures.get(self.call_id)
         if sig is None:
             raise MessageError(f"unknown call id {self.call_id}")
-        sent = cur.array(len(sig))
-        if sent is None or sent != sig.encode("ascii"):
+        head = _head(self.call_id, sig)          # call id, then the signature as sent
+        if not cur.data.startswith(head):
             raise MessageError(f"call {self.call_id}: signature does not match")
-        self._sig = sig
+        cur.pos = len(head)
+        self._sig, self._i = sig, 0
 
     def _part(self, code: str) -> None:
-        if not self._sig.startswith(code):
-            raise MessageError(f"call {self.call_id}: read {code!r} where {self._sig[:2]!r} comes")
-        self._sig = self._sig[len(code):]
+        if not self._sig.startswith(code, self._i):
+            raise MessageError(f"call {self.call_id}: read {code!r} where {self._sig[self._i:self._i + 2]!r} comes")
+        self._i += len(code)
 
     # --- typed reads, in signature order ---------------------------------------------
     def byte(self) -> int:
@@ -175,8 +200,8 @@ class MessageReader:
 
     def finish(self) -> None:
         """Every part read and nothing left over."""
-        if self._sig:
-            raise MessageError(f"call {self.call_id}: parts {self._sig!r} not read")
+        if self._i != len(self._sig):
+            raise MessageError(f"call {self.call_id}: parts {self._sig[self._i:]!r} not read")
         left = len(self._cur.data) - self._cur.pos
         if left:
             raise MessageError(f"call {self.call_id}: {left} trailing bytes")
@@ -185,15 +210,16 @@ class MessageReader:
 class MessageWriter:
     """Builds one message body for ``call_id`` with ``signature`` (a response, usually)."""
 
+    __slots__ = ("_i", "_out", "_sig")
+
     def __init__(self, call_id: int, signature: str) -> None:
-        self._out = bytearray(_U32.pack(call_id))
-        self._sig = signature
-        self._out += pack_array(signature.encode("ascii"))
+        self._out = bytearray(_head(call_id, signature))
+        self._sig, self._i = signature, 0
 
     def _part(self, code: str) -> None:
-        if not self._sig.startswith(code):
-            raise ValueError(f"writing {code!r} where {self._sig[:2]!r} comes")
-        self._sig = self._sig[len(code):]
+        if not self._sig.startswith(code, self._i):
+            raise ValueError(f"writing {code!r} where {self._sig[self._i:self._i + 2]!r} comes")
+        self._i += len(code)
 
     def byte(self, value: int) -> MessageWriter:
         self._part("y")
@@ -242,6 +268,6 @@ class MessageWriter:
         return self
 
     def body(self) -> bytes:
-        if self._sig:
-            raise ValueError(f"parts {self._sig!r} not written")
+        if self._i != len(self._sig):
+            raise ValueError(f"parts {self._sig[self._i:]!r} not written")
         return bytes(self._out)
