@@ -297,3 +297,74 @@ def test_two_call_convention_on_lists_and_token_info(client: str, service: Servi
     assert isinstance(out["total"], int) and out["total"] > 20
     assert out["small"] == out["total"] == out["full"]
     assert out["label"] == "ct" and out["mechs"][0] == 0     # CKM_RSA_PKCS_KEY_PAIR_GEN first
+
+
+def test_get_attribute_value_two_call_convention(client: str, service: Service) -> None:
+    _init_token(client, service)
+    body = f"""
+    import ctypes
+    from ctypes import byref, c_void_p
+    class Attr(ctypes.Structure):
+        _fields_ = [("type", CK_ULONG), ("pValue", c_void_p), ("ulValueLen", CK_ULONG)]
+    L = c.lib
+    L.C_Login.argtypes = [CK_ULONG, CK_ULONG, ctypes.c_char_p, CK_ULONG]
+    L.C_CreateObject.argtypes = [CK_ULONG, ctypes.POINTER(Attr), CK_ULONG, ctypes.POINTER(CK_ULONG)]
+    L.C_CreateObject.restype = CK_ULONG
+    L.C_GetAttributeValue.argtypes = [CK_ULONG, CK_ULONG, ctypes.POINTER(Attr), CK_ULONG]
+    L.C_GetAttributeValue.restype = CK_ULONG
+    assert c.initialize() == 0
+    rv, h = c.open_session(0)
+    pin = {USER_PIN!r}.encode()
+    assert L.C_Login(h, 1, pin, len(pin)) == 0
+    cls, false, label, value = CK_ULONG(0), ctypes.c_ubyte(0), b"my-label", b"secret value bytes"
+    lb, vb = ctypes.create_string_buffer(label), ctypes.create_string_buffer(value)
+    t = (Attr * 4)(Attr(0x0, ctypes.cast(byref(cls), c_void_p), 8), Attr(0x1, ctypes.cast(byref(false), c_void_p), 1),
+                   Attr(0x3, ctypes.cast(lb, c_void_p), len(label)), Attr(0x11, ctypes.cast(vb, c_void_p), len(value)))
+    obj = CK_ULONG(0)
+    res = {{"create": L.C_CreateObject(h, t, 4, byref(obj))}}
+    q = (Attr * 3)(Attr(0x3, None, 0), Attr(0x0, None, 0), Attr(0x7777, None, 0))
+    res["query"] = L.C_GetAttributeValue(h, obj.value, q, 3)
+    res["query_lens"] = [a.ulValueLen for a in q]
+    small = ctypes.create_string_buffer(2)
+    s = (Attr * 1)(Attr(0x3, ctypes.cast(small, c_void_p), 2))
+    res["small"] = L.C_GetAttributeValue(h, obj.value, s, 1)
+    res["small_len"] = s[0].ulValueLen
+    big = ctypes.create_string_buffer(64)
+    k = CK_ULONG(99)
+    f = (Attr * 2)(Attr(0x3, ctypes.cast(big, c_void_p), 64), Attr(0x0, ctypes.cast(byref(k), c_void_p), 8))
+    res["full"] = L.C_GetAttributeValue(h, obj.value, f, 2)
+    res["full_len"] = f[0].ulValueLen
+    res["label"] = big.raw[: f[0].ulValueLen].decode()
+    res["class"] = k.value
+    print(json.dumps(res))
+    """
+    out = _ctypes_script(client, _env(service), body)
+    assert out["create"] == CKR_OK
+    assert out["query"] == 0x12                                   # CKR_ATTRIBUTE_TYPE_INVALID
+    assert out["query_lens"] == [8, 8, 2**64 - 1]                  # len("my-label"), a CK_ULONG, unavailable
+    assert out["small"] == CKR_BUFFER_TOO_SMALL and out["small_len"] == 2**64 - 1
+    assert out["full"] == CKR_OK and out["full_len"] == 8 and out["label"] == "my-label" and out["class"] == 0
+
+
+def test_vendor_interface_reaches_the_extension_ids(client: str, service: Service) -> None:
+    _init_token(client, service)
+    body = """
+    import ctypes
+    class Usage(ctypes.Structure):
+        _fields_ = [(n, CK_ULONG) for n in ("objects", "bytes", "qo", "qb", "user_fail", "so_fail", "max_tries")]
+    class VendorList(ctypes.Structure):
+        _fields_ = [("version", Version),
+                    ("GetTokenUsage", ctypes.CFUNCTYPE(CK_ULONG, CK_ULONG, ctypes.POINTER(Usage))),
+                    ("DeleteToken", ctypes.CFUNCTYPE(CK_ULONG, CK_ULONG))]
+    assert c.initialize() == 0
+    it = ctypes.POINTER(Interface)()
+    rv = c.lib.C_GetInterface(b"strongroom", None, ctypes.byref(it), CK_ULONG(0))
+    vl = ctypes.cast(it.contents.functions, ctypes.POINTER(VendorList)).contents
+    u = Usage()
+    print(json.dumps({"rv": rv, "usage": vl.GetTokenUsage(0, ctypes.byref(u)), "tries": u.max_tries,
+                      "free_slot": vl.GetTokenUsage(1, ctypes.byref(u))}))
+    """
+    out = _ctypes_script(client, _env(service), body)
+    assert out["rv"] == CKR_OK and out["usage"] == CKR_OK       # SR_GetTokenUsage: level 1 only
+    assert isinstance(out["tries"], int) and out["tries"] > 0
+    assert out["free_slot"] == 0xE1                              # CKR_TOKEN_NOT_RECOGNIZED
