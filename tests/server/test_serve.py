@@ -163,3 +163,12 @@ def test_python_m_strongroom_server_is_the_same_command(home: Path, tmp_path: Pa
     svc = Served(home, "--socket", str(tmp_path / "s.sock"))
     stop_later.append(svc)
     assert svc.ready == f"READY {tmp_path / 's.sock'}"
+
+
+def test_socket_group_makes_the_socket_0660_with_that_group(home: Path, tmp_path: Path,
+                                                            stop_later: list[Served]) -> None:
+    gid = os.getgid()
+    (home / "service.toml").write_text(f"socket_group = {gid}\n")
+    svc = _serve(home, stop_later, "--socket", str(tmp_path / "s.sock"))
+    info = os.stat(svc.socket)
+    assert stat.S_IMODE(info.st_mode) == 0o660 and info.st_gid == gid
