@@ -73,8 +73,8 @@ def template(r: MessageReader) -> list[tuple[int, Any]]:
     return read_attributes(r.cursor("aA"))
 
 
-def mechanism(ctx: Context, r: MessageReader) -> Mechanism:
-    return decode_mechanism(r.cursor("M"), ctx.data_max)
+def mechanism(ctx: Context, r: MessageReader, raw: bool = False) -> Mechanism:
+    return decode_mechanism(r.cursor("M"), ctx.data_max, raw)
 
 
 def wiped(call: Callable[..., T], *args: Any) -> T:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from .._records import TYPE_CHECKING, NamedTuple
 from ..pkcs11.constants import CKR
 from ..pkcs11.errors import CKRError
-from . import calls_crypto, calls_general, calls_keys, calls_message, calls_objects
+from . import calls_crypto, calls_general, calls_join, calls_keys, calls_message, calls_objects
 from .message import MessageError, MessageReader, MessageWriter
 from .protocol_table import EXTENSION_BASE, PROTOCOL
 
@@ -42,7 +42,7 @@ def _service_info(ctx: Context, r: MessageReader, w: MessageWriter) -> None:
 
 _HANDLERS: dict[str, Handler] = {
     **calls_general.HANDLERS, **calls_objects.HANDLERS, **calls_crypto.HANDLERS,
-    **calls_keys.HANDLERS, **calls_message.HANDLERS, "SR_ServiceInfo": _service_info,
+    **calls_keys.HANDLERS, **calls_message.HANDLERS, **calls_join.HANDLERS, "SR_ServiceInfo": _service_info,
 }
 CALLS: dict[int, Call] = {cid: Call(name, req, resp, _HANDLERS.get(name)) for cid, name, req, resp in PROTOCOL}
 REQUEST_SIGNATURES = {cid: call.request for cid, call in CALLS.items()}
@@ -71,4 +71,6 @@ def answer(ctx: Context, body: bytes) -> bytes:
         call.handler(ctx, reader, writer)
     except CKRError as exc:
         return error_body(exc.rv)
+    finally:
+        ctx.calls += 1
     return writer.body()

@@ -32,6 +32,8 @@ def _initialize(ctx: Context, r: MessageReader, w: MessageWriter) -> None:
 def _finalize(ctx: Context, r: MessageReader, w: MessageWriter) -> None:
     r.finish()
     ctx.app.finalize()
+    if ctx.registry is not None:           # its other connections may not join it again
+        ctx.registry.forget(ctx.app)
 
 
 def _get_info(ctx: Context, r: MessageReader, w: MessageWriter) -> None:

@@ -47,7 +47,7 @@ def _param(ctx: Context, r: MessageReader, h: int, encrypt: bool) -> tuple[type 
 
 def _init(encrypt: bool) -> Handler:
     def handle(ctx: Context, r: MessageReader, w: MessageWriter) -> None:
-        h, mech, key = r.ulong(), mechanism(ctx, r), r.ulong()
+        h, mech, key = r.ulong(), mechanism(ctx, r, raw=True), r.ulong()
         r.finish()
         m = ctx.app.messages
         (m.message_encrypt_init if encrypt else m.message_decrypt_init)(h, mech, key)

@@ -1,4 +1,5 @@
-"""What a call handler knows about its connection: the application (one per connection),
+"""What a call handler knows about its connection: the application it serves (its own, or
+the one it joined with a ticket),
 the peer the kernel names (SO_PEERCRED), and what the handshake negotiated.
 
 Passed to every handler of the call table instead of the bare application, so that a rule
@@ -16,6 +17,8 @@ from .wire import EXTENSION_LEVEL_1
 if TYPE_CHECKING:
     from ..token.application import Application
     from .access import AccessPolicy
+    from .identity import IdentityLogin
+    from .tickets import Registry
 
 __all__ = ["Context", "Peer"]
 
@@ -43,7 +46,7 @@ class Peer:
 
 
 class Context:
-    __slots__ = ("app", "peer", "policy", "service_id", "version")
+    __slots__ = ("app", "calls", "identity", "join_path", "peer", "policy", "registry", "service_id", "version")
 
     def __init__(self, app: Application, peer: Peer, version: int = 0, service_id: bytes = b"",
                  policy: AccessPolicy | None = None) -> None:
@@ -55,6 +58,14 @@ class Context:
         #: 16 random bytes drawn at the service's start (SR_ServiceInfo): a client that
         #: reconnects sees whether it reached the same start, so old handles stay dead
         self.service_id = service_id
+        #: the process's application tickets (server/tickets.py) and the socket a joining
+        #: connection dials ("" : the one this connection came in on)
+        self.registry: Registry | None = None
+        self.join_path = ""
+        #: the service key for OS-identity logins (server/identity.py), when configured
+        self.identity: IdentityLogin | None = None
+        #: calls answered on this connection (SR_JoinApplication must come first)
+        self.calls = 0
 
     @property
     def extended(self) -> bool:

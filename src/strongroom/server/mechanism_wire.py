@@ -83,13 +83,15 @@ def decode_param(ptype: type | None, cur: Cursor, data_max: int) -> Any:
     return raw
 
 
-def decode_mechanism(cur: Cursor, data_max: int) -> Mechanism:
+def decode_mechanism(cur: Cursor, data_max: int, raw: bool = False) -> Mechanism:
     """``M`` at ``cur``. A NULL mechanism (0xFFFFFFFF alone, p11-kit 0.25.3+) is
-    CKR_ARGUMENTS_BAD, as a NULL pMechanism is in-process."""
+    CKR_ARGUMENTS_BAD, as a NULL pMechanism is in-process. ``raw``: the parameter is one
+    byte array whatever the mechanism (the message-based init calls, whose mechanisms
+    take their parameters per message: docs/protocol.md "Mechanisms")."""
     mech = cur.u32()
     if mech == NULL_MECHANISM:
         raise CKRError(CKR.ARGUMENTS_BAD, "NULL mechanism")
-    return Mechanism(mech, decode_param(_types().get(mech), cur, data_max))
+    return Mechanism(mech, decode_param(None if raw else _types().get(mech), cur, data_max))
 
 
 def _encode_member(f: Field, value: Any) -> bytes:

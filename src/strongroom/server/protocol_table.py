@@ -117,6 +117,10 @@ PROTOCOL: tuple[tuple[int, str, str, str], ...] = (
     (134, "SR_DeleteToken", "u", ""),
     # the service's identity for this start (16 random bytes) and its extension level
     (135, "SR_ServiceInfo", "", "ayu"),
+    # one application served by several connections (server/tickets.py): a ticket and the
+    # socket to dial with it (empty: the same), and the join, as a fresh connection's first call
+    (136, "SR_ApplicationTicket", "", "ayay"),
+    (137, "SR_JoinApplication", "ay", ""),
 )
 
 #: The highest call id of p11-kit's table (C_DeriveKey2): a standard peer never sends more.

@@ -28,13 +28,13 @@ from ..token.unlock_cache import UnlockCache
 from .access import AccessPolicy
 from .calls import answer
 from .context import Context, Peer
+from .tickets import Registry
 from .wire import FrameError, FrameReader, encode_frame, negotiate_version
 
 if TYPE_CHECKING:
     from ..config import Config
 
 log = logging.getLogger("strongroom.server")
-_CORE_LOCK = threading.Lock()
 _RECV = 256 * 1024
 
 
@@ -75,7 +75,7 @@ class _Connection(socketserver.BaseRequestHandler):
         log.info("connection from %s", peer)
         ctx = Context(Application(self.server.core), peer, service_id=self.server.service_id,
                       policy=self.server.policy)
-        app = ctx.app
+        ctx.registry = self.server.registry
         try:
             self._serve(sock, ctx)
         except FrameError as exc:
@@ -83,9 +83,11 @@ class _Connection(socketserver.BaseRequestHandler):
         except OSError as exc:
             log.info("connection of %s lost: %s", peer, exc)
         finally:
-            # never initialised, or already finalised: CKRError, nothing to undo
-            with _CORE_LOCK, contextlib.suppress(CKRError):
-                app.finalize()
+            # the application goes with its last connection (tickets.py); never
+            # initialised, or already finalised: CKRError, nothing to undo
+            if self.server.registry.leave(ctx.app):
+                with contextlib.suppress(CKRError):
+                    ctx.app.finalize()
             self.server.release(peer.uid, sock)
 
     def _serve(self, sock: socket.socket, ctx: Context) -> None:
@@ -100,8 +102,9 @@ class _Connection(socketserver.BaseRequestHandler):
             if not data:
                 return
             for frame in reader.feed(data):
-                with _CORE_LOCK:
-                    body = answer(ctx, frame.body)
+                # no service-wide lock: the core serialises what it shares itself, as for
+                # the threads of an in-process application (token/application.py)
+                body = answer(ctx, frame.body)
                 sock.sendall(encode_frame(frame.call_code, body))
 
 
@@ -121,6 +124,7 @@ class TokenService(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.core = TokenCore.open(config)
         self.core.unlock_cache = UnlockCache()      # fast re-login (token/unlock_cache.py)
         self.service_id = os.urandom(16)
+        self.registry = Registry()
         self.policy = policy if policy is not None else AccessPolicy()
         #: worker processes wanted (--workers); one process serves for now (step 6)
         self.workers = workers
@@ -158,8 +162,7 @@ class TokenService(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
                 sock.shutdown(socket.SHUT_RDWR)
         for thread in threads:
             thread.join(timeout=10)
-        with _CORE_LOCK:
-            self.core.close()
+        self.core.close()
 
 
 def make_service(listener: socket.socket, config: Config, policy: AccessPolicy, workers: int,

@@ -37,8 +37,12 @@ def open_store(config: Config) -> Store:
 
     os.makedirs(config.home, mode=0o700, exist_ok=True)
     path = os.fspath(config.database)
-    factory = version_probe_factory
-    probe = factory(path) if factory is not None else None
+    if version_probe_factory is not None:
+        probe = version_probe_factory(path)
+    else:                           # the core used from Python (the token service)
+        from ..storage.shm_probe import make_probe
+
+        probe = make_probe(path)
     return SqliteStore(path, Quota(config.quota_objects, config.quota_bytes), version_probe=probe)
 
 
