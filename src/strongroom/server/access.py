@@ -50,12 +50,14 @@ class Rule:
     """Which uids and gids may use a token (``users``, ``groups``) and act as its SO
     (``so_users``, ``so_groups``). Whoever may act as SO may also use the token."""
 
-    __slots__ = ("groups", "so_groups", "so_users", "users")
+    __slots__ = ("groups", "login", "so_groups", "so_users", "users")
 
     def __init__(self, users: Iterable[int] = (), groups: Iterable[int] = (),
-                 so_users: Iterable[int] = (), so_groups: Iterable[int] = ()) -> None:
+                 so_users: Iterable[int] = (), so_groups: Iterable[int] = (), login: str = "pin") -> None:
         self.users, self.groups = frozenset(users), frozenset(groups)
         self.so_users, self.so_groups = frozenset(so_users), frozenset(so_groups)
+        #: how the token's user logs in: "pin", or "os-identity" (server/identity.py)
+        self.login = login
 
     def allows_so(self, peer: Peer) -> bool:
         return peer.uid in self.so_users or not self.so_groups.isdisjoint(peer.all_groups())
@@ -97,6 +99,15 @@ class AccessPolicy:
 
     def may_so(self, peer: Peer, record: TokenRecord | None) -> bool:
         return peer.uid in self.owners or self.rule_for(record).allows_so(peer)
+
+    def identity_login(self, record: TokenRecord | None) -> bool:
+        """The token's user logs in by OS identity, not by PIN (server/identity.py)."""
+        return record is not None and self.rule_for(record).login == "os-identity"
+
+    def uses_identity(self) -> bool:
+        """Some rule logs in by OS identity: the service needs its service key."""
+        rules = [self.default, *self.by_label.values(), *self.by_serial.values()]
+        return any(r.login == "os-identity" for r in rules)
 
     def may_name(self, peer: Peer, label: str) -> bool:
         """C_InitToken may give a token a label another rule names only if that rule lets

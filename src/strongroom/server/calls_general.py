@@ -8,6 +8,7 @@ from ..pkcs11 import limits as L
 from ..pkcs11.constants import CKR, CKU
 from ..pkcs11.errors import CKRError
 from ..wipe import zero
+from . import identity
 from .access import check_slot, require_so_session, require_so_slot, visible_slots
 from .call_io import ANY_LENGTH, label, read_pin, ulong_list
 
@@ -65,9 +66,10 @@ def _get_token_info(ctx: Context, r: MessageReader, w: MessageWriter) -> None:
     t = ctx.app.slots.get_token_info(slot)
     w.space_string(t.label, 32).space_string(t.manufacturer_id, 32).space_string(t.model, 16)
     w.space_string(t.serial_number, 16)
-    for value in (t.flags, t.max_session_count, t.session_count, t.max_rw_session_count,
-                  t.rw_session_count, t.max_pin_len, t.min_pin_len, t.total_public_memory,
-                  t.free_public_memory, t.total_private_memory, t.free_private_memory):
+    flags = t.flags | identity.slot_flags(ctx, slot)
+    for value in (flags, t.max_session_count, t.session_count, t.max_rw_session_count, t.rw_session_count,
+                  t.max_pin_len, t.min_pin_len, t.total_public_memory, t.free_public_memory,
+                  t.total_private_memory, t.free_private_memory):
         w.ulong(value)
     w.version(*t.hardware_version).version(*t.firmware_version).space_string(t.utc_time, 16)
 
@@ -110,12 +112,18 @@ def _needed(r: MessageReader) -> bytearray:
 
 
 def _init_pin(ctx: Context, r: MessageReader, w: MessageWriter) -> None:
-    h, pin = r.ulong(), _needed(r)
+    h = r.ulong()
+    given = read_pin(r, needed=False)
+    pin = None
     try:
         r.finish()
         require_so_session(ctx, h, "C_InitPIN")
+        pin = identity.user_pin(ctx, h, CKU.USER, given)      # OS-identity token: derived
+        if pin is None:
+            raise CKRError(CKR.ARGUMENTS_BAD, "NULL PIN (no protected authentication path)")
         ctx.app.sessions.init_pin(h, pin)
     finally:
+        zero(given)
         zero(pin)
 
 
@@ -166,10 +174,14 @@ def _login(ctx: Context, r: MessageReader, w: MessageWriter) -> None:
         r.finish()
         if user == CKU.SO:
             require_so_session(ctx, h, "C_Login")           # before the SO PIN is looked at
-        ctx.app.sessions.login(h, user, pin)
+        used = identity.user_pin(ctx, h, user, pin)         # OS-identity token: derived
+        try:
+            ctx.app.sessions.login(h, user, used)
+        finally:
+            if used is not pin:
+                zero(used)
     finally:
-        if pin is not None:
-            zero(pin)
+        zero(pin)
 
 
 def _logout(ctx: Context, r: MessageReader, w: MessageWriter) -> None:

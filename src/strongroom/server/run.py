@@ -21,6 +21,7 @@ from .. import log as logmod
 from .._records import TYPE_CHECKING
 from ..config import ConfigError, load_config, setup_logging
 from ..pkcs11.errors import CKRError
+from .identity import ServiceKeyError
 from .listen import ListenError, bind_path, inherited_socket, notify
 from .service import make_service
 from .service_config import load_service_config
@@ -92,6 +93,11 @@ def _start(args: argparse.Namespace) -> TokenService:
     workers = args.workers or settings.workers or os.cpu_count() or 1
     try:
         return make_service(listener, config, settings.policy, workers, settings.max_connections_per_uid, owned)
+    except ServiceKeyError as exc:
+        listener.close()
+        if owned is not None:
+            os.unlink(owned)
+        raise _Fail(str(exc), EXIT_FAILURE) from None
     except (OSError, CKRError) as exc:
         listener.close()
         if owned is not None:

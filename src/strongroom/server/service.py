@@ -28,6 +28,7 @@ from ..token.unlock_cache import UnlockCache
 from .access import AccessPolicy
 from .calls import answer
 from .context import Context, Peer
+from .identity import IdentityLogin
 from .tickets import Registry
 from .wire import FrameError, FrameReader, encode_frame, negotiate_version
 
@@ -76,6 +77,7 @@ class _Connection(socketserver.BaseRequestHandler):
         ctx = Context(Application(self.server.core), peer, service_id=self.server.service_id,
                       policy=self.server.policy)
         ctx.registry = self.server.registry
+        ctx.identity = self.server.identity
         try:
             self._serve(sock, ctx)
         except FrameError as exc:
@@ -126,6 +128,8 @@ class TokenService(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.service_id = os.urandom(16)
         self.registry = Registry()
         self.policy = policy if policy is not None else AccessPolicy()
+        #: the service key, when a rule logs its token's user in by OS identity (identity.py)
+        self.identity = IdentityLogin.load(config.home) if self.policy.uses_identity() else None
         #: worker processes wanted (--workers); one process serves for now (step 6)
         self.workers = workers
         self.max_connections_per_uid = max_connections_per_uid

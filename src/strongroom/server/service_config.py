@@ -24,6 +24,7 @@ __all__ = ["DEFAULT_MAX_CONNECTIONS", "ServiceConfig", "load_service_config"]
 DEFAULT_MAX_CONNECTIONS = 64
 _TOP_KEYS = ("socket", "socket_group", "workers", "log_file", "max_connections_per_uid", "default", "token")
 _RULE_KEYS = ("users", "groups", "so_users", "so_groups")
+_LOGINS = ("pin", "os-identity")
 _ID_MAX = 2**32 - 2                 # (uid_t) -1 means "no id"
 
 
@@ -114,7 +115,7 @@ class _Reader:
         by_serial: dict[str, Rule] = {}
         for index, table in enumerate(tokens):
             where = f"token[{index}]"
-            self._known(table, ("label", "serial", *_RULE_KEYS), where + ".")
+            self._known(table, ("label", "serial", "login", *_RULE_KEYS), where + ".")
             names = [k for k in ("label", "serial") if k in table]
             if len(names) != 1:
                 raise self.fail(where, "needs exactly one of label or serial")
@@ -129,7 +130,8 @@ class _Reader:
         return by_label, by_serial
 
     def _rule(self, table: dict[str, object], where: str) -> Rule:
-        self._known(table, ("label", "serial", *_RULE_KEYS) if where != "default" else _RULE_KEYS, where + ".")
+        self._known(table, ("label", "serial", "login", *_RULE_KEYS) if where != "default"
+                    else ("login", *_RULE_KEYS), where + ".")
         lists: dict[str, list[int]] = {}
         for key in _RULE_KEYS:
             value = table.get(key, [])
@@ -137,7 +139,10 @@ class _Reader:
                 raise self.fail(f"{where}.{key}", f"{_show(value)} must be a list of names or numbers, "
                                 f'e.g. {key} = ["alice", 1001]')
             lists[key] = self._ids(f"{where}.{key}", value, _group if key.endswith("groups") else _user)
-        return Rule(lists["users"], lists["groups"], lists["so_users"], lists["so_groups"])
+        login = table.get("login", "pin")
+        if login not in _LOGINS:
+            raise self.fail(f"{where}.login", f'{_show(login)} must be "pin" or "os-identity"')
+        return Rule(lists["users"], lists["groups"], lists["so_users"], lists["so_groups"], str(login))
 
     def _ids(self, key: str, values: list[object], resolve: Callable[[str], int | None]) -> list[int]:
         out = []
