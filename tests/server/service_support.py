@@ -11,10 +11,11 @@ P11KIT_CLIENT = "/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so"
 
 
 class Service:
-    def __init__(self, home: Path, socket_path: Path) -> None:
+    def __init__(self, home: Path, socket_path: Path, workers: int = 1) -> None:
         self.home, self.socket = home, socket_path
         self.env = subprocess_env(home)
-        self.proc = subprocess.Popen([sys.executable, "-m", "strongroom.server", "--socket", str(socket_path)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "strongroom.server", "--socket", str(socket_path),
+                                      "--workers", str(workers)],
                                      env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()

@@ -11,9 +11,11 @@ shows one).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
+import socketserver
 import sys
 import threading
 
@@ -23,8 +25,9 @@ from ..config import ConfigError, load_config, setup_logging
 from ..pkcs11.errors import CKRError
 from .identity import ServiceKeyError
 from .listen import ListenError, bind_path, inherited_socket, notify
-from .service import make_service
+from .service import make_service, serve_joins
 from .service_config import load_service_config
+from .workers import Supervisor, worker_join_path
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -43,6 +46,9 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     help="worker processes (default: the config's workers, else the number of CPUs)")
     ap.add_argument("--config", metavar="FILE",
                     help="service config file (default: $STRONGROOM_HOME/service.toml when present)")
+    # a worker process started by the supervisor (server/workers.py): the inherited socket
+    ap.add_argument("--worker-fd", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
 
 
 def default_socket() -> str:
@@ -82,15 +88,21 @@ def _listen(args: argparse.Namespace, settings: ServiceConfig) -> tuple[socket.s
     return bind_path(path, settings.socket_group), path
 
 
-def _start(args: argparse.Namespace) -> TokenService:
+def _setup(args: argparse.Namespace) -> tuple[Config, ServiceConfig, socket.socket, str | None]:
     config, settings = _configs(args)
     setup_logging(config)
     logmod.logger("strongroom.server")          # installs the configured handler
+    if args.worker_fd is not None:              # a worker: the supervisor's socket
+        return config, settings, socket.socket(fileno=args.worker_fd), None
     try:
         listener, owned = _listen(args, settings)
     except ListenError as exc:
         raise _Fail(exc.line, EXIT_FAILURE) from None
-    workers = args.workers or settings.workers or os.cpu_count() or 1
+    return config, settings, listener, owned
+
+
+def _service(args: argparse.Namespace, config: Config, settings: ServiceConfig, listener: socket.socket,
+             owned: str | None, workers: int) -> TokenService:
     try:
         return make_service(listener, config, settings.policy, workers, settings.max_connections_per_uid, owned)
     except ServiceKeyError as exc:
@@ -107,8 +119,45 @@ def _start(args: argparse.Namespace) -> TokenService:
                     "check STRONGROOM_HOME and that this user owns it", EXIT_FAILURE) from None
 
 
+def _supervise(args: argparse.Namespace, listener: socket.socket, owned: str | None, workers: int) -> int:
+    """More than one worker: this process only starts and watches them (workers.py)."""
+    where = listener.getsockname()
+    listener.listen(socketserver.UnixStreamServer.request_queue_size)
+    argv = ["--socket", where] + (["--config", args.config] if args.config else [])
+    supervisor = Supervisor(listener, workers, argv, os.urandom(16))
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    try:
+        try:
+            supervisor.start()
+        except RuntimeError as exc:
+            raise _Fail(f"{exc}; its error is above", EXIT_FAILURE) from None
+        print(f"READY {where}", flush=True)
+        notify(f"READY=1\nSTATUS=serving on {where} with {workers} workers\nMAINPID={os.getpid()}")
+        watcher = threading.Thread(target=supervisor.watch, daemon=True)
+        watcher.start()
+        while not stopping.wait(0.25):          # a timed wait lets the signal handler run
+            pass
+        notify("STOPPING=1")
+    finally:
+        supervisor.stop()
+        listener.close()
+        if owned is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(owned)
+    return 0
+
+
 def serve(args: argparse.Namespace) -> int:
-    service = _start(args)
+    config, settings, listener, owned = _setup(args)
+    workers = args.workers or settings.workers or os.cpu_count() or 1
+    if workers > 1 and args.worker_fd is None:
+        return _supervise(args, listener, owned, workers)
+    service = _service(args, config, settings, listener, owned, workers)
+    if args.worker_fd is not None:
+        serve_joins(service, worker_join_path(args.socket or listener.getsockname(), args.worker_index),
+                    settings.socket_group)
 
     def stop(*_: object) -> None:
         threading.Thread(target=service.shutdown, daemon=True).start()
@@ -117,11 +166,13 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, stop)
     where = service.socket.getsockname()
     print(f"READY {where}", flush=True)
-    notify(f"READY=1\nSTATUS=serving on {where}\nMAINPID={os.getpid()}")
+    if args.worker_fd is None:
+        notify(f"READY=1\nSTATUS=serving on {where}\nMAINPID={os.getpid()}")
     try:
         service.serve_forever()
     finally:
-        notify("STOPPING=1")
+        if args.worker_fd is None:
+            notify("STOPPING=1")
         service.server_close()
     return 0
 

@@ -29,6 +29,7 @@ from .access import AccessPolicy
 from .calls import answer
 from .context import Context, Peer
 from .identity import IdentityLogin
+from .listen import bind_path
 from .tickets import Registry
 from .wire import FrameError, FrameReader, encode_frame, negotiate_version
 
@@ -78,6 +79,7 @@ class _Connection(socketserver.BaseRequestHandler):
                       policy=self.server.policy)
         ctx.registry = self.server.registry
         ctx.identity = self.server.identity
+        ctx.join_path = self.server.join_path
         try:
             self._serve(sock, ctx)
         except FrameError as exc:
@@ -125,7 +127,12 @@ class TokenService(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.server_activate()
         self.core = TokenCore.open(config)
         self.core.unlock_cache = UnlockCache()      # fast re-login (token/unlock_cache.py)
-        self.service_id = os.urandom(16)
+        # one identity per start of the service: the supervisor draws it for its workers
+        given = os.environ.pop("STRONGROOM_SERVICE_ID", "")
+        self.service_id = bytes.fromhex(given) if len(given) == 32 else os.urandom(16)
+        #: a worker's own socket for joining connections (serve_joins), "" otherwise
+        self.join_path = ""
+        self._join_listener: socket.socket | None = None
         self.registry = Registry()
         self.policy = policy if policy is not None else AccessPolicy()
         #: the service key, when a rule logs its token's user in by OS identity (identity.py)
@@ -156,6 +163,10 @@ class TokenService(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
     def server_close(self) -> None:
         super().server_close()
+        if self._join_listener is not None:
+            self._join_listener.close()
+            with contextlib.suppress(OSError):
+                os.unlink(self.join_path)
         if self.owned_path is not None:
             with contextlib.suppress(OSError):
                 os.unlink(self.owned_path)
@@ -173,5 +184,23 @@ def make_service(listener: socket.socket, config: Config, policy: AccessPolicy, 
                  max_connections_per_uid: int, owned_path: str | None) -> TokenService:
     """The one place the service object is made (the worker processes of step 6 replace it)."""
     service = TokenService(listener, config, policy, workers, max_connections_per_uid, owned_path)
-    log.info("serving on %s: %d worker(s) asked, one process for now", listener.getsockname(), workers)
+    log.info("serving on %s (pid %d)", listener.getsockname(), os.getpid())
     return service
+
+
+def serve_joins(service: TokenService, path: str, group: int | None) -> None:
+    """A worker's second socket: connections that join an application this worker serves
+    (SR_JoinApplication) dial it, named by the worker's tickets (server/workers.py)."""
+    listener = bind_path(path, group)
+    listener.listen(service.request_queue_size)
+    service.join_path, service._join_listener = path, listener
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return                          # closed by server_close
+            service.process_request(conn, "")
+
+    threading.Thread(target=accept, name="joins", daemon=True).start()
