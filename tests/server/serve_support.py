@@ -27,7 +27,8 @@ class Served:
                  env: dict[str, str] | None = None, **popen: object) -> None:
         self.home = home
         self.env = env if env is not None else subprocess_env(home)
-        command = (argv or [sys.executable, "-m", "strongroom.server"]) + list(args)
+        extra = [] if argv or "--workers" in args else ["--workers", "1"]    # one process unless asked
+        command = (argv or [sys.executable, "-m", "strongroom.server"]) + list(args) + extra
         self.proc = subprocess.Popen(command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, **popen)  # type: ignore[call-overload]
         assert self.proc.stdout is not None

@@ -52,11 +52,11 @@ def _one_line_error(svc: Served) -> str:
 def test_ready_line_then_sigterm_exits_0_and_removes_the_socket(home: Path, tmp_path: Path,
                                                                  stop_later: list[Served]) -> None:
     path = tmp_path / "run" / "service.sock"
-    svc = _serve(home, stop_later, "--socket", str(path), "--workers", "3")
+    svc = _serve(home, stop_later, "--socket", str(path))
     assert svc.ready == f"READY {path}"
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 and stat.S_IMODE(path.parent.stat().st_mode) == 0o755
     assert "Slot 0" in tool(svc.socket, "-L").stdout
-    assert "3 worker(s) asked" in svc.wait_log("worker(s) asked")
+    assert f"serving on {path}" in svc.wait_log("serving on")
     svc.proc.send_signal(signal.SIGTERM)
     assert svc.proc.wait(timeout=30) == 0
     assert not path.exists()
@@ -122,7 +122,7 @@ def test_the_homes_service_toml_is_read(home: Path, tmp_path: Path, stop_later: 
     (home / "service.toml").write_text(f'socket = "{tmp_path / "from-config.sock"}"\nworkers = 2\n')
     svc = _serve(home, stop_later)
     assert svc.ready == f"READY {tmp_path / 'from-config.sock'}"
-    assert "2 worker(s) asked" in svc.wait_log("worker(s) asked")
+    assert "serving with 2 worker processes" in svc.wait_log("worker processes")
 
 
 def test_sd_notify_ready_datagram(home: Path, tmp_path: Path, stop_later: list[Served]) -> None:

@@ -151,7 +151,9 @@ def _supervise(args: argparse.Namespace, listener: socket.socket, owned: str | N
 
 def serve(args: argparse.Namespace) -> int:
     config, settings, listener, owned = _setup(args)
-    workers = args.workers or settings.workers or os.cpu_count() or 1
+    # one process unless asked: the supervisor does not yet stop cleanly after it has served
+    # a connection (PLAN.md), so worker processes are opt-in for now
+    workers = args.workers or settings.workers or 1
     if workers > 1 and args.worker_fd is None:
         return _supervise(args, listener, owned, workers)
     service = _service(args, config, settings, listener, owned, workers)
