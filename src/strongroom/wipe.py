@@ -23,10 +23,13 @@ from __future__ import annotations
 import sys
 
 from ._records import TYPE_CHECKING
+from .pkcs11.errors import CKRError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-    from typing import Any
+    from collections.abc import Callable, Iterable
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 
 #: Attribute types whose value may be secret key material (private or secret keys).
@@ -126,6 +129,23 @@ def wipe_template(template: list[tuple[int, Any]]) -> None:
         cka, value = template.pop()
         if cka in types:
             wipe_bytes(value, 1)
+
+
+def wiped(call: Callable[..., T], *args: Any) -> T:
+    """``call(*args)`` with each template argument (a decoded template: the only ``list``
+    arguments core calls take) wiped when the core returns or raises: the secret values
+    the core did not keep (wipe_template) are overwritten before they are freed, the
+    ones it kept are its to wipe (issue 10). The in-process ABI and the service both
+    call the core through it."""
+    try:
+        return call(*args)
+    except CKRError as exc:
+        release_frames(exc)       # the core's frames still hold the values
+        raise
+    finally:
+        for a in args:
+            if a.__class__ is list:
+                wipe_template(a)
 
 
 def release_frames(exc: BaseException) -> None:

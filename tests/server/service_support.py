@@ -24,3 +24,15 @@ class Service:
     def stop(self) -> int:
         self.proc.terminate()
         return self.proc.wait(timeout=30)
+
+
+def p11kit_tool(svc: Service, *args: str, check: bool = True,
+                timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """pkcs11-tool through Debian's p11-kit-client.so to ``svc``; exit 0 asserted unless
+    ``check`` is False."""
+    env = dict(svc.env, P11_KIT_SERVER_ADDRESS=f"unix:path={svc.socket}")
+    proc = subprocess.run(["pkcs11-tool", "--module", P11KIT_CLIENT, *args], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc

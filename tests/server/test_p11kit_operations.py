@@ -2,6 +2,7 @@
 (pkcs11-tool and python-pkcs11 on top of it); what it signs is verified by OpenSSL."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import subprocess
@@ -10,20 +11,14 @@ from pathlib import Path
 import pkcs11
 import pytest
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
-from service_support import P11KIT_CLIENT, Service
+from service_support import P11KIT_CLIENT, Service, p11kit_tool
 
 from support import SO_PIN, USER_PIN
 
 pytestmark = pytest.mark.skipif(not os.path.exists(P11KIT_CLIENT), reason="p11-kit-modules not installed")
 
 
-def _tool(svc: Service, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = dict(svc.env, P11_KIT_SERVER_ADDRESS=f"unix:path={svc.socket}")
-    proc = subprocess.run(["pkcs11-tool", "--module", P11KIT_CLIENT, *args], env=env,
-                          capture_output=True, text=True, timeout=180)
-    if check:
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc
+_tool = functools.partial(p11kit_tool, timeout=180)
 
 
 def _user(svc: Service, *args: str) -> subprocess.CompletedProcess[str]:

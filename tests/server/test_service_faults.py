@@ -13,7 +13,7 @@ import textwrap
 import time
 
 import pytest
-from service_support import P11KIT_CLIENT, Service
+from service_support import P11KIT_CLIENT, Service, p11kit_tool
 from test_service import Peer
 
 from strongroom.pkcs11.constants import CKA, CKM, CKO, CKR
@@ -26,13 +26,7 @@ from support import SO_PIN, USER_PIN
 pytestmark = pytest.mark.skipif(not os.path.exists(P11KIT_CLIENT), reason="p11-kit-modules not installed")
 
 
-def _tool(svc: Service, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = dict(svc.env, P11_KIT_SERVER_ADDRESS=f"unix:path={svc.socket}")
-    proc = subprocess.run(["pkcs11-tool", "--module", P11KIT_CLIENT, *args], env=env,
-                          capture_output=True, text=True, timeout=120)
-    if check:
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc
+_tool = p11kit_tool
 
 
 _SIGNER = textwrap.dedent(f"""

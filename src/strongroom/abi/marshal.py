@@ -26,13 +26,10 @@ from ..pkcs11.constants import CK_UNAVAILABLE_INFORMATION, CKR
 from ..pkcs11.errors import CKRError
 from ..pkcs11.template import Unreadable
 from ..token.inprocess import APPLICATION
-from ..wipe import release_frames, wipe_template
+from ..wipe import wiped as wiped  # re-exported: the entry_* modules call M.wiped
 
 if TYPE_CHECKING:
-    from typing import Any, TypeVar
-
-    T = TypeVar("T")
-    from collections.abc import Callable
+    from typing import Any
 
 ffi: Any = None
 ATTR_SIZE = L.SIZEOF_ATTRIBUTE      # sizeof(CK_ATTRIBUTE) on LP64, checked in bind()
@@ -167,22 +164,6 @@ def template_arg(arr: Any, count: int) -> list[tuple[int, Any]]:
         raise CKRError(_ARGUMENTS_BAD, "NULL template with nonzero count")
     return template_in(arr, count)
 
-
-
-def wiped(call: Callable[..., T], *args: Any) -> T:
-    """``call(*args)`` with each template argument (a decoded template: the only ``list``
-    arguments core calls take) wiped when the core returns or raises: the secret values
-    the core did not keep (wipe.wipe_template) are overwritten before they are freed, the
-    ones it kept are its to wipe (issue 10)."""
-    try:
-        return call(*args)
-    except CKRError as exc:
-        release_frames(exc)       # the core's frames still hold the values
-        raise
-    finally:
-        for a in args:
-            if a.__class__ is list:
-                wipe_template(a)
 
 
 def types_in(arr: Any, count: int) -> list[int]:

@@ -13,19 +13,15 @@ from .._records import TYPE_CHECKING
 from ..pkcs11 import limits as L
 from ..pkcs11.constants import CKR
 from ..pkcs11.errors import CKRError
-from ..wipe import release_frames, wipe_template
 from .attribute_wire import read_attributes
 from .mechanism_wire import decode_mechanism
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import Any, TypeVar
+    from typing import Any
 
     from ..token.types import Mechanism
     from .context import Context
     from .message import MessageReader, MessageWriter
-
-    T = TypeVar("T")
 
 #: Any byte array that fits the frame (the frame limit bounds it); handlers then compare
 #: the length with the bound whose breach has a spec code (max_data_len ...).
@@ -75,20 +71,6 @@ def template(r: MessageReader) -> list[tuple[int, Any]]:
 
 def mechanism(ctx: Context, r: MessageReader, raw: bool = False) -> Mechanism:
     return decode_mechanism(r.cursor("M"), ctx.data_max, raw)
-
-
-def wiped(call: Callable[..., T], *args: Any) -> T:
-    """``call(*args)``, each template argument wiped when the core returns or raises (the
-    secret values it did not keep; as the in-process ABI does, wipe.py)."""
-    try:
-        return call(*args)
-    except CKRError as exc:
-        release_frames(exc)
-        raise
-    finally:
-        for a in args:
-            if a.__class__ is list:
-                wipe_template(a)
 
 
 def ulong_list(w: MessageWriter, values: list[int], cap: int) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from .._records import TYPE_CHECKING
 from ..pkcs11.constants import CKR
-from .call_io import capacity, data, deliver, mechanism, template, wiped
+from ..wipe import wiped
+from .call_io import capacity, data, deliver, mechanism, template
 
 if TYPE_CHECKING:
     from .calls import Handler

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from .._records import TYPE_CHECKING
 from ..pkcs11 import limits as L
+from ..wipe import wiped
 from .attribute_wire import encode_get_answer, read_wanted
-from .call_io import template, wiped
+from .call_io import template
 
 if TYPE_CHECKING:
     from .calls import Handler
