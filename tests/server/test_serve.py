@@ -52,11 +52,11 @@ def _one_line_error(svc: Served) -> str:
 def test_ready_line_then_sigterm_exits_0_and_removes_the_socket(home: Path, tmp_path: Path,
                                                                  stop_later: list[Served]) -> None:
     path = tmp_path / "run" / "service.sock"
-    svc = _serve(home, stop_later, "--socket", str(path))
+    svc = _serve(home, stop_later, "--socket", str(path), "--workers", "3")
     assert svc.ready == f"READY {path}"
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 and stat.S_IMODE(path.parent.stat().st_mode) == 0o755
     assert "Slot 0" in tool(svc.socket, "-L").stdout
-    assert f"serving on {path}" in svc.wait_log("serving on")
+    assert "serving with 3 worker processes" in svc.wait_log("worker processes")
     svc.proc.send_signal(signal.SIGTERM)
     assert svc.proc.wait(timeout=30) == 0
     assert not path.exists()
@@ -77,7 +77,7 @@ def test_a_stale_socket_is_replaced(home: Path, tmp_path: Path, stop_later: list
     dead = socket.socket(socket.AF_UNIX)
     dead.bind(str(path))
     dead.close()                                         # the file stays, nobody listens
-    svc = _serve(home, stop_later, "--socket", str(path))
+    svc = _serve(home, stop_later, "--socket", str(path), "--workers", "3")
     assert svc.ready == f"READY {path}"
     assert "removing the stale socket" in svc.wait_log("stale socket")
 

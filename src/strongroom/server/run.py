@@ -93,7 +93,12 @@ def _setup(args: argparse.Namespace) -> tuple[Config, ServiceConfig, socket.sock
     setup_logging(config)
     logmod.logger("strongroom.server")          # installs the configured handler
     if args.worker_fd is not None:              # a worker: the supervisor's socket
-        return config, settings, socket.socket(fileno=args.worker_fd), None
+        shared = socket.socket(fileno=args.worker_fd)
+        # non-blocking: every worker waits for the same socket, and one that loses the race
+        # for a connection must go back to waiting, not block in accept() where SIGTERM
+        # cannot end it (socketserver treats the EAGAIN as "no request")
+        shared.setblocking(False)
+        return config, settings, shared, None
     try:
         listener, owned = _listen(args, settings)
     except ListenError as exc:
@@ -151,9 +156,7 @@ def _supervise(args: argparse.Namespace, listener: socket.socket, owned: str | N
 
 def serve(args: argparse.Namespace) -> int:
     config, settings, listener, owned = _setup(args)
-    # one process unless asked: the supervisor does not yet stop cleanly after it has served
-    # a connection (PLAN.md), so worker processes are opt-in for now
-    workers = args.workers or settings.workers or 1
+    workers = args.workers or settings.workers or os.cpu_count() or 1
     if workers > 1 and args.worker_fd is None:
         return _supervise(args, listener, owned, workers)
     service = _service(args, config, settings, listener, owned, workers)

@@ -69,6 +69,7 @@ class _Connection(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         sock: socket.socket = self.request
+        sock.setblocking(True)          # a worker's listener is non-blocking (run.py)
         peer = Peer(*peer_credentials(sock), groups=peer_groups(sock))
         if not self.server.admit(peer.uid, sock):
             log.warning("refused %s: more than %d connections of uid %d", peer,
