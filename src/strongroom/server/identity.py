@@ -20,9 +20,11 @@ or become any uid). An application process never sees the derived PIN or the key
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
+import tempfile
 
 from .._records import TYPE_CHECKING
 from ..pkcs11.constants import CKR, CKU, TokenFlag
@@ -63,17 +65,28 @@ def _read_key(path: str) -> bytearray:
 
 
 def _create_key(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    except FileExistsError:
-        return                                   # another worker made it first
+    """Make the key whole under a private name, then link it into place.
+
+    Workers start together: one that lost the race must never read a file another has
+    created but not yet written, so the key appears under its name complete or not at
+    all (link(2) fails with EEXIST for all but the first)."""
+    try:       # mkstemp: O_EXCL, mode 0600, a name no other process or thread uses
+        fd, partial = tempfile.mkstemp(prefix=".service.key.", dir=os.path.dirname(path) or ".")
     except OSError as exc:
         raise ServiceKeyError(f"cannot create the service key {path}: {exc.strerror}") from None
     try:
-        os.write(fd, os.urandom(_KEY_LEN))
-        os.fsync(fd)
+        try:
+            os.write(fd, os.urandom(_KEY_LEN))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        with contextlib.suppress(FileExistsError):     # another worker made it first
+            os.link(partial, path)
+    except OSError as exc:
+        raise ServiceKeyError(f"cannot create the service key {path}: {exc.strerror}") from None
     finally:
-        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
 
 
 class IdentityLogin:
