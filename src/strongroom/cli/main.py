@@ -23,7 +23,7 @@ def _cmd_module_path(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(args.home, args.keep)
+    return run_demo(args.home, args.keep, args.service)
 
 
 # Subcommand modules, in the order their commands appear in --help.
@@ -58,10 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_module_path)
     p = sub.add_parser("demo", help="create a token, generate a device key with pkcs11-tool, "
                                     "sign on the token and verify with OpenSSL",
-                       epilog="examples:\n  strongroom demo\n  strongroom demo --home /tmp/sr-demo --keep",
+                       epilog="examples:\n  strongroom demo\n  strongroom demo --service\n"
+                              "  strongroom demo --home /tmp/sr-demo --keep",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--home", type=Path, help="token home to use (default: a new temporary one)")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
+    p.add_argument("--service", action="store_true",
+                   help="start the token service and run every step through the client module "
+                        "(libstrongroom-client.so) instead of the in-process module")
     p.set_defaults(func=_cmd_demo)
     return parser
 
