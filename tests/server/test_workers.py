@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -71,3 +72,52 @@ def test_sigterm_stops_supervisor_and_workers(workers: Service) -> None:
     assert not workers.socket.exists()
     for pid in kids:
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+
+
+def _admitted(path: str, held: list[socket.socket]) -> bool:
+    """A connection to ``path`` that is answered (kept open in ``held``) or closed at once
+    (refused)."""
+    sock = socket.socket(socket.AF_UNIX)
+    sock.connect(path)
+    held.append(sock)
+    try:
+        sock.sendall(b"\x00")
+        return sock.recv(1) == b"\x00"
+    except ConnectionResetError:
+        return False
+
+
+def _worker_pid(supervisor: int, index: int) -> int:
+    for pid in _children(supervisor):
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if argv[argv.index(b"--worker-index") + 1] == str(index).encode():
+            return pid
+    raise AssertionError(f"no worker {index}")
+
+
+def test_the_per_uid_limit_counts_the_connections_of_every_worker(tmp_path: Path) -> None:
+    """Three connections to each worker's own socket with a limit of 4: four in all, not
+    four per worker; a killed worker's connections stop counting once it is restarted."""
+    home = tmp_path / "home"
+    make_home(home)
+    (home / "service.toml").write_text("max_connections_per_uid = 4\n")
+    svc = Service(home, tmp_path / "s.sock", workers=2)
+    held: list[socket.socket] = []
+    try:
+        w0, w1 = f"{svc.socket}.w0", f"{svc.socket}.w1"
+        assert [_admitted(w0, held) for _ in range(3)] == [True] * 3
+        assert [_admitted(w1, held) for _ in range(3)] == [True, False, False]
+        assert not _admitted(str(svc.socket), held)
+        dead = _worker_pid(svc.proc.pid, 0)
+        os.kill(dead, signal.SIGKILL)
+        for _ in range(100):                      # restarted: its three no longer count
+            if dead not in _children(svc.proc.pid) and len(_children(svc.proc.pid)) == 2 \
+                    and os.path.exists(w0):
+                break
+            time.sleep(0.1)
+        time.sleep(0.3)
+        assert [_admitted(w1, held) for _ in range(4)] == [True, True, True, False]
+    finally:
+        for sock in held:
+            sock.close()
+        svc.stop()

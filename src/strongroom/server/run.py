@@ -27,6 +27,7 @@ from .identity import ServiceKeyError
 from .listen import ListenError, bind_path, inherited_socket, notify
 from .service import make_service, serve_joins
 from .service_config import load_service_config
+from .uid_limit import UidLimit
 from .workers import Supervisor, worker_join_path
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     # a worker process started by the supervisor (server/workers.py): the inherited socket
     ap.add_argument("--worker-fd", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--worker-table-fd", type=int, help=argparse.SUPPRESS)
 
 
 def default_socket() -> str:
@@ -109,7 +111,10 @@ def _setup(args: argparse.Namespace) -> tuple[Config, ServiceConfig, socket.sock
 def _service(args: argparse.Namespace, config: Config, settings: ServiceConfig, listener: socket.socket,
              owned: str | None, workers: int) -> TokenService:
     try:
-        return make_service(listener, config, settings.policy, workers, settings.max_connections_per_uid, owned)
+        shared = (UidLimit(settings.max_connections_per_uid, args.worker_table_fd, args.worker_index)
+                  if args.worker_table_fd is not None else None)
+        return make_service(listener, config, settings.policy, workers, settings.max_connections_per_uid, owned,
+                            shared)
     except ServiceKeyError as exc:
         listener.close()
         if owned is not None:

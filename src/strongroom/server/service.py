@@ -18,7 +18,6 @@ import socket
 import socketserver
 import struct
 import threading
-from collections import Counter
 
 from .._records import TYPE_CHECKING
 from ..pkcs11.errors import CKRError
@@ -31,6 +30,7 @@ from .context import Context, Peer
 from .identity import IdentityLogin
 from .listen import bind_path
 from .tickets import Registry
+from .uid_limit import UidLimit
 from .wire import FrameError, FrameReader, encode_frame, negotiate_version
 
 if TYPE_CHECKING:
@@ -121,7 +121,8 @@ class TokenService(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
     def __init__(self, listener: socket.socket, config: Config, policy: AccessPolicy | None = None,
-                 workers: int = 1, max_connections_per_uid: int = 64, owned_path: str | None = None) -> None:
+                 workers: int = 1, max_connections_per_uid: int = 64, owned_path: str | None = None,
+                 uid_limit: UidLimit | None = None) -> None:
         super().__init__(listener.getsockname(), _Connection, bind_and_activate=False)
         self.socket.close()
         self.socket = listener
@@ -142,23 +143,23 @@ class TokenService(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.workers = workers
         self.max_connections_per_uid = max_connections_per_uid
         self.owned_path = owned_path
-        self._count: Counter[int] = Counter()
+        #: counted across the workers when the supervisor gave them its table (uid_limit.py)
+        self.uid_limit = uid_limit if uid_limit is not None else UidLimit(max_connections_per_uid)
         self._open: set[socket.socket] = set()
         self._running: set[threading.Thread] = set()
         self._guard = threading.Lock()
 
     def admit(self, uid: int, sock: socket.socket) -> bool:
+        if not self.uid_limit.admit(uid):
+            return False
         with self._guard:
-            if self._count[uid] >= self.max_connections_per_uid:
-                return False
-            self._count[uid] += 1
             self._open.add(sock)
             self._running.add(threading.current_thread())
             return True
 
     def release(self, uid: int, sock: socket.socket) -> None:
+        self.uid_limit.release(uid)
         with self._guard:
-            self._count[uid] -= 1
             self._open.discard(sock)
             self._running.discard(threading.current_thread())
 
@@ -179,12 +180,14 @@ class TokenService(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         for thread in threads:
             thread.join(timeout=10)
         self.core.close()
+        self.uid_limit.close()
 
 
 def make_service(listener: socket.socket, config: Config, policy: AccessPolicy, workers: int,
-                 max_connections_per_uid: int, owned_path: str | None) -> TokenService:
-    """The one place the service object is made (the worker processes of step 6 replace it)."""
-    service = TokenService(listener, config, policy, workers, max_connections_per_uid, owned_path)
+                 max_connections_per_uid: int, owned_path: str | None,
+                 uid_limit: UidLimit | None = None) -> TokenService:
+    """The one place the service object is made (a worker passes the shared uid_limit)."""
+    service = TokenService(listener, config, policy, workers, max_connections_per_uid, owned_path, uid_limit)
     log.info("serving on %s (pid %d)", listener.getsockname(), os.getpid())
     return service
 

@@ -28,6 +28,7 @@ import threading
 import time
 
 from .._records import TYPE_CHECKING
+from .uid_limit import clear_row, make_table
 
 if TYPE_CHECKING:
     import socket
@@ -56,6 +57,8 @@ class Supervisor:
     def __init__(self, listener: socket.socket, count: int, argv: list[str], service_id: bytes) -> None:
         self.listener, self.count, self.argv = listener, count, argv
         self.service_id = service_id
+        #: the per-uid connection counts all workers share (uid_limit.py)
+        self.table_fd = make_table(count)
         self._workers: dict[int, _Worker] = {}
         self._stopping = threading.Event()
 
@@ -64,8 +67,8 @@ class Supervisor:
         env = dict(os.environ, STRONGROOM_SERVICE_ID=self.service_id.hex())
         env.pop("NOTIFY_SOCKET", None)            # only the supervisor talks to systemd
         command = [sys.executable, "-m", "strongroom.server", *self.argv,
-                   "--worker-fd", str(fd), "--worker-index", str(index)]
-        proc = subprocess.Popen(command, pass_fds=(fd,), env=env, stdout=subprocess.PIPE, text=True)
+                   "--worker-fd", str(fd), "--worker-index", str(index), "--worker-table-fd", str(self.table_fd)]
+        proc = subprocess.Popen(command, pass_fds=(fd, self.table_fd), env=env, stdout=subprocess.PIPE, text=True)
         return _Worker(index, proc)
 
     def _await_ready(self, worker: _Worker) -> None:
@@ -93,6 +96,7 @@ class Supervisor:
                 log.warning("worker %d (pid %d) exited with %s; starting it again", index, worker.proc.pid, code)
                 if time.monotonic() - worker.started < _RESTART_PAUSE_S:
                     time.sleep(_RESTART_PAUSE_S)
+                clear_row(self.table_fd, index)         # its connections died with it
                 fresh = self._spawn(index)
                 self._workers[index] = fresh
                 with contextlib.suppress(RuntimeError):
@@ -111,6 +115,8 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 worker.proc.kill()
                 worker.proc.wait()
+        with contextlib.suppress(OSError):
+            os.close(self.table_fd)
 
     def pids(self) -> list[int]:
         return [w.proc.pid for w in self._workers.values()]
