@@ -1,11 +1,38 @@
-"""OpenSC's pkcs11-tool (a C host) driving the real module, checked with OpenSSL."""
+"""OpenSC's pkcs11-tool (a C host) driving the real module, checked with OpenSSL -- each
+test twice: with the in-process module, and with the client module
+(libstrongroom-client.so) reaching a token service that owns the same kind of home."""
 from __future__ import annotations
 
 import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from support import SO_PIN, USER_PIN, Tool
+from strongroom.modules import client_path
+from support import SO_PIN, USER_PIN, Tool, make_home
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
+from service_support import Service
+
+
+@pytest.fixture(params=["in-process", "service"])
+def tool(request: pytest.FixtureRequest, module: str, tmp_path: Path) -> Iterator[Tool]:
+    home = tmp_path / "home"
+    make_home(home)
+    if request.param == "in-process":
+        yield Tool(module, home)
+        return
+    if not client_path().is_file():
+        pytest.skip("libstrongroom-client.so not built")
+    svc = Service(home, tmp_path / "service.sock")
+    via = Tool(str(client_path()), home)
+    via.env["STRONGROOM_SERVICE"] = f"unix:{svc.socket}"
+    try:
+        yield via
+    finally:
+        svc.stop()
 
 
 def openssl_verify(pub_der, data, sig, digest="-sha256") -> subprocess.CompletedProcess:
