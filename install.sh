@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install strongroom and everything it needs on Debian/Ubuntu, then run the demo.
 #   ./install.sh            system packages (sudo/root), a virtualenv in .venv, the demo
+#                           (in-process, then through the token service)
 #   SKIP_DEMO=1 ./install.sh   install only
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -28,6 +29,8 @@ echo "==> pip install -e '.[test,lint]' (builds libstrongroom.so)"
 .venv/bin/python -m pip install -q -e '.[test,lint]'
 
 echo "==> module: $(.venv/bin/strongroom module-path)"
+echo "==> client module: $(.venv/bin/strongroom module-path --client)"
 if [ -z "${SKIP_DEMO:-}" ]; then
-  .venv/bin/strongroom demo
+  .venv/bin/strongroom demo               # the embedded default: the module in pkcs11-tool
+  .venv/bin/strongroom demo --service     # the same through the token service and the client module
 fi
