@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # softhsm2: only for tests and the benchmark, which compare behaviour and speed with it.
-APT_PACKAGES=(build-essential python3-dev python3-venv opensc openssl libengine-pkcs11-openssl gnutls-bin softhsm2 p11-kit p11-kit-modules)
+APT_PACKAGES=(build-essential python3-dev python3-venv opensc openssl libengine-pkcs11-openssl gnutls-bin openssh-client softhsm2 p11-kit p11-kit-modules)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
