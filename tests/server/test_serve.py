@@ -172,3 +172,20 @@ def test_socket_group_makes_the_socket_0660_with_that_group(home: Path, tmp_path
     svc = _serve(home, stop_later, "--socket", str(tmp_path / "s.sock"))
     info = os.stat(svc.socket)
     assert stat.S_IMODE(info.st_mode) == 0o660 and info.st_gid == gid
+
+
+def test_a_home_open_to_others_is_made_0700(home: Path, tmp_path: Path, stop_later: list[Served]) -> None:
+    home.chmod(0o755)
+    svc = _serve(home, stop_later, "--socket", str(tmp_path / "s.sock"))
+    assert svc.socket
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert "was open to other users (mode 755); it is now 0700" in svc.wait_log("it is now 0700")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the home to another uid")
+def test_a_home_of_another_owner_is_refused_in_one_line(home: Path, tmp_path: Path,
+                                                       stop_later: list[Served]) -> None:
+    os.chown(home, 65534, -1)
+    err = _one_line_error(_serve(home, stop_later, "--socket", str(tmp_path / "s.sock")))
+    assert f"the token home {home} belongs to uid 65534" in err and "chown it" in err
+    assert not (tmp_path / "s.sock").exists()

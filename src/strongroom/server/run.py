@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import socketserver
+import stat
 import sys
 import threading
 
@@ -90,10 +91,30 @@ def _listen(args: argparse.Namespace, settings: ServiceConfig) -> tuple[socket.s
     return bind_path(path, settings.socket_group), path
 
 
+def _private_home(home: str) -> None:
+    """The store directory belongs to the service user alone (applications reach the
+    keys only through the socket): an existing home of another owner is refused, one
+    that others may read or enter is made 0700 (its files are 0600 already)."""
+    try:
+        info = os.stat(home)
+    except FileNotFoundError:
+        return                                   # the store creates it, 0700
+    except OSError as exc:
+        raise _Fail(f"cannot use the token home {home}: {exc.strerror}", EXIT_FAILURE) from None
+    if info.st_uid != os.geteuid():
+        raise _Fail(f"the token home {home} belongs to uid {info.st_uid}, not to the service's uid "
+                    f"{os.geteuid()}: run the service as its owner or chown it", EXIT_FAILURE)
+    if info.st_mode & 0o077:
+        os.chmod(home, stat.S_IMODE(info.st_mode) & 0o700)
+        logmod.logger("strongroom.server").warning(
+            "the token home %s was open to other users (mode %o); it is now 0700", home, stat.S_IMODE(info.st_mode))
+
+
 def _setup(args: argparse.Namespace) -> tuple[Config, ServiceConfig, socket.socket, str | None]:
     config, settings = _configs(args)
     setup_logging(config)
     logmod.logger("strongroom.server")          # installs the configured handler
+    _private_home(config.home)
     if args.worker_fd is not None:              # a worker: the supervisor's socket
         shared = socket.socket(fileno=args.worker_fd)
         # non-blocking: every worker waits for the same socket, and one that loses the race
