@@ -20,11 +20,16 @@
  * tables client/gen_tables.py generates at build time (client_tables.h); the standard
  * wrappers are generated too (client_calls.inc), the rest is below.
  *
- * Threads: one connection per C_Initialize; calls are serialised by a mutex (glibc's,
- * or the application's CK_C_INITIALIZE_ARGS callbacks). The module never starts a thread.
- * fork(): the child is not initialised (CKR_CRYPTOKI_NOT_INITIALIZED) until its own
- * C_Initialize, which opens a new connection; the parent's socket is closed in the child
- * without a byte written. A dropped connection gives CKR_DEVICE_REMOVED; the next slot
+ * Threads: a pool of connections into one application. C_Initialize opens the main one;
+ * a call that finds every connection busy dials another (up to STRONGROOM_CLIENT_CONNECTIONS,
+ * default 4) that joins the main one's application with a ticket (SR_ApplicationTicket /
+ * SR_JoinApplication, extension level 1 only), else waits for one to come free. Each call
+ * holds one connection for its round trip; the pool and the session table have their own
+ * short locks. With the application's CK_C_INITIALIZE_ARGS callbacks (no
+ * CKF_OS_LOCKING_OK) calls are serialised by its mutex over one connection. The module
+ * never starts a thread. fork(): the child is not initialised
+ * (CKR_CRYPTOKI_NOT_INITIALIZED) until its own C_Initialize, which opens a new connection;
+ * the parent's sockets are closed in the child without a byte written. A dropped connection gives CKR_DEVICE_REMOVED; the next slot
  * call or C_OpenSession reconnects, and session handles of the old connection are
  * CKR_SESSION_HANDLE_INVALID from then on (handles are the client's own, mapped to the
  * service's per connection epoch). Service absent at C_Initialize: CKR_OK with no slots
@@ -81,22 +86,49 @@ typedef struct {
     int msg_set[2];
 } sr_session;
 
+/* One connection of the pool. conns[0] is the main one (the C_Initialize exchange); the
+ * others joined its application (SR_JoinApplication). A connection is used by one call at
+ * a time (busy); fd, busy and stale change under g_pool_lock, code and the stream belong
+ * to the call that holds it. */
+typedef struct {
+    int fd;                              /* -1: the slot is free (main: not connected) */
+    int busy;                            /* held by a call (or a reconnect) */
+    int stale;                           /* a joined connection of a lost application */
+    int version, ext;
+    uint32_t code;
+    unsigned long epoch;                 /* the main connection's epoch it serves */
+} sr_conn;
+
+#define SR_POOL_MAX 64
+#define SR_POOL_DEFAULT 4
+#define SR_TICKET_LEN 32
+#define SR_JOIN_BACKOFF_MS 1000L
+
 static struct {
-    int initialized;
+    int initialized, finalizing;
     pid_t pid;
     CK_C_INITIALIZE_ARGS app;            /* the application's mutex callbacks */
-    void *app_mutex;                     /* non-NULL: calls lock this one */
+    void *app_mutex;                     /* non-NULL: calls lock this one (and no pool) */
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int timeout_ms;
-    int fd, connected, version, ext;
+    /* under g_pool_lock (epoch: under g_pool_lock and g_sess_lock to change) */
+    int connected;                       /* the main connection is up */
     unsigned long epoch;
-    uint32_t code;
+    int pool_max, nconns;                /* nconns: slots [0, nconns) may be in use */
+    int growing, fetching, have_ticket, pool_off;
+    long join_after;                     /* no join attempt before (a join failed) */
+    unsigned char ticket[SR_TICKET_LEN];
+    char join_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    sr_conn conns[SR_POOL_MAX];
+    /* under g_sess_lock */
     sr_session *sess;
     size_t nsess, capsess;
-} g = { .fd = -1 };
+} g;
 static CK_SESSION_HANDLE g_next_handle = 1;
 static pthread_mutex_t g_init_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t g_call_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t g_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_pool_cond = PTHREAD_COND_INITIALIZER;
+static pthread_mutex_t g_sess_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- buffers ---------------------------------------------------------------------- */
 typedef struct { unsigned char *data; size_t len, cap; CK_RV rv; } sr_buf;
@@ -260,53 +292,57 @@ static int sr_attr_cls(CK_ATTRIBUTE_TYPE type)
     return SR_A_BYTES;
 }
 
-/* ---- locking, fork ---------------------------------------------------------------- */
+/* ---- the pool's bookkeeping, fork --------------------------------------------------- */
+static void sr_forget_ticket(void)
+{
+    explicit_bzero(g.ticket, sizeof(g.ticket));
+    g.have_ticket = 0;
+    g.join_path[0] = 0;
+}
+
+/* every connection closed without a byte written, the pool empty (no call may hold one) */
+static void sr_pool_clear(void)
+{
+    int i;
+    for (i = 0; i < SR_POOL_MAX; i++) {
+        if (g.conns[i].fd >= 0)
+            close(g.conns[i].fd);
+        memset(&g.conns[i], 0, sizeof(g.conns[i]));
+        g.conns[i].fd = -1;
+    }
+    g.nconns = 1;
+    g.connected = 0;
+    g.growing = g.fetching = g.pool_off = 0;
+    g.join_after = 0;
+    sr_forget_ticket();
+}
+
 static void sr_atfork_child(void)
 {
-    /* the parent's connection is not ours: close it without a byte written */
-    if (g.fd >= 0)
-        close(g.fd);
-    g.fd = -1;
-    g.connected = 0;
+    /* the parent's connections are not ours: closed without a byte written; its ticket
+     * names the parent's application and is forgotten */
+    sr_pool_clear();
     g.initialized = 0;
+    g.finalizing = 0;
     g.app_mutex = NULL;
     g.sess = NULL;                      /* may be mid-update in the parent: leaked, not freed */
     g.nsess = g.capsess = 0;
     pthread_mutex_init(&g_init_lock, NULL);
-    pthread_mutex_init(&g_call_lock, NULL);
+    pthread_mutex_init(&g_pool_lock, NULL);
+    pthread_cond_init(&g_pool_cond, NULL);
+    pthread_mutex_init(&g_sess_lock, NULL);
 }
 
 __attribute__((constructor)) static void sr_load(void)
 {
+    int i;
+    for (i = 0; i < SR_POOL_MAX; i++)
+        g.conns[i].fd = -1;
+    g.nconns = 1;
     pthread_atfork(NULL, NULL, sr_atfork_child);
 }
 
-static void sr_leave(void)
-{
-    if (g.app_mutex != NULL)
-        g.app.UnlockMutex(g.app_mutex);
-    else
-        pthread_mutex_unlock(&g_call_lock);
-}
-
-static CK_RV sr_enter(void)
-{
-    if (!g.initialized || g.pid != getpid())
-        return CKR_CRYPTOKI_NOT_INITIALIZED;
-    if (g.app_mutex != NULL) {
-        if (g.app.LockMutex(g.app_mutex) != CKR_OK)
-            return CKR_GENERAL_ERROR;
-    } else {
-        pthread_mutex_lock(&g_call_lock);
-    }
-    if (!g.initialized) {
-        sr_leave();
-        return CKR_CRYPTOKI_NOT_INITIALIZED;
-    }
-    return CKR_OK;
-}
-
-/* ---- sessions: the client's handles, mapped per connection epoch ------------------- */
+/* ---- sessions: the client's handles, mapped per connection epoch (g_sess_lock) ------ */
 static sr_session *sr_session_get(CK_SESSION_HANDLE h)
 {
     size_t i;
@@ -346,6 +382,16 @@ static void sr_sessions_purge_old(void)
         else
             i++;
     }
+}
+
+static void sr_session_forget(CK_SESSION_HANDLE h)
+{
+    sr_session *s;
+    pthread_mutex_lock(&g_sess_lock);
+    s = sr_session_get(h);
+    if (s != NULL)
+        sr_session_remove(s);
+    pthread_mutex_unlock(&g_sess_lock);
 }
 
 /* ---- transport -------------------------------------------------------------------- */
@@ -417,7 +463,7 @@ static int sr_recv_all(int fd, unsigned char *p, size_t n, long deadline)
 }
 
 /* connect with a timeout and exchange the version byte; the socket or -1 (errno) */
-static int sr_dial(unsigned offer, int *version)
+static int sr_dial(const char *path, unsigned offer, int *version)
 {
     struct sockaddr_un sa;
     long deadline = sr_now_ms() + g.timeout_ms;
@@ -427,7 +473,7 @@ static int sr_dial(unsigned offer, int *version)
 
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, g.path, strlen(g.path) + 1);
+    memcpy(sa.sun_path, path, strlen(path) + 1);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -1;
@@ -471,14 +517,6 @@ fail:
     return -1;
 }
 
-static void sr_drop(void)
-{
-    if (g.fd >= 0)
-        close(g.fd);
-    g.fd = -1;
-    g.connected = 0;
-}
-
 /* ---- one call --------------------------------------------------------------------- */
 enum { SR_PLAIN, SR_SLOT, SR_SESSION };
 enum { SR_MSG_ENCRYPT = 0, SR_MSG_DECRYPT = 1, SR_MSG_OTHER = 2 };
@@ -491,10 +529,17 @@ typedef struct {
     sr_rd rd;
     uint32_t id;
     const char *rsp;
-    int mode, locked;
+    int mode, app_locked, pooled, resent, contended, version, ext;
     long deadline;                       /* < 0: none */
     CK_RV fallback, out_rv;
-    sr_session *sess;
+    sr_conn *conn;                       /* the connection it runs on */
+    /* a session call: a copy of the session's entry, taken at the start */
+    int has_sess;
+    CK_SESSION_HANDLE handle;
+    CK_ULONG server;
+    unsigned long epoch;
+    CK_MECHANISM_TYPE msg[2];
+    int msg_set[2];
 } sr_call;
 
 static void sr_start(sr_call *c, uint32_t id, const char *req, const char *rsp)
@@ -507,14 +552,80 @@ static void sr_start(sr_call *c, uint32_t id, const char *req, const char *rsp)
     sr_array(&c->req, req, strlen(req));
 }
 
+static void sr_lose_main_locked(void);
+
+/* a call gives its connection back; a joined one that went stale (its application was
+ * lost meanwhile) is closed now */
+static void sr_release(sr_conn *k)
+{
+    pthread_mutex_lock(&g_pool_lock);
+    k->busy = 0;
+    if (k == &g.conns[0] && k->fd < 0 && g.connected)
+        sr_lose_main_locked();           /* it broke under its holder (a ticket's exchange) */
+    if (k != &g.conns[0] && k->fd >= 0 && (k->stale || k->epoch != g.epoch)) {
+        close(k->fd);
+        k->fd = -1;
+    }
+    pthread_cond_broadcast(&g_pool_cond);
+    pthread_mutex_unlock(&g_pool_lock);
+}
+
+/* a joined connection broke: closed and out of the pool (its holder lets it go) */
+static void sr_discard(sr_conn *k)
+{
+    pthread_mutex_lock(&g_pool_lock);
+    if (k->fd >= 0)
+        close(k->fd);
+    k->fd = -1;
+    k->busy = 0;
+    pthread_cond_broadcast(&g_pool_cond);
+    pthread_mutex_unlock(&g_pool_lock);
+}
+
+/* the main connection is gone, and the application with it: every joined connection is
+ * stale (the idle ones closed now), the ticket forgotten; g_pool_lock held */
+static void sr_lose_main_locked(void)
+{
+    int i;
+    if (g.conns[0].fd >= 0)
+        close(g.conns[0].fd);
+    g.conns[0].fd = -1;
+    g.connected = 0;
+    for (i = 1; i < g.nconns; i++) {
+        sr_conn *k = &g.conns[i];
+        if (k->fd < 0)
+            continue;
+        k->stale = 1;
+        if (!k->busy) {
+            close(k->fd);
+            k->fd = -1;
+        }
+    }
+    sr_forget_ticket();
+    g.pool_off = 0;
+    g.join_after = 0;
+    pthread_cond_broadcast(&g_pool_cond);
+}
+
+static void sr_lose_main(void)
+{
+    pthread_mutex_lock(&g_pool_lock);
+    sr_lose_main_locked();
+    pthread_mutex_unlock(&g_pool_lock);
+}
+
 static CK_RV sr_done(sr_call *c, CK_RV rv)
 {
     sr_buf_free(&c->req);
     sr_wipe_free(c->resp, c->resp_len);
     c->resp = NULL;
-    if (c->locked)
-        sr_leave();
-    c->locked = 0;
+    if (c->pooled && c->conn != NULL)
+        sr_release(c->conn);
+    c->conn = NULL;
+    c->pooled = 0;
+    if (c->app_locked)
+        g.app.UnlockMutex(g.app_mutex);
+    c->app_locked = 0;
     return rv;
 }
 
@@ -523,18 +634,24 @@ static int sr_transact(sr_call *c)
     unsigned char h[12], skip[256];
     uint32_t code, olen, blen, body = (uint32_t)(c->req.len - 12 - (sizeof(SR_OPTIONS) - 1));
     unsigned char *d = c->req.data;
+    sr_conn *k = c->conn;
 
-    code = g.code++;
-    if (g.code == 0)
-        g.code = 0x10;
+    sr_wipe_free(c->resp, c->resp_len);  /* a resend's earlier answer */
+    c->resp = NULL;
+    c->resp_len = 0;
+    if (k->fd < 0)
+        return SR_T_SENDFAIL;
+    code = k->code++;
+    if (k->code == 0)
+        k->code = 0x10;
     d[0] = (unsigned char)(code >> 24); d[1] = (unsigned char)(code >> 16);
     d[2] = (unsigned char)(code >> 8); d[3] = (unsigned char)code;
     d[4] = 0; d[5] = 0; d[6] = 0; d[7] = (unsigned char)(sizeof(SR_OPTIONS) - 1);
     d[8] = (unsigned char)(body >> 24); d[9] = (unsigned char)(body >> 16);
     d[10] = (unsigned char)(body >> 8); d[11] = (unsigned char)body;
-    if (sr_send_all(g.fd, d, c->req.len) < 0)
+    if (sr_send_all(k->fd, d, c->req.len) < 0)
         return SR_T_SENDFAIL;
-    if (sr_recv_all(g.fd, h, 12, c->deadline) < 0)
+    if (sr_recv_all(k->fd, h, 12, c->deadline) < 0)
         return SR_T_LOST;
     olen = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
     blen = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11];
@@ -542,43 +659,26 @@ static int sr_transact(sr_call *c)
         || olen > SR_MAX_FRAME || blen > SR_MAX_FRAME - olen)
         return SR_T_LOST;                /* out of step or oversized: the stream is unusable */
     while (olen) {
-        uint32_t k = olen < sizeof(skip) ? olen : (uint32_t)sizeof(skip);
-        if (sr_recv_all(g.fd, skip, k, c->deadline) < 0)
+        uint32_t n = olen < sizeof(skip) ? olen : (uint32_t)sizeof(skip);
+        if (sr_recv_all(k->fd, skip, n, c->deadline) < 0)
             return SR_T_LOST;
-        olen -= k;
+        olen -= n;
     }
     c->resp = malloc(blen ? blen : 1);
     if (c->resp == NULL)
         return SR_T_LOST;
     c->resp_len = blen;
-    if (sr_recv_all(g.fd, c->resp, blen, c->deadline) < 0)
+    if (sr_recv_all(k->fd, c->resp, blen, c->deadline) < 0)
         return SR_T_LOST;
     return SR_T_OK;
 }
 
-static CK_RV sr_reconnect(void);
-
-/* send, receive, check the answer's id and signature; an error answer's CK_RV */
-static CK_RV sr_run(sr_call *c)
+/* the answer's call id and signature; an error answer's CK_RV */
+static CK_RV sr_check_answer(sr_call *c)
 {
-    int t, isnull;
+    int isnull;
     uint32_t id, slen;
     const unsigned char *sig;
-
-    if (c->req.rv != CKR_OK)
-        return c->req.rv;
-    t = sr_transact(c);
-    if (t == SR_T_SENDFAIL && c->mode == SR_SLOT) {
-        /* the service went away before it read a byte: safe to resend once */
-        sr_drop();
-        if (sr_reconnect() != CKR_OK)
-            return c->fallback;
-        t = sr_transact(c);
-    }
-    if (t != SR_T_OK) {
-        sr_drop();
-        return CKR_DEVICE_REMOVED;
-    }
     c->rd.p = c->resp;
     c->rd.left = c->resp_len;
     id = sr_rd_u32(&c->rd);
@@ -610,28 +710,50 @@ static void sr_out_rv(sr_call *c, CK_RV rv)
         c->out_rv = rv;
 }
 
-/* (re)connect and run the C_Initialize exchange; the call lock is held (or not needed) */
+/* one exchange on a connection nobody else can see yet (the C_Initialize and join
+ * exchanges): no resend, no pool */
+static CK_RV sr_run_private(sr_call *c, sr_conn *k)
+{
+    CK_RV rv;
+    c->conn = k;
+    if (c->req.rv != CKR_OK)
+        rv = c->req.rv;
+    else if (sr_transact(c) != SR_T_OK)
+        rv = CKR_DEVICE_REMOVED;
+    else {
+        rv = sr_check_answer(c);
+        if (rv == CKR_OK)
+            rv = sr_finish(c);
+    }
+    c->conn = NULL;
+    return rv;
+}
+
+/* (re)connect the main connection and run the C_Initialize exchange. The caller holds
+ * conns[0] (busy) or is C_Initialize; g_pool_lock is not held. A new epoch: the sessions
+ * of the old one are gone, the joined connections stale. */
 static CK_RV sr_reconnect(void)
 {
     sr_call c;
+    sr_conn k;
     CK_RV rv;
-    int version = 0, fd;
+    int version = 0, fd, err;
 
-    sr_drop();
-    fd = sr_dial(SR_OFFER, &version);
+    sr_lose_main();
+    fd = sr_dial(g.path, SR_OFFER, &version);
     if (fd < 0 && (errno == ECONNRESET || errno == EPIPE))
-        fd = sr_dial(0, &version);     /* a server that only takes version 0 hung up */
+        fd = sr_dial(g.path, 0, &version);   /* a server that only takes version 0 hung up */
     if (fd < 0)
         return SR_UNREACHABLE;
     if (version != SR_OFFER && version > 2) {
         close(fd);
         return CKR_DEVICE_ERROR;
     }
-    g.fd = fd;
-    g.code = 0x10;
-    g.version = version;
-    g.ext = version == SR_OFFER;
-    g.connected = 1;
+    memset(&k, 0, sizeof(k));
+    k.fd = fd;
+    k.code = 0x10;
+    k.version = version;
+    k.ext = version == SR_OFFER;
     memset(&c, 0, sizeof(c));
     c.mode = SR_PLAIN;
     c.deadline = sr_now_ms() + 30000L;   /* the service's own C_Initialize */
@@ -641,17 +763,273 @@ static CK_RV sr_reconnect(void)
     sr_u8(&c.req, 0);
     sr_u8(&c.req, 1);
     sr_array(&c.req, "", 1);
-    rv = sr_run(&c);
-    if (rv == CKR_OK)
-        rv = sr_finish(&c);
+    rv = sr_run_private(&c, &k);
+    err = errno;
     sr_done(&c, rv);
     if (rv != CKR_OK) {
-        sr_drop();
+        close(fd);
+        errno = err;
         return rv == CKR_DEVICE_REMOVED ? SR_UNREACHABLE : rv;
     }
+    pthread_mutex_lock(&g_pool_lock);
+    pthread_mutex_lock(&g_sess_lock);
     g.epoch++;
+    k.epoch = g.epoch;
+    k.busy = g.conns[0].busy;
+    g.conns[0] = k;
+    g.connected = 1;
     sr_sessions_purge_old();
+    pthread_mutex_unlock(&g_sess_lock);
+    pthread_cond_broadcast(&g_pool_cond);
+    pthread_mutex_unlock(&g_pool_lock);
     return CKR_OK;
+}
+
+/* dial a connection into this application: the version byte, then SR_JoinApplication
+ * as its first call; CKR_OK and *out, or why not */
+static CK_RV sr_join(const char *path, const unsigned char *ticket, sr_conn *out)
+{
+    sr_call c;
+    CK_RV rv;
+    int version = 0, fd = sr_dial(path, SR_OFFER, &version);
+    if (fd < 0)
+        return SR_UNREACHABLE;
+    if (version != SR_OFFER) {           /* not the service that gave the ticket */
+        close(fd);
+        return CKR_DEVICE_ERROR;
+    }
+    memset(out, 0, sizeof(*out));
+    out->fd = fd;
+    out->code = 0x10;
+    out->version = version;
+    out->ext = 1;
+    memset(&c, 0, sizeof(c));
+    c.mode = SR_PLAIN;
+    c.deadline = sr_now_ms() + g.timeout_ms;
+    sr_start(&c, SR_ID_SR_JoinApplication, SR_REQ_SR_JoinApplication, SR_RSP_SR_JoinApplication);
+    sr_u8(&c.req, 1);
+    sr_array(&c.req, ticket, SR_TICKET_LEN);
+    rv = sr_run_private(&c, out);
+    sr_done(&c, rv);                     /* wipes the request: the ticket */
+    if (rv != CKR_OK) {
+        close(fd);
+        out->fd = -1;
+    }
+    return rv;
+}
+
+/* SR_ApplicationTicket on the connection the call holds (the first time two calls
+ * overlapped): the ticket and the join socket remembered for this epoch. A refusal or an
+ * answer that is not a ticket turns the pool off until the next epoch; a transport
+ * failure closes the connection (the caller's own call then takes the broken-connection
+ * path). */
+static void sr_fetch_ticket(sr_conn *k)
+{
+    sr_call c;
+    CK_RV rv;
+    int t, isnull, ok = 0;
+    uint32_t tlen = 0, plen = 0;
+    const unsigned char *ticket = NULL, *path = NULL;
+
+    memset(&c, 0, sizeof(c));
+    c.mode = SR_PLAIN;
+    c.deadline = -1;
+    c.conn = k;
+    sr_start(&c, SR_ID_SR_ApplicationTicket, SR_REQ_SR_ApplicationTicket, SR_RSP_SR_ApplicationTicket);
+    t = c.req.rv == CKR_OK ? sr_transact(&c) : SR_T_SENDFAIL;
+    if (t == SR_T_OK) {
+        rv = sr_check_answer(&c);
+        if (rv == CKR_OK) {
+            if (sr_rd_u8(&c.rd) != 1)
+                c.rd.bad = 1;
+            ticket = sr_rd_array(&c.rd, &tlen, &isnull);
+            if (sr_rd_u8(&c.rd) != 1)
+                c.rd.bad = 1;
+            path = sr_rd_array(&c.rd, &plen, &isnull);
+            ok = sr_finish(&c) == CKR_OK && tlen == SR_TICKET_LEN && plen < sizeof(g.join_path)
+                 && (plen == 0 || (path[0] == '/' && memchr(path, 0, plen) == NULL));
+        }
+    }
+    pthread_mutex_lock(&g_pool_lock);
+    g.fetching = 0;
+    if (t != SR_T_OK) {
+        if (k->fd >= 0)
+            close(k->fd);
+        k->fd = -1;
+        g.join_after = sr_now_ms() + SR_JOIN_BACKOFF_MS;
+    } else if (k->epoch == g.epoch && !ok) {
+        g.pool_off = 1;
+    } else if (k->epoch == g.epoch) {
+        memcpy(g.ticket, ticket, SR_TICKET_LEN);
+        if (plen)
+            memcpy(g.join_path, path, plen);
+        g.join_path[plen] = 0;
+        g.have_ticket = 1;
+    }
+    pthread_cond_broadcast(&g_pool_cond);
+    pthread_mutex_unlock(&g_pool_lock);
+    c.conn = NULL;
+    sr_done(&c, CKR_OK);                 /* wipes the answer: the ticket */
+}
+
+/* g_pool_lock held: may this call dial one more connection? */
+static int sr_may_grow(void)
+{
+    int i, used = 0;
+    if (g.pool_max <= 1 || !g.conns[0].ext || g.pool_off || !g.have_ticket || g.growing
+        || sr_now_ms() < g.join_after)
+        return 0;
+    for (i = 0; i < g.nconns; i++)
+        used += g.conns[i].fd >= 0 || g.conns[i].busy;
+    return used < g.pool_max;
+}
+
+/* A connection for the call (c->conn, held until sr_done): a free one of this epoch, else
+ * a new one joined when the pool may grow, else the first that comes free. A slot call
+ * reconnects a lost main connection; a session call of a lost one is CKR_DEVICE_REMOVED. */
+static CK_RV sr_acquire(sr_call *c)
+{
+    CK_RV rv = CKR_OK;
+    int fetch = 0, i;
+
+    pthread_mutex_lock(&g_pool_lock);
+    for (;;) {
+        sr_conn *k = NULL;
+        if (!g.initialized || g.finalizing || g.pid != getpid()) {
+            rv = CKR_CRYPTOKI_NOT_INITIALIZED;
+            break;
+        }
+        if (!g.connected) {
+            if (c->mode != SR_SLOT) {
+                rv = CKR_DEVICE_REMOVED;
+                break;
+            }
+            if (g.conns[0].busy) {       /* another call is reconnecting */
+                pthread_cond_wait(&g_pool_cond, &g_pool_lock);
+                continue;
+            }
+            g.conns[0].busy = 1;
+            pthread_mutex_unlock(&g_pool_lock);
+            rv = sr_reconnect();
+            if (rv != CKR_OK) {
+                int err = errno;
+                pthread_mutex_lock(&g_pool_lock);
+                g.conns[0].busy = 0;
+                pthread_cond_broadcast(&g_pool_cond);
+                pthread_mutex_unlock(&g_pool_lock);
+                errno = err;
+                return rv == SR_UNREACHABLE ? c->fallback : rv;
+            }
+            c->conn = &g.conns[0];
+            c->pooled = 1;
+            return CKR_OK;
+        }
+        if (c->mode == SR_SESSION && c->epoch != g.epoch) {
+            rv = CKR_SESSION_HANDLE_INVALID;
+            break;
+        }
+        for (i = 0; i < g.nconns; i++) {
+            sr_conn *f = &g.conns[i];
+            if (f->fd >= 0 && !f->busy && !f->stale && f->epoch == g.epoch) {
+                k = f;
+                break;
+            }
+        }
+        if (k != NULL) {
+            k->busy = 1;
+            c->conn = k;
+            c->pooled = 1;
+            if (c->contended && g.pool_max > 1 && g.conns[0].ext && !g.pool_off && !g.have_ticket
+                && !g.fetching && sr_now_ms() >= g.join_after) {
+                g.fetching = 1;
+                fetch = 1;
+            }
+            break;
+        }
+        if (sr_may_grow()) {
+            unsigned char ticket[SR_TICKET_LEN];
+            char path[sizeof(g.join_path)];
+            unsigned long epoch = g.epoch;
+            sr_conn fresh;
+            memcpy(ticket, g.ticket, sizeof(ticket));
+            memcpy(path, g.join_path[0] ? g.join_path : g.path, sizeof(path));
+            g.growing = 1;
+            pthread_mutex_unlock(&g_pool_lock);
+            rv = sr_join(path, ticket, &fresh);
+            explicit_bzero(ticket, sizeof(ticket));
+            pthread_mutex_lock(&g_pool_lock);
+            g.growing = 0;
+            pthread_cond_broadcast(&g_pool_cond);
+            if (rv == CKR_OK && g.initialized && !g.finalizing && g.connected && g.epoch == epoch) {
+                for (i = 1; i < SR_POOL_MAX && (g.conns[i].fd >= 0 || g.conns[i].busy); i++)
+                    ;                    /* a broken one still held is not free yet */
+                if (i < SR_POOL_MAX) {
+                    fresh.epoch = epoch;
+                    fresh.busy = 1;
+                    g.conns[i] = fresh;
+                    if (i >= g.nconns)
+                        g.nconns = i + 1;
+                    c->conn = &g.conns[i];
+                    c->pooled = 1;
+                    rv = CKR_OK;
+                    break;
+                }
+            }
+            if (rv == CKR_OK)
+                close(fresh.fd);         /* the application it joined is gone meanwhile */
+            else if (g.epoch == epoch) {
+                g.join_after = sr_now_ms() + SR_JOIN_BACKOFF_MS;
+                if (rv == CKR_FUNCTION_REJECTED)
+                    sr_forget_ticket();  /* the service no longer knows it */
+            }
+            rv = CKR_OK;
+            continue;
+        }
+        c->contended = 1;
+        pthread_cond_wait(&g_pool_cond, &g_pool_lock);
+    }
+    pthread_mutex_unlock(&g_pool_lock);
+    if (fetch)
+        sr_fetch_ticket(c->conn);
+    return rv;
+}
+
+/* send, receive, check the answer's id and signature; an error answer's CK_RV. A request
+ * a joined connection could not take goes on another; the main connection's is sent again
+ * once after a reconnect when it is a slot call (nothing reached the service). */
+static CK_RV sr_run(sr_call *c)
+{
+    int t, hops = 0;
+    CK_RV rv;
+
+    if (c->req.rv != CKR_OK)
+        return c->req.rv;
+    for (;;) {
+        t = sr_transact(c);
+        if (t == SR_T_OK)
+            break;
+        if (c->conn != &g.conns[0]) {
+            sr_discard(c->conn);
+            c->conn = NULL;
+            c->pooled = 0;
+            if (t != SR_T_SENDFAIL || hops++ >= SR_POOL_MAX)
+                return CKR_DEVICE_REMOVED;
+            rv = sr_acquire(c);
+            if (rv != CKR_OK)
+                return rv;
+            continue;
+        }
+        if (t == SR_T_SENDFAIL && c->mode == SR_SLOT && !c->resent) {
+            /* the service went away before it read a byte: safe to resend once */
+            c->resent = 1;
+            if (sr_reconnect() != CKR_OK)
+                return c->fallback;
+            continue;
+        }
+        sr_lose_main();
+        return CKR_DEVICE_REMOVED;
+    }
+    return sr_check_answer(c);
 }
 
 static CK_RV sr_begin(sr_call *c, uint32_t id, const char *req, const char *rsp, int mode,
@@ -662,40 +1040,51 @@ static CK_RV sr_begin(sr_call *c, uint32_t id, const char *req, const char *rsp,
     c->mode = mode;
     c->deadline = -1;
     c->fallback = fallback;
-    rv = sr_enter();
-    if (rv != CKR_OK)
-        return rv;
-    c->locked = 1;
-    if (mode == SR_SESSION) {
-        c->sess = sr_session_get(h);
-        if (c->sess == NULL)
-            return sr_done(c, CKR_SESSION_HANDLE_INVALID);
-        if (!g.connected)
-            return sr_done(c, CKR_DEVICE_REMOVED);
-    } else if (mode == SR_SLOT && !g.connected) {
-        rv = sr_reconnect();
-        if (rv != CKR_OK)
-            return sr_done(c, rv == SR_UNREACHABLE ? fallback : rv);
+    if (!g.initialized || g.pid != getpid())
+        return CKR_CRYPTOKI_NOT_INITIALIZED;
+    if (g.app_mutex != NULL) {
+        if (g.app.LockMutex(g.app_mutex) != CKR_OK)
+            return CKR_GENERAL_ERROR;
+        c->app_locked = 1;
     }
-    if (!g.connected)
-        return sr_done(c, CKR_DEVICE_REMOVED);
+    if (mode == SR_SESSION) {
+        sr_session *s;
+        pthread_mutex_lock(&g_sess_lock);
+        s = g.initialized ? sr_session_get(h) : NULL;
+        if (s != NULL) {
+            c->has_sess = 1;
+            c->handle = s->client;
+            c->server = s->server;
+            c->epoch = s->epoch;
+            memcpy(c->msg, s->msg, sizeof(c->msg));
+            memcpy(c->msg_set, s->msg_set, sizeof(c->msg_set));
+        }
+        pthread_mutex_unlock(&g_sess_lock);
+        if (!c->has_sess)
+            return sr_done(c, g.initialized ? CKR_SESSION_HANDLE_INVALID : CKR_CRYPTOKI_NOT_INITIALIZED);
+    }
+    rv = sr_acquire(c);
+    if (rv != CKR_OK)
+        return sr_done(c, rv);
+    c->version = c->conn->version;
+    c->ext = c->conn->ext;
     /* the ids the negotiated protocol selects */
-    if (id == SR_ID_C_InitToken && g.version >= 1) {
+    if (id == SR_ID_C_InitToken && c->version >= 1) {
         id = SR_ID_C_InitToken2; req = SR_REQ_C_InitToken2; rsp = SR_RSP_C_InitToken2;
-    } else if (g.ext && id == SR_ID_C_EncryptMessage) {
+    } else if (c->ext && id == SR_ID_C_EncryptMessage) {
         id = SR_ID_SR_EncryptMessage; req = SR_REQ_SR_EncryptMessage; rsp = SR_RSP_SR_EncryptMessage;
-    } else if (g.ext && id == SR_ID_C_EncryptMessageBegin) {
+    } else if (c->ext && id == SR_ID_C_EncryptMessageBegin) {
         id = SR_ID_SR_EncryptMessageBegin; req = SR_REQ_SR_EncryptMessageBegin;
         rsp = SR_RSP_SR_EncryptMessageBegin;
-    } else if (g.ext && id == SR_ID_C_EncryptMessageNext) {
+    } else if (c->ext && id == SR_ID_C_EncryptMessageNext) {
         id = SR_ID_SR_EncryptMessageNext; req = SR_REQ_SR_EncryptMessageNext;
         rsp = SR_RSP_SR_EncryptMessageNext;
     }
-    if (id >= SR_EXTENSION_BASE && !g.ext)
+    if (id >= SR_EXTENSION_BASE && !c->ext)
         return sr_done(c, CKR_FUNCTION_NOT_SUPPORTED);
     sr_start(c, id, req, rsp);
-    if (c->sess != NULL)
-        sr_u64(&c->req, c->sess->server);
+    if (c->has_sess)
+        sr_u64(&c->req, c->server);
     return CKR_OK;
 }
 
@@ -818,9 +1207,9 @@ static void sr_put_mech(sr_call *c, const CK_MECHANISM *m)
 
 static const sr_layout *sr_msg_layout(sr_call *c, int kind)
 {
-    if (kind > SR_MSG_DECRYPT || c->sess == NULL || !c->sess->msg_set[kind])
+    if (kind > SR_MSG_DECRYPT || !c->has_sess || !c->msg_set[kind])
         return NULL;
-    return sr_find_layout(sr_msg_layouts, SR_N_MSG_LAYOUTS, c->sess->msg[kind]);
+    return sr_find_layout(sr_msg_layouts, SR_N_MSG_LAYOUTS, c->msg[kind]);
 }
 
 /* a per-message parameter: flattened by its layout when the operation's mechanism has one */
@@ -1384,6 +1773,21 @@ static int sr_timeout_ms(void)
     return (int)(s * 1000);
 }
 
+/* STRONGROOM_CLIENT_CONNECTIONS: the most connections of the pool (1: no pool) */
+static int sr_pool_size(void)
+{
+    const char *t = secure_getenv("STRONGROOM_CLIENT_CONNECTIONS");
+    long n;
+    char *end;
+    if (t == NULL || !*t)
+        return SR_POOL_DEFAULT;
+    errno = 0;
+    n = strtol(t, &end, 10);
+    if (*end || errno || n < 1)
+        return SR_POOL_DEFAULT;
+    return n > SR_POOL_MAX ? SR_POOL_MAX : (int)n;
+}
+
 static CK_RV sr_initialize(CK_C_INITIALIZE_ARGS *args)
 {
     char why[512];
@@ -1391,10 +1795,7 @@ static CK_RV sr_initialize(CK_C_INITIALIZE_ARGS *args)
     if (g.initialized && g.pid == getpid())
         return CKR_CRYPTOKI_ALREADY_INITIALIZED;
     if (g.initialized) {                 /* a child the fork handler did not see */
-        if (g.fd >= 0)
-            close(g.fd);
-        g.fd = -1;
-        g.connected = 0;
+        sr_pool_clear();
         g.sess = NULL;
         g.nsess = g.capsess = 0;
         g.initialized = 0;
@@ -1416,6 +1817,7 @@ static CK_RV sr_initialize(CK_C_INITIALIZE_ARGS *args)
         }
     }
     g.timeout_ms = sr_timeout_ms();
+    g.pool_max = g.app_mutex != NULL ? 1 : sr_pool_size();
     if (sr_resolve(why, sizeof(why)) < 0) {
         if (!sr_quiet())
             fprintf(stderr, "strongroom-client: %s\n", why);
@@ -1424,7 +1826,10 @@ static CK_RV sr_initialize(CK_C_INITIALIZE_ARGS *args)
     }
     g.pid = getpid();
     g.nsess = 0;
+    g.finalizing = 0;
+    g.conns[0].busy = 1;
     rv = sr_reconnect();
+    g.conns[0].busy = 0;
     if (rv == SR_UNREACHABLE) {
         if (!sr_quiet())
             fprintf(stderr, "strongroom-client: no token service at unix:%s (%s); start it with "
@@ -1455,29 +1860,51 @@ SR_EXPORT CK_RV C_Finalize(CK_VOID_PTR pReserved)
 {
     sr_call c;
     void *mutex;
-    CK_RV rv;
+    int i, busy, connected;
     if (pReserved != NULL)
         return CKR_ARGUMENTS_BAD;
     pthread_mutex_lock(&g_init_lock);
-    rv = sr_enter();
-    if (rv != CKR_OK) {
+    if (!g.initialized || g.pid != getpid()) {
         pthread_mutex_unlock(&g_init_lock);
-        return rv;
+        return CKR_CRYPTOKI_NOT_INITIALIZED;
     }
-    if (g.connected) {
+    if (g.app_mutex != NULL && g.app.LockMutex(g.app_mutex) != CKR_OK) {
+        pthread_mutex_unlock(&g_init_lock);
+        return CKR_GENERAL_ERROR;
+    }
+    /* new calls are refused from now on; the calls under way finish first */
+    pthread_mutex_lock(&g_pool_lock);
+    g.finalizing = 1;
+    do {
+        for (busy = 0, i = 0; i < g.nconns; i++)
+            busy |= g.conns[i].busy;
+        if (busy)
+            pthread_cond_wait(&g_pool_cond, &g_pool_lock);
+    } while (busy);
+    connected = g.connected;
+    g.conns[0].busy = 1;
+    pthread_mutex_unlock(&g_pool_lock);
+    if (connected) {
         memset(&c, 0, sizeof(c));
         c.deadline = sr_now_ms() + g.timeout_ms;
         sr_start(&c, SR_ID_C_Finalize, SR_REQ_C_Finalize, SR_RSP_C_Finalize);
-        sr_run(&c);                      /* its answer does not matter: we hang up */
+        sr_run_private(&c, &g.conns[0]);  /* its answer does not matter: we hang up */
         sr_done(&c, CKR_OK);
     }
-    sr_drop();
+    pthread_mutex_lock(&g_pool_lock);
+    sr_pool_clear();
+    pthread_mutex_lock(&g_sess_lock);
     free(g.sess);
     g.sess = NULL;
     g.nsess = g.capsess = 0;
+    pthread_mutex_unlock(&g_sess_lock);
     g.initialized = 0;
+    g.finalizing = 0;
+    pthread_cond_broadcast(&g_pool_cond);
+    pthread_mutex_unlock(&g_pool_lock);
     mutex = g.app_mutex;
-    sr_leave();
+    if (mutex != NULL)
+        g.app.UnlockMutex(mutex);
     g.app_mutex = NULL;
     if (mutex != NULL)
         g.app.DestroyMutex(mutex);
@@ -1499,6 +1926,11 @@ SR_EXPORT CK_RV C_GetInfo(CK_INFO_PTR pInfo)
     if (pInfo == NULL)
         return CKR_ARGUMENTS_BAD;
     rv = sr_begin(&c, SR_ID_C_GetInfo, SR_REQ_C_GetInfo, SR_RSP_C_GetInfo, SR_SLOT, 0, SR_UNREACHABLE);
+    if (rv == CKR_OK) {
+        rv = sr_run(&c);
+        if (rv == SR_UNREACHABLE)        /* it went away, and is not back */
+            sr_done(&c, rv);
+    }
     if (rv == SR_UNREACHABLE) {          /* no service: the client describes itself */
         memset(pInfo, 0, sizeof(*pInfo));
         pInfo->cryptokiVersion.major = 3;
@@ -1507,9 +1939,6 @@ SR_EXPORT CK_RV C_GetInfo(CK_INFO_PTR pInfo)
         pInfo->libraryVersion.major = 1;
         return CKR_OK;
     }
-    if (rv != CKR_OK)
-        return rv;
-    rv = sr_run(&c);
     if (rv == CKR_OK) {
         sr_get_info(&c, pInfo);
         rv = sr_finish(&c);
@@ -1573,6 +2002,8 @@ SR_EXPORT CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pAp
     sr_call c;
     CK_RV rv;
     CK_ULONG server = 0;
+    unsigned long epoch;
+    int room;
     (void)pApplication;                  /* notifications are not carried: never called */
     (void)Notify;
     if (phSession == NULL)
@@ -1581,7 +2012,10 @@ SR_EXPORT CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pAp
                   CKR_SLOT_ID_INVALID);
     if (rv != CKR_OK)
         return rv;
-    if (!sr_session_room())
+    pthread_mutex_lock(&g_sess_lock);
+    room = sr_session_room();
+    pthread_mutex_unlock(&g_sess_lock);
+    if (!room)
         return sr_done(&c, CKR_HOST_MEMORY);
     sr_put_u(&c, slotID);
     sr_put_u(&c, flags);
@@ -1591,13 +2025,22 @@ SR_EXPORT CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pAp
         rv = sr_finish(&c);
     }
     if (rv == CKR_OK) {
-        sr_session *s = &g.sess[g.nsess++];
-        memset(s, 0, sizeof(*s));
-        s->client = g_next_handle++;
-        s->server = server;
-        s->slot = slotID;
-        s->epoch = g.epoch;
-        *phSession = s->client;
+        pthread_mutex_lock(&g_sess_lock);
+        epoch = c.conn->epoch;           /* the connection that carried it */
+        if (epoch != g.epoch)
+            rv = CKR_DEVICE_REMOVED;     /* its application was lost meanwhile */
+        else if (!sr_session_room())
+            rv = CKR_HOST_MEMORY;
+        else {
+            sr_session *s = &g.sess[g.nsess++];
+            memset(s, 0, sizeof(*s));
+            s->client = g_next_handle++;
+            s->server = server;
+            s->slot = slotID;
+            s->epoch = epoch;
+            *phSession = s->client;
+        }
+        pthread_mutex_unlock(&g_sess_lock);
     }
     return sr_done(&c, rv);
 }
@@ -1605,29 +2048,17 @@ SR_EXPORT CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pAp
 SR_EXPORT CK_RV C_CloseSession(CK_SESSION_HANDLE hSession)
 {
     sr_call c;
-    CK_RV rv = sr_enter();
-    sr_session *s;
-    if (rv != CKR_OK)
-        return rv;
-    s = sr_session_get(hSession);
-    if (s != NULL && !g.connected) {     /* its connection is gone, and the session with it */
-        sr_session_remove(s);
-        sr_leave();
-        return CKR_DEVICE_REMOVED;
-    }
-    sr_leave();
-    rv = sr_begin(&c, SR_ID_C_CloseSession, SR_REQ_C_CloseSession, SR_RSP_C_CloseSession, SR_SESSION, hSession,
-                  CKR_DEVICE_REMOVED);
+    CK_RV rv = sr_begin(&c, SR_ID_C_CloseSession, SR_REQ_C_CloseSession, SR_RSP_C_CloseSession, SR_SESSION,
+                        hSession, CKR_DEVICE_REMOVED);
+    if (rv == CKR_DEVICE_REMOVED)        /* its connection is gone, and the session with it */
+        sr_session_forget(hSession);
     if (rv != CKR_OK)
         return rv;
     rv = sr_run(&c);
     if (rv == CKR_OK)
         rv = sr_finish(&c);
-    if (rv == CKR_OK || rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED || rv == CKR_DEVICE_REMOVED) {
-        s = sr_session_get(hSession);
-        if (s != NULL)
-            sr_session_remove(s);
-    }
+    if (rv == CKR_OK || rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED || rv == CKR_DEVICE_REMOVED)
+        sr_session_forget(hSession);
     return sr_done(&c, rv);
 }
 
@@ -1644,12 +2075,14 @@ SR_EXPORT CK_RV C_CloseAllSessions(CK_SLOT_ID slotID)
     if (rv == CKR_OK)
         rv = sr_finish(&c);
     if (rv == CKR_OK) {
+        pthread_mutex_lock(&g_sess_lock);
         while (i < g.nsess) {
             if (g.sess[i].slot == slotID)
                 sr_session_remove(&g.sess[i]);
             else
                 i++;
         }
+        pthread_mutex_unlock(&g_sess_lock);
     }
     return sr_done(&c, rv);
 }
@@ -1668,7 +2101,7 @@ SR_EXPORT CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE
     if (rv != CKR_OK)
         return rv;
     sr_put_u(&c, hObject);
-    rv = sr_wanted(&c.req, pTemplate, ulCount, 0, g.version >= 1);
+    rv = sr_wanted(&c.req, pTemplate, ulCount, 0, c.version >= 1);
     if (rv != CKR_OK)
         return sr_done(&c, rv);
     rv = sr_run(&c);
@@ -1706,7 +2139,7 @@ SR_EXPORT CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID
     CK_RV rv;
     if (pSlot == NULL || pReserved != NULL)
         return CKR_ARGUMENTS_BAD;
-    /* a blocking wait would hold the one connection every other thread needs */
+    /* a blocking wait would hold a connection (without a pool: the only one) for good */
     if (!(flags & CKF_DONT_BLOCK))
         return g.initialized ? CKR_FUNCTION_NOT_SUPPORTED : CKR_CRYPTOKI_NOT_INITIALIZED;
     rv = sr_begin(&c, SR_ID_C_WaitForSlotEvent, SR_REQ_C_WaitForSlotEvent, SR_RSP_C_WaitForSlotEvent, SR_SLOT,
@@ -1739,8 +2172,14 @@ static CK_RV sr_message_init(int kind, CK_SESSION_HANDLE hSession, CK_MECHANISM_
     if (rv == CKR_OK)
         rv = sr_finish(&c);
     if (rv == CKR_OK) {
-        c.sess->msg_set[kind] = pMechanism != NULL;
-        c.sess->msg[kind] = pMechanism != NULL ? pMechanism->mechanism : 0;
+        sr_session *s;
+        pthread_mutex_lock(&g_sess_lock);
+        s = sr_session_get(hSession);
+        if (s != NULL && s->epoch == c.epoch) {
+            s->msg_set[kind] = pMechanism != NULL;
+            s->msg[kind] = pMechanism != NULL ? pMechanism->mechanism : 0;
+        }
+        pthread_mutex_unlock(&g_sess_lock);
     }
     return sr_done(&c, rv);
 }
