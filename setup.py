@@ -3,13 +3,14 @@
 
 The in-process module is a cffi embedding-mode shared library (see
 src/strongroom/abi/build_ffi.py). The client module is plain C linking only libc
-(src/strongroom/client/client.c), with tables generated at build time by
-src/strongroom/client/gen_tables.py. Both are setuptools Extensions, so that
+(src/strongroom/client/*.c, one internal header client.h), with tables generated at build
+time by src/strongroom/client/gen_tables.py. Both are setuptools Extensions, so that
 ``pip install .`` puts them inside the installed package and ``pip install -e .`` builds
 them in place (src/strongroom/).
 """
 from __future__ import annotations
 
+import glob
 import importlib.util
 import os
 
@@ -20,6 +21,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 EXT_NAME = "strongroom.libstrongroom"
 CLIENT_EXT_NAME = "strongroom.libstrongroom_client"
 CLIENT_FILENAME = "libstrongroom-client.so"
+#: the client module's C files (relative paths: setuptools wants them so)
+CLIENT_SOURCES = sorted(os.path.relpath(p, HERE)
+                        for p in glob.glob(os.path.join(HERE, "src", "strongroom", "client", "*.c")))
 
 
 def _load_build_ffi():
@@ -64,7 +68,7 @@ class BuildStrongroom(build_ext):
         script = os.path.join(tmp, "client.map")
         with open(script, "w", encoding="utf-8") as fh:
             fh.write("{\n  global:\n    C_*;\n  local:\n    *;\n};\n")
-        ext.include_dirs = [tmp]
+        ext.include_dirs = [tmp, os.path.join(HERE, "src", "strongroom", "client")]
         ext.extra_compile_args = ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-fvisibility=hidden"]
         ext.extra_link_args = [f"-Wl,--version-script={script}", "-Wl,--as-needed", "-Wl,-z,defs"]
         self.force = True
@@ -91,6 +95,7 @@ class BuildStrongroom(build_ext):
 
 setup(
     ext_modules=[Extension(EXT_NAME, sources=["src/strongroom/abi/shim.c"]),
-                 Extension(CLIENT_EXT_NAME, sources=["src/strongroom/client/client.c"])],
+                 Extension(CLIENT_EXT_NAME, sources=CLIENT_SOURCES,
+                           depends=["src/strongroom/client/client.h"])],
     cmdclass={"build_ext": BuildStrongroom},
 )
