@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
 import textwrap
@@ -409,3 +410,127 @@ def test_service_restart_with_a_pool_old_sessions_fail_then_a_new_pool_works(cli
         del os.environ["STRONGROOM_SERVICE"]
         if again is not None:
             again.stop()
+
+
+# --- a hostile service: what a ticket answer may not be ---------------------------------
+class FakeService:
+    """A p11-kit-protocol listener (level 0x81) that answers C_Initialize, C_Finalize and
+    a slow C_GetSlotList, hands out ``ticket`` and ``join`` for SR_ApplicationTicket and
+    accepts every SR_JoinApplication; it counts connections and records the calls."""
+
+    def __init__(self, path: Path, ticket: bytes, join: bytes, also: Path | None = None) -> None:
+        import socket
+
+        from strongroom.server.message import MessageWriter
+        from strongroom.server.wire import encode_frame
+
+        self.ticket, self.join, self.writer, self.frame = ticket, join, MessageWriter, encode_frame
+        self.connections: list[str] = []
+        self.calls: list[tuple[int, bytes]] = []
+        self.listeners = []
+        for p in (path, *([also] if also else [])):
+            srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            srv.bind(str(p))
+            srv.listen(16)
+            self.listeners.append(srv)
+            threading.Thread(target=self._accept, args=(srv, str(p)), daemon=True).start()
+
+    def _accept(self, srv, name: str) -> None:
+        while True:
+            try:
+                sock, _ = srv.accept()
+            except OSError:
+                return
+            self.connections.append(name)
+            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+
+    @staticmethod
+    def _read(sock, n: int) -> bytes:
+        out = b""
+        while len(out) < n:
+            got = sock.recv(n - len(out))
+            if not got:
+                raise EOFError
+            out += got
+        return out
+
+    def _serve(self, sock) -> None:
+        w = self.writer
+        try:
+            self._read(sock, 1)
+            sock.sendall(b"\x81")
+            while True:
+                code, olen, blen = struct.unpack(">III", self._read(sock, 12))
+                body = self._read(sock, olen + blen)[olen:]
+                call = int.from_bytes(body[:4], "big")
+                self.calls.append((call, body))
+                if call in (1, 2, 137):
+                    answer = w(call, "").body()
+                elif call == 4:
+                    time.sleep(0.02)
+                    answer = w(4, "au").ulong_array([]).body()
+                elif call == 136:
+                    answer = w(136, "ayay").byte_array(self.ticket).byte_array(self.join).body()
+                else:
+                    return
+                sock.sendall(self.frame(code, answer))
+        except (EOFError, OSError):
+            pass
+        finally:
+            sock.close()
+
+    def close(self) -> None:
+        for srv in self.listeners:
+            srv.close()
+
+
+@pytest.mark.parametrize(("ticket", "join", "grows"), [
+    (b"t" * 32, b"", True),                       # the main socket
+    (b"t" * 32, b"JOIN", True),                   # the socket the ticket names
+    (b"t" * 31, b"", False),                      # not a ticket
+    (b"t" * 33, b"", False),
+    (b"t" * 32, b"join.sock", False),             # not an absolute path (though the client's cwd has it)
+    (b"t" * 32, b"/" + b"x" * 120, False),        # longer than sun_path
+    (b"t" * 32, b"JOIN\x00x", False),             # a NUL inside (before it: a socket that would join)
+], ids=["main-socket", "join-socket", "short", "long", "relative", "too-long", "nul"])
+def test_the_ticket_answer_is_checked(client: str, tmp_path: Path, ticket: bytes, join: bytes, grows: bool) -> None:
+    main, other = tmp_path / "fake.sock", tmp_path / "join.sock"
+    join = join.replace(b"JOIN", str(other).encode())
+    fake = FakeService(main, ticket, join, also=other)
+    try:
+        body = """
+        assert c.initialize() == 0
+        rvs, start = [], threading.Barrier(3)
+
+        def work():
+            start.wait()
+            for _ in range(15):
+                rvs.append(c.slots()[0])
+
+        ts = [threading.Thread(target=work) for _ in range(3)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        print(json.dumps({"rvs": sorted(set(rvs)), "n": len(rvs), "held": sockets(), "fin": c.finalize()}))
+        """
+        code = (f"import json, os, sys, threading, time\nsys.path.insert(0, {str(HERE)!r})\nfrom capi import *\n"
+                f"USER_PIN = ''\n" + BINDINGS + f"\nc = Client({client!r})\n" + textwrap.dedent(body))
+        env = dict(os.environ, STRONGROOM_SERVICE=f"unix:{main}")
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
+                              cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert out["rvs"] == [CKR_OK] and out["n"] == 45 and out["fin"] == CKR_OK
+        asked = [b for cid, b in fake.calls if cid == 136]
+        joins = [b for cid, b in fake.calls if cid == 137]
+        assert len(asked) == 1                                # once, lazily, when calls overlapped
+        if grows:
+            assert joins and all(b.endswith(ticket) for b in joins)
+            assert len(fake.connections) == 1 + len(joins) <= 3 and out["held"] == len(fake.connections)
+            where = str(other) if join else str(main)
+            assert fake.connections[1:] == [where] * len(joins)
+        else:
+            assert joins == [] and fake.connections == [str(main)] and out["held"] == 1
+    finally:
+        fake.close()
