@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import venv
 from pathlib import Path
 
@@ -15,8 +16,9 @@ import pytest
 from cffi import FFI
 
 from strongroom.abi import build_ffi
-from strongroom.modules import module_path
+from strongroom.modules import client_path, module_path
 from strongroom.pkcs11.constants import CKR
+from support import make_home
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -84,6 +86,41 @@ def ck(module: Module, home: Path):
         yield module
     finally:
         module.finalize()
+
+
+@pytest.fixture(scope="session")
+def client_module() -> Module:
+    path = client_path()
+    if not path.is_file():
+        pytest.skip("libstrongroom-client.so not built")
+    return Module(path)
+
+
+@pytest.fixture(params=["in-process", "service"])
+def c(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A user session on a fresh token (ck_support.Ck): through the in-process module, or
+    through the client module (same C structs, same calls) to a token service."""
+    from ck_support import Ck, open_user_session
+
+    if request.param == "in-process":
+        ck = request.getfixturevalue("ck")
+        yield Ck(ck, open_user_session(ck))
+        return
+    sys.path.insert(0, str(REPO / "tests" / "server"))
+    from service_support import Service
+
+    home = tmp_path / "service-home"
+    make_home(home)
+    svc = Service(home, tmp_path / "service.sock")
+    client = request.getfixturevalue("client_module")
+    monkeypatch.setenv("STRONGROOM_SERVICE", f"unix:{svc.socket}")
+    try:
+        client.finalize()
+        client.initialize()
+        yield Ck(client, open_user_session(client))
+        client.finalize()
+    finally:
+        svc.stop()
 
 
 @pytest.fixture

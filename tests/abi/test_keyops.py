@@ -1,13 +1,23 @@
 """Issue 4 functions through the real module: C_WrapKey / C_UnwrapKey, C_DeriveKey,
 C_SignRecover / C_VerifyRecover, the message-based API (AES-GCM, tag written back into
 the caller's CK_GCM_MESSAGE_PARAMS) and C_EncapsulateKey / C_DecapsulateKey through the
-CK_FUNCTION_LIST_3_2 of C_GetInterface("PKCS 11", {3, 2})."""
+CK_FUNCTION_LIST_3_2 of C_GetInterface("PKCS 11", {3, 2}) -- with ``c`` (conftest) each
+test runs twice: in-process, and through the client module to a token service."""
 from __future__ import annotations
 
 import hashlib
 import os
 
-import pytest
+from ck_support import (
+    CKG_GENERATE_RANDOM,
+    CKG_NO_GENERATE,
+    P256_OID,
+    READABLE,
+    USER_PIN,
+    Ck,
+    Template,
+    open_user_session,
+)
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -15,105 +25,6 @@ from cryptography.hazmat.primitives.keywrap import aes_key_unwrap
 
 from strongroom.pkcs11.attributes import encode
 from strongroom.pkcs11.constants import CKA, CKD, CKK, CKM, CKO, CKR, CKU, MLKEMParameterSet
-
-SO_PIN = b"so-pin-1234"
-USER_PIN = b"user-pin-1234"
-CKF_RW_SERIAL = 0x2 | 0x4
-P256_OID = bytes.fromhex("06082a8648ce3d030107")
-CKG_NO_GENERATE, CKG_GENERATE_RANDOM = 0, 3
-
-
-class Template:
-    """A CK_ATTRIBUTE array whose value buffers stay alive as long as the object."""
-
-    def __init__(self, ffi, pairs):
-        self.keep = []
-        self.arr = ffi.new("CK_ATTRIBUTE[]", max(len(pairs), 1))
-        self.count = len(pairs)
-        for i, (t, v) in enumerate(pairs):
-            if isinstance(v, tuple):           # a nested template: a CK_ATTRIBUTE array
-                inner = Template(ffi, list(v))
-                self.keep.append(inner)
-                raw = bytes(ffi.buffer(inner.arr, inner.count * ffi.sizeof("CK_ATTRIBUTE")))
-            else:
-                raw = v if isinstance(v, (bytes, bytearray)) else encode(t, v)
-            buf = ffi.new("char[]", max(len(raw), 1))
-            ffi.memmove(buf, raw, len(raw))
-            self.keep.append(buf)
-            self.arr[i].type, self.arr[i].pValue, self.arr[i].ulValueLen = t, buf, len(raw)
-
-
-class Ck:
-    def __init__(self, module, h):
-        self.ffi, self.fl, self.fl32, self.h = module.ffi, module.fl, module.fl32, h
-
-    def mech(self, mtype, param=None, size=None):
-        m = self.ffi.new("CK_MECHANISM *", {"mechanism": mtype})
-        if param is not None:
-            m.pParameter = param
-            m.ulParameterLen = size if size is not None else self.ffi.sizeof(param[0])
-        return m
-
-    def create(self, pairs):
-        t = Template(self.ffi, pairs)
-        out = self.ffi.new("CK_OBJECT_HANDLE *")
-        rv = self.fl.C_CreateObject(self.h, t.arr, t.count, out)
-        assert rv == CKR.OK, hex(rv)
-        return out[0]
-
-    def aes(self, value=None, **attrs):
-        pairs = [(CKA.CLASS, CKO.SECRET_KEY), (CKA.KEY_TYPE, CKK.AES),
-                 (CKA.VALUE, value or os.urandom(32))]
-        pairs += [(getattr(CKA, k.upper()), v) for k, v in attrs.items()]
-        return self.create(pairs)
-
-    def get(self, obj, cka, size=256):
-        buf = self.ffi.new("char[]", size)
-        t = self.ffi.new("CK_ATTRIBUTE *", {"type": cka, "pValue": buf, "ulValueLen": size})
-        rv = self.fl.C_GetAttributeValue(self.h, obj, t, 1)
-        assert rv == CKR.OK, hex(rv)
-        return bytes(self.ffi.buffer(buf, t.ulValueLen))
-
-    def wrap(self, mech, wrapping, key):
-        n = self.ffi.new("CK_ULONG *")
-        rv = self.fl.C_WrapKey(self.h, mech, wrapping, key, self.ffi.NULL, n)
-        if rv != CKR.OK:
-            return rv, None
-        out = self.ffi.new("char[]", n[0])
-        rv = self.fl.C_WrapKey(self.h, mech, wrapping, key, out, n)
-        return rv, bytes(self.ffi.buffer(out, n[0]))
-
-    def unwrap(self, mech, unwrapping, wrapped, pairs):
-        t = Template(self.ffi, pairs)
-        out = self.ffi.new("CK_OBJECT_HANDLE *")
-        rv = self.fl.C_UnwrapKey(self.h, mech, unwrapping, wrapped, len(wrapped), t.arr, t.count, out)
-        return rv, out[0]
-
-
-def _open(module, user: bool = True) -> int:
-    ffi, fl = module.ffi, module.fl
-    count = ffi.new("CK_ULONG *")
-    assert fl.C_GetSlotList(0, ffi.NULL, count) == CKR.OK
-    slots = ffi.new("CK_SLOT_ID[]", count[0])
-    assert fl.C_GetSlotList(0, slots, count) == CKR.OK
-    label = ffi.new("CK_UTF8CHAR[32]", b"keyops".ljust(32, b" "))
-    assert fl.C_InitToken(slots[0], SO_PIN, len(SO_PIN), label) == CKR.OK
-    h = ffi.new("CK_SESSION_HANDLE *")
-    assert fl.C_OpenSession(slots[0], CKF_RW_SERIAL, ffi.NULL, ffi.NULL, h) == CKR.OK
-    assert fl.C_Login(h[0], CKU.SO, SO_PIN, len(SO_PIN)) == CKR.OK
-    assert fl.C_InitPIN(h[0], USER_PIN, len(USER_PIN)) == CKR.OK
-    if user:
-        assert fl.C_Logout(h[0]) == CKR.OK
-        assert fl.C_Login(h[0], CKU.USER, USER_PIN, len(USER_PIN)) == CKR.OK
-    return h[0]
-
-
-@pytest.fixture
-def c(ck):
-    return Ck(ck, _open(ck))
-
-
-READABLE = [(CKA.SENSITIVE, False), (CKA.EXTRACTABLE, True)]
 
 
 # --- wrap / unwrap ---------------------------------------------------------------------------
@@ -185,7 +96,7 @@ def test_wrapping_key_needs_cka_wrap_and_right_type(c):
 
 
 def test_wrap_with_trusted_needs_a_trusted_wrapping_key(ck):
-    h = _open(ck, user=False)               # the SO is logged in: only the SO may set CKA_TRUSTED
+    h = open_user_session(ck, user=False)               # the SO is logged in: only the SO may set CKA_TRUSTED
     c = Ck(ck, h)
     trusted = c.create([(CKA.CLASS, CKO.SECRET_KEY), (CKA.KEY_TYPE, CKK.AES), (CKA.VALUE, os.urandom(16)),
                         (CKA.WRAP, True), (CKA.TRUSTED, True), (CKA.PRIVATE, False)])
@@ -339,12 +250,12 @@ def test_message_gcm_round_trip_tag_written_back(c):
     assert c.fl.C_MessageEncryptFinal(c.h) == CKR.OPERATION_NOT_INITIALIZED
 
     assert c.fl.C_MessageDecryptInit(c.h, c.mech(CKM.AES_GCM), key) == CKR.OK
-    p3, _, _ = _gcm_msg(c, iv, tag=tag)
+    p3, *_keep3 = _gcm_msg(c, iv, tag=tag)     # its buffers must outlive the calls
     plain = c.ffi.new("char[]", len(ct))
     n[0] = len(ct)
     assert c.fl.C_DecryptMessage(c.h, p3, size, aad, len(aad), ct, len(ct), plain, n) == CKR.OK
     assert bytes(c.ffi.buffer(plain, n[0])) == data
-    p4, _, _ = _gcm_msg(c, iv, tag=bytes([tag[0] ^ 1]) + tag[1:])
+    p4, *_keep4 = _gcm_msg(c, iv, tag=bytes([tag[0] ^ 1]) + tag[1:])
     assert c.fl.C_DecryptMessage(c.h, p4, size, aad, len(aad), ct, len(ct), plain, n) == \
         CKR.ENCRYPTED_DATA_INVALID
     # the operation survives a failed message; a NULL per-message parameter is refused
@@ -400,7 +311,7 @@ def test_message_begin_next_gcm(c):
     size = c.ffi.sizeof("CK_GCM_MESSAGE_PARAMS")
     iv, aad, parts = os.urandom(12), b"aad", [b"part one, ", b"part two, ", b"the end"]
     assert c.fl.C_MessageEncryptInit(c.h, c.mech(CKM.AES_GCM), key) == CKR.OK
-    p, _, tagbuf = _gcm_msg(c, iv)
+    p, _ivbuf, tagbuf = _gcm_msg(c, iv)
     n = c.ffi.new("CK_ULONG *")
     out = c.ffi.new("char[64]")
     assert c.fl.C_EncryptMessageNext(c.h, p, size, b"x", 1, out, n, 0) == CKR.OPERATION_NOT_INITIALIZED
@@ -422,7 +333,7 @@ def test_message_begin_next_gcm(c):
     assert c.fl.C_MessageEncryptFinal(c.h) == CKR.OK
 
     assert c.fl.C_MessageDecryptInit(c.h, c.mech(CKM.AES_GCM), key) == CKR.OK
-    p2, _, _ = _gcm_msg(c, iv, tag=tag)
+    p2, *_keep2 = _gcm_msg(c, iv, tag=tag)     # its buffers must outlive the calls
     assert c.fl.C_DecryptMessageBegin(c.h, p2, size, aad, len(aad)) == CKR.OK
     n[0] = 64
     assert c.fl.C_DecryptMessageNext(c.h, p2, size, ct[:5], 5, out, n, 0) == CKR.OK and n[0] == 0

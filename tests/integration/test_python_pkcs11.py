@@ -1,4 +1,6 @@
-"""python-pkcs11 (a Python host) loading the real module in this process."""
+"""python-pkcs11 (a Python host) loading the real module in this process -- each test
+twice (conftest's ``token``): the in-process module, and the client module
+(libstrongroom-client.so) reaching a token service over its socket."""
 from __future__ import annotations
 
 import pytest

@@ -137,3 +137,28 @@ def test_wanted_templates_nest_only_when_the_protocol_says() -> None:
         Wanted(CKA.WRAP_TEMPLATE, 48, (Wanted(CKA.CLASS, 8),)), Wanted(CKA.ID, 4)]
     flat = read_wanted(Cursor(body), nested=False)
     assert flat[0] == Wanted(CKA.WRAP_TEMPLATE, 48)
+
+
+def test_level_1_marks_a_struct_parameter_present_or_absent() -> None:
+    """Extension level 1: one byte before a struct parameter says whether there is one, so
+    CKM_EDDSA and CKM_ML_DSA without a parameter (their optional struct) reach the core as
+    None -- pure Ed25519 is not Ed25519ctx with an empty context."""
+    from strongroom.pkcs11.params import EddsaParams, SignAdditionalContext
+
+    def marked(data: bytes):  # type: ignore[no-untyped-def]
+        cur = Cursor(data)
+        mech = decode_mechanism(cur, DATA_MAX, marked=True)
+        assert cur.pos == len(data)
+        return mech
+
+    assert marked(_u32(CKM.EDDSA) + b"\x00").param is None
+    assert marked(_u32(CKM.ML_DSA) + b"\x00").param is None
+    assert marked(_u32(CKM.ML_DSA) + b"\x01" + _u64(0) + _arr(b"ctx")).param == SignAdditionalContext(0, b"ctx")
+    assert marked(_u32(CKM.EDDSA) + b"\x01" + b"\x01" + _arr(None)).param == EddsaParams(True, b"")
+    assert marked(_u32(CKM.ECDSA) + _arr(None)).param is None          # no struct: no marker
+    assert marked(_u32(CKM.AES_CBC_PAD) + _arr(b"\x02" * 16)).param == b"\x02" * 16
+    with pytest.raises(CKRError) as bad:
+        marked(_u32(CKM.RSA_PKCS_PSS) + b"\x02" + _u64(CKM.SHA256) + _u64(CKG.MGF1_SHA256) + _u64(32))
+    assert bad.value.rv == CKR.MECHANISM_PARAM_INVALID
+    with pytest.raises(MessageError):
+        marked(_u32(CKM.RSA_PKCS_PSS))                                  # the marker missing

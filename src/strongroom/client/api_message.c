@@ -13,7 +13,7 @@ static CK_RV sr_message_init(int kind, CK_SESSION_HANDLE hSession, CK_MECHANISM_
                    SR_SESSION, hSession, CKR_DEVICE_REMOVED);
     if (rv != CKR_OK)
         return rv;
-    sr_put_mech(&c, pMechanism);
+    sr_put_mech_as(&c, pMechanism, 1);     /* raw: its parameters come per message */
     sr_put_u(&c, hKey);
     rv = sr_run(&c);
     if (rv == CKR_OK)

@@ -255,6 +255,7 @@ void sr_get_token_usage(sr_call *c, SR_TOKEN_USAGE *p);
 
 /* mech.c */
 void sr_put_mech(sr_call *c, const CK_MECHANISM *m);
+void sr_put_mech_as(sr_call *c, const CK_MECHANISM *m, int raw);
 void sr_put_msg_param(sr_call *c, int kind, const void *p, CK_ULONG n);
 void sr_param_back(sr_call *c, void *param, CK_ULONG len, int apply);
 

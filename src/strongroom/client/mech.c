@@ -43,7 +43,11 @@ static CK_RV sr_flatten(sr_buf *b, const sr_layout *lay, const void *param, CK_U
     return CKR_OK;
 }
 
-void sr_put_mech(sr_call *c, const CK_MECHANISM *m)
+/* ``raw``: the parameter as one byte array whatever the mechanism (the message-based
+ * init calls, whose mechanisms take their parameters per message). On extension level 1
+ * a struct parameter is preceded by a presence byte: 0 alone for no parameter (pParameter
+ * NULL, ulParameterLen 0 -- CKM_EDDSA, CKM_ML_DSA take it so), 1 before the struct. */
+void sr_put_mech_as(sr_call *c, const CK_MECHANISM *m, int raw)
 {
     const sr_layout *lay;
     CK_RV rv = CKR_OK;
@@ -56,7 +60,7 @@ void sr_put_mech(sr_call *c, const CK_MECHANISM *m)
         return;
     }
     sr_u32(&c->req, (uint32_t)m->mechanism);
-    lay = sr_mech_layout(m->mechanism);
+    lay = raw ? NULL : sr_mech_layout(m->mechanism);
     if (lay == NULL || lay->form == SR_P_RAW) {
         if (m->pParameter == NULL && m->ulParameterLen != 0)
             rv = CKR_MECHANISM_PARAM_INVALID;
@@ -69,11 +73,20 @@ void sr_put_mech(sr_call *c, const CK_MECHANISM *m)
         else
             memcpy(&v, m->pParameter, sizeof(v));
         sr_u64(&c->req, v);
+    } else if (c->ext && m->pParameter == NULL && m->ulParameterLen == 0) {
+        sr_u8(&c->req, 0);               /* no parameter: the mechanism decides */
     } else {
+        if (c->ext)
+            sr_u8(&c->req, 1);
         rv = sr_flatten(&c->req, lay, m->pParameter, m->ulParameterLen);
     }
     if (rv != CKR_OK && c->req.rv == CKR_OK)
         c->req.rv = rv;
+}
+
+void sr_put_mech(sr_call *c, const CK_MECHANISM *m)
+{
+    sr_put_mech_as(c, m, 0);
 }
 
 static const sr_layout *sr_msg_layout(sr_call *c, int kind)

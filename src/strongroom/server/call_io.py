@@ -70,7 +70,7 @@ def template(r: MessageReader) -> list[tuple[int, Any]]:
 
 
 def mechanism(ctx: Context, r: MessageReader, raw: bool = False) -> Mechanism:
-    return decode_mechanism(r.cursor("M"), ctx.data_max, raw)
+    return decode_mechanism(r.cursor("M"), ctx.data_max, raw, ctx.extended)
 
 
 def ulong_list(w: MessageWriter, values: list[int], cap: int) -> None:

@@ -83,15 +83,27 @@ def decode_param(ptype: type | None, cur: Cursor, data_max: int) -> Any:
     return raw
 
 
-def decode_mechanism(cur: Cursor, data_max: int, raw: bool = False) -> Mechanism:
+def decode_mechanism(cur: Cursor, data_max: int, raw: bool = False, marked: bool = False) -> Mechanism:
     """``M`` at ``cur``. A NULL mechanism (0xFFFFFFFF alone, p11-kit 0.25.3+) is
     CKR_ARGUMENTS_BAD, as a NULL pMechanism is in-process. ``raw``: the parameter is one
     byte array whatever the mechanism (the message-based init calls, whose mechanisms
-    take their parameters per message: docs/protocol.md "Mechanisms")."""
+    take their parameters per message: docs/protocol.md "Mechanisms").
+
+    ``marked`` (extension level 1): a struct parameter is preceded by one byte, 1 for the
+    struct, 0 for none at all (pParameter NULL, ulParameterLen 0), which mechanisms with
+    an optional parameter take -- CKM_EDDSA (pure Ed25519/Ed448, v3.0 §2.3.14),
+    CKM_ML_DSA (v3.2). p11-kit's form has no way to say it."""
     mech = cur.u32()
     if mech == NULL_MECHANISM:
         raise CKRError(CKR.ARGUMENTS_BAD, "NULL mechanism")
-    return Mechanism(mech, decode_param(None if raw else _types().get(mech), cur, data_max))
+    ptype = None if raw else _types().get(mech)
+    if marked and ptype is not None and ptype in LAYOUTS:
+        present = cur.take(1)[0]
+        if present == 0:
+            return Mechanism(mech, None)
+        if present != 1:
+            raise _bad(f"parameter marker {present}: 0 (none) or 1 (the struct)")
+    return Mechanism(mech, decode_param(ptype, cur, data_max))
 
 
 def _encode_member(f: Field, value: Any) -> bytes:
