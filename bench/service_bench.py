@@ -165,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--cold-seconds", type=float, default=3.0)
     ap.add_argument("--cases", default=",".join(DEFAULT_CASES))
+    ap.add_argument("--modules", default="", help="comma-separated module names to measure (default: all)")
     ap.add_argument("--out", default=str(BENCH / "results"))
     ap.add_argument("--tag", default="service")
     args = ap.parse_args(argv)
@@ -201,7 +202,9 @@ def main(argv: list[str] | None = None) -> int:
                 procs.append(sproc)
                 modules.append(base.Module("softhsm2-p11kit", P11KIT_CLIENT,
                                            dict(os.environ, P11_KIT_SERVER_ADDRESS=f"unix:path={ssock}"), client))
-            res = measure(modules, cases, args.seconds, args.cold_seconds)
+            wanted = set(filter(None, args.modules.split(",")))
+            res = measure([m for m in modules if not wanted or m.name in wanted], cases, args.seconds,
+                          args.cold_seconds)
         finally:
             for p in procs:
                 p.terminate()
