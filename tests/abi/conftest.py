@@ -18,7 +18,6 @@ from cffi import FFI
 from strongroom.abi import build_ffi
 from strongroom.modules import client_path, module_path
 from strongroom.pkcs11.constants import CKR
-from support import make_home
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -108,6 +107,8 @@ def c(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Monkey
         return
     sys.path.insert(0, str(REPO / "tests" / "server"))
     from service_support import Service
+
+    from support import make_home  # tests/ (not importable where a child loads this file)
 
     home = tmp_path / "service-home"
     make_home(home)

@@ -1,4 +1,6 @@
-"""The truncating checkpoint that takes dropped secrets out of the store's files.
+"""The store's WAL journal: entering it when several processes open a new file at once
+(``enable_wal``), and the truncating checkpoint that takes dropped secrets out of the
+store's files.
 
 Why a checkpoint (sqlite.py's module text, docs/design.md "What is scrubbed"): in WAL
 mode ``secure_delete`` zeroes only the *new* version of a page, appended to ``-wal``;
@@ -10,6 +12,9 @@ from __future__ import annotations
 import sqlite3
 import time
 from contextlib import suppress
+
+from ..pkcs11.constants import CKR
+from ..pkcs11.errors import CKRError
 
 _POLL_S = 0.0005
 
@@ -42,3 +47,24 @@ def truncate_wal(conn: sqlite3.Connection, wait_s: float, busy_ms: int) -> bool:
         with suppress(sqlite3.Error):
             conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
     return not busy
+
+
+def enable_wal(conn: sqlite3.Connection, wait_s: float) -> None:
+    """Switch ``conn``'s database to WAL, waiting up to ``wait_s`` for other openers.
+
+    Changing the journal mode of a new database needs its exclusive lock, and SQLite
+    answers SQLITE_BUSY at once, without its busy handler, when another process is
+    opening the same file (two service workers starting together). The switch is
+    retried until the deadline; once one opener has made the file WAL the others'
+    pragma is a no-op and succeeds."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            break
+        except sqlite3.OperationalError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.002)
+    if str(mode).lower() != "wal":
+        raise CKRError(CKR.DEVICE_ERROR, "storage: cannot enable WAL")

@@ -44,7 +44,7 @@ from . import kdf as kdfmod
 from . import pin_attempts as pins
 from .base import Attrs, KdfParams, PinAttempt, Quota, Store, TokenRecord
 from .migrations import migrate
-from .scrub import truncate_wal
+from .scrub import enable_wal, truncate_wal
 from .sealing import ALWAYS_PLAIN, ObjectKeys, indexed, must_seal, tampered
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ class SqliteStore(Store):
             raise _db_error(exc) from None
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            _enable_wal(conn, busy_timeout)
+            enable_wal(conn, busy_timeout)
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA secure_delete = ON")
@@ -572,27 +572,6 @@ def _insert(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> int:
     if row_id is None:      # not after a successful INSERT (sqlite3 docs: Cursor.lastrowid)
         raise CKRError(CKR.DEVICE_ERROR, "storage: INSERT made no row")
     return row_id
-
-
-def _enable_wal(conn: sqlite3.Connection, wait_s: float) -> None:
-    """Switch ``conn``'s database to WAL, waiting up to ``wait_s`` for other openers.
-
-    Changing the journal mode of a new database needs its exclusive lock, and SQLite
-    answers SQLITE_BUSY at once, without its busy handler, when another process is
-    opening the same file (two service workers starting together). The switch is
-    retried until the deadline; once one opener has made the file WAL the others'
-    pragma is a no-op and succeeds."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            break
-        except sqlite3.OperationalError:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(0.002)
-    if str(mode).lower() != "wal":
-        raise CKRError(CKR.DEVICE_ERROR, "storage: cannot enable WAL")
 
 
 def _create_private_file(path: str) -> None:
