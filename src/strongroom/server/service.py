@@ -29,6 +29,7 @@ from .calls import answer
 from .context import Context, Peer
 from .identity import IdentityLogin
 from .listen import bind_path
+from .service_config import DEFAULT_MAX_CONNECTIONS
 from .tickets import Registry
 from .uid_limit import UidLimit
 from .wire import FrameError, FrameReader, encode_frame, negotiate_version
@@ -121,8 +122,8 @@ class TokenService(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
     def __init__(self, listener: socket.socket, config: Config, policy: AccessPolicy | None = None,
-                 workers: int = 1, max_connections_per_uid: int = 64, owned_path: str | None = None,
-                 uid_limit: UidLimit | None = None) -> None:
+                 workers: int = 1, max_connections_per_uid: int = DEFAULT_MAX_CONNECTIONS,
+                 owned_path: str | None = None, uid_limit: UidLimit | None = None) -> None:
         super().__init__(listener.getsockname(), _Connection, bind_and_activate=False)
         self.socket.close()
         self.socket = listener

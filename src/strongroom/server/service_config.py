@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_MAX_CONNECTIONS", "ServiceConfig", "load_service_config"]
 
-DEFAULT_MAX_CONNECTIONS = 64
+DEFAULT_MAX_CONNECTIONS = 256      # an application may hold up to 4 (the client pool)
 _TOP_KEYS = ("socket", "socket_group", "workers", "log_file", "max_connections_per_uid", "default", "token")
 _RULE_KEYS = ("users", "groups", "so_users", "so_groups")
 _LOGINS = ("pin", "os-identity")
