@@ -1,4 +1,5 @@
-/* strongroom C shim, second part: entry points that hand out the function lists.
+/* strongroom C shim, second part: entry points that hand out the function lists (the
+ * client module, client/interfaces.c, compiles this file as well).
  * Included after the generated wrappers and the static sr_list_240 / sr_list_30 / sr_list_32 /
  * sr_list_vendor. */
 

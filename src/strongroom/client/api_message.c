@@ -41,6 +41,29 @@ SR_EXPORT CK_RV C_MessageDecryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PT
     return sr_message_init(SR_MSG_DECRYPT, hSession, pMechanism, hKey);
 }
 
+/* The output of C_EncryptMessage / C_EncryptMessageNext; when the call went as its
+ * SR_ form (``back``), the parameter image that precedes it is checked first and its
+ * output fields (tag, generated IV) written into the caller's struct only once the call
+ * produced its output. */
+static void sr_get_output_and_param(sr_call *c, int back, void *param, CK_ULONG param_len,
+                                    CK_BYTE_PTR out, CK_ULONG_PTR pout_len)
+{
+    sr_rd mark, end;
+    if (!back) {
+        sr_get_ay(c, out, pout_len);
+        return;
+    }
+    mark = c->rd;
+    sr_param_back(c, param, param_len, 0);
+    sr_get_ay(c, out, pout_len);
+    if (!c->rd.bad && c->out_rv == CKR_OK && out != NULL) {
+        end = c->rd;
+        c->rd = mark;
+        sr_param_back(c, param, param_len, 1);
+        c->rd = end;
+    }
+}
+
 SR_EXPORT CK_RV C_EncryptMessage(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter, CK_ULONG ulParameterLen,
                                  CK_BYTE_PTR pAssociatedData, CK_ULONG ulAssociatedDataLen,
                                  CK_BYTE_PTR pPlaintext, CK_ULONG ulPlaintextLen,
@@ -61,19 +84,8 @@ SR_EXPORT CK_RV C_EncryptMessage(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParame
     sr_put_fy(&c, pCiphertext, pulCiphertextLen);
     rv = sr_run(&c);
     if (rv == CKR_OK) {
-        if (c.id == SR_ID_SR_EncryptMessage) {
-            sr_rd mark = c.rd;           /* the parameter precedes the ciphertext */
-            sr_param_back(&c, pParameter, ulParameterLen, 0);
-            sr_get_ay(&c, pCiphertext, pulCiphertextLen);
-            if (!c.rd.bad && c.out_rv == CKR_OK && pCiphertext != NULL) {
-                sr_rd end = c.rd;
-                c.rd = mark;
-                sr_param_back(&c, pParameter, ulParameterLen, 1);
-                c.rd = end;
-            }
-        } else {
-            sr_get_ay(&c, pCiphertext, pulCiphertextLen);
-        }
+        sr_get_output_and_param(&c, c.id == SR_ID_SR_EncryptMessage, pParameter, ulParameterLen,
+                                pCiphertext, pulCiphertextLen);
         rv = sr_finish(&c);
     }
     return sr_done(&c, rv);
@@ -121,19 +133,8 @@ SR_EXPORT CK_RV C_EncryptMessageNext(CK_SESSION_HANDLE hSession, CK_VOID_PTR pPa
     sr_put_u(&c, flags);
     rv = sr_run(&c);
     if (rv == CKR_OK) {
-        if (c.id == SR_ID_SR_EncryptMessageNext) {
-            sr_rd mark = c.rd;
-            sr_param_back(&c, pParameter, ulParameterLen, 0);
-            sr_get_ay(&c, pCiphertextPart, pulCiphertextPartLen);
-            if (!c.rd.bad && c.out_rv == CKR_OK && pCiphertextPart != NULL) {
-                sr_rd end = c.rd;
-                c.rd = mark;
-                sr_param_back(&c, pParameter, ulParameterLen, 1);
-                c.rd = end;
-            }
-        } else {
-            sr_get_ay(&c, pCiphertextPart, pulCiphertextPartLen);
-        }
+        sr_get_output_and_param(&c, c.id == SR_ID_SR_EncryptMessageNext, pParameter, ulParameterLen,
+                                pCiphertextPart, pulCiphertextPartLen);
         rv = sr_finish(&c);
     }
     return sr_done(&c, rv);

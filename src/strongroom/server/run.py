@@ -114,14 +114,14 @@ def _setup(args: argparse.Namespace) -> tuple[Config, ServiceConfig, socket.sock
     config, settings = _configs(args)
     setup_logging(config)
     logmod.logger("strongroom.server")          # installs the configured handler
-    _private_home(config.home)
-    if args.worker_fd is not None:              # a worker: the supervisor's socket
+    if args.worker_fd is not None:              # a worker: the supervisor's socket (and checked home)
         shared = socket.socket(fileno=args.worker_fd)
         # non-blocking: every worker waits for the same socket, and one that loses the race
         # for a connection must go back to waiting, not block in accept() where SIGTERM
         # cannot end it (socketserver treats the EAGAIN as "no request")
         shared.setblocking(False)
         return config, settings, shared, None
+    _private_home(config.home)
     try:
         listener, owned = _listen(args, settings)
     except ListenError as exc:
